@@ -1,0 +1,103 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Settings every CareTrail target shares: Swift 6 language mode with the upcoming
+/// features that keep imports explicit and existentials visible.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "CareTrail",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "CareTrail", targets: ["CareTrail"]),
+        .executable(name: "caretrail", targets: ["caretrail"]),
+        .executable(name: "caretrail-bench", targets: ["caretrail-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Domain types and rules, no I/O: the ingest contract, purpose of use, the sanitizer.
+        .target(name: "AuditCore", swiftSettings: strictSettings),
+        // Canonical JSON (RFC 8785), entry hashing, chain verification. Pure.
+        .target(
+            name: "AuditChain",
+            dependencies: ["AuditCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
+        // The pseudonymisation key ring: keyed HMAC tokens and the key file.
+        .target(
+            name: "AuditKeys",
+            dependencies: ["AuditCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
+        // The GRDB/SQLite log: migrations, append-only triggers, group commit, queries.
+        .target(
+            name: "AuditStore",
+            dependencies: [
+                "AuditCore", "AuditChain", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The library agents link: open a log, record tool calls, wrap tool handlers.
+        .target(
+            name: "CareTrail",
+            dependencies: ["AuditCore", "AuditChain", "AuditKeys", "AuditStore"],
+            swiftSettings: strictSettings
+        ),
+        // The command tree of `caretrail`, kept in a library so `main` stays tiny.
+        .target(
+            name: "CareTrailCLI",
+            dependencies: [
+                "CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "caretrail",
+            dependencies: ["CareTrailCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "caretrail-bench",
+            dependencies: ["CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "AuditCoreTests", dependencies: ["AuditCore"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "AuditChainTests",
+            dependencies: ["AuditChain", "AuditCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AuditStoreTests",
+            dependencies: [
+                "AuditStore", "AuditChain", "AuditCore", "AuditKeys", "CareTrail",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CareTrailTests",
+            dependencies: ["CareTrail", "AuditCore", "AuditKeys", "AuditStore", "AuditChain"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CLITests",
+            dependencies: [
+                "caretrail", "AuditStore", "AuditChain", "AuditCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

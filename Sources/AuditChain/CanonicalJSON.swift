@@ -1,0 +1,166 @@
+public import AuditCore
+
+/// The JSON Canonicalization Scheme (RFC 8785): the one byte sequence of a JSON value that
+/// every party hashes.
+///
+/// Object members sorted by their names' UTF-16 code units, no whitespace, strings with the
+/// minimal escapes, numbers in ECMAScript's shortest round-trip form.
+public enum CanonicalJSON {
+    /// The canonical bytes of `value`.
+    public static func encode(_ value: JSONValue) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        write(value, into: &out)
+        return out
+    }
+
+    /// The canonical text of `value`.
+    public static func string(_ value: JSONValue) -> String {
+        String(decoding: encode(value), as: UTF8.self)
+    }
+
+    /// Appends the canonical bytes of `value` to `out`.
+    public static func write(_ value: JSONValue, into out: inout [UInt8]) {
+        switch value {
+        case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        case .bool(true): out.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
+        case .bool(false): out.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
+        case .number(let number): writeNumber(number, into: &out)
+        case .string(let string): writeString(string, into: &out)
+        case .array(let elements):
+            out.append(UInt8(ascii: "["))
+            for (index, element) in elements.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                write(element, into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let members):
+            out.append(UInt8(ascii: "{"))
+            var first = true
+            for key in sortedKeys(members) {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                writeString(key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                // swift-format-ignore: NeverForceUnwrap
+                write(members[key] ?? .null, into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Member names in RFC 8785 order: by UTF-16 code units.
+    static func sortedKeys(_ members: [String: JSONValue]) -> [String] {
+        members.keys.sorted { lhs, rhs in
+            // ASCII names (the usual case) compare the same in UTF-8 and UTF-16.
+            if lhs.utf8.allSatisfy({ $0 < 0x80 }) && rhs.utf8.allSatisfy({ $0 < 0x80 }) {
+                return lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
+            }
+            return lhs.utf16.lexicographicallyPrecedes(rhs.utf16)
+        }
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Appends `string` as a JSON string with RFC 8785's escapes.
+    public static func writeString(_ string: String, into out: inout [UInt8]) {
+        var string = string
+        string.withUTF8 { writeString(bytes: $0, into: &out) }
+    }
+
+    /// Appends UTF-8 `bytes` as a JSON string with RFC 8785's escapes.
+    public static func writeString(bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in bytes {
+            switch byte {
+            case 0x22: out.append(contentsOf: [0x5C, 0x22])
+            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+            case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
+            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0..<0x20:
+                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)]])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends `number` as ECMAScript's `Number.prototype.toString` writes it (RFC 8785 §3.2.2.3).
+    public static func writeNumber(_ number: Double, into out: inout [UInt8]) {
+        precondition(number.isFinite, "JSON has no NaN or infinity")
+        if number == 0 {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
+        if number < 0 { out.append(UInt8(ascii: "-")) }
+        let magnitude = number.magnitude
+        // Integers that a double holds exactly: the common case, written directly.
+        if magnitude < 1e15, magnitude.rounded(.towardZero) == magnitude {
+            out.append(contentsOf: String(UInt64(magnitude)).utf8)
+            return
+        }
+        // Swift's description is the shortest round-trip decimal; re-lay it out ECMAScript's way.
+        let (digits, pointPosition) = shortestDigits(magnitude)
+        let k = digits.count
+        let n = pointPosition
+        if k <= n && n <= 21 {
+            out.append(contentsOf: digits)
+            out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: n - k))
+        } else if 0 < n && n <= 21 {
+            out.append(contentsOf: digits[0..<n])
+            out.append(UInt8(ascii: "."))
+            out.append(contentsOf: digits[n...])
+        } else if -6 < n && n <= 0 {
+            out.append(contentsOf: [UInt8(ascii: "0"), UInt8(ascii: ".")])
+            out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: -n))
+            out.append(contentsOf: digits)
+        } else {
+            out.append(digits[0])
+            if k > 1 {
+                out.append(UInt8(ascii: "."))
+                out.append(contentsOf: digits[1...])
+            }
+            out.append(UInt8(ascii: "e"))
+            let exponent = n - 1
+            out.append(exponent < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+            out.append(contentsOf: String(abs(exponent)).utf8)
+        }
+    }
+
+    /// The shortest round-trip decimal digits of a positive double (no leading or trailing
+    /// zeros) and the position of the decimal point relative to them: value = 0.d₁d₂… × 10ⁿ.
+    static func shortestDigits(_ value: Double) -> (digits: [UInt8], pointPosition: Int) {
+        let text = Array(value.description.utf8)  // e.g. "1.2345e-07", "123.45", "1e+21"
+        var mantissa = text[...]
+        var exponent = 0
+        if let e = text.firstIndex(of: UInt8(ascii: "e")) {
+            mantissa = text[..<e]
+            var rest = text[(e + 1)...]
+            var sign = 1
+            if rest.first == UInt8(ascii: "+") { rest = rest.dropFirst() }
+            if rest.first == UInt8(ascii: "-") { sign = -1; rest = rest.dropFirst() }
+            exponent = sign * (Int(String(decoding: rest, as: UTF8.self)) ?? 0)
+        }
+        var digits: [UInt8] = []
+        var integerDigits = 0
+        var seenPoint = false
+        for byte in mantissa {
+            if byte == UInt8(ascii: ".") {
+                seenPoint = true
+                continue
+            }
+            digits.append(byte)
+            if !seenPoint { integerDigits += 1 }
+        }
+        var point = integerDigits + exponent
+        while digits.first == UInt8(ascii: "0") {
+            digits.removeFirst()
+            point -= 1
+        }
+        while digits.last == UInt8(ascii: "0") { digits.removeLast() }
+        return (digits, point)
+    }
+}

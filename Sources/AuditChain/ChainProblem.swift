@@ -1,0 +1,37 @@
+/// What `verify` found wrong with the log, pinpointed to the first sequence number affected.
+///
+/// The message says what is wrong in words and never contains entry content.
+public struct ChainProblem: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The kind of damage.
+    public enum Kind: String, Sendable, Hashable, Codable {
+        /// An entry's content no longer matches its hash.
+        case edited
+        /// Entries are missing: a gap in the sequence, or later entries renumbered to hide it.
+        case deleted
+        /// An entry that was not part of the chain was put into it.
+        case inserted
+        /// Entries are in the wrong place (e.g. two rows swapped).
+        case reordered
+        /// An entry's `prev_hash` does not match the hash of the entry before it.
+        case brokenLink = "broken_link"
+        /// The log ends before a head that was published earlier.
+        case truncated
+        /// A head that was published earlier is no longer in the log: history was rewritten.
+        case rewritten
+        /// The patient index disagrees with the entries (an access hidden from patient reports).
+        case indexMismatch = "index_mismatch"
+    }
+
+    public var kind: Kind
+    /// The first sequence number affected.
+    public var seq: Int64
+    public var message: String
+
+    public init(kind: Kind, seq: Int64, message: String) {
+        self.kind = kind
+        self.seq = seq
+        self.message = message
+    }
+
+    public var description: String { "seq \(seq): \(kind.rawValue): \(message)" }
+}

@@ -1,0 +1,137 @@
+public import AuditCore
+
+/// An entry's content as the log stores it: one text value per column, `body` and
+/// `patient_ids` as canonical JSON text.
+///
+/// This is the form both hashing and storage work on, so what is hashed is byte for byte
+/// what is stored.
+public struct EncodedEntry: Sendable, Hashable {
+    public var kind: String
+    public var tenantID: String
+    public var userID: String
+    public var model: String
+    public var toolName: String?
+    public var action: String?
+    public var patientID: String?
+    /// Canonical JSON array text, e.g. `["PAT-1","PAT-2"]`.
+    public var patientIDs: String?
+    public var purposeOfUse: String?
+    public var outcome: String?
+    public var conversationID: String?
+    public var traceID: String?
+    public var timestamp: String?
+    public var keyID: String
+    /// Canonical JSON object text.
+    public var body: String
+
+    public init(
+        kind: String, tenantID: String, userID: String, model: String, toolName: String?, action: String?,
+        patientID: String?, patientIDs: String?, purposeOfUse: String?, outcome: String?, conversationID: String?,
+        traceID: String?, timestamp: String?, keyID: String, body: String
+    ) {
+        self.kind = kind
+        self.tenantID = tenantID
+        self.userID = userID
+        self.model = model
+        self.toolName = toolName
+        self.action = action
+        self.patientID = patientID
+        self.patientIDs = patientIDs
+        self.purposeOfUse = purposeOfUse
+        self.outcome = outcome
+        self.conversationID = conversationID
+        self.traceID = traceID
+        self.timestamp = timestamp
+        self.keyID = keyID
+        self.body = body
+    }
+
+    /// Encodes sanitised content for storage.
+    public init(_ content: EntryContent) {
+        self.init(
+            kind: content.kind.rawValue, tenantID: content.tenantID, userID: content.userID, model: content.model,
+            toolName: content.toolName, action: content.action?.rawValue, patientID: content.patientID,
+            patientIDs: content.patientIDs.map { CanonicalJSON.string(.array($0.map(JSONValue.string))) },
+            purposeOfUse: content.purposeOfUse, outcome: content.outcome?.rawValue,
+            conversationID: content.conversationID, traceID: content.traceID, timestamp: content.timestamp,
+            keyID: content.keyID, body: CanonicalJSON.string(.object(content.body))
+        )
+    }
+
+    /// The patient ids of `patient_ids`, parsed.
+    public var patientIDList: [String] {
+        guard let patientIDs, let parsed = try? JSONParser.parse(patientIDs), case .array(let ids) = parsed else {
+            return []
+        }
+        return ids.compactMap(\.stringValue)
+    }
+
+    /// Every patient the entry concerns, `patient_id` first.
+    public var patientsConcerned: [String] {
+        var all = patientIDList
+        if let patientID, !all.contains(patientID) { all.insert(patientID, at: 0) }
+        return all
+    }
+}
+
+/// An entry as it sits in the log: its content, its place in the chain and its hashes.
+public struct StoredEntry: Sendable, Hashable {
+    /// The gap-free sequence number, from 1.
+    public var seq: Int64
+    /// When the log appended it, by the log's clock (normalised RFC 3339).
+    public var recordedAt: String
+    /// The hash of the entry before it (``ChainHash/genesis`` for the first).
+    public var prevHash: ChainHash
+    /// SHA-256 of this entry's canonical bytes.
+    public var entryHash: ChainHash
+    public var content: EncodedEntry
+
+    public init(seq: Int64, recordedAt: String, prevHash: ChainHash, entryHash: ChainHash, content: EncodedEntry) {
+        self.seq = seq
+        self.recordedAt = recordedAt
+        self.prevHash = prevHash
+        self.entryHash = entryHash
+        self.content = content
+    }
+
+    /// The entry as one JSON object: every column, `body` and `patient_ids` as JSON values.
+    /// This is what `caretrail show` prints.
+    public var jsonValue: JSONValue {
+        var object: [String: JSONValue] = [
+            "seq": .number(Double(seq)), "recorded_at": .string(recordedAt), "prev_hash": .string(prevHash.hex),
+            "entry_hash": .string(entryHash.hex),
+        ]
+        for (name, value) in EntryHasher.columnValues(content) {
+            object[name] = value.map { raw in
+                (name == "body" || name == "patient_ids") ? ((try? JSONParser.parse(raw)) ?? .string(raw)) : .string(raw)
+            } ?? .null
+        }
+        return .object(object)
+    }
+}
+
+/// The head of the chain: the last entry's sequence number and hash.
+public struct ChainHead: Sendable, Hashable, CustomStringConvertible {
+    public var seq: Int64
+    public var hash: ChainHash
+
+    public init(seq: Int64, hash: ChainHash) {
+        self.seq = seq
+        self.hash = hash
+    }
+
+    /// Reads `SEQ:HASH`, as `caretrail verify --expect-head` takes it.
+    public init?(_ text: String) {
+        let parts = text.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, let seq = Int64(parts[0]), seq >= 1, let hash = ChainHash(hex: String(parts[1])) else {
+            return nil
+        }
+        self.init(seq: seq, hash: hash)
+    }
+
+    /// `SEQ:HASH`.
+    public var description: String { "\(seq):\(hash.hex)" }
+
+    /// `{"seq": N, "hash": "<hex>"}`.
+    public var jsonValue: JSONValue { .object(["seq": .number(Double(seq)), "hash": .string(hash.hex)]) }
+}

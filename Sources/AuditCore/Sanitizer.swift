@@ -1,0 +1,280 @@
+/// Strips what must not be stored from a record, before anything is stored.
+///
+/// - Secrets (passwords, tokens, API keys…) anywhere in `arguments`, `result`, `error` and
+///   `session_metadata` become `"***REDACTED***"`.
+/// - Identifiers (names, SSN, birth dates, addresses, phones, e-mail…) become keyed pseudonyms.
+/// - Search terms and messages (`query`, `note`, `prompt`…) become `{"text_hmac", "preview"}`:
+///   a keyed hash of the whole text and a preview with patterns and name-like words pseudonymised.
+/// - Any other string is scanned for SSN-, phone-, e-mail- and date-like text and for values the
+///   call gave in an identifier field; each finding is pseudonymised in place.
+/// - `result` is summarised: results over ``SanitizerPolicy/resultSizeLimit`` bytes keep only
+///   their identifiers, their size and `truncated: true`.
+public struct Sanitizer: Sendable {
+    /// The text that replaces a secret.
+    public static let redacted = "***REDACTED***"
+
+    public let policy: SanitizerPolicy
+    public let pseudonymizer: any Pseudonymizer
+    private let compiled: CompiledPolicy
+
+    public init(policy: SanitizerPolicy = .default, pseudonymizer: any Pseudonymizer) {
+        self.policy = policy
+        self.pseudonymizer = pseudonymizer
+        self.compiled = CompiledPolicy(policy)
+    }
+
+    /// The storable content of a record.
+    public func sanitize(_ record: IngestRecord) -> EntryContent {
+        switch record {
+        case .toolCall(let call): sanitize(call)
+        case .agentRequest(let request): sanitize(request)
+        }
+    }
+
+    /// The storable content of a tool call.
+    public func sanitize(_ call: ToolCall) -> EntryContent {
+        var known: [String] = []
+        for object in [call.arguments, call.result, call.sessionMetadata] {
+            if let object { collectIdentifierValues(.object(object), classified: .plain, into: &known) }
+        }
+        if let error = call.error { collectIdentifierValues(error, classified: .plain, into: &known) }
+        let scrubber = TextScrubber(
+            pseudonymizer: pseudonymizer, knownValues: known, commonWords: compiled.commonWords
+        )
+
+        var body: [String: JSONValue] = ["trigger": .string(call.trigger.rawValue)]
+        if let turn = call.turnNumber { body["turn_number"] = .number(Double(turn)) }
+        if let role = call.userRole { body["user_role"] = .string(role) }
+        if let arguments = call.arguments { body["arguments"] = clean(.object(arguments), scrubber) }
+        if let result = call.result { body["result"] = summarize(result, scrubber) }
+        if let error = call.error { body["error"] = clean(error, scrubber) }
+        if let duration = call.durationMS { body["duration_ms"] = .number(duration) }
+        if let metadata = call.sessionMetadata { body["session_metadata"] = clean(.object(metadata), scrubber) }
+        if let usage = call.usage { body["usage"] = Self.encode(usage) }
+        if let breakGlass = call.breakGlass {
+            var object: [String: JSONValue] = [:]
+            if let reason = breakGlass.reason { object["reason"] = .string(scrubber.scrub(reason, names: false)) }
+            body["break_glass"] = .object(object)
+        }
+        return EntryContent(
+            kind: .toolCall, tenantID: call.tenantID, userID: call.userID, model: call.model,
+            toolName: call.toolName, action: call.action, patientID: call.patientID, patientIDs: call.patientIDs,
+            purposeOfUse: call.purposeOfUse.code, outcome: Self.outcome(of: call),
+            conversationID: call.conversationID, traceID: call.traceID, timestamp: call.timestamp?.description,
+            keyID: pseudonymizer.keyID, body: body
+        )
+    }
+
+    /// The storable content of an agent request: `input` and `output` only as hash and preview.
+    public func sanitize(_ request: AgentRequest) -> EntryContent {
+        var known: [String] = []
+        if let metadata = request.sessionMetadata {
+            collectIdentifierValues(.object(metadata), classified: .plain, into: &known)
+        }
+        let scrubber = TextScrubber(
+            pseudonymizer: pseudonymizer, knownValues: known, commonWords: compiled.commonWords
+        )
+        var body: [String: JSONValue] = [:]
+        if let turn = request.turnNumber { body["turn_number"] = .number(Double(turn)) }
+        if let role = request.userRole { body["user_role"] = .string(role) }
+        if let input = request.input {
+            body["input"] = freeText(input, previewLength: policy.inputPreviewLength, scrubber)
+        }
+        if let output = request.output {
+            body["output"] = freeText(output, previewLength: policy.outputPreviewLength, scrubber)
+        }
+        if let usage = request.usage { body["usage"] = Self.encode(usage) }
+        if let cost = request.costUSD { body["cost_usd"] = .number(cost) }
+        if let duration = request.durationMS { body["duration_ms"] = .number(duration) }
+        if let metadata = request.sessionMetadata { body["session_metadata"] = clean(.object(metadata), scrubber) }
+        return EntryContent(
+            kind: .agentRequest, tenantID: request.tenantID, userID: request.userID, model: request.model,
+            purposeOfUse: request.purposeOfUse?.code, conversationID: request.conversationID,
+            traceID: request.traceID, timestamp: request.timestamp?.description, keyID: pseudonymizer.keyID,
+            body: body
+        )
+    }
+
+    /// A tool call failed when it has an `error`, or its result carries a non-null `error` or
+    /// `success: false`.
+    public static func outcome(of call: ToolCall) -> Outcome {
+        if call.error != nil { return .failure }
+        if let result = call.result {
+            if let error = result["error"], error != .null { return .failure }
+            if result["success"] == .bool(false) { return .failure }
+        }
+        return .success
+    }
+
+    /// The substrings of `text` that the strictest scrubbing (search terms and messages) would
+    /// pseudonymise: names, SSNs, phones, e-mail addresses, dates, long numbers.
+    public func identifiers(in text: String) -> [String] {
+        let scrubber = TextScrubber(pseudonymizer: pseudonymizer, knownValues: [], commonWords: compiled.commonWords)
+        let scalars = Array(text.unicodeScalars)
+        return scrubber.findings(in: scalars, names: true).map { String(String.UnicodeScalarView(scalars[$0])) }
+    }
+
+    /// Whether values under `key` are secrets or identifiers, which are never stored in clear.
+    public func isSensitiveKey(_ key: String) -> Bool {
+        switch compiled.classify(key) {
+        case .secret, .identifier: true
+        case .freeText, .plain: false
+        }
+    }
+
+    /// Whether `key` holds search terms or messages.
+    public func isFreeTextKey(_ key: String) -> Bool {
+        compiled.classify(key) == .freeText
+    }
+
+    // MARK: Walking values
+
+    private func clean(_ value: JSONValue, _ scrubber: TextScrubber) -> JSONValue {
+        switch value {
+        case .string(let string): return .string(scrubber.scrub(string, names: false))
+        case .array(let elements): return .array(elements.map { clean($0, scrubber) })
+        case .object(let members):
+            var out: [String: JSONValue] = [:]
+            out.reserveCapacity(members.count)
+            for (key, member) in members {
+                out[key] = clean(member, under: compiled.classify(key), scrubber)
+            }
+            return .object(out)
+        default: return value
+        }
+    }
+
+    private func clean(_ value: JSONValue, under keyClass: CompiledPolicy.KeyClass, _ scrubber: TextScrubber) -> JSONValue {
+        switch keyClass {
+        case .plain: return clean(value, scrubber)
+        case .secret: return value == .null ? .null : .string(Self.redacted)
+        case .identifier: return pseudonymizeLeaves(value)
+        case .freeText:
+            switch value {
+            case .string(let text): return freeText(text, previewLength: policy.freeTextPreviewLength, scrubber)
+            case .array(let elements): return .array(elements.map { clean($0, under: .freeText, scrubber) })
+            default: return clean(value, scrubber)
+            }
+        }
+    }
+
+    private func pseudonymizeLeaves(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .null, .bool: return value
+        case .string(let string): return .string(pseudonymizer.pseudonym(for: string))
+        case .number(let number): return .string(pseudonymizer.pseudonym(for: Self.text(of: number)))
+        case .array(let elements): return .array(elements.map(pseudonymizeLeaves))
+        case .object(let members): return .object(members.mapValues(pseudonymizeLeaves))
+        }
+    }
+
+    private func freeText(_ text: String, previewLength: Int, _ scrubber: TextScrubber) -> JSONValue {
+        .object([
+            "text_hmac": .string(pseudonymizer.pseudonym(for: text)),
+            "preview": .string(Self.preview(scrubber.scrub(text, names: true), length: previewLength)),
+        ])
+    }
+
+    /// The first `length` characters of scrubbed text, never ending inside a pseudonym.
+    static func preview(_ scrubbed: String, length: Int) -> String {
+        let scalars = Array(scrubbed.unicodeScalars)
+        guard scalars.count > length else { return scrubbed }
+        var cut = length
+        // If the cut falls inside a pseudonym, cut before the pseudonym instead.
+        let marker = Array(pseudonymPrefix.unicodeScalars)
+        var start = cut - 1
+        while start >= 0, !scalars[start].properties.isWhitespace {
+            if start + marker.count <= scalars.count, Array(scalars[start..<start + marker.count]) == marker {
+                var end = start
+                while end < scalars.count, !scalars[end].properties.isWhitespace, scalars[end] != ",", scalars[end] != ";" {
+                    end += 1
+                }
+                if end > cut { cut = start }
+                break
+            }
+            start -= 1
+        }
+        return String(String.UnicodeScalarView(scalars[..<cut])) + "…"
+    }
+
+    private func summarize(_ result: [String: JSONValue], _ scrubber: TextScrubber) -> JSONValue {
+        let size = Self.approximateSize(.object(result))
+        guard size > policy.resultSizeLimit else { return clean(.object(result), scrubber) }
+        var kept: [String: JSONValue] = [:]
+        for (key, value) in result where compiled.isResultIdentifier(key) {
+            switch value {
+            case .object, .array: continue
+            default: kept[key] = clean(value, under: compiled.classify(key), scrubber)
+            }
+        }
+        kept["size_bytes"] = .number(Double(size))
+        kept["truncated"] = .bool(true)
+        return .object(kept)
+    }
+
+    private func collectIdentifierValues(
+        _ value: JSONValue, classified keyClass: CompiledPolicy.KeyClass, into known: inout [String]
+    ) {
+        switch value {
+        case .object(let members):
+            for (key, member) in members {
+                let memberClass = keyClass == .identifier ? .identifier : compiled.classify(key)
+                collectIdentifierValues(member, classified: memberClass, into: &known)
+            }
+        case .array(let elements):
+            for element in elements { collectIdentifierValues(element, classified: keyClass, into: &known) }
+        case .string(let string) where keyClass == .identifier:
+            let trimmed = string.trimmingWhitespace
+            guard trimmed.count >= 2 else { return }
+            known.append(trimmed)
+            // Parts of a multi-word name recur on their own ("Mrs Garcia").
+            let parts = trimmed.split(separator: " ")
+            if parts.count > 1 {
+                known.append(contentsOf: parts.filter { $0.count >= 3 }.map(String.init))
+            }
+        case .number(let number) where keyClass == .identifier:
+            known.append(Self.text(of: number))
+        default:
+            return
+        }
+    }
+
+    // MARK: Helpers
+
+    static func encode(_ usage: TokenUsage) -> JSONValue {
+        var object: [String: JSONValue] = [:]
+        if let input = usage.inputTokens { object["input_tokens"] = .number(Double(input)) }
+        if let output = usage.outputTokens { object["output_tokens"] = .number(Double(output)) }
+        if let cost = usage.costUSD { object["cost_usd"] = .number(cost) }
+        return .object(object)
+    }
+
+    static func text(of number: Double) -> String {
+        if number.rounded() == number, abs(number) < 1e15 { return String(Int64(number)) }
+        return String(number)
+    }
+
+    /// The length of the value's compact JSON, escapes aside: cheap and close enough to decide
+    /// whether a result is summarised.
+    static func approximateSize(_ value: JSONValue) -> Int {
+        switch value {
+        case .null: return 4
+        case .bool(let flag): return flag ? 4 : 5
+        case .number(let number): return text(of: number).utf8.count
+        case .string(let string): return string.utf8.count + 2
+        case .array(let elements): return elements.reduce(1 + max(elements.count, 1)) { $0 + approximateSize($1) }
+        case .object(let members):
+            return members.reduce(1 + max(members.count, 1)) { $0 + $1.key.utf8.count + 3 + approximateSize($1.value) }
+        }
+    }
+}
+
+extension String {
+    var trimmingWhitespace: String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+            let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
+        else { return "" }
+        return String(scalars[first...last])
+    }
+}

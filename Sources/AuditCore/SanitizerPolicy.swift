@@ -1,0 +1,154 @@
+/// Which fields the ``Sanitizer`` redacts, pseudonymises, hashes as free text, or keeps
+/// from a tool's result. Every list is configurable; ``default`` documents the defaults.
+///
+/// Keys are compared after normalisation: lower-cased, with `_`, `-`, `.` and spaces removed,
+/// so `API-Key`, `api_key` and `apiKey` are one key. A plural `s` is also tried (`phones`).
+public struct SanitizerPolicy: Sendable, Hashable, Codable {
+    /// Keys whose values are secrets: replaced by `"***REDACTED***"`.
+    public var secretKeys: [String]
+    /// Substrings that make any key a secret key (`db_password`, `x_auth_token`).
+    public var secretKeyFragments: [String]
+    /// Keys whose values identify a person: every scalar under them becomes a keyed pseudonym.
+    public var identifierKeys: [String]
+    /// Endings that make any key an identifier key (`home_phone`, `work_email`).
+    public var identifierKeySuffixes: [String]
+    /// Search terms and messages: stored as a keyed hash of the whole text plus a preview in
+    /// which patterns and name-like words are pseudonymised.
+    public var freeTextKeys: [String]
+    /// Result members kept when a result is summarised (besides every key ending in `_id`).
+    public var resultIdentifierKeys: [String]
+    /// Results larger than this many bytes of JSON keep only their identifiers, size and a
+    /// truncation flag.
+    public var resultSizeLimit: Int
+    /// Characters of a free-text field's preview.
+    public var freeTextPreviewLength: Int
+    /// Characters of an agent request's input preview.
+    public var inputPreviewLength: Int
+    /// Characters of an agent request's output preview.
+    public var outputPreviewLength: Int
+    /// Capitalised words that are not names, left readable in previews.
+    public var commonCapitalisedWords: [String]
+
+    public init(
+        secretKeys: [String], secretKeyFragments: [String], identifierKeys: [String],
+        identifierKeySuffixes: [String], freeTextKeys: [String], resultIdentifierKeys: [String],
+        resultSizeLimit: Int, freeTextPreviewLength: Int, inputPreviewLength: Int, outputPreviewLength: Int,
+        commonCapitalisedWords: [String]
+    ) {
+        self.secretKeys = secretKeys
+        self.secretKeyFragments = secretKeyFragments
+        self.identifierKeys = identifierKeys
+        self.identifierKeySuffixes = identifierKeySuffixes
+        self.freeTextKeys = freeTextKeys
+        self.resultIdentifierKeys = resultIdentifierKeys
+        self.resultSizeLimit = resultSizeLimit
+        self.freeTextPreviewLength = freeTextPreviewLength
+        self.inputPreviewLength = inputPreviewLength
+        self.outputPreviewLength = outputPreviewLength
+        self.commonCapitalisedWords = commonCapitalisedWords
+    }
+
+    /// The defaults, as documented in the README.
+    public static let `default` = SanitizerPolicy(
+        secretKeys: [
+            "password", "passwd", "pwd", "passphrase", "token", "api_key", "apikey", "secret", "authorization",
+            "auth", "credit_card", "card_number", "cvv", "cvc", "pin", "private_key", "access_key", "cookie",
+            "set_cookie", "session_id", "bearer", "credentials", "signature",
+        ],
+        secretKeyFragments: ["password", "secret", "apikey", "token", "privatekey", "creditcard", "accesskey"],
+        identifierKeys: [
+            "patient_name", "name", "first_name", "last_name", "full_name", "given_name", "family_name",
+            "middle_name", "maiden_name", "surname", "ssn", "social_security_number", "date_of_birth", "dob",
+            "birth_date", "birthdate", "birthday", "address", "street", "address_line", "city", "zip", "zip_code",
+            "postal_code", "phone", "phone_number", "mobile", "telephone", "fax", "email", "email_address",
+            "next_of_kin", "emergency_contact", "guardian", "guardian_name", "insured_name", "subscriber_name",
+            "contact_name", "drivers_license", "passport", "passport_number", "license_number",
+        ],
+        identifierKeySuffixes: ["patient_name", "phone", "email", "ssn", "address", "birth_date", "date_of_birth", "dob"],
+        freeTextKeys: [
+            "query", "q", "search", "search_term", "search_text", "text", "prompt", "message", "msg", "note",
+            "notes", "comment", "comments", "description", "free_text", "content", "instructions", "summary",
+            "narrative", "question", "answer", "input", "output", "body",
+        ],
+        resultIdentifierKeys: [
+            "id", "order_id", "patient_id", "encounter_id", "status", "count", "total", "success", "error",
+            "error_type", "error_code", "code",
+        ],
+        resultSizeLimit: 1000,
+        freeTextPreviewLength: 120,
+        inputPreviewLength: 120,
+        outputPreviewLength: 200,
+        commonCapitalisedWords: [
+            "a", "an", "the", "and", "or", "of", "for", "to", "in", "on", "at", "by", "with", "from", "since",
+            "find", "show", "get", "list", "search", "lookup", "look", "fetch", "open", "view", "check", "order",
+            "please", "what", "who", "when", "where", "why", "how", "which", "is", "are", "was", "were", "i",
+            "my", "me", "we", "our", "patient", "patients", "born", "dob", "lab", "labs", "results", "result",
+            "record", "records", "chart", "notes", "note", "today", "yesterday", "tomorrow", "dr", "mr", "mrs",
+            "ms", "md", "rn", "ed", "er", "icu", "mri", "ct", "ecg", "ekg", "bp", "hr", "ok", "no", "yes", "pull",
+            "give", "tell", "bring", "send", "update", "create", "add", "summarize", "summarise", "compare",
+            "review", "schedule", "can", "could", "would", "should", "do", "does", "did", "any", "all", "latest",
+            "last", "new", "recent", "has", "have", "he", "she", "they", "his", "her", "their", "it", "this", "that",
+        ]
+    )
+
+    /// Lower-cased, without `_`, `-`, `.` or spaces.
+    static func normalize(_ key: String) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in key.unicodeScalars {
+            switch scalar {
+            case "_", "-", ".", " ": continue
+            case "A"..."Z": out.append(Unicode.Scalar(scalar.value + 32)!)
+            default: out.append(scalar)
+            }
+        }
+        return String(out)
+    }
+}
+
+/// The policy compiled for fast lookups.
+struct CompiledPolicy: Sendable {
+    enum KeyClass: Sendable { case secret, identifier, freeText, plain }
+
+    let policy: SanitizerPolicy
+    let secretKeys: Set<String>
+    let secretFragments: [String]
+    let identifierKeys: Set<String>
+    let identifierSuffixes: [String]
+    let freeTextKeys: Set<String>
+    let resultKeys: Set<String>
+    let commonWords: Set<String>
+
+    init(_ policy: SanitizerPolicy) {
+        self.policy = policy
+        secretKeys = Set(policy.secretKeys.map(SanitizerPolicy.normalize))
+        secretFragments = policy.secretKeyFragments.map(SanitizerPolicy.normalize)
+        identifierKeys = Set(policy.identifierKeys.map(SanitizerPolicy.normalize))
+        identifierSuffixes = policy.identifierKeySuffixes.map(SanitizerPolicy.normalize)
+        freeTextKeys = Set(policy.freeTextKeys.map(SanitizerPolicy.normalize))
+        resultKeys = Set(policy.resultIdentifierKeys.map(SanitizerPolicy.normalize))
+        commonWords = Set(policy.commonCapitalisedWords.map { $0.lowercased() })
+    }
+
+    func classify(_ key: String) -> KeyClass {
+        let normalized = SanitizerPolicy.normalize(key)
+        let singular = normalized.hasSuffix("s") ? String(normalized.dropLast()) : normalized
+        for candidate in [normalized, singular] {
+            if secretKeys.contains(candidate) { return .secret }
+        }
+        // Counters such as input_tokens are not secrets: a fragment must not be followed by an `s`.
+        for fragment in secretFragments where normalized.contains(fragment) && !normalized.hasSuffix(fragment + "s") {
+            return .secret
+        }
+        for candidate in [normalized, singular] {
+            if identifierKeys.contains(candidate) { return .identifier }
+            if identifierSuffixes.contains(where: { candidate.hasSuffix($0) }) { return .identifier }
+        }
+        if freeTextKeys.contains(normalized) || freeTextKeys.contains(singular) { return .freeText }
+        return .plain
+    }
+
+    /// Whether a result member survives summarising.
+    func isResultIdentifier(_ key: String) -> Bool {
+        resultKeys.contains(SanitizerPolicy.normalize(key)) || key.lowercased().hasSuffix("_id") || key.hasSuffix("Id")
+    }
+}

@@ -1,0 +1,69 @@
+public import AuditCore
+import Crypto
+import Foundation
+
+/// Keyed pseudonyms: `hmac-sha256:<key-id>:<hex>`, the first 128 bits of
+/// HMAC-SHA256(key, normalised value) in lower-case hex.
+///
+/// Values are normalised first (Unicode NFC, lower-cased, whitespace trimmed and collapsed to
+/// single spaces) so that `Maria Garcia` and ` maria  garcia` are one person. Nothing else is
+/// normalised: `572-55-3753` and `572553753` give different tokens.
+public struct HMACPseudonymizer: Pseudonymizer {
+    public let keyID: String
+    private let box: KeyBox
+
+    /// A pseudonymiser for one key of the ring.
+    public init(keyID: String, secret: [UInt8]) {
+        self.keyID = keyID
+        self.box = KeyBox(key: SymmetricKey(data: secret))
+    }
+
+    public func pseudonym(for value: String) -> String {
+        let normalized = Self.normalize(value)
+        let code = HMAC<SHA256>.authenticationCode(for: Array(normalized.utf8), using: box.key)
+        var out = Array(pseudonymPrefix.utf8)
+        out.append(contentsOf: keyID.utf8)
+        out.append(UInt8(ascii: ":"))
+        var count = 0
+        for byte in code {
+            guard count < 16 else { break }
+            out.append(Self.hex[Int(byte >> 4)])
+            out.append(Self.hex[Int(byte & 0x0F)])
+            count += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// NFC, lower-case, trimmed, inner whitespace collapsed.
+    public static func normalize(_ value: String) -> String {
+        let lowered: String
+        if value.utf8.allSatisfy({ $0 < 0x80 }) {
+            lowered = String(decoding: value.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0 }, as: UTF8.self)
+        } else {
+            lowered = value.precomposedStringWithCanonicalMapping.lowercased()
+        }
+        var out = String.UnicodeScalarView()
+        var pendingSpace = false
+        for scalar in lowered.unicodeScalars {
+            if scalar.properties.isWhitespace {
+                pendingSpace = !out.isEmpty
+                continue
+            }
+            if pendingSpace {
+                out.append(" ")
+                pendingSpace = false
+            }
+            out.append(scalar)
+        }
+        return String(out)
+    }
+}
+
+/// `SymmetricKey` is an immutable value (its bytes are never mutated after creation) that
+/// swift-crypto 3 does not mark `Sendable`; sharing it read-only across tasks is safe.
+private final class KeyBox: @unchecked Sendable {
+    let key: SymmetricKey
+    init(key: SymmetricKey) { self.key = key }
+}

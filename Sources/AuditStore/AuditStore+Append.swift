@@ -1,0 +1,235 @@
+public import AuditChain
+import AuditCore
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// What an append made durable: each entry's place in the chain, and the new head.
+public struct AppendReceipt: Sendable, Hashable {
+    /// One `(seq, hash)` per appended entry, in order.
+    public var entries: [ChainHead]
+    /// The head after the append.
+    public var head: ChainHead?
+
+    public init(entries: [ChainHead], head: ChainHead?) {
+        self.entries = entries
+        self.head = head
+    }
+}
+
+extension AuditStore {
+    /// Appends a batch atomically and durably, sharing the commit with batches that other tasks
+    /// append at the same time. The batch is stored entirely or not at all.
+    public func append(_ batch: [EncodedEntry]) async throws -> AppendReceipt {
+        try await committer.submit(batch, store: self)
+    }
+
+    /// Appends a batch atomically and durably in a transaction of its own, blocking the caller.
+    public func appendNow(_ batch: [EncodedEntry]) throws(StoreError) -> AppendReceipt {
+        let results = commit([batch])
+        // swift-format-ignore: NeverForceUnwrap
+        return try results[0].get()
+    }
+
+    /// Appends everything `produce` hands to its sink in one transaction: all of it, or, when
+    /// `produce` throws, none of it. For files too large to hold in memory; the receipt lists
+    /// no entries, only the head.
+    public func appendAll(_ produce: (inout AppendSink) throws -> Void) throws -> (count: Int64, head: ChainHead?) {
+        do {
+            return try pool.writeWithoutTransaction { db in
+                var result: (Int64, ChainHead?) = (0, nil)
+                try db.inTransaction(.immediate) {
+                    var sink = AppendSink(db: db, store: self, head: try Self.head(db))
+                    try produce(&sink)
+                    result = (sink.appended, sink.head)
+                    return .commit
+                }
+                return result
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError {
+            throw StoreError(code: .appendFailed, message: "nothing was appended: \(Self.reason(error))")
+        }
+    }
+
+    /// Commits several batches in one transaction, each in a savepoint. A batch that fails is
+    /// rolled back alone; if the commit fails, every batch fails.
+    func commit(_ batches: [[EncodedEntry]]) -> [Result<AppendReceipt, StoreError>] {
+        do {
+            return try pool.writeWithoutTransaction { db in try commit(batches, in: db) }
+        } catch {
+            let failure = StoreError(code: .appendFailed, message: "nothing was appended: \(Self.reason(error))")
+            return batches.map { _ in .failure(failure) }
+        }
+    }
+
+    /// ``commit(_:)`` on GRDB's writer queue, suspending instead of blocking the caller's thread.
+    func commitAsync(_ batches: [[EncodedEntry]]) async -> [Result<AppendReceipt, StoreError>] {
+        do {
+            return try await pool.writeWithoutTransaction { db in try self.commit(batches, in: db) }
+        } catch {
+            let failure = StoreError(code: .appendFailed, message: "nothing was appended: \(Self.reason(error))")
+            return batches.map { _ in .failure(failure) }
+        }
+    }
+
+    private func commit(_ batches: [[EncodedEntry]], in db: Database) throws -> [Result<AppendReceipt, StoreError>] {
+        var results: [Result<AppendReceipt, StoreError>] = []
+        try db.inTransaction(.immediate) {
+            results = []
+            var sink = AppendSink(db: db, store: self, head: try Self.head(db))
+            for batch in batches {
+                let before = sink.head
+                var receipts: [ChainHead] = []
+                do {
+                    try db.inSavepoint {
+                        receipts = try sink.append(batch)
+                        return .commit
+                    }
+                    results.append(.success(AppendReceipt(entries: receipts, head: sink.head)))
+                } catch {
+                    sink.head = before
+                    results.append(.failure(StoreError(
+                        code: .appendFailed, message: "nothing of the batch was appended: \(Self.reason(error))"
+                    )))
+                }
+            }
+            return .commit
+        }
+        return results
+    }
+}
+
+/// Appends entries inside an open write transaction: reads nothing, links each entry to the
+/// head it carries, inserts it and its patient-index rows with prepared statements.
+public struct AppendSink {
+    let db: Database
+    let store: AuditStore
+    /// The head after the last appended entry.
+    public internal(set) var head: ChainHead?
+    /// How many entries this sink appended.
+    public private(set) var appended: Int64 = 0
+    private var buffer: [UInt8] = []
+
+    init(db: Database, store: AuditStore, head: ChainHead?) {
+        self.db = db
+        self.store = store
+        self.head = head
+        buffer.reserveCapacity(2048)
+    }
+
+    private static let insertEntry = """
+        INSERT INTO entry (\(EntryHasher.hashedColumns.map(\.name).joined(separator: ", ")), entry_hash)
+        VALUES (\(Array(repeating: "?", count: EntryHasher.hashedColumns.count + 1).joined(separator: ", ")))
+        """
+    private static let insertPatient = "INSERT INTO entry_patient (seq, patient_id, at) VALUES (?, ?, ?)"
+
+    /// Appends entries in order; returns each one's `(seq, hash)`.
+    @discardableResult
+    public mutating func append(_ entries: [EncodedEntry]) throws -> [ChainHead] {
+        let entryStatement = try db.cachedStatement(sql: Self.insertEntry).sqliteStatement
+        let patientStatement = try db.cachedStatement(sql: Self.insertPatient).sqliteStatement
+        var receipts: [ChainHead] = []
+        receipts.reserveCapacity(entries.count)
+        for entry in entries {
+            let seq = (head?.seq ?? 0) + 1
+            let prev = head?.hash ?? .genesis
+            let recordedAt = store.clock().description
+            let hash = store.hasher.hash(seq: seq, recordedAt: recordedAt, prevHash: prev, content: entry, buffer: &buffer)
+            sqlite3_reset(entryStatement)
+            let texts: [String?] = [
+                entry.action, entry.body, entry.conversationID, entry.keyID, entry.kind, entry.model, entry.outcome,
+                entry.patientID, entry.patientIDs, nil, entry.purposeOfUse, recordedAt, nil, entry.tenantID,
+                entry.timestamp, entry.toolName, entry.traceID, entry.userID,
+            ]
+            for (index, text) in texts.enumerated() {
+                let position = Int32(index + 1)
+                switch index {
+                case 9: bind(entryStatement, position, blob: prev.bytes)
+                case 12: sqlite3_bind_int64(entryStatement, position, seq)
+                default: bind(entryStatement, position, text: text)
+                }
+            }
+            bind(entryStatement, Int32(texts.count + 1), blob: hash.bytes)
+            try step(entryStatement)
+            if entry.action == ToolAction.execute.rawValue {
+                let at = entry.timestamp ?? recordedAt
+                for patient in Set(entry.patientIDList) {
+                    sqlite3_reset(patientStatement)
+                    sqlite3_bind_int64(patientStatement, 1, seq)
+                    bind(patientStatement, 2, text: patient)
+                    bind(patientStatement, 3, text: at)
+                    try step(patientStatement)
+                }
+            }
+            let newHead = ChainHead(seq: seq, hash: hash)
+            head = newHead
+            appended += 1
+            receipts.append(newHead)
+        }
+        return receipts
+    }
+
+    private func step(_ statement: SQLiteStatement) throws {
+        let code = sqlite3_step(statement)
+        guard code == SQLITE_DONE else {
+            let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
+            throw StoreError(code: .appendFailed, message: "SQLite error \(code): \(message)")
+        }
+    }
+
+    private func bind(_ statement: SQLiteStatement, _ index: Int32, text: String?) {
+        guard var text else {
+            sqlite3_bind_null(statement, index)
+            return
+        }
+        text.withUTF8 { bytes in
+            if let base = bytes.baseAddress {
+                _ = base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                    sqlite3_bind_text(statement, index, $0, Int32(bytes.count), sqliteTransient)
+                }
+            } else {
+                sqlite3_bind_text(statement, index, "", 0, sqliteTransient)
+            }
+        }
+    }
+
+    private func bind(_ statement: SQLiteStatement, _ index: Int32, blob: [UInt8]) {
+        blob.withUnsafeBytes { bytes in
+            _ = sqlite3_bind_blob(statement, index, bytes.baseAddress, Int32(bytes.count), sqliteTransient)
+        }
+    }
+}
+
+/// SQLite's SQLITE_TRANSIENT: copy the bound bytes.
+let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// Groups appends that arrive while a commit is running into the next commit.
+actor GroupCommitter {
+    private var waiting: [(batch: [EncodedEntry], continuation: CheckedContinuation<AppendReceipt, any Error>)] = []
+    private var draining = false
+
+    func submit(_ batch: [EncodedEntry], store: AuditStore) async throws -> AppendReceipt {
+        try await withCheckedThrowingContinuation { continuation in
+            waiting.append((batch, continuation))
+            if !draining {
+                draining = true
+                Task { await self.drain(store) }
+            }
+        }
+    }
+
+    private func drain(_ store: AuditStore) async {
+        while !waiting.isEmpty {
+            let group = waiting
+            waiting = []
+            let batches = group.map(\.batch)
+            let results = await store.commitAsync(batches)
+            for (waiter, result) in zip(group, results) {
+                waiter.continuation.resume(with: result.mapError { $0 as any Error })
+            }
+        }
+        draining = false
+    }
+}

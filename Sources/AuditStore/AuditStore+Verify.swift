@@ -1,0 +1,204 @@
+public import AuditChain
+import AuditCore
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// The verdict of `verify`.
+public struct VerificationReport: Sendable, Hashable {
+    /// The first thing found wrong, or `nil` when the log is intact.
+    public var problem: ChainProblem?
+    /// How many entries were re-hashed and linked before the verdict.
+    public var entriesChecked: Int64
+    /// The head that was verified up to.
+    public var head: ChainHead?
+    /// The earlier head that was checked to still be in the log, if one was given.
+    public var expectedHead: ChainHead?
+
+    public var isIntact: Bool { problem == nil }
+}
+
+extension AuditStore {
+    /// Recomputes every entry's hash from its stored columns, checks every link and sequence
+    /// number and the patient index, and, given an earlier published head, checks that the log
+    /// still holds it unchanged.
+    ///
+    /// Entries are read in chunks by two reader connections at once and hashed in parallel;
+    /// links are then checked in order. Memory stays flat in the size of the log.
+    public func verify(expectHead: ChainHead? = nil, chunkSize: Int = 50_000) throws(StoreError) -> VerificationReport {
+        let head = try self.head()
+        var report = VerificationReport(problem: nil, entriesChecked: 0, head: head, expectedHead: expectHead)
+        var verifier = ChainVerifier()
+        let lastSeq = head?.seq ?? 0
+        var low: Int64 = 1
+        let parallelism = 2
+        while low <= lastSeq {
+            let ranges = (0..<parallelism).map { part in
+                (low + Int64(part * chunkSize), min(lastSeq, low + Int64((part + 1) * chunkSize) - 1))
+            }.filter { $0.0 <= $0.1 }
+            let results = try scanInParallel(ranges)
+            for result in results {
+                if let index = verifier.check(result.links) {
+                    report.entriesChecked = verifier.checkedCount
+                    report.problem = try diagnose(result.links[index].seq)
+                    return report
+                }
+                if let seq = result.indexMismatch {
+                    report.entriesChecked = verifier.checkedCount
+                    report.problem = ChainProblem(
+                        kind: .indexMismatch, seq: seq,
+                        message: "the patient index rows of entry \(seq) do not match its patient_ids"
+                    )
+                    return report
+                }
+            }
+            low += Int64(parallelism * chunkSize)
+        }
+        report.entriesChecked = verifier.checkedCount
+        // Rows below seq 1, or a tail beyond what the head said, cannot exist: seq is the key.
+        if let expectHead {
+            let stored = try entry(seq: expectHead.seq)
+            report.problem = ChainVerifier.checkExpectedHead(expectHead, stored: stored, currentHead: head)
+        }
+        return report
+    }
+
+    private struct ScanResult: Sendable {
+        var links: [ChainLink] = []
+        var indexMismatch: Int64?
+        var failure: StoreError?
+    }
+
+    private func scanInParallel(_ ranges: [(Int64, Int64)]) throws(StoreError) -> [ScanResult] {
+        let slots = Slots<ScanResult>(count: ranges.count)
+        DispatchQueue.concurrentPerform(iterations: ranges.count) { index in
+            let (low, high) = ranges[index]
+            do {
+                let result = try pool.read { db in try self.scan(db, from: low, through: high) }
+                slots.set(index, result)
+            } catch {
+                slots.set(index, ScanResult(failure: StoreError(code: .readFailed, message: "cannot read the log: \(Self.reason(error))")))
+            }
+        }
+        let results = slots.values.map { $0 ?? ScanResult(failure: StoreError(code: .readFailed, message: "scan did not run")) }
+        if let failure = results.lazy.compactMap(\.failure).first { throw failure }
+        return results
+    }
+
+    /// Reads the entries with `seq` in the range straight from SQLite's buffers and re-hashes them.
+    private func scan(_ db: Database, from low: Int64, through high: Int64) throws -> ScanResult {
+        var result = ScanResult()
+        result.links.reserveCapacity(Int(high - low + 1))
+        // Keep GRDB's statement alive while its SQLite handle is used; GRDB finalizes it.
+        let prepared = try db.makeStatement(
+            sql: "SELECT \(Self.selectColumns) FROM entry WHERE seq BETWEEN ? AND ? ORDER BY seq"
+        )
+        defer { withExtendedLifetime(prepared) {} }
+        let statement = prepared.sqliteStatement
+        sqlite3_bind_int64(statement, 1, low)
+        sqlite3_bind_int64(statement, 2, high)
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(4096)
+        let hasher = self.hasher
+        // Expected patient-index rows of queries: (seq, patient_id, at).
+        var expectedIndex: [(Int64, String, String)] = []
+        let hashColumn = Int32(EntryHasher.hashedColumns.count)
+        while true {
+            let code = sqlite3_step(statement)
+            if code == SQLITE_DONE { break }
+            guard code == SQLITE_ROW else {
+                throw StoreError(code: .readFailed, message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
+            let seq = sqlite3_column_int64(statement, 12)
+            let computed = hasher.hash(seq: seq, buffer: &buffer) { index, body in
+                let column = Int32(index)
+                if sqlite3_column_type(statement, column) == SQLITE_NULL { return body(nil) }
+                if EntryHasher.hashedColumns[index].encoding == .hash {
+                    let count = Int(sqlite3_column_bytes(statement, column))
+                    let pointer = sqlite3_column_blob(statement, column)?.assumingMemoryBound(to: UInt8.self)
+                    return body(UnsafeBufferPointer(start: pointer, count: count))
+                }
+                let pointer = sqlite3_column_text(statement, column)
+                let count = Int(sqlite3_column_bytes(statement, column))
+                body(UnsafeBufferPointer(start: pointer, count: count))
+            }
+            let stored = Self.hashColumn(statement, hashColumn)
+            let prev = Self.hashColumn(statement, 9)
+            result.links.append(ChainLink(seq: seq, prevHash: prev, entryHash: stored, hashIsValid: computed == stored))
+            if sqlite3_column_type(statement, 8) != SQLITE_NULL, Self.text(statement, 0) == "E" {
+                let at = Self.text(statement, 14) ?? Self.text(statement, 11) ?? ""
+                let ids = Self.text(statement, 8).flatMap { try? JSONParser.parse($0) }?.arrayValue ?? []
+                for patient in Set(ids.compactMap(\.stringValue)) { expectedIndex.append((seq, patient, at)) }
+            }
+        }
+        result.indexMismatch = try checkIndex(db, from: low, through: high, expected: expectedIndex)
+        return result
+    }
+
+    /// The first seq whose patient-index rows differ from what its entry says, if any.
+    private func checkIndex(_ db: Database, from low: Int64, through high: Int64, expected: [(Int64, String, String)]) throws -> Int64? {
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT seq, patient_id, at FROM entry_patient WHERE seq BETWEEN ? AND ? ORDER BY seq, patient_id",
+            arguments: [low, high]
+        )
+        let actual = rows.map { (row: Row) -> (Int64, String, String) in (row[0], row[1], row[2]) }
+        let sortedExpected = expected.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+        for (expectedRow, actualRow) in zip(sortedExpected, actual) where expectedRow != actualRow {
+            return min(expectedRow.0, actualRow.0)
+        }
+        if sortedExpected.count != actual.count {
+            let shorter = min(sortedExpected.count, actual.count)
+            return sortedExpected.count > shorter ? sortedExpected[shorter].0 : actual[shorter].0
+        }
+        return nil
+    }
+
+    private func diagnose(_ seq: Int64) throws(StoreError) -> ChainProblem {
+        try read { db in
+            let suspect = try Self.fetchEntries(db, where: "seq = ?", arguments: [seq]).first
+            let before = try Self.fetchEntries(db, where: "seq < ?", arguments: [seq], limit: 1, order: "seq DESC").first
+            let after = try Self.fetchEntries(db, where: "seq > ?", arguments: [seq], limit: 1).first
+            guard let suspect else {
+                return ChainProblem(kind: .deleted, seq: seq, message: "entry \(seq) vanished during verification")
+            }
+            return ChainVerifier.diagnose(suspect: suspect, before: before, after: after)
+        }
+    }
+
+    private static func hashColumn(_ statement: SQLiteStatement, _ column: Int32) -> ChainHash {
+        let count = Int(sqlite3_column_bytes(statement, column))
+        guard let pointer = sqlite3_column_blob(statement, column)?.assumingMemoryBound(to: UInt8.self) else {
+            return ChainHash(unchecked: [UInt8]())
+        }
+        return ChainHash(unchecked: UnsafeBufferPointer(start: pointer, count: count))
+    }
+
+    private static func text(_ statement: SQLiteStatement, _ column: Int32) -> String? {
+        guard sqlite3_column_type(statement, column) != SQLITE_NULL, let pointer = sqlite3_column_text(statement, column) else {
+            return nil
+        }
+        return String(cString: pointer)
+    }
+}
+
+/// Results written by parallel workers, one slot each.
+final class Slots<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [T?]
+
+    init(count: Int) {
+        storage = Array(repeating: nil, count: count)
+    }
+
+    func set(_ index: Int, _ value: T) {
+        lock.lock()
+        storage[index] = value
+        lock.unlock()
+    }
+
+    var values: [T?] {
+        lock.lock()
+        defer { lock.unlock() }
+        return storage
+    }
+}

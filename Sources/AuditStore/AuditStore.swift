@@ -1,0 +1,177 @@
+public import AuditChain
+public import AuditCore
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// The append-only, hash-chained audit log in one SQLite file (WAL, `synchronous=FULL`).
+///
+/// Every append is one write transaction that reads the head, links each new entry to it and
+/// inserts; SQLite's write lock (taken at `BEGIN IMMEDIATE`) serialises appenders of every
+/// process, so the chain never forks. Appends from concurrent tasks are grouped into one
+/// transaction (``append(_:)``), each batch in its own savepoint, so throughput scales while
+/// every batch stays all-or-nothing. An append returns only after its commit is durable.
+///
+/// No GRDB type appears in this type's API.
+public final class AuditStore: Sendable {
+    /// The database file.
+    public let path: String
+    let pool: DatabasePool
+    let clock: @Sendable () -> Timestamp
+    let hasher = EntryHasher()
+    let committer: GroupCommitter
+
+    /// The system clock, in milliseconds.
+    public static let systemClock: @Sendable () -> Timestamp = {
+        Timestamp(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+
+    private init(path: String, pool: DatabasePool, clock: @escaping @Sendable () -> Timestamp) {
+        self.path = path
+        self.pool = pool
+        self.clock = clock
+        self.committer = GroupCommitter()
+    }
+
+    /// Creates a new, empty log. Fails if a file is already there.
+    public static func create(at path: String, clock: @escaping @Sendable () -> Timestamp = systemClock) throws(StoreError) -> AuditStore {
+        if FileManager.default.fileExists(atPath: path) {
+            throw StoreError(code: .alreadyExists, message: "a file already exists at \(path)")
+        }
+        let store = try connect(path: path, clock: clock)
+        do {
+            try store.pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO meta (key, value) VALUES ('format', ?), ('created_at', ?)",
+                    arguments: [Schema.format, clock().description]
+                )
+            }
+        } catch {
+            throw StoreError(code: .appendFailed, message: "cannot initialise the log at \(path): \(Self.reason(error))")
+        }
+        return store
+    }
+
+    /// Opens an existing log.
+    public static func open(at path: String, clock: @escaping @Sendable () -> Timestamp = systemClock) throws(StoreError) -> AuditStore {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(code: .notFound, message: "no CareTrail log at \(path) (run 'caretrail init' first)")
+        }
+        let store = try connect(path: path, clock: clock)
+        let format: String?
+        do {
+            format = try store.pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'format'") }
+        } catch {
+            throw StoreError(code: .notACareTrailLog, message: "\(path) is not a CareTrail log")
+        }
+        guard format == Schema.format else {
+            throw StoreError(code: .notACareTrailLog, message: "\(path) is not a CareTrail log of a format this version reads")
+        }
+        return store
+    }
+
+    private static func connect(path: String, clock: @escaping @Sendable () -> Timestamp) throws(StoreError) -> AuditStore {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(30)
+        configuration.label = "caretrail"
+        do {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            // DatabasePool's WAL setup leaves synchronous=NORMAL, under which a commit can roll back
+            // after a power cut. FULL syncs the WAL at every commit: an acknowledged append survives.
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+            try Schema.migrator.migrate(pool)
+            return AuditStore(path: path, pool: pool, clock: clock)
+        } catch {
+            throw StoreError(code: .notACareTrailLog, message: "cannot open \(path) as a CareTrail log: \(reason(error))")
+        }
+    }
+
+    /// The SQLite reason of an error, without SQL or arguments.
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? DatabaseError {
+            return error.message ?? "SQLite error \(error.resultCode.rawValue)"
+        }
+        if let error = error as? StoreError { return error.message }
+        return "unexpected error"
+    }
+
+    // MARK: Reading
+
+    /// The current head, or `nil` for an empty log.
+    public func head() throws(StoreError) -> ChainHead? {
+        try read { db in try Self.head(db) }
+    }
+
+    static func head(_ db: Database) throws -> ChainHead? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT seq, entry_hash FROM entry ORDER BY seq DESC LIMIT 1") else {
+            return nil
+        }
+        return ChainHead(seq: row[0], hash: ChainHash(unchecked: [UInt8](row[1] as Data)))
+    }
+
+    /// The entry at `seq`.
+    public func entry(seq: Int64) throws(StoreError) -> StoredEntry? {
+        try read { db in try Self.fetchEntries(db, where: "seq = ?", arguments: [seq]).first }
+    }
+
+    /// The entries of one trace (its agent request and its tool calls), in log order.
+    public func entries(trace traceID: String) throws(StoreError) -> [StoredEntry] {
+        try read { db in try Self.fetchEntries(db, where: "trace_id = ?", arguments: [traceID]) }
+    }
+
+    /// Entries with `seq` in the range, in order (at most `limit`).
+    public func entries(from first: Int64, through last: Int64, limit: Int = 1000) throws(StoreError) -> [StoredEntry] {
+        try read { db in
+            try Self.fetchEntries(db, where: "seq BETWEEN ? AND ?", arguments: [first, last], limit: limit)
+        }
+    }
+
+    /// How many entries the log holds.
+    public func count() throws(StoreError) -> Int64 {
+        try read { db in try Int64.fetchOne(db, sql: "SELECT count(*) FROM entry") ?? 0 }
+    }
+
+    /// The columns of `entry` in hashed order, then `entry_hash`.
+    static let selectColumns = (EntryHasher.hashedColumns.map(\.name) + ["entry_hash"]).joined(separator: ", ")
+
+    static func fetchEntries(
+        _ db: Database, where condition: String, arguments: StatementArguments, limit: Int? = nil, order: String = "seq"
+    ) throws -> [StoredEntry] {
+        let limitClause = limit.map { " LIMIT \($0)" } ?? ""
+        let rows = try Row.fetchCursor(
+            db, sql: "SELECT \(selectColumns) FROM entry WHERE \(condition) ORDER BY \(order)\(limitClause)",
+            arguments: arguments
+        )
+        var entries: [StoredEntry] = []
+        while let row = try rows.next() {
+            entries.append(storedEntry(row))
+        }
+        return entries
+    }
+
+    static func storedEntry(_ row: Row) -> StoredEntry {
+        // Column order: see EntryHasher.hashedColumns, then entry_hash (18).
+        let content = EncodedEntry(
+            kind: row[4], tenantID: row[13], userID: row[17], model: row[5], toolName: row[15], action: row[0],
+            patientID: row[7], patientIDs: row[8], purposeOfUse: row[10], outcome: row[6], conversationID: row[2],
+            traceID: row[16], timestamp: row[14], keyID: row[3], body: row[1]
+        )
+        let prev = (row[9] as Data?).map { [UInt8]($0) } ?? []
+        let hash = (row[18] as Data?).map { [UInt8]($0) } ?? []
+        return StoredEntry(
+            seq: row[12], recordedAt: row[11],
+            prevHash: ChainHash(bytes: prev) ?? ChainHash(unchecked: prev),
+            entryHash: ChainHash(bytes: hash) ?? ChainHash(unchecked: hash), content: content
+        )
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try pool.read(body)
+        } catch {
+            throw StoreError(code: .readFailed, message: "cannot read the log: \(Self.reason(error))")
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import GRDB
+
+/// The log's schema. Migrations are frozen once shipped: string literals only, never edited,
+/// never referring to app types.
+enum Schema {
+    /// The value of `meta.format` for this schema family.
+    static let format = "caretrail-log/1"
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: entries, patient index, append-only triggers") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE meta (
+                        key TEXT PRIMARY KEY NOT NULL,
+                        value TEXT NOT NULL
+                    ) STRICT;
+
+                    CREATE TABLE entry (
+                        seq INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),
+                        recorded_at TEXT NOT NULL,
+                        kind TEXT NOT NULL CHECK (kind IN ('tool_call', 'agent_request')),
+                        tenant_id TEXT NOT NULL,
+                        user_id TEXT NOT NULL,
+                        model TEXT NOT NULL,
+                        tool_name TEXT,
+                        action TEXT CHECK (action IN ('C', 'R', 'U', 'D', 'E')),
+                        patient_id TEXT,
+                        patient_ids TEXT,
+                        purpose_of_use TEXT,
+                        outcome TEXT CHECK (outcome IN ('success', 'failure')),
+                        conversation_id TEXT,
+                        trace_id TEXT,
+                        timestamp TEXT,
+                        key_id TEXT NOT NULL,
+                        body TEXT NOT NULL,
+                        prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),
+                        entry_hash BLOB NOT NULL CHECK (length(entry_hash) = 32)
+                    ) STRICT;
+
+                    -- Queries (action E) concern every patient their result named: one row each.
+                    CREATE TABLE entry_patient (
+                        seq INTEGER NOT NULL REFERENCES entry(seq),
+                        patient_id TEXT NOT NULL,
+                        at TEXT NOT NULL,
+                        PRIMARY KEY (seq, patient_id)
+                    ) STRICT, WITHOUT ROWID;
+
+                    CREATE INDEX entry_patient_time ON entry(patient_id, coalesce(timestamp, recorded_at))
+                        WHERE patient_id IS NOT NULL;
+                    CREATE INDEX entry_patient_query_time ON entry_patient(patient_id, at);
+                    CREATE INDEX entry_user_time ON entry(user_id, coalesce(timestamp, recorded_at));
+                    CREATE INDEX entry_conversation ON entry(conversation_id) WHERE conversation_id IS NOT NULL;
+                    CREATE INDEX entry_trace ON entry(trace_id) WHERE trace_id IS NOT NULL;
+                    CREATE INDEX entry_tool_time ON entry(tool_name, coalesce(timestamp, recorded_at))
+                        WHERE tool_name IS NOT NULL;
+                    CREATE INDEX entry_failure_time ON entry(coalesce(timestamp, recorded_at))
+                        WHERE outcome = 'failure';
+
+                    CREATE TRIGGER entry_is_append_only_update BEFORE UPDATE ON entry
+                    BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
+                    CREATE TRIGGER entry_is_append_only_delete BEFORE DELETE ON entry
+                    BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
+                    CREATE TRIGGER entry_patient_is_append_only_update BEFORE UPDATE ON entry_patient
+                    BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
+                    CREATE TRIGGER entry_patient_is_append_only_delete BEFORE DELETE ON entry_patient
+                    BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
+                    """
+            )
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,107 @@
+public import AuditChain
+public import AuditCore
+public import AuditKeys
+public import AuditStore
+import Foundation
+
+/// An audit log that agents record into: the store, the pseudonymisation keys and the
+/// sanitizer together. Everything appended through it is sanitised first.
+///
+/// ```swift
+/// let log = try AuditLog.open(database: "audit.sqlite")
+/// let head = try await log.record(.toolCall(call))
+/// ```
+public final class AuditLog: Sendable {
+    /// The hash-chained store.
+    public let store: AuditStore
+    /// Every pseudonymisation key, and the current one.
+    public let keyRing: KeyRing
+    /// The sanitizer, with the current key.
+    public let sanitizer: Sanitizer
+
+    init(store: AuditStore, keyRing: KeyRing, policy: SanitizerPolicy) {
+        self.store = store
+        self.keyRing = keyRing
+        self.sanitizer = Sanitizer(policy: policy, pseudonymizer: keyRing.current)
+    }
+
+    /// The key file used when none is named: beside the database, `<database>.keys.json`.
+    /// Production deployments should keep it elsewhere (a secrets mount), away from backups
+    /// of the database.
+    public static func defaultKeyFile(forDatabase path: String) -> String {
+        path + ".keys.json"
+    }
+
+    /// Creates a new database and a new key file (mode 0600). Refuses to overwrite either.
+    public static func create(
+        database path: String, keyFile: String? = nil, policy: SanitizerPolicy = .default
+    ) throws(CareTrailError) -> AuditLog {
+        let keyPath = keyFile ?? defaultKeyFile(forDatabase: path)
+        if FileManager.default.fileExists(atPath: path) {
+            throw CareTrailError(code: .store, message: "a file already exists at \(path)")
+        }
+        let ring = KeyRing.generate()
+        do {
+            try ring.save(to: URL(fileURLWithPath: keyPath), overwrite: false)
+        } catch {
+            throw CareTrailError(code: .keyFile, message: error.message)
+        }
+        do {
+            let store = try AuditStore.create(at: path)
+            return AuditLog(store: store, keyRing: ring, policy: policy)
+        } catch {
+            throw CareTrailError(code: .store, message: error.message)
+        }
+    }
+
+    /// Opens an existing database with its key file.
+    public static func open(
+        database path: String, keyFile: String? = nil, policy: SanitizerPolicy = .default
+    ) throws(CareTrailError) -> AuditLog {
+        let store: AuditStore
+        do {
+            store = try AuditStore.open(at: path)
+        } catch {
+            throw CareTrailError(code: .store, message: error.message)
+        }
+        do {
+            let ring = try KeyRing.load(from: URL(fileURLWithPath: keyFile ?? defaultKeyFile(forDatabase: path)))
+            return AuditLog(store: store, keyRing: ring, policy: policy)
+        } catch {
+            throw CareTrailError(code: .keyFile, message: error.message)
+        }
+    }
+
+    /// Sanitises and encodes one record for the store.
+    public func encode(_ record: IngestRecord) -> EncodedEntry {
+        EncodedEntry(sanitizer.sanitize(record))
+    }
+
+    /// Records one record durably; returns its place in the chain.
+    public func record(_ record: IngestRecord) async throws(CareTrailError) -> ChainHead {
+        let receipt = try await self.record([record])
+        guard let head = receipt.entries.first else {
+            throw CareTrailError(code: .store, message: "the store acknowledged no entry")
+        }
+        return head
+    }
+
+    /// Records a batch durably and atomically (all of it or none), sharing the commit with
+    /// concurrent callers.
+    public func record(_ records: [IngestRecord]) async throws(CareTrailError) -> AppendReceipt {
+        let encoded = records.map(encode)
+        do {
+            return try await store.append(encoded)
+        } catch let error as StoreError {
+            throw CareTrailError(code: .store, message: error.message)
+        } catch {
+            throw CareTrailError(code: .store, message: "the append failed")
+        }
+    }
+
+    /// The pseudonym of `value` under the current key, or under the key `keyID`.
+    public func pseudonym(for value: String, keyID: String? = nil) -> String? {
+        guard let keyID else { return keyRing.current.pseudonym(for: value) }
+        return keyRing.pseudonymizer(keyID: keyID)?.pseudonym(for: value)
+    }
+}

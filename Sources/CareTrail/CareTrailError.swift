@@ -1,0 +1,33 @@
+public import AuditCore
+
+/// Why the audit log refused or failed an operation. Messages never contain PHI.
+public struct CareTrailError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable, Equatable {
+        /// One or more records broke the ingest contract; nothing was appended.
+        case invalidRecords = "invalid_records"
+        /// The key file is missing, unreadable or too open.
+        case keyFile = "key_file"
+        /// The database could not be opened, read or written.
+        case store
+        /// A tool call could not be recorded, so its result was withheld (fail closed).
+        case auditWriteFailed = "audit_write_failed"
+        /// An input file could not be read.
+        case input
+    }
+
+    public var code: Code
+    public var message: String
+    /// For ``Code/invalidRecords``: each bad record, with its line.
+    public var recordErrors: [IngestError]
+
+    public init(code: Code, message: String, recordErrors: [IngestError] = []) {
+        self.code = code
+        self.message = message
+        self.recordErrors = recordErrors
+    }
+
+    public var description: String {
+        guard !recordErrors.isEmpty else { return message }
+        return ([message] + recordErrors.map { "  \($0)" }).joined(separator: "\n")
+    }
+}

@@ -1,0 +1,19 @@
+public import ArgumentParser
+
+/// `caretrail`: the access-audit log for clinical AI agents.
+public struct CareTrailCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "caretrail",
+        abstract: "A tamper-evident access-audit log for clinical AI agents' tool calls.",
+        discussion: """
+            Exit codes: 0 success (verify: intact); 1 verify found damage; 2 invalid input records \
+            (nothing appended); 3 database, key file or input unusable; 64 usage error.
+            """,
+        subcommands: [
+            DemoCommand.self, InitCommand.self, IngestCommand.self, VerifyCommand.self, HeadCommand.self,
+            ShowCommand.self, PseudonymCommand.self, PIIKeyCommand.self, PolicyCommand.self,
+        ]
+    )
+
+    public init() {}
+}

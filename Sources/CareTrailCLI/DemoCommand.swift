@@ -1,0 +1,97 @@
+import ArgumentParser
+import AuditChain
+import AuditCore
+import AuditStore
+import AuditKeys
+import CareTrail
+import Foundation
+
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Create a database in a new folder, ingest the sample workload from fixtures/, verify it, and show what was stored."
+    )
+
+    @Option(help: "The folder to create (default: a new folder under the system's temporary directory).")
+    var dir: String?
+
+    @Option(help: "The JSON-lines workload to ingest (default: fixtures/workload/sample.jsonl).")
+    var workload: String?
+
+    func run() throws {
+        try runReportingFailures {
+            let input = try workload ?? Fixtures.sampleWorkload()
+            let folder = dir ?? FileManager.default.temporaryDirectory
+                .appendingPathComponent("caretrail-demo-\(UUID().uuidString.prefix(8).lowercased())").path
+            guard (try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)) != nil else {
+                throw CLIFailure(exitCode: .ioError, message: "cannot create \(folder)")
+            }
+            let database = (folder as NSString).appendingPathComponent("audit.sqlite")
+            print("CareTrail demo in \(folder)")
+
+            let log = try AuditLog.create(database: database)
+            print("1. created \(database) and its key file \(AuditLog.defaultKeyFile(forDatabase: database)) (key \(log.keyRing.currentID), mode 0600)")
+
+            var started = Date()
+            let summary = try log.ingest(path: input)
+            let ingestSeconds = Date().timeIntervalSince(started)
+            print("2. ingested \(input): \(summary.appended) records (tool calls and agent requests) in \(String(format: "%.2f", ingestSeconds)) s, one atomic batch")
+
+            started = Date()
+            let report: VerificationReport
+            report = try storeCall { () throws(StoreError) in try log.store.verify() }
+            let head = report.head.map(\.description) ?? "none"
+            print("3. verified: \(report.isIntact ? "intact" : "BROKEN"), \(report.entriesChecked) hashes recomputed and linked in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+            print("   head \(head)")
+
+            if let call = try firstEntry(log, where: { $0.content.kind == "tool_call" && $0.content.body.contains("patient_name") }) {
+                print("4. a stored tool call (names, birth dates and SSNs are keyed pseudonyms; results summarised):")
+                print(indent(JSONOutput.pretty(call.jsonValue)))
+            }
+            if let request = try firstEntry(log, where: { $0.content.kind == "agent_request" }) {
+                print("5. a stored agent request (input and output kept only as keyed hash and scrubbed preview):")
+                print(indent(JSONOutput.pretty(request.jsonValue)))
+            }
+            let token = log.pseudonym(for: "Maria Garcia") ?? ""
+            print("6. a privacy officer looks for \"Maria Garcia\": caretrail pseudonym --db \(database) \"Maria Garcia\"")
+            print("   -> \(token)")
+
+            let scan = try ClearTextScan(jsonLines: input, sanitizer: log.sanitizer)
+            let leaks = scan.leaks(inFiles: [database, database + "-wal"])
+            print("7. scanned the database file and its WAL for the \(scan.needles.count) distinct clear-text names, SSNs, birth dates, phones, e-mails and API keys of the input: \(leaks.count) found")
+            print("")
+            print("Try: caretrail verify --db \(database)   |   caretrail show --db \(database) --trace tr-00000000")
+            if !report.isIntact || !leaks.isEmpty { throw ExitCode(CLIExit.integrityFailure.rawValue) }
+        }
+    }
+
+    private func firstEntry(_ log: AuditLog, where predicate: (StoredEntry) -> Bool) throws -> StoredEntry? {
+        try storeCall { () throws(StoreError) in try log.store.entries(from: 1, through: 500, limit: 500) }
+            .first(where: predicate)
+    }
+
+    private func indent(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { "   " + $0 }.joined(separator: "\n")
+    }
+}
+
+/// Finds the project's `fixtures/` folder: in the current directory, under `$CARETRAIL_FIXTURES`,
+/// or beside the sources this binary was built from.
+enum Fixtures {
+    static func sampleWorkload() throws -> String {
+        let relative = "workload/sample.jsonl"
+        var candidates = ["fixtures/" + relative]
+        if let root = ProcessInfo.processInfo.environment["CARETRAIL_FIXTURES"] {
+            candidates.insert((root as NSString).appendingPathComponent(relative), at: 0)
+        }
+        let source = URL(fileURLWithPath: #filePath)
+        candidates.append(
+            source.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("fixtures").appendingPathComponent(relative).path
+        )
+        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw CLIFailure(exitCode: .ioError, message: "cannot find fixtures/\(relative); run from the project root or pass --workload FILE")
+        }
+        return found
+    }
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import AuditCore
+import AuditStore
+import CareTrail
+import Foundation
+
+/// Where the log and its keys are: `--db` (or `CARETRAIL_DB`), `--key-file` (or
+/// `CARETRAIL_KEY_FILE`, default `<db>.keys.json`), `--policy` (or `CARETRAIL_POLICY`).
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: "The database file (default: $CARETRAIL_DB).")
+    var db: String?
+
+    @Option(name: .long, help: "The pseudonymisation key file (default: $CARETRAIL_KEY_FILE, else <db>.keys.json).")
+    var keyFile: String?
+
+    @Option(name: .long, help: "A sanitizer policy JSON file (default: $CARETRAIL_POLICY, else the built-in defaults).")
+    var policy: String?
+
+    func databasePath() throws -> String {
+        if let db { return db }
+        if let db = ProcessInfo.processInfo.environment["CARETRAIL_DB"], !db.isEmpty { return db }
+        throw ValidationError("no database: pass --db PATH or set CARETRAIL_DB")
+    }
+
+    var keyFilePath: String? {
+        keyFile ?? ProcessInfo.processInfo.environment["CARETRAIL_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func sanitizerPolicy() throws -> SanitizerPolicy {
+        guard let path = policy ?? ProcessInfo.processInfo.environment["CARETRAIL_POLICY"], !path.isEmpty else {
+            return .default
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CLIFailure(exitCode: .ioError, message: "cannot read the policy file \(path)")
+        }
+        do {
+            let decoder = JSONDecoder()
+            decoder.keyDecodingStrategy = .convertFromSnakeCase
+            return try decoder.decode(SanitizerPolicy.self, from: data)
+        } catch {
+            throw CLIFailure(exitCode: .ioError, message: "the policy file \(path) is not a valid sanitizer policy")
+        }
+    }
+
+    func openLog() throws -> AuditLog {
+        do {
+            return try AuditLog.open(database: try databasePath(), keyFile: keyFilePath, policy: try sanitizerPolicy())
+        } catch let error as CareTrailError {
+            throw CLIFailure(exitCode: .ioError, message: error.message)
+        }
+    }
+}
+
+/// `--format text|json`.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text
+    case json
+}
+
+/// The exit codes scripts can rely on.
+enum CLIExit: Int32 {
+    /// Success; for `verify`, the log is intact.
+    case success = 0
+    /// `verify`: the log is damaged (or does not hold the expected head).
+    case integrityFailure = 1
+    /// Input records broke the contract; nothing was appended.
+    case invalidInput = 2
+    /// The database, key file or an input file could not be used.
+    case ioError = 3
+}
+
+/// A failure with a message for stderr and a documented exit code.
+struct CLIFailure: Error, CustomStringConvertible {
+    var exitCode: CLIExit
+    var message: String
+    var description: String { message }
+}
+
+/// Writes to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Runs a command body, turning failures into a message on stderr and the right exit code.
+func runReportingFailures(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let failure as CLIFailure {
+        printError("caretrail: \(failure.message)")
+        throw ExitCode(failure.exitCode.rawValue)
+    } catch let error as CareTrailError {
+        printError("caretrail: \(error.description)")
+        throw ExitCode(error.code == .invalidRecords ? CLIExit.invalidInput.rawValue : CLIExit.ioError.rawValue)
+    }
+}
+
+/// Runs a store operation, turning its error into a failure with exit code 3.
+func storeCall<T>(_ body: () throws(StoreError) -> T) throws(CLIFailure) -> T {
+    do {
+        return try body()
+    } catch {
+        throw CLIFailure(exitCode: .ioError, message: error.message)
+    }
+}

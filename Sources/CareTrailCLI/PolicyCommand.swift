@@ -1,0 +1,18 @@
+import ArgumentParser
+import AuditCore
+import Foundation
+
+struct PolicyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy",
+        abstract: "Print the sanitizer's default field lists as JSON: a starting point for a --policy file."
+    )
+
+    func run() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let data = try encoder.encode(SanitizerPolicy.default)
+        print(String(decoding: data, as: UTF8.self))
+    }
+}

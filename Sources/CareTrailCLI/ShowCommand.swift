@@ -1,0 +1,44 @@
+import ArgumentParser
+import AuditChain
+import AuditCore
+import AuditStore
+import CareTrail
+
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Print stored entries as JSON: one by sequence number, or a whole trace (its agent request, then its tool calls)."
+    )
+
+    @OptionGroup var store: StoreOptions
+    @Option(help: "The entry's sequence number.") var seq: Int64?
+    @Option(help: "A trace id: print the trace's request and tool calls.") var trace: String?
+
+    func validate() throws {
+        guard (seq == nil) != (trace == nil) else { throw ValidationError("pass exactly one of --seq N or --trace ID") }
+    }
+
+    func run() throws {
+        try runReportingFailures {
+            let log = try store.openLog()
+            do {
+                if let seq {
+                    guard let entry = try log.store.entry(seq: seq) else {
+                        throw CLIFailure(exitCode: .ioError, message: "no entry with seq \(seq)")
+                    }
+                    print(JSONOutput.pretty(entry.jsonValue))
+                } else if let trace {
+                    let entries = try log.store.entries(trace: trace)
+                    // The request first, then its tool calls in log order.
+                    let ordered = entries.filter { $0.content.kind == RecordKind.agentRequest.rawValue }
+                        + entries.filter { $0.content.kind != RecordKind.agentRequest.rawValue }
+                    print(JSONOutput.pretty(.array(ordered.map(\.jsonValue))))
+                }
+            } catch let error as CLIFailure {
+                throw error
+            } catch {
+                throw CLIFailure(exitCode: .ioError, message: "cannot read the log")
+            }
+        }
+    }
+}
