@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "AuditCoreTests", dependencies: ["AuditCore"], swiftSettings: strictSettings),
         .testTarget(
             name: "AuditChainTests",
-            dependencies: ["AuditChain", "AuditCore"],
+            dependencies: ["AuditChain", "AuditCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         .testTarget(
