@@ -87,7 +87,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CareTrailTests",
-            dependencies: ["CareTrail", "AuditCore", "AuditKeys", "AuditStore", "AuditChain"],
+            dependencies: [
+                "CareTrail", "AuditCore", "AuditKeys", "AuditStore", "AuditChain",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -128,10 +128,9 @@ extension KeyRing {
             try handle.write(contentsOf: data)
             try handle.synchronize()
             try handle.close()
-            if FileManager.default.fileExists(atPath: path) {
-                _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
-            } else {
-                try FileManager.default.moveItem(at: temporary, to: url)
+            // rename(2) replaces the old file atomically: a reader sees the old ring or the new one.
+            guard rename(temporary.path, path) == 0 else {
+                throw FileError(code: .unwritable, message: "cannot replace the key file at \(path)")
             }
         } catch {
             try? FileManager.default.removeItem(at: temporary)

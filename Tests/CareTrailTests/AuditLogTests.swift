@@ -1,0 +1,119 @@
+import AuditChain
+import AuditCore
+import AuditKeys
+import AuditStore
+import CareTrail
+import Foundation
+import Testing
+
+func newLog(_ folder: URL) throws -> AuditLog {
+    try AuditLog.create(database: folder.appendingPathComponent("audit.sqlite").path)
+}
+
+@Suite("Audit log: ingest, privacy, keys")
+struct AuditLogTests {
+    @Test func ingestIsAllOrNothingAndReportsEveryBadLine() throws {
+        let folder = temporaryFolder()
+        let log = try newLog(folder)
+        var lines = try String(contentsOfFile: try sampleWorkload(lines: 10, in: folder), encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        lines[2] = lines[2].replacingOccurrences(of: "\"purpose_of_use\"", with: "\"purpose\"")
+        lines[6] = "{\"tenant_id\": \"Maria Garcia\""
+        let path = folder.appendingPathComponent("bad.jsonl").path
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        do {
+            _ = try log.ingest(path: path)
+            Issue.record("a file with bad lines was accepted")
+        } catch {
+            #expect(error.code == .invalidRecords)
+            #expect(error.recordErrors.map(\.line) == [3, 7])
+            #expect(error.recordErrors[0].field == "purpose")
+            #expect(error.recordErrors[1].code == .invalidJSON)
+            #expect(!error.description.contains("Maria"))
+        }
+        #expect(try log.store.count() == 0)
+        #expect(try log.store.head() == nil)
+    }
+
+    @Test func sampleWorkloadLeavesNoClearTextPHIInTheDatabaseFile() throws {
+        let folder = temporaryFolder()
+        let log = try newLog(folder)
+        let input = FixturePath.url("workload/sample.jsonl").path
+        let summary = try log.ingest(path: input)
+        #expect(summary.appended == 5167)
+        let scan = try ClearTextScan(jsonLines: input, sanitizer: log.sanitizer)
+        // The scan is not vacuous: it knows thousands of identifiers and finds them in the input itself.
+        #expect(scan.needles.count > 2000)
+        #expect(scan.needles.contains("Olga Chen"))
+        #expect(scan.needles.contains("572-55-3753"))
+        #expect(scan.leaks(inFiles: [input]).count == scan.needles.count)
+        let database = log.store.path
+        let leaks = scan.leaks(inFiles: [database, database + "-wal"])
+        #expect(leaks.isEmpty, "\(leaks.count) clear-text identifiers reached the database")
+        #expect(try log.store.verify().isIntact)
+    }
+
+    @Test func pseudonymFindsThePersonsEntries() throws {
+        let folder = temporaryFolder()
+        let log = try newLog(folder)
+        _ = try log.ingest(path: try sampleWorkload(lines: 3, in: folder))
+        // Line 2 of the sample is a call about "Olga Garcia".
+        let token = try #require(log.pseudonym(for: "olga  GARCIA"))
+        let stored = try #require(try log.store.entry(seq: 2))
+        #expect(stored.content.body.contains(token))
+        #expect(!stored.content.body.contains("Olga"))
+    }
+
+    @Test func rotatedKeyIsUsedForNewEntriesAndOldOnesStaySearchable() throws {
+        let folder = temporaryFolder()
+        let database = folder.appendingPathComponent("audit.sqlite").path
+        let keyFile = URL(fileURLWithPath: AuditLog.defaultKeyFile(forDatabase: database))
+        let first = try AuditLog.create(database: database)
+        _ = try first.ingest(path: try sampleWorkload(lines: 3, in: folder))
+        var ring = try KeyRing.load(from: keyFile)
+        #expect(ring.rotate() == "k2")
+        try ring.save(to: keyFile, overwrite: true)
+
+        let second = try AuditLog.open(database: database)
+        #expect(second.keyRing.currentID == "k2")
+        _ = try second.ingest(path: try sampleWorkload(lines: 3, in: folder))
+        let old = try #require(try second.store.entry(seq: 2))
+        let new = try #require(try second.store.entry(seq: 5))
+        #expect(old.content.keyID == "k1")
+        #expect(new.content.keyID == "k2")
+        let oldToken = try #require(second.pseudonym(for: "Olga Garcia", keyID: "k1"))
+        let newToken = try #require(second.pseudonym(for: "Olga Garcia"))
+        #expect(oldToken != newToken)
+        #expect(old.content.body.contains(oldToken))
+        #expect(new.content.body.contains(newToken))
+        #expect(try second.store.verify().isIntact)
+    }
+
+    @Test func keyFileIsPrivateAndATooOpenOneIsRefused() throws {
+        let folder = temporaryFolder()
+        let database = folder.appendingPathComponent("audit.sqlite").path
+        _ = try AuditLog.create(database: database)
+        let keyFile = AuditLog.defaultKeyFile(forDatabase: database)
+        let mode = try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? NSNumber
+        #expect(mode?.intValue == 0o600)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: keyFile)
+        #expect(throws: CareTrailError.self) { try AuditLog.open(database: database) }
+        #expect(throws: CareTrailError.self) { try AuditLog.create(database: database) }
+    }
+
+    @Test func concurrentRecordsShareCommitsAndKeepTheChain() async throws {
+        let folder = temporaryFolder()
+        let log = try newLog(folder)
+        let call = ToolCall(
+            tenantID: "t", conversationID: "c", userID: "u", model: "m", toolName: "get_patient_record",
+            purposeOfUse: .treatment, patientID: "PAT-1", arguments: ["patient_name": "Wei Chen"]
+        )
+        try await withThrowingTaskGroup(of: ChainHead.self) { group in
+            for _ in 0..<100 { group.addTask { try await log.record(.toolCall(call)) } }
+            var seqs: [Int64] = []
+            for try await head in group { seqs.append(head.seq) }
+            #expect(seqs.sorted() == Array(1...100))
+        }
+        #expect(try log.store.verify().isIntact)
+    }
+}
