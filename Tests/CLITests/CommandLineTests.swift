@@ -1,0 +1,169 @@
+import AuditChain
+import AuditCore
+import Foundation
+import GRDB
+import Testing
+
+@Suite("caretrail command line")
+struct CommandLineTests {
+    let folder = temporaryFolder()
+    var db: String { folder.appendingPathComponent("audit.sqlite").path }
+
+    func caretrail(_ arguments: String..., stdin: String? = nil, environment: [String: String] = [:]) throws -> CLI.Output {
+        try CLI.run(arguments, environment: environment, stdin: stdin, in: folder)
+    }
+
+    @Test func initIngestHeadShowVerifyAndPseudonymWorkTogether() throws {
+        let created = try caretrail("init", "--db", db, "--format", "json")
+        #expect(created.status == 0, "\(created.stderr)")
+        let initJSON = try JSONParser.parse(created.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(initJSON["key_id"] == "k1")
+
+        let workload = try sampleWorkload(lines: 200, in: folder)
+        let ingested = try caretrail("ingest", "--db", db, workload, "--format", "json")
+        #expect(ingested.status == 0, "\(ingested.stderr)")
+        let ingestJSON = try JSONParser.parse(ingested.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(ingestJSON["appended"] == 200)
+
+        let head = try caretrail("head", "--db", db)
+        let headJSON = try JSONParser.parse(head.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(headJSON["seq"] == 200)
+        #expect(headJSON["hash"] == ingestJSON["head"]?["hash"])
+
+        let shown = try caretrail("show", "--db", db, "--seq", "2")
+        let entry = try JSONParser.parse(shown.stdout)
+        #expect(entry["seq"] == 2)
+        #expect(entry["kind"] == "tool_call")
+        #expect(entry["body"]?["arguments"]?["patient_name"]?.stringValue?.hasPrefix("hmac-sha256:k1:") == true)
+
+        let trace = try JSONParser.parse(try caretrail("show", "--db", db, "--trace", "tr-00000000").stdout)
+        #expect(trace.arrayValue?.first?["kind"] == "agent_request")
+        #expect(trace.arrayValue?.count == 4)
+
+        let token = try caretrail("pseudonym", "--db", db, "Olga Garcia").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(entry["body"]?["arguments"]?["patient_name"] == .string(token))
+
+        let verified = try caretrail("verify", "--db", db)
+        #expect(verified.status == 0)
+        #expect(verified.stdout.hasPrefix("intact: 200 entries verified"))
+        let expect = "\(headJSON["seq"]?.numberValue.map { Int($0) } ?? 0):\(headJSON["hash"]?.stringValue ?? "")"
+        let withHead = try caretrail("verify", "--db", db, "--expect-head", expect, "--format", "json")
+        #expect(withHead.status == 0)
+        #expect(try JSONParser.parse(withHead.stdout.trimmingCharacters(in: .whitespacesAndNewlines))["intact"] == true)
+    }
+
+    @Test func badLinesAreReportedWithLineAndFieldAndNothingIsAppended() throws {
+        _ = try caretrail("init", "--db", db)
+        var lines = try String(contentsOfFile: try sampleWorkload(lines: 5, in: folder), encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[2] = lines[2].replacingOccurrences(of: "\"purpose_of_use\":\"TREAT\"", with: "\"purpose_of_use\":\"Maria Garcia\"")
+            .replacingOccurrences(of: "\"purpose_of_use\":\"HPAYMT\"", with: "\"purpose_of_use\":\"Maria Garcia\"")
+            .replacingOccurrences(of: "\"purpose_of_use\":\"HOPERAT\"", with: "\"purpose_of_use\":\"Maria Garcia\"")
+        lines[3] = lines[3].replacingOccurrences(of: "\"turn_number\":", with: "\"turn_numbr\":")
+        let path = folder.appendingPathComponent("bad.jsonl").path
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try caretrail("ingest", "--db", db, path)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("line 3: field 'purpose_of_use'"), "\(result.stderr)")
+        #expect(result.stderr.contains("line 4: field 'turn_numbr'"), "\(result.stderr)")
+        #expect(!result.stderr.contains("Maria"))
+        #expect(try caretrail("head", "--db", db).stdout.contains("\"seq\":0"))
+    }
+
+    @Test func standardInputAndTheEnvironmentVariableWork() throws {
+        _ = try caretrail("init", "--db", db)
+        let text = try String(contentsOfFile: try sampleWorkload(lines: 3, in: folder), encoding: .utf8)
+        let result = try caretrail("ingest", "-", stdin: text, environment: ["CARETRAIL_DB": db])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasPrefix("appended 3 entries"))
+    }
+
+    @Test func missingDatabaseIsAnErrorWithExitCode3() throws {
+        let result = try caretrail("verify", "--db", folder.appendingPathComponent("none.sqlite").path)
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("caretrail init"))
+        #expect(try caretrail("verify").status == 64)
+    }
+
+    @Test func tamperedLogFailsVerifyWithTheFirstBrokenSeq() throws {
+        _ = try caretrail("init", "--db", db)
+        _ = try caretrail("ingest", "--db", db, try sampleWorkload(lines: 40, in: folder))
+        let head = try caretrail("head", "--db", db).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let headJSON = try JSONParser.parse(head)
+        let queue = try DatabaseQueue(path: db)
+        try queue.write { db in
+            try db.execute(sql: "DROP TRIGGER entry_is_append_only_update")
+            try db.execute(sql: "UPDATE entry SET purpose_of_use = 'HRESCH' WHERE seq = 7")
+        }
+        let result = try caretrail("verify", "--db", db)
+        #expect(result.status == 1)
+        #expect(result.stdout.hasPrefix("BROKEN at seq 7: edited"), "\(result.stdout)")
+        let json = try caretrail("verify", "--db", db, "--format", "json")
+        let report = try JSONParser.parse(json.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(report["intact"] == false)
+        #expect(report["problem"]?["seq"] == 7)
+        #expect(report["problem"]?["kind"] == "edited")
+
+        try queue.write { db in
+            try db.execute(sql: "DROP TRIGGER entry_is_append_only_delete")
+            try db.execute(sql: "DROP TRIGGER entry_patient_is_append_only_delete")
+            try db.execute(sql: "DELETE FROM entry_patient")
+            try db.execute(sql: "DELETE FROM entry WHERE seq >= 5")
+        }
+        let seq = Int(headJSON["seq"]?.numberValue ?? 0)
+        let truncated = try caretrail("verify", "--db", db, "--expect-head", "\(seq):\(headJSON["hash"]?.stringValue ?? "")")
+        #expect(truncated.status == 1)
+        #expect(truncated.stdout.contains("truncated"), "\(truncated.stdout)")
+    }
+
+    @Test func processesAppendingAtOnceNeverForkTheChain() throws {
+        _ = try caretrail("init", "--db", db)
+        let workload = try sampleWorkload(lines: 60, in: folder)
+        let folder = self.folder
+        let db = self.db
+        let statuses = Statuses()
+        DispatchQueue.concurrentPerform(iterations: 4) { index in
+            let status = (try? CLI.run(["ingest", "--db", db, workload], in: folder).status) ?? -1
+            statuses.add(status)
+        }
+        #expect(statuses.values == [0, 0, 0, 0])
+        let verified = try caretrail("verify", "--db", db)
+        #expect(verified.status == 0)
+        #expect(verified.stdout.hasPrefix("intact: 240 entries verified"))
+    }
+
+    @Test func rotatingThePseudonymKeyKeepsOldTokensAvailable() throws {
+        _ = try caretrail("init", "--db", db)
+        let rotated = try caretrail("pii-key", "rotate", "--db", db)
+        #expect(rotated.status == 0)
+        #expect(rotated.stdout.contains("k2"))
+        let tokens = try caretrail("pseudonym", "--db", db, "--all-keys", "Maria Garcia").stdout.split(separator: "\n")
+        #expect(tokens.count == 2)
+        #expect(tokens[0].hasPrefix("hmac-sha256:k1:"))
+        #expect(tokens[1].hasPrefix("hmac-sha256:k2:"))
+        let listed = try caretrail("pii-key", "list", "--db", db, "--format", "json")
+        #expect(listed.stdout.contains("\"current\":true"))
+        #expect(!listed.stdout.contains("secret"))
+    }
+
+    @Test func demoRunsOnTheSampleWorkloadAndFindsNoClearTextPHI() throws {
+        let result = try caretrail("demo", "--dir", folder.appendingPathComponent("demo").path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("3. verified: intact, 5167 hashes"))
+        #expect(result.stdout.contains(": 0 found"))
+    }
+}
+
+final class Statuses: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [Int32] = []
+    func add(_ status: Int32) {
+        lock.lock()
+        list.append(status)
+        lock.unlock()
+    }
+    var values: [Int32] {
+        lock.lock()
+        defer { lock.unlock() }
+        return list
+    }
+}
