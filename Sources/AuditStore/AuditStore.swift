@@ -128,6 +128,16 @@ public final class AuditStore: Sendable {
         }
     }
 
+    /// Moves the WAL's content into the database file (a passive checkpoint, as SQLite does on
+    /// its own from time to time).
+    public func checkpoint() throws(StoreError) {
+        do {
+            _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        } catch {
+            throw StoreError(code: .appendFailed, message: "checkpoint failed: \(Self.reason(error))")
+        }
+    }
+
     /// How many entries the log holds.
     public func count() throws(StoreError) -> Int64 {
         try read { db in try Int64.fetchOne(db, sql: "SELECT count(*) FROM entry") ?? 0 }

@@ -1,1 +1,152 @@
-print("x")
+// caretrail-bench: measures the figures the foundation issue names, on a workload from
+// ../shared/bench/gen_workload.py (about 1 KB per call).
+//
+//   swift run -c release caretrail-bench [--calls N] [--batch B] [--single N] [--tasks T] [--workload FILE]
+//
+// It prints, for one fresh database in a temporary folder:
+//   ingest   durable batched ingest, from JSON-lines bytes to committed entries (parse, validate,
+//            sanitise, pseudonymise, canonicalise, hash, insert, fsync), calls/s;
+//   single   one appender committing every call alone, calls/s;
+//   grouped  T concurrent tasks appending one call each, sharing group commits, calls/s;
+//   verify   full verification (every hash recomputed, every link checked), entries/s;
+//   size     bytes per entry on disk; peak resident memory.
+import AuditChain
+import AuditCore
+import AuditStore
+import CareTrail
+import Foundation
+
+struct Options {
+    var calls = 200_000
+    var batch = 1000
+    var single = 20_000
+    var tasks = 64
+    var workload: String?
+
+    init(_ arguments: [String]) {
+        var iterator = arguments.dropFirst().makeIterator()
+        while let flag = iterator.next() {
+            let value = iterator.next() ?? ""
+            switch flag {
+            case "--calls": calls = Int(value) ?? calls
+            case "--batch": batch = Int(value) ?? batch
+            case "--single": single = Int(value) ?? single
+            case "--tasks": tasks = Int(value) ?? tasks
+            case "--workload": workload = value
+            default: print("unknown option \(flag)"); exit(64)
+            }
+        }
+    }
+}
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func peakResidentMiB() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+func workloadLines(_ options: Options, folder: URL) throws -> [ArraySlice<UInt8>] {
+    let path: String
+    if let given = options.workload {
+        path = given
+    } else {
+        path = folder.appendingPathComponent("workload.jsonl").path
+        let generator = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/bench/gen_workload.py")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", generator.path, String(options.calls)]
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try process.run()
+        process.waitUntilExit()
+    }
+    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    let bytes = [UInt8](data)
+    return bytes.split(separator: 0x0A).prefix(options.calls).map { $0 }
+}
+
+/// The next batch, prepared on another thread while the current one commits.
+final class NextBatch: @unchecked Sendable {
+    var entries: [EncodedEntry] = []
+}
+
+let options = Options(CommandLine.arguments)
+let folder = FileManager.default.temporaryDirectory.appendingPathComponent("caretrail-bench-\(UUID().uuidString.prefix(8))")
+try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: folder) }
+
+let lines = try workloadLines(options, folder: folder)
+let inputBytes = lines.reduce(0) { $0 + $1.count + 1 }
+print("workload: \(lines.count) calls, \(inputBytes / lines.count) bytes per call on average")
+print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; synchronous=FULL, WAL")
+
+// 1. Batched durable ingest: every batch is parsed and sanitised on all cores, then committed
+//    (fsync) on its own; the next batch is prepared while the current one commits.
+let log = try AuditLog.create(database: folder.appendingPathComponent("audit.sqlite").path)
+let batches = stride(from: 0, to: lines.count, by: options.batch).map { Array(lines[$0..<min($0 + options.batch, lines.count)]) }
+let ingestTime = try seconds {
+    var prepared = log.encodeBatch(batches[0])
+    for index in batches.indices {
+        let current = prepared
+        let group = DispatchGroup()
+        let next = NextBatch()
+        if index + 1 < batches.count {
+            DispatchQueue.global().async(group: group) { next.entries = log.encodeBatch(batches[index + 1]) }
+        }
+        _ = try log.store.appendNow(current)
+        group.wait()
+        prepared = next.entries
+    }
+}
+let count = try log.store.count()
+print(String(format: "ingest:  %d calls in batches of %d: %.2f s = %.0f calls/s (durable, all work included)",
+             count, options.batch, ingestTime, Double(count) / ingestTime))
+
+// 2. One appender, every call committed alone.
+let singleLog = try AuditLog.create(database: folder.appendingPathComponent("single.sqlite").path)
+let singles = lines.prefix(options.single).map { singleLog.encodeBatch([$0]) }
+let singleTime = try seconds {
+    for entry in singles { _ = try singleLog.store.appendNow(entry) }
+}
+print(String(format: "single:  %d calls, one commit each: %.2f s = %.0f calls/s", singles.count, singleTime, Double(singles.count) / singleTime))
+
+// 3. Many concurrent appenders of one call each, grouped into shared commits.
+let groupedLog = try AuditLog.create(database: folder.appendingPathComponent("grouped.sqlite").path)
+let groupedEntries = lines.prefix(options.single).map { groupedLog.encodeBatch([$0]) }
+let groupedStart = DispatchTime.now().uptimeNanoseconds
+let tasks = options.tasks
+let perTask = groupedEntries.count / tasks
+let semaphore = DispatchSemaphore(value: 0)
+Task.detached {
+    await withTaskGroup(of: Void.self) { group in
+        for task in 0..<tasks {
+            group.addTask {
+                for index in 0..<perTask { _ = try? await groupedLog.store.append(groupedEntries[task * perTask + index]) }
+            }
+        }
+    }
+    semaphore.signal()
+}
+semaphore.wait()
+let groupedTime = Double(DispatchTime.now().uptimeNanoseconds - groupedStart) / 1e9
+print(String(format: "grouped: %d tasks x %d calls, one call per append: %.2f s = %.0f calls/s", tasks, perTask, groupedTime, Double(tasks * perTask) / groupedTime))
+
+// 4. Full verification.
+var report: VerificationReport?
+let verifyTime = try seconds { report = try log.store.verify() }
+print(String(format: "verify:  %d entries, every hash recomputed: %.2f s = %.0f entries/s (%@)",
+             report?.entriesChecked ?? 0, verifyTime, Double(report?.entriesChecked ?? 0) / verifyTime,
+             report?.isIntact == true ? "intact" : "BROKEN"))
+
+// 5. Size on disk.
+try log.store.checkpoint()
+let size = (try FileManager.default.attributesOfItem(atPath: log.store.path)[.size] as? NSNumber)?.doubleValue ?? 0
+print(String(format: "size:    %.0f bytes per entry on disk (database file after checkpoint, indexes included)", size / Double(count)))
+print(String(format: "memory:  %.0f MiB peak resident (the workload itself is held in memory: %.0f MiB)", peakResidentMiB(), Double(inputBytes) / 1_048_576))
