@@ -12,19 +12,34 @@ public struct ChainHash: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Wraps 32 bytes; `nil` for any other length.
-    public init?<C: Collection<UInt8>>(bytes: C) {
+    public init?(bytes: [UInt8]) {
         guard bytes.count == 32 else { return nil }
-        var words = SIMD4<UInt64>.zero
-        for (index, byte) in bytes.enumerated() {
-            words[index / 8] |= UInt64(byte) << UInt64(56 - 8 * (index % 8))
-        }
-        self.words = words
+        self = bytes.withUnsafeBufferPointer { ChainHash(digest: $0) }
     }
 
-    /// Wraps bytes already known to be 32 long (a digest); other lengths give ``genesis``-like
-    /// zero padding, which never equals a real digest.
-    public init<C: Collection<UInt8>>(unchecked bytes: C) {
-        self = ChainHash(bytes: bytes) ?? ChainHash(words: SIMD4(UInt64.max, 0, 0, UInt64(bytes.count)))
+    /// Wraps bytes already known to be 32 long (a digest); other lengths give a value that
+    /// never equals a real digest.
+    public init(unchecked bytes: [UInt8]) {
+        self = bytes.withUnsafeBufferPointer { ChainHash(unchecked: $0) }
+    }
+
+    /// Wraps bytes already known to be 32 long, straight from a buffer (SQLite's, a digest's).
+    public init(unchecked bytes: UnsafeBufferPointer<UInt8>) {
+        guard bytes.count == 32 else {
+            self.words = SIMD4(UInt64.max, 0, 0, UInt64(bytes.count))
+            return
+        }
+        self = ChainHash(digest: bytes)
+    }
+
+    private init(digest: UnsafeBufferPointer<UInt8>) {
+        let raw = UnsafeRawBufferPointer(digest)
+        words = SIMD4(
+            UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+            UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+            UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
+            UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+        )
     }
 
     /// Reads 64 hex digits (either case).
@@ -62,7 +77,11 @@ public struct ChainHash: Sendable, Hashable, CustomStringConvertible {
 
     private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    static func appendHex<C: Collection<UInt8>>(_ bytes: C, to out: inout [UInt8]) {
+    static func appendHex(_ bytes: [UInt8], to out: inout [UInt8]) {
+        bytes.withUnsafeBufferPointer { appendHex($0, to: &out) }
+    }
+
+    static func appendHex(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         for byte in bytes {
             out.append(digits[Int(byte >> 4)])
             out.append(digits[Int(byte & 0x0F)])

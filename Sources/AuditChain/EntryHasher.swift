@@ -42,7 +42,7 @@ public struct EntryHasher: Sendable {
     ) -> ChainHash {
         buffer.removeAll(keepingCapacity: true)
         writeCanonical(seq: seq, recordedAt: recordedAt, prevHash: prevHash, content: content, into: &buffer)
-        return ChainHash(unchecked: Array(SHA256.hash(data: buffer)))
+        return Self.digest(buffer)
     }
 
     /// Whether a stored entry's hash matches its content, as if it sat at `seq` (by default its own).
@@ -51,6 +51,11 @@ public struct EntryHasher: Sendable {
             seq: seq ?? entry.seq, recordedAt: entry.recordedAt, prevHash: entry.prevHash, content: entry.content,
             buffer: &buffer
         ) == entry.entryHash
+    }
+
+    private static func digest(_ buffer: [UInt8]) -> ChainHash {
+        let digest = SHA256.hash(data: buffer)
+        return digest.withUnsafeBytes { raw in ChainHash(unchecked: raw.bindMemory(to: UInt8.self)) }
     }
 
     /// How a hashed column is written into the canonical object.
@@ -82,7 +87,7 @@ public struct EntryHasher: Sendable {
     ) -> ChainHash {
         buffer.removeAll(keepingCapacity: true)
         writeCanonical(seq: seq, into: &buffer, column: column)
-        return ChainHash(unchecked: Array(SHA256.hash(data: buffer)))
+        return Self.digest(buffer)
     }
 
     private func writeCanonical(seq: Int64, recordedAt: String, prevHash: ChainHash, content e: EncodedEntry, into out: inout [UInt8]) {
@@ -101,34 +106,41 @@ public struct EntryHasher: Sendable {
         }
     }
 
+    /// `"name":` of each hashed column, as bytes (a leading comma for all but the first).
+    private static let memberPrefixes: [[UInt8]] = hashedColumns.enumerated().map { index, column in
+        Array(((index == 0 ? "{" : ",") + "\"" + column.name + "\":").utf8)
+    }
+    private static let encodings: [ColumnEncoding] = hashedColumns.map(\.encoding)
+
     private func writeCanonical(
         seq: Int64, into out: inout [UInt8], column: (Int, (UnsafeBufferPointer<UInt8>?) -> Void) -> Void
     ) {
-        out.append(UInt8(ascii: "{"))
-        for (index, (name, encoding)) in Self.hashedColumns.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: name.utf8)
-            out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        let prefixes = Self.memberPrefixes
+        let encodings = Self.encodings
+        var index = 0
+        while index < prefixes.count {
+            out.append(contentsOf: prefixes[index])
+            let encoding = encodings[index]
             if encoding == .integer {
                 CanonicalJSON.writeNumber(Double(seq), into: &out)
-                continue
-            }
-            column(index) { bytes in
-                guard let bytes else {
-                    out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
-                    return
+            } else {
+                column(index) { bytes in
+                    guard let bytes else {
+                        out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+                        return
+                    }
+                    switch encoding {
+                    case .text: CanonicalJSON.writeString(bytes: bytes, into: &out)
+                    case .json: out.append(contentsOf: bytes)
+                    case .hash:
+                        out.append(UInt8(ascii: "\""))
+                        ChainHash.appendHex(bytes, to: &out)
+                        out.append(UInt8(ascii: "\""))
+                    case .integer: break
+                    }
                 }
-                switch encoding {
-                case .text: CanonicalJSON.writeString(bytes: bytes, into: &out)
-                case .json: out.append(contentsOf: bytes)
-                case .hash:
-                    out.append(UInt8(ascii: "\""))
-                    ChainHash.appendHex(bytes, to: &out)
-                    out.append(UInt8(ascii: "\""))
-                case .integer: break
-                }
             }
+            index += 1
         }
         out.append(UInt8(ascii: "}"))
     }

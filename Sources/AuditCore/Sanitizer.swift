@@ -171,11 +171,27 @@ public struct Sanitizer: Sendable {
     private func freeText(_ text: String, previewLength: Int, _ scrubber: TextScrubber) -> JSONValue {
         .object([
             "text_hmac": .string(pseudonymizer.pseudonym(for: text)),
-            "preview": .string(Self.preview(scrubber.scrub(text, names: true), length: previewLength)),
+            "preview": .string(Self.preview(scrubber.scrub(Self.head(of: text, previewLength), names: true), length: previewLength)),
         ])
     }
 
+    /// The part of `text` a preview of `length` characters can show, with a margin so that every
+    /// pattern starting inside the preview is seen whole by the scrubber (patterns are far
+    /// shorter than the margin). Scrubbing a 10 KB note to show 120 characters would be waste.
+    static func head(of text: String, _ length: Int) -> String {
+        let margin = length + 64
+        let scalars = text.unicodeScalars
+        guard let cut = scalars.index(scalars.startIndex, offsetBy: margin, limitedBy: scalars.endIndex),
+            cut < scalars.endIndex
+        else { return text }
+        return String(scalars[..<cut]) + " …"
+    }
+
     /// The first `length` characters of scrubbed text, never ending inside a pseudonym.
+    static func isSpace(_ c: Unicode.Scalar) -> Bool {
+        c.value < 0x80 ? (c.value == 0x20 || (c.value >= 0x09 && c.value <= 0x0D)) : c.properties.isWhitespace
+    }
+
     static func preview(_ scrubbed: String, length: Int) -> String {
         let scalars = Array(scrubbed.unicodeScalars)
         guard scalars.count > length else { return scrubbed }
@@ -183,10 +199,10 @@ public struct Sanitizer: Sendable {
         // If the cut falls inside a pseudonym, cut before the pseudonym instead.
         let marker = Array(pseudonymPrefix.unicodeScalars)
         var start = cut - 1
-        while start >= 0, !scalars[start].properties.isWhitespace {
+        while start >= 0, !Self.isSpace(scalars[start]) {
             if start + marker.count <= scalars.count, Array(scalars[start..<start + marker.count]) == marker {
                 var end = start
-                while end < scalars.count, !scalars[end].properties.isWhitespace, scalars[end] != ",", scalars[end] != ";" {
+                while end < scalars.count, !Self.isSpace(scalars[end]), scalars[end] != ",", scalars[end] != ";" {
                     end += 1
                 }
                 if end > cut { cut = start }
@@ -272,8 +288,8 @@ public struct Sanitizer: Sendable {
 extension String {
     var trimmingWhitespace: String {
         let scalars = unicodeScalars
-        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-            let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
+        guard let first = scalars.firstIndex(where: { !Sanitizer.isSpace($0) }),
+            let last = scalars.lastIndex(where: { !Sanitizer.isSpace($0) })
         else { return "" }
         return String(scalars[first...last])
     }

@@ -93,15 +93,16 @@ public struct SanitizerPolicy: Sendable, Hashable, Codable {
 
     /// Lower-cased, without `_`, `-`, `.` or spaces.
     static func normalize(_ key: String) -> String {
-        var out = String.UnicodeScalarView()
-        for scalar in key.unicodeScalars {
-            switch scalar {
-            case "_", "-", ".", " ": continue
-            case "A"..."Z": out.append(Unicode.Scalar(scalar.value + 32)!)
-            default: out.append(scalar)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(key.utf8.count)
+        for byte in key.utf8 {
+            switch byte {
+            case UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: " "): continue
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): bytes.append(byte + 32)
+            default: bytes.append(byte)
             }
         }
-        return String(out)
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 
@@ -111,7 +112,7 @@ struct CompiledPolicy: Sendable {
 
     let policy: SanitizerPolicy
     let secretKeys: Set<String>
-    let secretFragments: [String]
+    let secretFragmentBytes: [[UInt8]]
     let identifierKeys: Set<String>
     let identifierSuffixes: [String]
     let freeTextKeys: Set<String>
@@ -121,7 +122,7 @@ struct CompiledPolicy: Sendable {
     init(_ policy: SanitizerPolicy) {
         self.policy = policy
         secretKeys = Set(policy.secretKeys.map(SanitizerPolicy.normalize))
-        secretFragments = policy.secretKeyFragments.map(SanitizerPolicy.normalize)
+        secretFragmentBytes = policy.secretKeyFragments.map { Array(SanitizerPolicy.normalize($0).utf8) }
         identifierKeys = Set(policy.identifierKeys.map(SanitizerPolicy.normalize))
         identifierSuffixes = policy.identifierKeySuffixes.map(SanitizerPolicy.normalize)
         freeTextKeys = Set(policy.freeTextKeys.map(SanitizerPolicy.normalize))
@@ -132,12 +133,13 @@ struct CompiledPolicy: Sendable {
     func classify(_ key: String) -> KeyClass {
         let normalized = SanitizerPolicy.normalize(key)
         let singular = normalized.hasSuffix("s") ? String(normalized.dropLast()) : normalized
-        for candidate in [normalized, singular] {
-            if secretKeys.contains(candidate) { return .secret }
-        }
+        if secretKeys.contains(normalized) || secretKeys.contains(singular) { return .secret }
         // Counters such as input_tokens are not secrets: a fragment must not be followed by an `s`.
-        for fragment in secretFragments where normalized.contains(fragment) && !normalized.hasSuffix(fragment + "s") {
-            return .secret
+        let bytes = Array(normalized.utf8)
+        for fragment in secretFragmentBytes {
+            if let end = Self.endOfFirstMatch(of: fragment, in: bytes), !(end == bytes.count - 1 && bytes[end] == UInt8(ascii: "s")) {
+                return .secret
+            }
         }
         for candidate in [normalized, singular] {
             if identifierKeys.contains(candidate) { return .identifier }
@@ -145,6 +147,15 @@ struct CompiledPolicy: Sendable {
         }
         if freeTextKeys.contains(normalized) || freeTextKeys.contains(singular) { return .freeText }
         return .plain
+    }
+
+    /// The index just after the first occurrence of `needle` in `haystack`, if any.
+    static func endOfFirstMatch(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard !needle.isEmpty, needle.count <= haystack.count else { return nil }
+        for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
+            if haystack[start..<start + needle.count].elementsEqual(needle) { return start + needle.count }
+        }
+        return nil
     }
 
     /// Whether a result member survives summarising.

@@ -46,7 +46,7 @@ struct TextScrubber {
             for value in knownValues where value.count >= 2 && value.count <= lower.count {
                 var start = 0
                 while start + value.count <= lower.count {
-                    if lower[start] == value[0], Array(lower[start..<start + value.count]) == value,
+                    if lower[start] == value[0], lower[start..<start + value.count].elementsEqual(value),
                         Self.isBoundary(s, before: start), Self.isBoundary(s, after: start + value.count)
                     {
                         candidates.append(start..<start + value.count)
@@ -184,7 +184,7 @@ struct TextScrubber {
             while end < s.count, Self.isLetter(s[end]) || ((s[end] == "'" || s[end] == "-" || s[end] == "’") && end + 1 < s.count && Self.isLetter(s[end + 1])) {
                 end += 1
             }
-            let word = String(String.UnicodeScalarView(s[j..<end])).lowercased()
+            let word = String(String.UnicodeScalarView(s[j..<end].map(Self.lower)))
             if commonWords.contains(word) || !Self.isBoundary(s, after: end) { break }
             words.append(j..<end)
             guard end + 1 < s.count, s[end] == " ", Self.isUpper(s[end + 1]) else { break }
@@ -206,7 +206,9 @@ struct TextScrubber {
     }
 
     static func isDigit(_ c: Unicode.Scalar) -> Bool { c.value >= 0x30 && c.value <= 0x39 }
-    static func isLetter(_ c: Unicode.Scalar) -> Bool { c.properties.isAlphabetic }
+    static func isLetter(_ c: Unicode.Scalar) -> Bool {
+        c.value < 0x80 ? (c.value | 0x20 >= 0x61 && c.value | 0x20 <= 0x7A) : c.properties.isAlphabetic
+    }
     static func isUpper(_ c: Unicode.Scalar) -> Bool {
         (c.value >= 0x41 && c.value <= 0x5A) || (c.value > 0x7F && c.properties.isUppercase)
     }

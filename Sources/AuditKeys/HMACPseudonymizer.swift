@@ -20,7 +20,9 @@ public struct HMACPseudonymizer: Pseudonymizer {
 
     public func pseudonym(for value: String) -> String {
         let normalized = Self.normalize(value)
-        let code = HMAC<SHA256>.authenticationCode(for: Array(normalized.utf8), using: box.key)
+        var mac = box.prototype
+        mac.update(data: Array(normalized.utf8))
+        let code = mac.finalize()
         var out = Array(pseudonymPrefix.utf8)
         out.append(contentsOf: keyID.utf8)
         out.append(UInt8(ascii: ":"))
@@ -38,12 +40,25 @@ public struct HMACPseudonymizer: Pseudonymizer {
 
     /// NFC, lower-case, trimmed, inner whitespace collapsed.
     public static func normalize(_ value: String) -> String {
-        let lowered: String
         if value.utf8.allSatisfy({ $0 < 0x80 }) {
-            lowered = String(decoding: value.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0 }, as: UTF8.self)
-        } else {
-            lowered = value.precomposedStringWithCanonicalMapping.lowercased()
+            // ASCII: lower-case and collapse whitespace byte by byte.
+            var out: [UInt8] = []
+            out.reserveCapacity(value.utf8.count)
+            var pendingSpace = false
+            for byte in value.utf8 {
+                if byte == 0x20 || (byte >= 0x09 && byte <= 0x0D) {
+                    pendingSpace = !out.isEmpty
+                    continue
+                }
+                if pendingSpace {
+                    out.append(0x20)
+                    pendingSpace = false
+                }
+                out.append(byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte)
+            }
+            return String(decoding: out, as: UTF8.self)
         }
+        let lowered = value.precomposedStringWithCanonicalMapping.lowercased()
         var out = String.UnicodeScalarView()
         var pendingSpace = false
         for scalar in lowered.unicodeScalars {
@@ -63,7 +78,13 @@ public struct HMACPseudonymizer: Pseudonymizer {
 
 /// `SymmetricKey` is an immutable value (its bytes are never mutated after creation) that
 /// swift-crypto 3 does not mark `Sendable`; sharing it read-only across tasks is safe.
+/// It also holds an HMAC already keyed, copied for each token so the key pads are not
+/// recomputed every time.
 private final class KeyBox: @unchecked Sendable {
     let key: SymmetricKey
-    init(key: SymmetricKey) { self.key = key }
+    let prototype: HMAC<SHA256>
+    init(key: SymmetricKey) {
+        self.key = key
+        self.prototype = HMAC<SHA256>(key: key)
+    }
 }

@@ -83,12 +83,19 @@ extension AuditStore {
                 let before = sink.head
                 var receipts: [ChainHead] = []
                 do {
-                    try db.inSavepoint {
+                    if batches.count == 1 {
+                        // Alone in its transaction: the transaction itself makes it all or nothing.
                         receipts = try sink.append(batch)
-                        return .commit
+                    } else {
+                        try db.inSavepoint {
+                            receipts = try sink.append(batch)
+                            return .commit
+                        }
                     }
                     results.append(.success(AppendReceipt(entries: receipts, head: sink.head)))
                 } catch {
+                    // Alone in its transaction, a failed batch fails the transaction.
+                    if batches.count == 1 { throw error }
                     sink.head = before
                     results.append(.failure(StoreError(
                         code: .appendFailed, message: "nothing of the batch was appended: \(Self.reason(error))"
@@ -132,10 +139,11 @@ public struct AppendSink {
         let patientStatement = try db.cachedStatement(sql: Self.insertPatient).sqliteStatement
         var receipts: [ChainHead] = []
         receipts.reserveCapacity(entries.count)
+        // One reading of the log's clock per batch: the entries of a batch are appended together.
+        let recordedAt = store.clock().description
         for entry in entries {
             let seq = (head?.seq ?? 0) + 1
             let prev = head?.hash ?? .genesis
-            let recordedAt = store.clock().description
             let hash = store.hasher.hash(seq: seq, recordedAt: recordedAt, prevHash: prev, content: entry, buffer: &buffer)
             sqlite3_reset(entryStatement)
             let texts: [String?] = [

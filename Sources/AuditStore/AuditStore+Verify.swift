@@ -103,6 +103,7 @@ extension AuditStore {
         // Expected patient-index rows of queries: (seq, patient_id, at).
         var expectedIndex: [(Int64, String, String)] = []
         let hashColumn = Int32(EntryHasher.hashedColumns.count)
+        let prevHashColumn = EntryHasher.hashedColumns.firstIndex { $0.name == "prev_hash" } ?? 9
         while true {
             let code = sqlite3_step(statement)
             if code == SQLITE_DONE { break }
@@ -112,15 +113,13 @@ extension AuditStore {
             let seq = sqlite3_column_int64(statement, 12)
             let computed = hasher.hash(seq: seq, buffer: &buffer) { index, body in
                 let column = Int32(index)
-                if sqlite3_column_type(statement, column) == SQLITE_NULL { return body(nil) }
-                if EntryHasher.hashedColumns[index].encoding == .hash {
-                    let count = Int(sqlite3_column_bytes(statement, column))
+                if index == prevHashColumn {
                     let pointer = sqlite3_column_blob(statement, column)?.assumingMemoryBound(to: UInt8.self)
-                    return body(UnsafeBufferPointer(start: pointer, count: count))
+                    return body(UnsafeBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement, column))))
                 }
-                let pointer = sqlite3_column_text(statement, column)
-                let count = Int(sqlite3_column_bytes(statement, column))
-                body(UnsafeBufferPointer(start: pointer, count: count))
+                // SQLite gives NULL for a NULL column and a valid pointer for any text, even empty.
+                guard let pointer = sqlite3_column_text(statement, column) else { return body(nil) }
+                body(UnsafeBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement, column))))
             }
             let stored = Self.hashColumn(statement, hashColumn)
             let prev = Self.hashColumn(statement, 9)
@@ -168,7 +167,7 @@ extension AuditStore {
     private static func hashColumn(_ statement: SQLiteStatement, _ column: Int32) -> ChainHash {
         let count = Int(sqlite3_column_bytes(statement, column))
         guard let pointer = sqlite3_column_blob(statement, column)?.assumingMemoryBound(to: UInt8.self) else {
-            return ChainHash(unchecked: [UInt8]())
+            return ChainHash(unchecked: UnsafeBufferPointer<UInt8>(start: nil, count: 0))
         }
         return ChainHash(unchecked: UnsafeBufferPointer(start: pointer, count: count))
     }
