@@ -145,6 +145,30 @@ struct CommandLineTests {
         #expect(!listed.stdout.contains("secret"))
     }
 
+    @Test func policyFileChangesWhatIsPseudonymised() throws {
+        let defaults = try caretrail("policy")
+        #expect(defaults.status == 0)
+        let policy = try JSONParser.parse(defaults.stdout)
+        #expect(policy["identifier_keys"]?.arrayValue?.contains("patient_name") == true)
+        // A deployment that also treats the user agent as identifying.
+        guard case .object(var members) = policy, case .array(var keys) = members["identifier_keys"] else {
+            Issue.record("policy is not an object")
+            return
+        }
+        keys.append("user_agent")
+        members["identifier_keys"] = .array(keys)
+        let path = folder.appendingPathComponent("policy.json").path
+        try CanonicalJSON.string(.object(members)).write(toFile: path, atomically: true, encoding: .utf8)
+        _ = try caretrail("init", "--db", db)
+        let ingested = try caretrail("ingest", "--db", db, "--policy", path, try sampleWorkload(lines: 3, in: folder))
+        #expect(ingested.status == 0, "\(ingested.stderr)")
+        let entry = try JSONParser.parse(try caretrail("show", "--db", db, "--seq", "2").stdout)
+        #expect(entry["body"]?["session_metadata"]?["user_agent"]?.stringValue?.hasPrefix("hmac-sha256:") == true)
+        let broken = folder.appendingPathComponent("broken.json").path
+        try "{}".write(toFile: broken, atomically: true, encoding: .utf8)
+        #expect(try caretrail("ingest", "--db", db, "--policy", broken, path).status == 3)
+    }
+
     @Test func demoRunsOnTheSampleWorkloadAndFindsNoClearTextPHI() throws {
         let result = try caretrail("demo", "--dir", folder.appendingPathComponent("demo").path)
         #expect(result.status == 0, "\(result.stderr)")
