@@ -71,15 +71,18 @@ let package = Package(
             dependencies: ["CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStore"],
             swiftSettings: strictSettings
         ),
+        // Fixture paths and temporary folders, linked by test targets only.
+        .target(name: "AuditTestSupport", swiftSettings: strictSettings),
         .testTarget(name: "AuditCoreTests", dependencies: ["AuditCore"], swiftSettings: strictSettings),
         .testTarget(
             name: "AuditChainTests",
-            dependencies: ["AuditChain", "AuditCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["AuditTestSupport", "AuditChain", "AuditCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "AuditStoreTests",
             dependencies: [
+                "AuditTestSupport",
                 "AuditStore", "AuditChain", "AuditCore", "AuditKeys", "CareTrail",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
@@ -88,6 +91,7 @@ let package = Package(
         .testTarget(
             name: "CareTrailTests",
             dependencies: [
+                "AuditTestSupport",
                 "CareTrail", "AuditCore", "AuditKeys", "AuditStore", "AuditChain",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
@@ -96,6 +100,7 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: [
+                "AuditTestSupport",
                 "caretrail", "AuditStore", "AuditChain", "AuditCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],

@@ -1,5 +1,6 @@
 import AuditChain
 import AuditCore
+import AuditTestSupport
 import Foundation
 import Testing
 

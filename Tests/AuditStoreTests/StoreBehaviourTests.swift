@@ -1,6 +1,7 @@
 import AuditChain
 import AuditCore
 import AuditStore
+import AuditTestSupport
 import Foundation
 import GRDB
 import Testing

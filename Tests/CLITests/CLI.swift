@@ -1,3 +1,4 @@
+import AuditTestSupport
 import Foundation
 
 /// Runs the built `caretrail` executable, as a user or script would.

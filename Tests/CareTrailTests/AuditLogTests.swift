@@ -3,6 +3,7 @@ import AuditCore
 import AuditKeys
 import AuditStore
 import CareTrail
+import AuditTestSupport
 import Foundation
 import Testing
 

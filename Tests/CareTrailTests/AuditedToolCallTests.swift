@@ -2,6 +2,7 @@ import AuditChain
 import AuditCore
 import AuditStore
 import CareTrail
+import AuditTestSupport
 import Foundation
 import GRDB
 import Testing

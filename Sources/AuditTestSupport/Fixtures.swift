@@ -1,23 +1,25 @@
-import Foundation
+public import Foundation
 
-/// The project's `fixtures/` folder, found from this source file so every test target and the
-/// CLI share one tree.
-enum FixturePath {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+/// The project's `fixtures/` folder, found from this source file, so every test target and the
+/// CLI share one tree. Linked by test targets only.
+public enum FixturePath {
+    /// `fixtures/`.
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("fixtures")
 
-    static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
+    /// A file under `fixtures/`.
+    public static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
 }
 
 /// A fresh temporary folder for one test's files.
-func temporaryFolder() -> URL {
+public func temporaryFolder() -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("caretrail-tests-\(UUID().uuidString)")
     try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
 
-/// The first `count` lines of the sample workload, as a file of their own.
-func sampleWorkload(lines count: Int, in folder: URL) throws -> String {
+/// The first `count` lines of the sample workload, as a file of their own in `folder`.
+public func sampleWorkload(lines count: Int, in folder: URL) throws -> String {
     let text = try String(contentsOf: FixturePath.url("workload/sample.jsonl"), encoding: .utf8)
     let lines = text.split(separator: "\n").prefix(count)
     let path = folder.appendingPathComponent("workload-\(count).jsonl").path
