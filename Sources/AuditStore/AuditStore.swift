@@ -111,7 +111,8 @@ public final class AuditStore: Sendable {
     }
 
     static func head(_ db: Database) throws -> ChainHead? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT seq, entry_hash FROM entry ORDER BY seq DESC LIMIT 1") else {
+        let statement = try db.cachedStatement(sql: "SELECT seq, entry_hash FROM entry ORDER BY seq DESC LIMIT 1")
+        guard let row = try Row.fetchOne(statement) else {
             return nil
         }
         return ChainHead(seq: row[0], hash: ChainHash(unchecked: [UInt8](row[1] as Data)))
