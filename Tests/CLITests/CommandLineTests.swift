@@ -146,6 +146,35 @@ struct CommandLineTests {
         #expect(!listed.stdout.contains("secret"))
     }
 
+    @Test func killingAnIngestMidwayLosesNothingAcknowledgedAndHalfWritesNothing() throws {
+        _ = try caretrail("init", "--db", db)
+        let small = try sampleWorkload(lines: 25, in: folder)
+        let big = try sampleWorkload(lines: 5000, in: folder)
+        // Acknowledged ingests, one after the other, then a large one killed while it runs.
+        var acknowledged: Int64 = 0
+        for _ in 0..<3 {
+            let result = try caretrail("ingest", "--db", db, small, "--format", "json")
+            #expect(result.status == 0)
+            acknowledged = Int64(try JSONParser.parse(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))["head"]?["seq"]?.numberValue ?? 0)
+        }
+        #expect(acknowledged == 75)
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = ["ingest", "--db", db, big]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: 0.3)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        // The killed batch is there entirely or not at all; everything acknowledged before is there.
+        let head = try JSONParser.parse(try caretrail("head", "--db", db).stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        let seq = Int64(head["seq"]?.numberValue ?? -1)
+        #expect(seq == acknowledged || seq == acknowledged + 5000, "head \(seq)")
+        let verified = try caretrail("verify", "--db", db)
+        #expect(verified.status == 0, "\(verified.stdout)")
+    }
+
     @Test func policyFileChangesWhatIsPseudonymised() throws {
         let defaults = try caretrail("policy")
         #expect(defaults.status == 0)
