@@ -1,3 +1,5 @@
+import Foundation
+
 /// Which fields the ``Sanitizer`` redacts, pseudonymises, hashes as free text, or keeps
 /// from a tool's result. Every list is configurable; ``default`` documents the defaults.
 ///
@@ -107,7 +109,11 @@ public struct SanitizerPolicy: Sendable, Hashable, Codable {
 }
 
 /// The policy compiled for fast lookups.
-struct CompiledPolicy: Sendable {
+///
+/// Classifying a key costs a normalisation and several set lookups; agents use a few dozen
+/// distinct keys, so each key's class is remembered (up to ``cacheLimit`` keys, so hostile input
+/// with ever-new keys cannot grow it without bound).
+final class CompiledPolicy: @unchecked Sendable {
     enum KeyClass: Sendable { case secret, identifier, freeText, plain }
 
     let policy: SanitizerPolicy
@@ -130,7 +136,24 @@ struct CompiledPolicy: Sendable {
         commonWords = Set(policy.commonCapitalisedWords.map { $0.lowercased() })
     }
 
+    static let cacheLimit = 4096
+    // Guarded by `lock`; everything else is immutable after init.
+    private var cache: [String: KeyClass] = [:]
+    private let lock = NSLock()
+
     func classify(_ key: String) -> KeyClass {
+        lock.lock()
+        let cached = cache[key]
+        lock.unlock()
+        if let cached { return cached }
+        let keyClass = classifyUncached(key)
+        lock.lock()
+        if cache.count < Self.cacheLimit { cache[key] = keyClass }
+        lock.unlock()
+        return keyClass
+    }
+
+    private func classifyUncached(_ key: String) -> KeyClass {
         let normalized = SanitizerPolicy.normalize(key)
         let singular = normalized.hasSuffix("s") ? String(normalized.dropLast()) : normalized
         if secretKeys.contains(normalized) || secretKeys.contains(singular) { return .secret }
