@@ -94,8 +94,13 @@ public enum CanonicalJSON {
     }
 
     /// Appends `number` as ECMAScript's `Number.prototype.toString` writes it (RFC 8785 §3.2.2.3).
+    /// JSON has no NaN or infinity: a value built in code with one is written as `null`, as
+    /// ECMAScript's `JSON.stringify` does, rather than stopping the agent that recorded it.
     public static func writeNumber(_ number: Double, into out: inout [UInt8]) {
-        precondition(number.isFinite, "JSON has no NaN or infinity")
+        guard number.isFinite else {
+            out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+            return
+        }
         if number == 0 {
             out.append(UInt8(ascii: "0"))
             return

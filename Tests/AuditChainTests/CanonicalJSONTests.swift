@@ -68,6 +68,10 @@ struct CanonicalJSONTests {
         #expect(zip(positions, positions.dropFirst()).allSatisfy { $0! < $1! })
     }
 
+    @Test func nonFiniteNumbersBecomeNullAsInECMAScript() {
+        #expect(CanonicalJSON.string([.number(.nan), .number(.infinity), .number(-.infinity)]) == "[null,null,null]")
+    }
+
     @Test func controlCharactersUseShortOrLowerCaseHexEscapes() {
         #expect(CanonicalJSON.string("a\u{08}\u{0C}\u{1F}\u{7F}\u{2028}") == "\"a\\b\\f\\u001f\u{7F}\u{2028}\"")
     }
