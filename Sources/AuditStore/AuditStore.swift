@@ -125,7 +125,7 @@ public final class AuditStore: Sendable {
 
     /// The entries of one trace (its agent request and its tool calls), in log order.
     public func entries(trace traceID: String) throws(StoreError) -> [StoredEntry] {
-        try read { db in try Self.fetchEntries(db, where: "trace_id = ?", arguments: [traceID]) }
+        try entries(.trace(traceID))
     }
 
     /// Entries with `seq` in the range, in order (at most `limit`).

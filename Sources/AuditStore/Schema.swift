@@ -46,12 +46,18 @@ enum Schema {
                         PRIMARY KEY (seq, patient_id)
                     ) STRICT, WITHOUT ROWID;
 
-                    CREATE INDEX entry_patient_time ON entry(patient_id, coalesce(timestamp, recorded_at))
-                        WHERE patient_id IS NOT NULL;
-                    CREATE INDEX entry_patient_query_time ON entry_patient(patient_id, at);
-                    CREATE INDEX entry_user_time ON entry(user_id, coalesce(timestamp, recorded_at));
-                    CREATE INDEX entry_conversation ON entry(conversation_id) WHERE conversation_id IS NOT NULL;
-                    CREATE INDEX entry_trace ON entry(trace_id) WHERE trace_id IS NOT NULL;
+                    -- Random keys (patients, users, conversation and trace ids) are indexed by
+                    -- sequence bucket first: (seq >> 12, key). New entries then only touch the
+                    -- pages of the current bucket (4,096 entries), instead of a different leaf page
+                    -- per entry, which every commit would rewrite into the WAL. Queries probe each
+                    -- bucket of their range with an equality seek.
+                    CREATE INDEX entry_patient_bucket ON entry(seq >> 12, patient_id) WHERE patient_id IS NOT NULL;
+                    CREATE INDEX entry_patient_query_bucket ON entry_patient(seq >> 12, patient_id);
+                    CREATE INDEX entry_user_bucket ON entry(seq >> 12, user_id);
+                    CREATE INDEX entry_conversation_bucket ON entry(seq >> 12, conversation_id)
+                        WHERE conversation_id IS NOT NULL;
+                    CREATE INDEX entry_trace_bucket ON entry(seq >> 12, trace_id) WHERE trace_id IS NOT NULL;
+                    -- Few distinct keys, or keys that grow with time: plain indexes stay cheap.
                     CREATE INDEX entry_tool_time ON entry(tool_name, coalesce(timestamp, recorded_at))
                         WHERE tool_name IS NOT NULL;
                     CREATE INDEX entry_failure_time ON entry(coalesce(timestamp, recorded_at))

@@ -1,0 +1,69 @@
+import AuditChain
+import AuditCore
+@testable import AuditStore
+import AuditTestSupport
+import Foundation
+import Testing
+
+@Suite("Queries privacy officers ask")
+struct EntryQueryTests {
+    /// 9,000 entries (three index buckets): 50 patients, 7 users, queries naming two patients.
+    static func populatedStore() throws -> (AuditStore, [EncodedEntry]) {
+        let store = try AuditStore.create(at: temporaryFolder().appendingPathComponent("audit.sqlite").path)
+        var all: [EncodedEntry] = []
+        for index in 0..<9000 {
+            var e = entry(index, patient: "PAT-\(index % 50)")
+            e.timestamp = Timestamp(millisecondsSinceEpoch: 1_767_600_000_000 + Int64(index) * 1000).description
+            if index % 10 == 3 {
+                e.action = "E"
+                e.patientID = nil
+                e.patientIDs = #"["PAT-\#(index % 50)","PAT-\#((index + 1) % 50)"]"#
+            }
+            if index % 13 == 0 { e.outcome = "failure" }
+            e.toolName = ["get_patient_record", "order_lab", "search_patients"][index % 3]
+            all.append(e)
+        }
+        for start in stride(from: 0, to: all.count, by: 1000) {
+            _ = try store.appendNow(Array(all[start..<start + 1000]))
+        }
+        return (store, all)
+    }
+
+    @Test func everyQueryReturnsExactlyTheMatchingEntriesInLogOrder() throws {
+        let (store, all) = try Self.populatedStore()
+        func expected(_ match: (EncodedEntry) -> Bool) -> [Int64] {
+            all.enumerated().filter { match($0.element) }.map { Int64($0.offset + 1) }
+        }
+        let patient = try store.entries(.patient("PAT-7")).map(\.seq)
+        #expect(patient == expected { $0.patientID == "PAT-7" || $0.patientIDList.contains("PAT-7") })
+        #expect(patient.count >= 180)
+        #expect(try store.entries(.user("usr-3")).map(\.seq) == expected { $0.userID == "usr-3" })
+        #expect(try store.entries(.conversation("conv-500")).map(\.seq) == expected { $0.conversationID == "conv-500" })
+        #expect(try store.entries(.trace("tr-2000")).map(\.seq) == expected { $0.traceID == "tr-2000" })
+        #expect(try store.entries(.tool("order_lab")).map(\.seq) == expected { $0.toolName == "order_lab" })
+        #expect(try store.entries(.failures).map(\.seq) == expected { $0.outcome == "failure" })
+    }
+
+    @Test func timeRangeIsInclusiveAndUsesTheEventTime() throws {
+        let (store, all) = try Self.populatedStore()
+        let from = try #require(Timestamp(rfc3339: all[4100].timestamp ?? ""))
+        let to = try #require(Timestamp(rfc3339: all[4700].timestamp ?? ""))
+        let seqs = try store.entries(.patient("PAT-0"), from: from, to: to).map(\.seq)
+        let expected = (4100...4700).filter { all[$0].patientID == "PAT-0" || all[$0].patientIDList.contains("PAT-0") }
+            .map { Int64($0 + 1) }
+        #expect(seqs == expected)
+    }
+
+    @Test(arguments: [
+        EntryQuery.patient("PAT-1"), .user("usr-1"), .conversation("conv-1"), .trace("tr-1"), .tool("order_lab"), .failures,
+    ])
+    func everyQueryIsAnsweredThroughAnIndex(query: EntryQuery) throws {
+        let (store, _) = try Self.populatedStore()
+        let plan = try store.queryPlan(query)
+        let tableSteps = plan.filter { $0.contains(" e ") || $0.hasSuffix(" e") || $0.contains(" p ") || $0.hasSuffix(" p") }
+        #expect(!tableSteps.isEmpty, "\(plan)")
+        for step in tableSteps {
+            #expect(step.contains("USING"), "\(query): \(step)")
+        }
+    }
+}
