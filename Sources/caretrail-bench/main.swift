@@ -119,11 +119,16 @@ var preparedBatches: [[EncodedEntry]] = []
 let prepareOnlyTime = seconds { preparedBatches = batches.map { storeLog.encodeBatch($0) } }
 print(String(format: "prepare: the same %d calls parsed, validated, sanitised and encoded on all cores, nothing stored: %.2f s = %.0f calls/s",
              count, prepareOnlyTime, Double(count) / prepareOnlyTime))
+var commitLatencies: [Double] = []
 let storeOnlyTime = try seconds {
-    for batch in preparedBatches { _ = try storeLog.store.appendNow(batch) }
+    for batch in preparedBatches { commitLatencies.append(try seconds { _ = try storeLog.store.appendNow(batch) }) }
 }
+commitLatencies.sort()
 print(String(format: "store:   the same %d calls sanitised beforehand, committed in batches of %d: %.2f s = %.0f calls/s (hash, link, insert, fsync)",
              count, options.batch, storeOnlyTime, Double(count) / storeOnlyTime))
+print(String(format: "         commit latency per batch: median %.1f ms, p99 %.1f ms, max %.1f ms",
+             commitLatencies[commitLatencies.count / 2] * 1000, commitLatencies[commitLatencies.count * 99 / 100] * 1000,
+             (commitLatencies.last ?? 0) * 1000))
 
 // 2. One appender, every call committed alone.
 let singleLog = try AuditLog.create(database: folder.appendingPathComponent("single.sqlite").path)
