@@ -90,7 +90,8 @@ private struct Reader {
     mutating func parseObject(depth: Int) throws(JSONParser.SyntaxError) -> JSONValue {
         if depth > JSONParser.maximumDepth { throw error("nesting too deep") }
         index += 1
-        var members: [String: JSONValue] = [:]
+        // Most objects in a tool call have a handful of members: skip the early resizes.
+        var members = [String: JSONValue](minimumCapacity: 8)
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1

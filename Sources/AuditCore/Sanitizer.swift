@@ -193,14 +193,16 @@ public struct Sanitizer: Sendable {
     }
 
     static func preview(_ scrubbed: String, length: Int) -> String {
+        // Short texts are their own preview; count bytes first, which is cheap.
+        if scrubbed.utf8.count <= length { return scrubbed }
         let scalars = Array(scrubbed.unicodeScalars)
         guard scalars.count > length else { return scrubbed }
         var cut = length
         // If the cut falls inside a pseudonym, cut before the pseudonym instead.
         let marker = Array(pseudonymPrefix.unicodeScalars)
-        var start = cut - 1
+        var start = scrubbed.utf8.contains(UInt8(ascii: ":")) ? cut - 1 : -1
         while start >= 0, !Self.isSpace(scalars[start]) {
-            if start + marker.count <= scalars.count, Array(scalars[start..<start + marker.count]) == marker {
+            if start + marker.count <= scalars.count, scalars[start..<start + marker.count].elementsEqual(marker) {
                 var end = start
                 while end < scalars.count, !Self.isSpace(scalars[end]), scalars[end] != ",", scalars[end] != ";" {
                     end += 1

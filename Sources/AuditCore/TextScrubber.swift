@@ -10,16 +10,37 @@ struct TextScrubber {
     let knownValues: [[Unicode.Scalar]]
     let commonWords: Set<String>
 
+    /// The known values as lower-cased ASCII bytes, when all of them are ASCII: a quick test
+    /// that rules them out of most strings without decoding anything.
+    let knownASCII: [[UInt8]]?
+
     init(pseudonymizer: any Pseudonymizer, knownValues: [String], commonWords: Set<String>) {
         self.pseudonymizer = pseudonymizer
         self.knownValues = knownValues.map { Array($0.lowercased().unicodeScalars) }.sorted { $0.count > $1.count }
         self.commonWords = commonWords
+        let ascii = knownValues.map { Array($0.lowercased().utf8) }
+        knownASCII = ascii.allSatisfy { $0.allSatisfy { $0 < 0x80 } } ? ascii : nil
+    }
+
+    /// Whether `text` may contain a known value (case-insensitively); `true` when unsure.
+    private func mayContainKnownValue(_ text: String) -> Bool {
+        guard let knownASCII else { return true }
+        if knownASCII.isEmpty { return false }
+        let bytes = text.utf8
+        guard bytes.allSatisfy({ $0 < 0x80 }) else { return true }
+        let lower = bytes.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0 }
+        for value in knownASCII where value.count >= 2 && value.count <= lower.count {
+            for start in 0...(lower.count - value.count) where lower[start] == value[0] {
+                if lower[start..<start + value.count].elementsEqual(value) { return true }
+            }
+        }
+        return false
     }
 
     /// `text` with every finding replaced by its pseudonym. `names` turns on the stricter
     /// rules for search terms and messages.
     func scrub(_ text: String, names: Bool) -> String {
-        if !names && knownValues.isEmpty && !text.utf8.contains(where: { ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x40 }) {
+        if !names && !text.utf8.contains(where: { ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x40 }) && !mayContainKnownValue(text) {
             return text
         }
         let scalars = Array(text.unicodeScalars)

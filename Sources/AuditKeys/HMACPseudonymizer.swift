@@ -15,17 +15,19 @@ public struct HMACPseudonymizer: Pseudonymizer {
     /// A pseudonymiser for one key of the ring.
     public init(keyID: String, secret: [UInt8]) {
         self.keyID = keyID
-        self.box = KeyBox(key: SymmetricKey(data: secret))
+        self.box = KeyBox(key: SymmetricKey(data: secret), keyID: keyID)
     }
 
     public func pseudonym(for value: String) -> String {
-        let normalized = Self.normalize(value)
         var mac = box.prototype
-        mac.update(data: Array(normalized.utf8))
+        if let bytes = Self.normalizedASCII(value) {
+            mac.update(data: bytes)
+        } else {
+            mac.update(data: Array(Self.normalize(value).utf8))
+        }
         let code = mac.finalize()
-        var out = Array(pseudonymPrefix.utf8)
-        out.append(contentsOf: keyID.utf8)
-        out.append(UInt8(ascii: ":"))
+        var out = box.tokenPrefix
+        out.reserveCapacity(out.count + 32)
         var count = 0
         for byte in code {
             guard count < 16 else { break }
@@ -38,26 +40,29 @@ public struct HMACPseudonymizer: Pseudonymizer {
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
+    /// ``normalize(_:)`` of an ASCII value, as bytes, done byte by byte; `nil` for other values.
+    static func normalizedASCII(_ value: String) -> [UInt8]? {
+        guard value.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(value.utf8.count)
+        var pendingSpace = false
+        for byte in value.utf8 {
+            if byte == 0x20 || (byte >= 0x09 && byte <= 0x0D) {
+                pendingSpace = !out.isEmpty
+                continue
+            }
+            if pendingSpace {
+                out.append(0x20)
+                pendingSpace = false
+            }
+            out.append(byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte)
+        }
+        return out
+    }
+
     /// NFC, lower-case, trimmed, inner whitespace collapsed.
     public static func normalize(_ value: String) -> String {
-        if value.utf8.allSatisfy({ $0 < 0x80 }) {
-            // ASCII: lower-case and collapse whitespace byte by byte.
-            var out: [UInt8] = []
-            out.reserveCapacity(value.utf8.count)
-            var pendingSpace = false
-            for byte in value.utf8 {
-                if byte == 0x20 || (byte >= 0x09 && byte <= 0x0D) {
-                    pendingSpace = !out.isEmpty
-                    continue
-                }
-                if pendingSpace {
-                    out.append(0x20)
-                    pendingSpace = false
-                }
-                out.append(byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte)
-            }
-            return String(decoding: out, as: UTF8.self)
-        }
+        if let bytes = normalizedASCII(value) { return String(decoding: bytes, as: UTF8.self) }
         let lowered = value.precomposedStringWithCanonicalMapping.lowercased()
         var out = String.UnicodeScalarView()
         var pendingSpace = false
@@ -83,8 +88,11 @@ public struct HMACPseudonymizer: Pseudonymizer {
 private final class KeyBox: @unchecked Sendable {
     let key: SymmetricKey
     let prototype: HMAC<SHA256>
-    init(key: SymmetricKey) {
+    /// `hmac-sha256:<key-id>:` as bytes.
+    let tokenPrefix: [UInt8]
+    init(key: SymmetricKey, keyID: String) {
         self.key = key
         self.prototype = HMAC<SHA256>(key: key)
+        self.tokenPrefix = Array((pseudonymPrefix + keyID + ":").utf8)
     }
 }

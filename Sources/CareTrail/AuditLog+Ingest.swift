@@ -37,22 +37,25 @@ extension AuditLog {
 
     /// Ingests JSON lines from an open file handle; see ``ingest(path:chunkSize:)``.
     public func ingest(handle: FileHandle, chunkSize: Int = 4096) throws(CareTrailError) -> IngestSummary {
-        var reader = JSONLinesReader(handle: handle)
+        let source = PreparedChunks(reader: JSONLinesReader(handle: handle), chunkSize: chunkSize, log: self)
         var errors: [IngestError] = []
         do {
             let (count, head) = try store.appendAll { sink in
-                while true {
-                    let lines = try reader.next(maximum: chunkSize)
-                    if lines.isEmpty { break }
-                    let prepared = prepare(lines)
+                var current = try source.next()
+                while let prepared = current {
+                    // Read and prepare the next chunk on other threads while this one is inserted.
+                    let group = DispatchGroup()
+                    DispatchQueue.global().async(group: group) { source.prefetch() }
                     for case .failure(let error) in prepared where errors.count < Self.maximumReportedErrors {
                         errors.append(error)
                     }
-                    if errors.count >= Self.maximumReportedErrors { break }
                     // After the first bad line, keep reading only to report the others.
                     if errors.isEmpty {
                         try sink.append(prepared.compactMap { try? $0.get() })
                     }
+                    group.wait()
+                    if errors.count >= Self.maximumReportedErrors { break }
+                    current = try source.takePrefetched()
                 }
                 if !errors.isEmpty { throw RollBack() }
             }
@@ -98,6 +101,37 @@ extension AuditLog {
             }
         }
         return slots.results
+    }
+}
+
+/// The chunks of an input, read and prepared one ahead of the insert.
+///
+/// Its state is used by one thread at a time: `prefetch` runs on a worker while the ingest
+/// thread inserts, and the ingest thread waits for it before `takePrefetched`.
+private final class PreparedChunks: @unchecked Sendable {
+    private var reader: JSONLinesReader
+    private let chunkSize: Int
+    private let log: AuditLog
+    private var prefetched: Result<[Result<EncodedEntry, IngestError>]?, any Error> = .success(nil)
+
+    init(reader: JSONLinesReader, chunkSize: Int, log: AuditLog) {
+        self.reader = reader
+        self.chunkSize = chunkSize
+        self.log = log
+    }
+
+    /// The next chunk, prepared; `nil` at the end of the input.
+    func next() throws -> [Result<EncodedEntry, IngestError>]? {
+        let lines = try reader.next(maximum: chunkSize)
+        return lines.isEmpty ? nil : log.prepare(lines)
+    }
+
+    func prefetch() {
+        prefetched = Result { try next() }
+    }
+
+    func takePrefetched() throws -> [Result<EncodedEntry, IngestError>]? {
+        try prefetched.get()
     }
 }
 
