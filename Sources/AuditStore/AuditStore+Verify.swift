@@ -25,13 +25,14 @@ extension AuditStore {
     ///
     /// Entries are read in chunks by two reader connections at once and hashed in parallel;
     /// links are then checked in order. Memory stays flat in the size of the log.
-    public func verify(expectHead: ChainHead? = nil, chunkSize: Int = 50_000) throws(StoreError) -> VerificationReport {
+    public func verify(expectHead: ChainHead? = nil, chunkSize: Int = 16_384) throws(StoreError) -> VerificationReport {
         let head = try self.head()
         var report = VerificationReport(problem: nil, entriesChecked: 0, head: head, expectedHead: expectHead)
         var verifier = ChainVerifier()
         let lastSeq = head?.seq ?? 0
         var low: Int64 = 1
-        let parallelism = 2
+        // More chunks than cores per round, so a slow chunk does not leave a core idle.
+        let parallelism = 8
         while low <= lastSeq {
             let ranges = (0..<parallelism).map { part in
                 (low + Int64(part * chunkSize), min(lastSeq, low + Int64((part + 1) * chunkSize) - 1))

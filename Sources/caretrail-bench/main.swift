@@ -113,6 +113,22 @@ print(String(format: "ingest:  %d calls in batches of %d: %.2f s = %.0f calls/s 
 print(String(format: "         of which %.2f s committing (hash, insert, fsync) and %.2f s more waiting for the next batch's parsing and sanitising",
              storeTime, prepareTime))
 
+// 1a. Where prepare's time goes, on one core.
+do {
+    let sample = Array(lines.prefix(20_000))
+    var values: [JSONValue] = []
+    let parse = seconds { values = sample.compactMap { line in line.withUnsafeBufferPointer { try? JSONParser.parse($0) } } }
+    var records: [IngestRecord] = []
+    let decode = seconds { records = values.compactMap { try? IngestContract.decode($0) } }
+    var contents: [EntryContent] = []
+    let sanitize = seconds { contents = records.map { log.sanitizer.sanitize($0) } }
+    var encoded: [EncodedEntry] = []
+    let encode = seconds { encoded = contents.map { EncodedEntry($0) } }
+    let perCall = { (time: Double) in time / Double(sample.count) * 1e6 }
+    print(String(format: "         per call on one core: parse %.1f µs, contract %.1f µs, sanitise %.1f µs, canonical encoding %.1f µs (%d)",
+                 perCall(parse), perCall(decode), perCall(sanitize), perCall(encode), encoded.count))
+}
+
 // 1b. The store alone: the same batches, sanitised beforehand, committed one by one.
 let storeLog = try AuditLog.create(database: folder.appendingPathComponent("store-only.sqlite").path)
 var preparedBatches: [[EncodedEntry]] = []
