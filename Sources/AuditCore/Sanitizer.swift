@@ -180,6 +180,7 @@ public struct Sanitizer: Sendable {
     /// shorter than the margin). Scrubbing a 10 KB note to show 120 characters would be waste.
     static func head(of text: String, _ length: Int) -> String {
         let margin = length + 64
+        if text.utf8.count <= margin { return text }
         let scalars = text.unicodeScalars
         guard let cut = scalars.index(scalars.startIndex, offsetBy: margin, limitedBy: scalars.endIndex),
             cut < scalars.endIndex

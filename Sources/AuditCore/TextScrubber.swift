@@ -40,11 +40,12 @@ struct TextScrubber {
     /// `text` with every finding replaced by its pseudonym. `names` turns on the stricter
     /// rules for search terms and messages.
     func scrub(_ text: String, names: Bool) -> String {
-        if !names && !text.utf8.contains(where: { ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x40 }) && !mayContainKnownValue(text) {
+        let checkKnown = mayContainKnownValue(text)
+        if !names && !checkKnown && !text.utf8.contains(where: { ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x40 }) {
             return text
         }
         let scalars = Array(text.unicodeScalars)
-        let spans = findings(in: scalars, names: names)
+        let spans = findings(in: scalars, names: names, checkKnown: checkKnown)
         if spans.isEmpty { return text }
         var out = String.UnicodeScalarView()
         var position = 0
@@ -59,15 +60,15 @@ struct TextScrubber {
     }
 
     /// Non-overlapping ranges to replace, in order; at each position the longest finding wins.
-    func findings(in s: [Unicode.Scalar], names: Bool) -> [Range<Int>] {
+    func findings(in s: [Unicode.Scalar], names: Bool, checkKnown: Bool = true) -> [Range<Int>] {
         var candidates: [Range<Int>] = []
         // Values the call named in identifier fields, wherever they recur (case-insensitive, whole words).
-        if !knownValues.isEmpty {
+        if checkKnown && !knownValues.isEmpty {
             let lower = s.map { Self.lower($0) }
             for value in knownValues where value.count >= 2 && value.count <= lower.count {
                 var start = 0
                 while start + value.count <= lower.count {
-                    if lower[start] == value[0], lower[start..<start + value.count].elementsEqual(value),
+                    if lower[start] == value[0], Self.matches(value, in: lower, at: start),
                         Self.isBoundary(s, before: start), Self.isBoundary(s, after: start + value.count)
                     {
                         candidates.append(start..<start + value.count)
@@ -87,9 +88,12 @@ struct TextScrubber {
                 continue
             }
             if Self.isDigit(c) || c == "(" || c == "+", Self.isBoundary(s, before: index) {
-                if let end = [dateYMD(s, index), dateDMY(s, index), ssn(s, index), phone(s, index), longNumber(s, index, minimum: names ? 4 : 9)]
-                    .compactMap({ $0 }).filter({ Self.isBoundary(s, after: $0) }).max()
-                {
+                // The longest pattern that matches here and ends at a word boundary.
+                var longest: Int?
+                for end in [dateYMD(s, index), dateDMY(s, index), ssn(s, index), phone(s, index), longNumber(s, index, minimum: names ? 4 : 9)] {
+                    if let end, Self.isBoundary(s, after: end), end > (longest ?? index) { longest = end }
+                }
+                if let end = longest {
                     candidates.append(index..<end)
                     index = end
                     continue
@@ -216,6 +220,16 @@ struct TextScrubber {
     }
 
     // MARK: Character classes
+
+    /// Whether `value` occurs in `text` at `start` (the caller checked it fits).
+    static func matches(_ value: [Unicode.Scalar], in text: [Unicode.Scalar], at start: Int) -> Bool {
+        var offset = 0
+        while offset < value.count {
+            if text[start + offset] != value[offset] { return false }
+            offset += 1
+        }
+        return true
+    }
 
     /// The end of a run of `min...max` digits starting at `i`, or `nil`.
     static func digits(_ s: [Unicode.Scalar], _ i: Int, _ min: Int, _ max: Int) -> Int? {

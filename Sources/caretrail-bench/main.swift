@@ -12,6 +12,7 @@
 //   size     bytes per entry on disk; peak resident memory.
 import AuditChain
 import AuditCore
+import AuditKeys
 import AuditStore
 import CareTrail
 import Foundation
@@ -22,6 +23,8 @@ struct Options {
     var single = 20_000
     var tasks = 64
     var workload: String?
+    /// Only loop the sanitizer this many times over the workload, for a profiler.
+    var profileSanitize = 0
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -33,6 +36,7 @@ struct Options {
             case "--single": single = Int(value) ?? single
             case "--tasks": tasks = Int(value) ?? tasks
             case "--workload": workload = value
+            case "--profile-sanitize": profileSanitize = Int(value) ?? 0
             default: print("unknown option \(flag)"); exit(64)
             }
         }
@@ -83,6 +87,15 @@ try FileManager.default.createDirectory(at: folder, withIntermediateDirectories:
 defer { try? FileManager.default.removeItem(at: folder) }
 
 let lines = try workloadLines(options, folder: folder)
+if options.profileSanitize > 0 {
+    let sanitizer = Sanitizer(pseudonymizer: KeyRing.generate().current)
+    let records = lines.compactMap { line in line.withUnsafeBufferPointer { try? IngestContract.decode(bytes: $0) } }
+    let time = seconds {
+        for _ in 0..<options.profileSanitize { for record in records { _ = sanitizer.sanitize(record) } }
+    }
+    print(String(format: "sanitise: %.1f µs per call on one core", time / Double(records.count * options.profileSanitize) * 1e6))
+    exit(0)
+}
 let inputBytes = lines.reduce(0) { $0 + $1.count + 1 }
 print("workload: \(lines.count) calls, \(inputBytes / lines.count) bytes per call on average")
 print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; synchronous=FULL, WAL")
