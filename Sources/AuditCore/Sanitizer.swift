@@ -185,10 +185,38 @@ public struct Sanitizer: Sendable {
         guard let cut = scalars.index(scalars.startIndex, offsetBy: margin, limitedBy: scalars.endIndex),
             cut < scalars.endIndex
         else { return text }
-        return String(scalars[..<cut]) + " …"
+        return String(scalars[..<cut])
     }
 
     /// The first `length` characters of scrubbed text, never ending inside a pseudonym.
+    private static let markerBytes = Array(pseudonymPrefix.utf8)
+
+    /// Where the pseudonym that covers position `cut - 1` starts, if one does (ASCII text).
+    private static func pseudonymStart(in bytes: [UInt8], before cut: Int) -> Int? {
+        guard bytes.contains(UInt8(ascii: ":")) else { return nil }
+        var start = cut - 1
+        while start >= 0, !isSpaceByte(bytes[start]) {
+            if start + markerBytes.count <= bytes.count, bytes[start..<start + markerBytes.count].elementsEqual(markerBytes) {
+                return start
+            }
+            start -= 1
+        }
+        return nil
+    }
+
+    /// Where the pseudonym starting at `start` ends (ASCII text).
+    private static func tokenEnd(in bytes: [UInt8], from start: Int) -> Int {
+        var end = start
+        while end < bytes.count, !isSpaceByte(bytes[end]), bytes[end] != UInt8(ascii: ","), bytes[end] != UInt8(ascii: ";") {
+            end += 1
+        }
+        return end
+    }
+
+    private static func isSpaceByte(_ byte: UInt8) -> Bool {
+        byte == 0x20 || (byte >= 0x09 && byte <= 0x0D)
+    }
+
     static func isSpace(_ c: Unicode.Scalar) -> Bool {
         c.value < 0x80 ? (c.value == 0x20 || (c.value >= 0x09 && c.value <= 0x0D)) : c.properties.isWhitespace
     }
@@ -196,6 +224,15 @@ public struct Sanitizer: Sendable {
     static func preview(_ scrubbed: String, length: Int) -> String {
         // Short texts are their own preview; count bytes first, which is cheap.
         if scrubbed.utf8.count <= length { return scrubbed }
+        if scrubbed.utf8.allSatisfy({ $0 < 0x80 }) {
+            // ASCII: characters are bytes.
+            let bytes = Array(scrubbed.utf8)
+            var cut = length
+            if let tokenStart = pseudonymStart(in: bytes, before: cut), tokenEnd(in: bytes, from: tokenStart) > cut {
+                cut = tokenStart
+            }
+            return String(decoding: bytes[..<cut], as: UTF8.self) + "…"
+        }
         let scalars = Array(scrubbed.unicodeScalars)
         guard scalars.count > length else { return scrubbed }
         var cut = length
