@@ -26,15 +26,29 @@ struct TextScrubber {
     private func mayContainKnownValue(_ text: String) -> Bool {
         guard let knownASCII else { return true }
         if knownASCII.isEmpty { return false }
-        let bytes = text.utf8
-        guard bytes.allSatisfy({ $0 < 0x80 }) else { return true }
-        let lower = bytes.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0 }
-        for value in knownASCII where value.count >= 2 && value.count <= lower.count {
-            for start in 0...(lower.count - value.count) where lower[start] == value[0] {
-                if lower[start..<start + value.count].elementsEqual(value) { return true }
+        var text = text
+        return text.withUTF8 { bytes in
+            for value in knownASCII where value.count >= 2 && value.count <= bytes.count {
+                let first = value[0]
+                var start = 0
+                while start + value.count <= bytes.count {
+                    let byte = bytes[start]
+                    if byte >= 0x80 { return true }
+                    if (byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte) == first {
+                        var offset = 1
+                        while offset < value.count {
+                            let other = bytes[start + offset]
+                            if other >= 0x80 { return true }
+                            if (other >= 0x41 && other <= 0x5A ? other + 32 : other) != value[offset] { break }
+                            offset += 1
+                        }
+                        if offset == value.count { return true }
+                    }
+                    start += 1
+                }
             }
+            return false
         }
-        return false
     }
 
     /// `text` with every finding replaced by its pseudonym. `names` turns on the stricter

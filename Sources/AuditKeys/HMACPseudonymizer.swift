@@ -42,22 +42,32 @@ public struct HMACPseudonymizer: Pseudonymizer {
 
     /// ``normalize(_:)`` of an ASCII value, as bytes, done byte by byte; `nil` for other values.
     static func normalizedASCII(_ value: String) -> [UInt8]? {
-        guard value.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(value.utf8.count)
-        var pendingSpace = false
-        for byte in value.utf8 {
-            if byte == 0x20 || (byte >= 0x09 && byte <= 0x0D) {
-                pendingSpace = !out.isEmpty
-                continue
+        var value = value
+        return value.withUTF8 { bytes -> [UInt8]? in
+            var failed = false
+            let out = [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
+                var pendingSpace = false
+                count = 0
+                for byte in bytes {
+                    if byte >= 0x80 {
+                        failed = true
+                        return
+                    }
+                    if byte == 0x20 || (byte >= 0x09 && byte <= 0x0D) {
+                        pendingSpace = count > 0
+                        continue
+                    }
+                    if pendingSpace {
+                        buffer[count] = 0x20
+                        count += 1
+                        pendingSpace = false
+                    }
+                    buffer[count] = byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte
+                    count += 1
+                }
             }
-            if pendingSpace {
-                out.append(0x20)
-                pendingSpace = false
-            }
-            out.append(byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte)
+            return failed ? nil : out
         }
-        return out
     }
 
     /// NFC, lower-case, trimmed, inner whitespace collapsed.
