@@ -327,6 +327,10 @@ public struct Sanitizer: Sendable {
 
 extension String {
     var trimmingWhitespace: String {
+        // Most values have nothing to trim: check the ends' bytes first.
+        if let first = utf8.first, let last = utf8.last, first > 0x20, first < 0x80, last > 0x20, last < 0x80 {
+            return self
+        }
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { !Sanitizer.isSpace($0) }),
             let last = scalars.lastIndex(where: { !Sanitizer.isSpace($0) })

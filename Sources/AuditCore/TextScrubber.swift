@@ -7,7 +7,8 @@
 struct TextScrubber {
     let pseudonymizer: any Pseudonymizer
     /// Values from identifier fields of this call, lower-cased, longest first.
-    let knownValues: [[Unicode.Scalar]]
+    /// Values from identifier fields of this call, as given.
+    let knownValueStrings: [String]
     let commonWords: Set<String>
 
     /// The known values as lower-cased ASCII bytes, when all of them are ASCII: a quick test
@@ -16,10 +17,24 @@ struct TextScrubber {
 
     init(pseudonymizer: any Pseudonymizer, knownValues: [String], commonWords: Set<String>) {
         self.pseudonymizer = pseudonymizer
-        self.knownValues = knownValues.map { Array($0.lowercased().unicodeScalars) }.sorted { $0.count > $1.count }
+        self.knownValueStrings = knownValues
         self.commonWords = commonWords
-        let ascii = knownValues.map { Array($0.lowercased().utf8) }
-        knownASCII = ascii.allSatisfy { $0.allSatisfy { $0 < 0x80 } } ? ascii : nil
+        var ascii: [[UInt8]] = []
+        ascii.reserveCapacity(knownValues.count)
+        for value in knownValues {
+            guard value.utf8.allSatisfy({ $0 < 0x80 }) else {
+                knownASCII = nil
+                return
+            }
+            ascii.append(value.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0 })
+        }
+        knownASCII = ascii
+    }
+
+    /// The known values lower-cased as scalars, longest first: built only for the rare string
+    /// that may contain one.
+    private var knownValues: [[Unicode.Scalar]] {
+        knownValueStrings.map { Array($0.lowercased().unicodeScalars) }.sorted { $0.count > $1.count }
     }
 
     /// Whether `text` may contain a known value (case-insensitively); `true` when unsure.
@@ -77,7 +92,7 @@ struct TextScrubber {
     func findings(in s: [Unicode.Scalar], names: Bool, checkKnown: Bool = true) -> [Range<Int>] {
         var candidates: [Range<Int>] = []
         // Values the call named in identifier fields, wherever they recur (case-insensitive, whole words).
-        if checkKnown && !knownValues.isEmpty {
+        if checkKnown && !knownValueStrings.isEmpty {
             let lower = s.map { Self.lower($0) }
             for value in knownValues where value.count >= 2 && value.count <= lower.count {
                 var start = 0
