@@ -11,8 +11,6 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case appendFailed = "append_failed"
         /// Reading failed.
         case readFailed = "read_failed"
-        /// Another process holds the write lock for too long.
-        case busy
     }
 
     public var code: Code
