@@ -65,13 +65,6 @@ public struct EncodedEntry: Sendable, Hashable {
         }
         return ids.compactMap(\.stringValue)
     }
-
-    /// Every patient the entry concerns, `patient_id` first.
-    public var patientsConcerned: [String] {
-        var all = patientIDList
-        if let patientID, !all.contains(patientID) { all.insert(patientID, at: 0) }
-        return all
-    }
 }
 
 /// An entry as it sits in the log: its content, its place in the chain and its hashes.
@@ -101,10 +94,13 @@ public struct StoredEntry: Sendable, Hashable {
             "seq": .number(Double(seq)), "recorded_at": .string(recordedAt), "prev_hash": .string(prevHash.hex),
             "entry_hash": .string(entryHash.hex),
         ]
-        for (name, value) in EntryHasher.columnValues(content) {
-            object[name] = value.map { raw in
-                (name == "body" || name == "patient_ids") ? ((try? JSONParser.parse(raw)) ?? .string(raw)) : .string(raw)
-            } ?? .null
+        let texts = EntryHasher.columnTexts(content, recordedAt: recordedAt)
+        for (column, text) in zip(EntryHasher.hashedColumns, texts) {
+            switch column.encoding {
+            case .text: object[column.name] = text.map(JSONValue.string) ?? .null
+            case .json: object[column.name] = text.map { (try? JSONParser.parse($0)) ?? .string($0) } ?? .null
+            case .hash, .integer: continue  // prev_hash and seq, set above
+            }
         }
         return .object(object)
     }

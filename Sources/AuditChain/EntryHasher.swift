@@ -12,13 +12,13 @@ import Crypto
 public struct EntryHasher: Sendable {
     public init() {}
 
-    /// The column names and their stored text, in canonical order, without the chain columns.
-    static func columnValues(_ e: EncodedEntry) -> [(String, String?)] {
+    /// The stored text of every hashed column, in ``hashedColumns`` order; `nil` for SQL NULL
+    /// and for `prev_hash` and `seq`, which are not text. The one mapping from fields to
+    /// columns: hashing, inserting and printing all use it.
+    public static func columnTexts(_ e: EncodedEntry, recordedAt: String) -> [String?] {
         [
-            ("action", e.action), ("body", e.body), ("conversation_id", e.conversationID), ("key_id", e.keyID),
-            ("kind", e.kind), ("model", e.model), ("outcome", e.outcome), ("patient_id", e.patientID),
-            ("patient_ids", e.patientIDs), ("purpose_of_use", e.purposeOfUse), ("tenant_id", e.tenantID),
-            ("timestamp", e.timestamp), ("tool_name", e.toolName), ("trace_id", e.traceID), ("user_id", e.userID),
+            e.action, e.body, e.conversationID, e.keyID, e.kind, e.model, e.outcome, e.patientID, e.patientIDs, nil,
+            e.purposeOfUse, recordedAt, nil, e.tenantID, e.timestamp, e.toolName, e.traceID, e.userID,
         ]
     }
 
@@ -91,10 +91,7 @@ public struct EntryHasher: Sendable {
     }
 
     private func writeCanonical(seq: Int64, recordedAt: String, prevHash: ChainHash, content e: EncodedEntry, into out: inout [UInt8]) {
-        let values: [String?] = [
-            e.action, e.body, e.conversationID, e.keyID, e.kind, e.model, e.outcome, e.patientID, e.patientIDs, nil,
-            e.purposeOfUse, recordedAt, nil, e.tenantID, e.timestamp, e.toolName, e.traceID, e.userID,
-        ]
+        let values = Self.columnTexts(e, recordedAt: recordedAt)
         writeCanonical(seq: seq, into: &out) { index, body in
             if index == 9 {
                 prevHash.bytes.withUnsafeBufferPointer { body($0) }

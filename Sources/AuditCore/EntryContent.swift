@@ -47,11 +47,4 @@ public struct EntryContent: Sendable, Hashable {
         self.keyID = keyID
         self.body = body
     }
-
-    /// Every patient the entry concerns: `patient_id` and `patient_ids` together.
-    public var patientsConcerned: [String] {
-        var all = patientIDs ?? []
-        if let patientID, !all.contains(patientID) { all.insert(patientID, at: 0) }
-        return all
-    }
 }

@@ -146,17 +146,13 @@ public struct AppendSink {
             let prev = head?.hash ?? .genesis
             let hash = store.hasher.hash(seq: seq, recordedAt: recordedAt, prevHash: prev, content: entry, buffer: &buffer)
             sqlite3_reset(entryStatement)
-            let texts: [String?] = [
-                entry.action, entry.body, entry.conversationID, entry.keyID, entry.kind, entry.model, entry.outcome,
-                entry.patientID, entry.patientIDs, nil, entry.purposeOfUse, recordedAt, nil, entry.tenantID,
-                entry.timestamp, entry.toolName, entry.traceID, entry.userID,
-            ]
-            for (index, text) in texts.enumerated() {
+            let texts = EntryHasher.columnTexts(entry, recordedAt: recordedAt)
+            for (index, (column, text)) in zip(EntryHasher.hashedColumns, texts).enumerated() {
                 let position = Int32(index + 1)
-                switch index {
-                case 9: bind(entryStatement, position, blob: prev.bytes)
-                case 12: sqlite3_bind_int64(entryStatement, position, seq)
-                default: bind(entryStatement, position, text: text)
+                switch column.encoding {
+                case .hash: bind(entryStatement, position, blob: prev.bytes)
+                case .integer: sqlite3_bind_int64(entryStatement, position, seq)
+                case .text, .json: bind(entryStatement, position, text: text)
                 }
             }
             bind(entryStatement, Int32(texts.count + 1), blob: hash.bytes)
