@@ -46,17 +46,24 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Anomaly rules, alerts and their reviews, the log's configuration: pure functions over
+        // entries, plus the observer that runs the rules inside appends.
+        .target(
+            name: "AuditAnalysis",
+            dependencies: ["AuditCore", "AuditChain", "AuditStore"],
+            swiftSettings: strictSettings
+        ),
         // The library agents link: open a log, record tool calls, wrap tool handlers.
         .target(
             name: "CareTrail",
-            dependencies: ["AuditCore", "AuditChain", "AuditKeys", "AuditStore"],
+            dependencies: ["AuditCore", "AuditChain", "AuditKeys", "AuditStore", "AuditAnalysis"],
             swiftSettings: strictSettings
         ),
         // The command tree of `caretrail`, kept in a library so `main` stays tiny.
         .target(
             name: "CareTrailCLI",
             dependencies: [
-                "CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStore",
+                "CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStore", "AuditAnalysis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -68,7 +75,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "caretrail-bench",
-            dependencies: ["CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStore"],
+            dependencies: ["CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStore", "AuditAnalysis"],
             swiftSettings: strictSettings
         ),
         // Fixture paths and temporary folders, linked by test targets only.
@@ -94,6 +101,13 @@ let package = Package(
                 "AuditTestSupport",
                 "CareTrail", "AuditCore", "AuditKeys", "AuditStore", "AuditChain",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AuditAnalysisTests",
+            dependencies: [
+                "AuditTestSupport", "AuditAnalysis", "AuditCore", "AuditChain", "AuditStore", "CareTrail", "AuditKeys",
             ],
             swiftSettings: strictSettings
         ),

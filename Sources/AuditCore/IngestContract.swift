@@ -60,7 +60,7 @@ public enum IngestContract {
         }
         var reader = FieldReader(members: members, path: "")
         let kind = try reader.optionalString("kind").map { raw throws(IngestError) in
-            guard let kind = RecordKind(rawValue: raw) else {
+            guard let kind = RecordKind(rawValue: raw), RecordKind.ingestible.contains(kind) else {
                 throw IngestError(code: .invalidValue, field: "kind", message: "must be 'tool_call' or 'agent_request'")
             }
             return kind
@@ -72,6 +72,8 @@ public enum IngestContract {
         case .agentRequest:
             try reader.rejectUnknown(allowed: agentRequestFields)
             return .agentRequest(try decodeAgentRequest(&reader))
+        case .alert, .review, .config:
+            throw IngestError(code: .invalidValue, field: "kind", message: "must be 'tool_call' or 'agent_request'")
         }
     }
 
@@ -108,6 +110,8 @@ public enum IngestContract {
         }
         let result = try r.optionalObject("result")
         let error = try r.optionalError()
+        let breakGlass = try r.optionalBreakGlass()
+        try BreakGlassRule.check(breakGlass, purpose: purpose)
         return ToolCall(
             tenantID: tenantID, conversationID: conversationID, userID: userID, model: model, toolName: toolName,
             purposeOfUse: purpose, patientID: patientID, patientIDs: patientIDs,
@@ -119,7 +123,7 @@ public enum IngestContract {
             action: action, arguments: try r.optionalObject("arguments"), result: result, error: error,
             durationMS: try r.optionalNonNegative("duration_ms"),
             sessionMetadata: try r.optionalObject("session_metadata"), usage: try r.optionalUsage(),
-            breakGlass: try r.optionalBreakGlass()
+            breakGlass: breakGlass
         )
     }
 

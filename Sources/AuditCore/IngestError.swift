@@ -21,6 +21,10 @@ public struct IngestError: Error, Sendable, Equatable, CustomStringConvertible {
         case unknownPurpose = "unknown_purpose"
         /// `purpose_of_use` is a valid code this tenant does not allow.
         case purposeNotAllowed = "purpose_not_allowed"
+        /// `break_glass.reason` is missing, too short or a placeholder.
+        case breakGlassReason = "break_glass_reason"
+        /// Break-the-glass access with a non-emergency purpose, or `BTG` without a break-the-glass reason.
+        case breakGlassPurpose = "break_glass_purpose"
     }
 
     public var code: Code

@@ -55,6 +55,8 @@ public struct Sanitizer: Sendable {
             var object: [String: JSONValue] = [:]
             if let reason = breakGlass.reason { object["reason"] = .string(scrubber.scrub(reason, names: false)) }
             body["break_glass"] = .object(object)
+            // Emergency access is stored with elevated severity, and raises an alert.
+            body["severity"] = .string(Severity.high.rawValue)
         }
         return EntryContent(
             kind: .toolCall, tenantID: call.tenantID, userID: call.userID, model: call.model,
@@ -63,6 +65,13 @@ public struct Sanitizer: Sendable {
             conversationID: call.conversationID, traceID: call.traceID, timestamp: call.timestamp?.description,
             keyID: pseudonymizer.keyID, body: body
         )
+    }
+
+    /// Free text a person wrote for the log itself (a review note): kept readable, with
+    /// identifier patterns (SSN, phone, e-mail, dates) and name-like words pseudonymised.
+    public func scrubNote(_ text: String) -> String {
+        TextScrubber(pseudonymizer: pseudonymizer, knownValues: [], commonWords: compiled.commonWords)
+            .scrub(text, names: true)
     }
 
     /// The storable content of an agent request: `input` and `output` only as hash and preview.

@@ -1,9 +1,36 @@
-/// The two kinds of record the log holds.
+/// The kinds of entry the log holds. Agents send the first two; CareTrail itself writes the
+/// others into the same hash chain, so they are as tamper-evident as the accesses.
 public enum RecordKind: String, Sendable, Hashable, CaseIterable, Codable {
     /// One tool call by an agent (the default when a record names no `kind`).
     case toolCall = "tool_call"
     /// One agent request as a whole: a user message in, an answer out, possibly many tool calls.
     case agentRequest = "agent_request"
+    /// An alert an anomaly rule or a break-the-glass access raised.
+    case alert
+    /// A privacy officer's review of an alert.
+    case review
+    /// A change of the log's configuration (purpose restrictions, alert rules).
+    case config
+
+    /// The kinds the ingest contract accepts from agents.
+    public static let ingestible: [RecordKind] = [.toolCall, .agentRequest]
+}
+
+/// How urgently an entry or alert needs a human's attention.
+public enum Severity: String, Sendable, Hashable, CaseIterable, Codable, Comparable {
+    case low
+    case medium
+    case high
+
+    private var rank: Int {
+        switch self {
+        case .low: 0
+        case .medium: 1
+        case .high: 2
+        }
+    }
+
+    public static func < (lhs: Severity, rhs: Severity) -> Bool { lhs.rank < rhs.rank }
 }
 
 /// What a tool call did to the record, with the FHIR AuditEvent action codes.

@@ -32,24 +32,26 @@ extension AuditStore {
     }
 
     /// Appends everything `produce` hands to its sink in one transaction: all of it, or, when
-    /// `produce` throws, none of it. For files too large to hold in memory; the receipt lists
-    /// no entries, only the head.
-    public func appendAll(_ produce: (inout AppendSink) throws -> Void) throws -> (count: Int64, head: ChainHead?) {
+    /// `produce` throws, none of it. For files too large to hold in memory; returns how many
+    /// entries were given, how many the observer derived (alerts), and the head.
+    public func appendAll(_ produce: (inout AppendSink) throws -> Void) throws -> (count: Int64, derived: Int64, head: ChainHead?) {
         do {
             return try pool.writeWithoutTransaction { db in
-                var result: (Int64, ChainHead?) = (0, nil)
+                var result: (Int64, Int64, ChainHead?) = (0, 0, nil)
                 try db.inTransaction(.immediate) {
                     var sink = AppendSink(db: db, store: self, head: try Self.head(db))
                     try produce(&sink)
-                    result = (sink.appended, sink.head)
+                    result = (sink.appended, sink.derived, sink.head)
                     return .commit
                 }
                 return result
             }
-        } catch let error as StoreError {
+        } catch {
+            observer?.appendRolledBack()
+            if let error = error as? DatabaseError {
+                throw StoreError(code: .appendFailed, message: "nothing was appended: \(Self.reason(error))")
+            }
             throw error
-        } catch let error as DatabaseError {
-            throw StoreError(code: .appendFailed, message: "nothing was appended: \(Self.reason(error))")
         }
     }
 
@@ -59,6 +61,7 @@ extension AuditStore {
         do {
             return try pool.writeWithoutTransaction { db in try commit(batches, in: db) }
         } catch {
+            observer?.appendRolledBack()
             let failure = StoreError(code: .appendFailed, message: "nothing was appended: \(Self.reason(error))")
             return batches.map { _ in .failure(failure) }
         }
@@ -69,6 +72,7 @@ extension AuditStore {
         do {
             return try await pool.writeWithoutTransaction { db in try self.commit(batches, in: db) }
         } catch {
+            observer?.appendRolledBack()
             let failure = StoreError(code: .appendFailed, message: "nothing was appended: \(Self.reason(error))")
             return batches.map { _ in .failure(failure) }
         }
@@ -96,6 +100,7 @@ extension AuditStore {
                 } catch {
                     // Alone in its transaction, a failed batch fails the transaction.
                     if batches.count == 1 { throw error }
+                    observer?.appendRolledBack()
                     sink.head = before
                     results.append(.failure(StoreError(
                         code: .appendFailed, message: "nothing of the batch was appended: \(Self.reason(error))"
@@ -115,8 +120,10 @@ public struct AppendSink {
     let store: AuditStore
     /// The head after the last appended entry.
     public internal(set) var head: ChainHead?
-    /// How many entries this sink appended.
+    /// How many entries this sink appended (those it was given).
     public private(set) var appended: Int64 = 0
+    /// How many entries the store's observer derived from them (alerts) and this sink appended.
+    public private(set) var derived: Int64 = 0
     private var buffer: [UInt8] = []
 
     init(db: Database, store: AuditStore, head: ChainHead?) {
@@ -132,15 +139,44 @@ public struct AppendSink {
         """
     private static let insertPatient = "INSERT INTO entry_patient (seq, patient_id, at) VALUES (?, ?, ?)"
 
-    /// Appends entries in order; returns each one's `(seq, hash)`.
+    /// Appends entries in order, then what the store's ``AppendObserver`` derives from them
+    /// (alerts); returns the `(seq, hash)` of each of `entries`.
     @discardableResult
     public mutating func append(_ entries: [EncodedEntry]) throws -> [ChainHead] {
+        let recordedAt = store.clock().description
+        var before = head?.hash ?? .genesis
+        let receipts = try insert(entries, recordedAt: recordedAt)
+        guard let observer = store.observer, !entries.isEmpty else { return receipts }
+        var observed = Self.stored(entries, receipts: receipts, prevHash: before, recordedAt: recordedAt)
+        while true {
+            let derived = try observer.entriesAppended(observed, reader: LogReader(db: db))
+            if derived.isEmpty { break }
+            before = head?.hash ?? .genesis
+            let derivedReceipts = try insert(derived, recordedAt: recordedAt)
+            self.derived += Int64(derived.count)
+            appended -= Int64(derived.count)
+            observed = Self.stored(derived, receipts: derivedReceipts, prevHash: before, recordedAt: recordedAt)
+        }
+        return receipts
+    }
+
+    /// Entries as stored, from their receipts; `prevHash` is the hash before the first.
+    private static func stored(
+        _ entries: [EncodedEntry], receipts: [ChainHead], prevHash: ChainHash, recordedAt: String
+    ) -> [StoredEntry] {
+        var prev = prevHash
+        return zip(entries, receipts).map { entry, receipt in
+            defer { prev = receipt.hash }
+            return StoredEntry(seq: receipt.seq, recordedAt: recordedAt, prevHash: prev, entryHash: receipt.hash, content: entry)
+        }
+    }
+
+    private mutating func insert(_ entries: [EncodedEntry], recordedAt: String) throws -> [ChainHead] {
         let entryStatement = try db.cachedStatement(sql: Self.insertEntry).sqliteStatement
         let patientStatement = try db.cachedStatement(sql: Self.insertPatient).sqliteStatement
         var receipts: [ChainHead] = []
         receipts.reserveCapacity(entries.count)
-        // One reading of the log's clock per batch: the entries of a batch are appended together.
-        let recordedAt = store.clock().description
+        // One reading of the log's clock per batch (above): the entries of a batch are appended together.
         for entry in entries {
             let seq = (head?.seq ?? 0) + 1
             let prev = head?.hash ?? .genesis

@@ -17,28 +17,36 @@ public final class AuditStore: Sendable {
     /// The database file.
     public let path: String
     let pool: DatabasePool
-    let clock: @Sendable () -> Timestamp
+    /// The log's clock: `recorded_at` of every entry, and `now` for review deadlines.
+    public let clock: @Sendable () -> Timestamp
     let hasher = EntryHasher()
     let committer: GroupCommitter
+    /// Sees every appended entry inside its transaction (CareTrail's alert detection).
+    let observer: (any AppendObserver)?
 
     /// The system clock, in milliseconds.
     public static let systemClock: @Sendable () -> Timestamp = {
         Timestamp(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
     }
 
-    private init(path: String, pool: DatabasePool, clock: @escaping @Sendable () -> Timestamp) {
+    private init(
+        path: String, pool: DatabasePool, clock: @escaping @Sendable () -> Timestamp, observer: (any AppendObserver)?
+    ) {
         self.path = path
         self.pool = pool
         self.clock = clock
         self.committer = GroupCommitter()
+        self.observer = observer
     }
 
     /// Creates a new, empty log. Fails if a file is already there.
-    public static func create(at path: String, clock: @escaping @Sendable () -> Timestamp = systemClock) throws(StoreError) -> AuditStore {
+    public static func create(
+        at path: String, clock: @escaping @Sendable () -> Timestamp = systemClock, observer: (any AppendObserver)? = nil
+    ) throws(StoreError) -> AuditStore {
         if FileManager.default.fileExists(atPath: path) {
             throw StoreError(code: .alreadyExists, message: "a file already exists at \(path)")
         }
-        let store = try connect(path: path, clock: clock)
+        let store = try connect(path: path, clock: clock, observer: observer)
         do {
             try store.pool.write { db in
                 try db.execute(
@@ -53,11 +61,13 @@ public final class AuditStore: Sendable {
     }
 
     /// Opens an existing log.
-    public static func open(at path: String, clock: @escaping @Sendable () -> Timestamp = systemClock) throws(StoreError) -> AuditStore {
+    public static func open(
+        at path: String, clock: @escaping @Sendable () -> Timestamp = systemClock, observer: (any AppendObserver)? = nil
+    ) throws(StoreError) -> AuditStore {
         guard FileManager.default.fileExists(atPath: path) else {
             throw StoreError(code: .notFound, message: "no CareTrail log at \(path) (run 'caretrail init' first)")
         }
-        let store = try connect(path: path, clock: clock)
+        let store = try connect(path: path, clock: clock, observer: observer)
         let format: String?
         do {
             format = try store.pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'format'") }
@@ -70,7 +80,9 @@ public final class AuditStore: Sendable {
         return store
     }
 
-    private static func connect(path: String, clock: @escaping @Sendable () -> Timestamp) throws(StoreError) -> AuditStore {
+    private static func connect(
+        path: String, clock: @escaping @Sendable () -> Timestamp, observer: (any AppendObserver)?
+    ) throws(StoreError) -> AuditStore {
         var configuration = Configuration()
         configuration.busyMode = .timeout(30)
         configuration.label = "caretrail"
@@ -88,7 +100,7 @@ public final class AuditStore: Sendable {
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = 4096")
             }
             try Schema.migrator.migrate(pool)
-            return AuditStore(path: path, pool: pool, clock: clock)
+            return AuditStore(path: path, pool: pool, clock: clock, observer: observer)
         } catch {
             throw StoreError(code: .notACareTrailLog, message: "cannot open \(path) as a CareTrail log: \(reason(error))")
         }
@@ -142,6 +154,19 @@ public final class AuditStore: Sendable {
             _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
         } catch {
             throw StoreError(code: .appendFailed, message: "checkpoint failed: \(Self.reason(error))")
+        }
+    }
+
+    /// Every entry of `kind` (alerts, reviews or configuration changes: the kinds CareTrail
+    /// writes, which are few and indexed), in log order.
+    public func entries(kind: RecordKind) throws(StoreError) -> [StoredEntry] {
+        try read { db in try Self.fetchEntries(db, where: "kind = '\(kind.rawValue)'", arguments: []) }
+    }
+
+    /// The last entry of `kind`, if any.
+    public func latest(_ kind: RecordKind) throws(StoreError) -> StoredEntry? {
+        try read { db in
+            try Self.fetchEntries(db, where: "kind = '\(kind.rawValue)'", arguments: [], limit: 1, order: "seq DESC").first
         }
     }
 

@@ -74,6 +74,56 @@ enum Schema {
                     """
             )
         }
+        migrator.registerMigration("v2: alert, review and config entries") { db in
+            // SQLite cannot change a CHECK constraint in place: rebuild the table with the new
+            // kinds (the copy keeps every byte, so every hash still verifies), then restore its
+            // indexes and triggers. DROP TABLE fires no DELETE trigger.
+            try db.execute(
+                sql: """
+                    CREATE TABLE entry_v2 (
+                        seq INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),
+                        recorded_at TEXT NOT NULL,
+                        kind TEXT NOT NULL CHECK (kind IN ('tool_call', 'agent_request', 'alert', 'review', 'config')),
+                        tenant_id TEXT NOT NULL,
+                        user_id TEXT NOT NULL,
+                        model TEXT NOT NULL,
+                        tool_name TEXT,
+                        action TEXT CHECK (action IN ('C', 'R', 'U', 'D', 'E')),
+                        patient_id TEXT,
+                        patient_ids TEXT,
+                        purpose_of_use TEXT,
+                        outcome TEXT CHECK (outcome IN ('success', 'failure')),
+                        conversation_id TEXT,
+                        trace_id TEXT,
+                        timestamp TEXT,
+                        key_id TEXT NOT NULL,
+                        body TEXT NOT NULL,
+                        prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),
+                        entry_hash BLOB NOT NULL CHECK (length(entry_hash) = 32)
+                    ) STRICT;
+                    INSERT INTO entry_v2 SELECT * FROM entry;
+                    DROP TABLE entry;
+                    ALTER TABLE entry_v2 RENAME TO entry;
+
+                    CREATE INDEX entry_patient_bucket ON entry(seq >> 12, patient_id) WHERE patient_id IS NOT NULL;
+                    CREATE INDEX entry_user_bucket ON entry(seq >> 12, user_id);
+                    CREATE INDEX entry_conversation_bucket ON entry(seq >> 12, conversation_id)
+                        WHERE conversation_id IS NOT NULL;
+                    CREATE INDEX entry_trace_bucket ON entry(seq >> 12, trace_id) WHERE trace_id IS NOT NULL;
+                    CREATE INDEX entry_tool_time ON entry(tool_name, coalesce(timestamp, recorded_at))
+                        WHERE tool_name IS NOT NULL;
+                    CREATE INDEX entry_failure_time ON entry(coalesce(timestamp, recorded_at))
+                        WHERE outcome = 'failure';
+                    -- Alerts, reviews and configuration changes are few: a small index finds them all.
+                    CREATE INDEX entry_notice ON entry(kind, seq) WHERE kind IN ('alert', 'review', 'config');
+
+                    CREATE TRIGGER entry_is_append_only_update BEFORE UPDATE ON entry
+                    BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
+                    CREATE TRIGGER entry_is_append_only_delete BEFORE DELETE ON entry
+                    BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -1,5 +1,6 @@
 public import AuditChain
 import AuditCore
+import AuditAnalysis
 import AuditStore
 public import Foundation
 
@@ -7,6 +8,8 @@ public import Foundation
 public struct IngestSummary: Sendable, Hashable {
     /// How many records were appended.
     public var appended: Int64
+    /// How many alerts they raised (appended with them).
+    public var alertsRaised: Int64 = 0
     /// The head after the ingest.
     public var head: ChainHead?
 }
@@ -40,7 +43,7 @@ extension AuditLog {
         let source = PreparedChunks(reader: JSONLinesReader(handle: handle), chunkSize: chunkSize, log: self)
         var errors: [IngestError] = []
         do {
-            let (count, head) = try store.appendAll { sink in
+            let (count, derived, head) = try store.appendAll { sink in
                 var current = try source.next()
                 while let prepared = current {
                     // Read and prepare the next chunk on other threads while this one is inserted.
@@ -59,7 +62,7 @@ extension AuditLog {
                 }
                 if !errors.isEmpty { throw RollBack() }
             }
-            return IngestSummary(appended: count, head: head)
+            return IngestSummary(appended: count, alertsRaised: derived, head: head)
         } catch is RollBack {
             throw CareTrailError(
                 code: .invalidRecords,
@@ -84,6 +87,7 @@ extension AuditLog {
     /// Parses, validates, sanitises and encodes lines, on every core.
     func prepare(_ lines: [(line: Int, bytes: ArraySlice<UInt8>)]) -> [Result<EncodedEntry, IngestError>] {
         let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, lines.count / 256))
+        let restrictions = configuration.purposeRestrictions
         let slots = ResultSlots(count: lines.count)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var index = worker
@@ -91,7 +95,13 @@ extension AuditLog {
                 let (number, bytes) = lines[index]
                 let result: Result<EncodedEntry, IngestError> = bytes.withUnsafeBufferPointer { buffer in
                     do throws(IngestError) {
-                        return .success(encode(try IngestContract.decode(bytes: buffer, lineNumber: number)))
+                        let record = try IngestContract.decode(bytes: buffer, lineNumber: number)
+                        do throws(IngestError) {
+                            try restrictions.check(record)
+                        } catch {
+                            throw error.at(line: number)
+                        }
+                        return .success(encode(record))
                     } catch {
                         return .failure(error)
                     }

@@ -1,3 +1,4 @@
+import AuditAnalysis
 public import AuditChain
 public import AuditCore
 public import AuditKeys
@@ -18,11 +19,14 @@ public final class AuditLog: Sendable {
     public let keyRing: KeyRing
     /// The sanitizer, with the current key.
     public let sanitizer: Sanitizer
+    /// Live anomaly detection, run inside every append; holds the configuration in force.
+    let monitor: AlertMonitor
 
-    init(store: AuditStore, keyRing: KeyRing, policy: SanitizerPolicy) {
+    init(store: AuditStore, keyRing: KeyRing, policy: SanitizerPolicy, monitor: AlertMonitor) {
         self.store = store
         self.keyRing = keyRing
         self.sanitizer = Sanitizer(policy: policy, pseudonymizer: keyRing.current)
+        self.monitor = monitor
     }
 
     /// The key file used when none is named: beside the database, `<database>.keys.json`.
@@ -34,7 +38,8 @@ public final class AuditLog: Sendable {
 
     /// Creates a new database and a new key file (mode 0600). Refuses to overwrite either.
     public static func create(
-        database path: String, keyFile: String? = nil, policy: SanitizerPolicy = .default
+        database path: String, keyFile: String? = nil, policy: SanitizerPolicy = .default,
+        clock: @escaping @Sendable () -> Timestamp = AuditStore.systemClock
     ) throws(CareTrailError) -> AuditLog {
         let keyPath = keyFile ?? defaultKeyFile(forDatabase: path)
         if FileManager.default.fileExists(atPath: path) {
@@ -47,8 +52,9 @@ public final class AuditLog: Sendable {
             throw CareTrailError(code: .keyFile, message: error.message)
         }
         do {
-            let store = try AuditStore.create(at: path)
-            return AuditLog(store: store, keyRing: ring, policy: policy)
+            let monitor = AlertMonitor()
+            let store = try AuditStore.create(at: path, clock: clock, observer: monitor)
+            return AuditLog(store: store, keyRing: ring, policy: policy, monitor: monitor)
         } catch {
             throw CareTrailError(code: .store, message: error.message)
         }
@@ -56,17 +62,24 @@ public final class AuditLog: Sendable {
 
     /// Opens an existing database with its key file.
     public static func open(
-        database path: String, keyFile: String? = nil, policy: SanitizerPolicy = .default
+        database path: String, keyFile: String? = nil, policy: SanitizerPolicy = .default,
+        clock: @escaping @Sendable () -> Timestamp = AuditStore.systemClock
     ) throws(CareTrailError) -> AuditLog {
         let store: AuditStore
+        let monitor = AlertMonitor()
         do {
-            store = try AuditStore.open(at: path)
-        } catch {
+            store = try AuditStore.open(at: path, clock: clock, observer: monitor)
+            if let entry = try store.latest(.config) {
+                monitor.prime(try LogConfiguration(entry: entry), seq: entry.seq)
+            }
+        } catch let error as StoreError {
             throw CareTrailError(code: .store, message: error.message)
+        } catch {
+            throw CareTrailError(code: .store, message: "the log's configuration entry is unreadable: \(error)")
         }
         do {
             let ring = try KeyRing.load(from: URL(fileURLWithPath: keyFile ?? defaultKeyFile(forDatabase: path)))
-            return AuditLog(store: store, keyRing: ring, policy: policy)
+            return AuditLog(store: store, keyRing: ring, policy: policy, monitor: monitor)
         } catch {
             throw CareTrailError(code: .keyFile, message: error.message)
         }
@@ -89,6 +102,18 @@ public final class AuditLog: Sendable {
     /// Records a batch durably and atomically (all of it or none), sharing the commit with
     /// concurrent callers.
     public func record(_ records: [IngestRecord]) async throws(CareTrailError) -> AppendReceipt {
+        let restrictions = configuration.purposeRestrictions
+        var errors: [IngestError] = []
+        for (index, record) in records.enumerated() {
+            do throws(IngestError) {
+                try restrictions.check(record)
+            } catch {
+                errors.append(records.count > 1 ? error.at(line: index + 1) : error)
+            }
+        }
+        if !errors.isEmpty {
+            throw CareTrailError(code: .invalidRecords, message: "nothing was appended", recordErrors: errors)
+        }
         let encoded = records.map(encode)
         do {
             return try await store.append(encoded)

@@ -13,6 +13,10 @@ public struct CareTrailError: Error, Sendable, CustomStringConvertible {
         case auditWriteFailed = "audit_write_failed"
         /// An input file could not be read.
         case input
+        /// An argument is missing or not acceptable (e.g. a review without reviewer).
+        case invalidArgument = "invalid_argument"
+        /// What was asked for (an alert id) is not in the log.
+        case notFound = "not_found"
     }
 
     public var code: Code

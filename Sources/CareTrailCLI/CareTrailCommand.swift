@@ -7,11 +7,12 @@ public struct CareTrailCommand: ParsableCommand {
         abstract: "A tamper-evident access-audit log for clinical AI agents' tool calls.",
         discussion: """
             Exit codes: 0 success (verify: intact); 1 verify found damage; 2 invalid input records \
-            (nothing appended); 3 database, key file or input unusable; 64 usage error.
+            (nothing appended), or a bad argument or unknown alert; 3 database, key file or input unusable; 64 usage error.
             """,
         subcommands: [
             DemoCommand.self, InitCommand.self, IngestCommand.self, VerifyCommand.self, HeadCommand.self,
-            ShowCommand.self, PseudonymCommand.self, PIIKeyCommand.self, PolicyCommand.self,
+            ShowCommand.self, AlertsCommand.self, ReviewCommand.self, ConfigCommand.self, PseudonymCommand.self,
+            PIIKeyCommand.self, PolicyCommand.self,
         ]
     )
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AuditAnalysis
 import AuditChain
 import AuditCore
 import AuditStore
@@ -35,7 +36,7 @@ struct DemoCommand: ParsableCommand {
             var started = Date()
             let summary = try log.ingest(path: input)
             let ingestSeconds = Date().timeIntervalSince(started)
-            print("2. ingested \(input): \(summary.appended) records (tool calls and agent requests) in \(String(format: "%.2f", ingestSeconds)) s, one atomic batch")
+            print("2. ingested \(input): \(summary.appended) records (tool calls and agent requests) in \(String(format: "%.2f", ingestSeconds)) s, one atomic batch; \(summary.alertsRaised) alerts raised and chained with them")
 
             started = Date()
             let report: VerificationReport
@@ -56,12 +57,30 @@ struct DemoCommand: ParsableCommand {
             print("6. a privacy officer looks for \"Maria Garcia\": caretrail pseudonym --db \(database) \"Maria Garcia\"")
             print("   -> \(token)")
 
-            let scan = try ClearTextScan(jsonLines: input, sanitizer: log.sanitizer)
-            let leaks = scan.leaks(inFiles: [database, database + "-wal"])
-            print("7. scanned the database file and its WAL for the \(scan.needles.count) distinct clear-text names, SSNs, birth dates, phones, e-mails and API keys of the input: \(leaks.count) found")
+            let alerts = try log.alerts()
+            print("7. alerts (caretrail alerts --db \(database)):")
+            for status in alerts.prefix(4) {
+                print("   \(status.alert.id)  \(status.alert.kind.rawValue)  \(status.alert.severity.rawValue)  \(status.state)  entries \(status.alert.entrySeqs.map(String.init).joined(separator: ","))")
+            }
+            if alerts.count > 4 { print("   … \(alerts.count - 4) more") }
+            if let breakGlass = alerts.first(where: { $0.alert.kind == .breakGlass }) {
+                let review = try log.review(
+                    alertID: breakGlass.alert.id, by: "privacy-officer-1", decision: .justified,
+                    note: "Confirmed with the ED attending: patient arrived unconscious."
+                )
+                let after = try log.alerts().first { $0.alert.seq == breakGlass.alert.seq }
+                print("   a privacy officer reviews \(breakGlass.alert.id): caretrail review \(breakGlass.alert.id) --by privacy-officer-1 --decision justified --note ...")
+                print("   -> review chained at seq \(review.seq); the alert's state is now \(after?.state ?? "?")")
+            }
+            let scan = try log.scanAlerts()
+            print("8. caretrail alerts scan: replaying \(scan.entriesScanned) entries raises \(scan.recomputed.count) alerts, \(scan.matches ? "the same as live detection" : "NOT the same as live detection")")
+
+            let clearText = try ClearTextScan(jsonLines: input, sanitizer: log.sanitizer)
+            let leaks = clearText.leaks(inFiles: [database, database + "-wal"])
+            print("9. scanned the database file and its WAL for the \(clearText.needles.count) distinct clear-text names, SSNs, birth dates, phones, e-mails and API keys of the input: \(leaks.count) found")
             print("")
-            print("Try: caretrail verify --db \(database)   |   caretrail show --db \(database) --trace tr-00000000")
-            if !report.isIntact || !leaks.isEmpty { throw ExitCode(CLIExit.integrityFailure.rawValue) }
+            print("Try: caretrail verify --db \(database)   |   caretrail alerts --db \(database) --open   |   caretrail show --db \(database) --trace tr-00000000")
+            if !report.isIntact || !leaks.isEmpty || !scan.matches { throw ExitCode(CLIExit.integrityFailure.rawValue) }
         }
     }
 

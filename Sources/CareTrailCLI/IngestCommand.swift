@@ -21,10 +21,11 @@ struct IngestCommand: ParsableCommand {
             switch format {
             case .json:
                 print(JSONOutput.compact([
-                    "appended": .number(Double(summary.appended)), "head": summary.head.map(\.jsonValue) ?? .null,
+                    "appended": .number(Double(summary.appended)), "alerts_raised": .number(Double(summary.alertsRaised)),
+                    "head": summary.head.map(\.jsonValue) ?? .null,
                 ]))
             case .text:
-                print("appended \(summary.appended) entries; head \(summary.head.map(\.description) ?? "none (empty log)")")
+                print("appended \(summary.appended) entries; \(summary.alertsRaised) alerts raised; head \(summary.head.map(\.description) ?? "none (empty log)")")
             }
         }
     }

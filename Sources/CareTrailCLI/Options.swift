@@ -90,7 +90,8 @@ func runReportingFailures(_ body: () throws -> Void) throws {
         throw ExitCode(failure.exitCode.rawValue)
     } catch let error as CareTrailError {
         printError("caretrail: \(error.description)")
-        throw ExitCode(error.code == .invalidRecords ? CLIExit.invalidInput.rawValue : CLIExit.ioError.rawValue)
+        let invalid: Set<CareTrailError.Code> = [.invalidRecords, .invalidArgument, .notFound]
+        throw ExitCode(invalid.contains(error.code) ? CLIExit.invalidInput.rawValue : CLIExit.ioError.rawValue)
     }
 }
 

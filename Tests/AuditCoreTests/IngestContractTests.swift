@@ -100,7 +100,9 @@ struct IngestContractTests {
 
     @Test(arguments: PurposeOfUse.all.map(\.code))
     func everyPurposeOfUseCodeIsAccepted(code: String) throws {
-        guard case .toolCall(let call) = try decode(with(["purpose_of_use": .string(code)])) else {
+        // BTG needs its break-the-glass reason (see breakTheGlassRules).
+        let breakGlass: JSONValue? = code == "BTG" ? ["reason": "Unconscious patient in ED, no consent possible"] : nil
+        guard case .toolCall(let call) = try decode(with(["purpose_of_use": .string(code), "break_glass": breakGlass])) else {
             Issue.record("not a tool call")
             return
         }
@@ -170,9 +172,34 @@ struct IngestContractTests {
     }
 
     @Test func breakGlassIsStoredWithItsReason() throws {
-        guard case .toolCall(let call) = try decode(with(["break_glass": ["reason": "Unconscious patient in ED"]])) else { return }
+        guard case .toolCall(let call) = try decode(with([
+            "purpose_of_use": "ETREAT", "break_glass": ["reason": "Unconscious patient in ED"],
+        ])) else { return }
         #expect(call.breakGlass?.reason == "Unconscious patient in ED")
         #expect(decodeError(with(["break_glass": ["reason": "x", "why": "y"]]))?.field == "break_glass.why")
+    }
+
+    @Test(arguments: [
+        [:], ["reason": ""], ["reason": "   "], ["reason": "urgent"], ["reason": "n/a"], ["reason": "Emergency access"],
+        ["reason": "xxxxxxxxxxxxxxxx"], ["reason": "BreakTheGlassNow"], ["reason": "N/A - N/A - N/A"],
+    ] as [JSONValue])
+    func breakGlassWithoutAReasonAReviewerCanJudgeIsRejected(breakGlass: JSONValue) {
+        let error = decodeError(with(["purpose_of_use": "ETREAT", "break_glass": breakGlass]))
+        #expect(error?.code == .breakGlassReason)
+        #expect(error?.field == "break_glass.reason")
+    }
+
+    @Test func breakTheGlassRules() throws {
+        let reason: JSONValue = ["reason": "Unconscious patient in ED, no consent possible"]
+        // A non-emergency purpose cannot break the glass.
+        let wrongPurpose = decodeError(with(["purpose_of_use": "TREAT", "break_glass": reason]))
+        #expect(wrongPurpose?.code == .breakGlassPurpose)
+        #expect(wrongPurpose?.field == "purpose_of_use")
+        // BTG without a reason is rejected too; ETREAT alone is ordinary emergency treatment.
+        #expect(decodeError(with(["purpose_of_use": "BTG"]))?.code == .breakGlassPurpose)
+        _ = try decode(with(["purpose_of_use": "ETREAT"]))
+        _ = try decode(with(["purpose_of_use": "BTG", "break_glass": reason]))
+        _ = try decode(with(["purpose_of_use": "ETREAT", "break_glass": reason]))
     }
 
     @Test func agentRequestNeedsTraceTenantUserModel() throws {

@@ -202,7 +202,9 @@ struct CommandLineTests {
     @Test func demoRunsOnTheSampleWorkloadAndFindsNoClearTextPHI() throws {
         let result = try caretrail("demo", "--dir", folder.appendingPathComponent("demo").path)
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("3. verified: intact, 5167 hashes"))
+        #expect(result.stdout.contains("3. verified: intact, 5177 hashes"))
+        #expect(result.stdout.contains("10 alerts raised"))
+        #expect(result.stdout.contains("the same as live detection"))
         #expect(result.stdout.contains(": 0 found"))
     }
 }

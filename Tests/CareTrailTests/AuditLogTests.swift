@@ -1,3 +1,4 @@
+import AuditAnalysis
 import AuditChain
 import AuditCore
 import AuditKeys
@@ -113,8 +114,13 @@ struct AuditLogTests {
             for _ in 0..<100 { group.addTask { try await log.record(.toolCall(call)) } }
             var seqs: [Int64] = []
             for try await head in group { seqs.append(head.seq) }
-            #expect(seqs.sorted() == Array(1...100))
+            #expect(Set(seqs).count == 100)
         }
+        // A hundred reads of one patient at once are one access burst: one alert, chained with them.
+        let alerts = try log.alerts()
+        #expect(alerts.map(\.alert.kind) == [.patientAccessBurst])
+        #expect(alerts.first?.alert.entrySeqs.count == 10)
+        #expect(try log.store.count() == 101)
         #expect(try log.store.verify().isIntact)
     }
 }

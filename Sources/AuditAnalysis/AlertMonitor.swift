@@ -1,0 +1,122 @@
+public import AuditChain
+import AuditCore
+public import AuditStore
+import Synchronization
+
+/// Live anomaly detection: the store's ``AppendObserver`` that runs the ``AnomalyDetector``
+/// over every appended entry, inside the append's transaction, and hands back the alerts to
+/// append with it. An access and the alert it raises commit together.
+///
+/// The detector's state is rebuilt from the log when needed: on first use it replays the
+/// recent history (twice the longest rule window, in event time), and when another process
+/// appended in between it replays what that process appended. A `config` entry in the chain
+/// restarts detection under the new rules, from that entry on.
+public final class AlertMonitor: AppendObserver {
+    private struct State {
+        var detector: AnomalyDetector?
+        var configuration: LogConfiguration
+        /// The `config` entry the configuration came from (0 for the defaults).
+        var configurationSeq: Int64 = 0
+    }
+
+    private let state: Mutex<State>
+
+    /// A monitor that starts from `configuration` (the log's latest, or the defaults).
+    public init(configuration: LogConfiguration = .standard) {
+        state = Mutex(State(configuration: configuration))
+    }
+
+    /// The configuration in force, as of the last entry observed.
+    public var configuration: LogConfiguration { state.withLock { $0.configuration } }
+
+    /// Sets the configuration read from the log when it was opened.
+    public func prime(_ configuration: LogConfiguration, seq: Int64) {
+        state.withLock { state in
+            state.configuration = configuration
+            state.configurationSeq = seq
+        }
+    }
+
+    /// The most entries another process may have appended that are replayed one by one; past
+    /// this, the monitor rebuilds from recent history instead.
+    static let catchUpLimit: Int64 = 65_536
+
+    public func entriesAppended(_ entries: [StoredEntry], reader: LogReader) throws -> [EncodedEntry] {
+        guard let first = entries.first else { return [] }
+        return try state.withLock { state in
+            if let detector = state.detector, detector.lastSeq < first.seq - 1,
+                first.seq - 1 - detector.lastSeq <= Self.catchUpLimit
+            {
+                try Self.catchUp(&state, from: detector.lastSeq + 1, through: first.seq - 1, reader: reader)
+            } else if state.detector?.lastSeq != first.seq - 1 {
+                try Self.warmUp(&state, through: first.seq - 1, reader: reader)
+            }
+            var alerts: [EncodedEntry] = []
+            for entry in entries {
+                for draft in Self.observe(entry, state: &state) { alerts.append(EncodedEntry(draft.content)) }
+            }
+            return alerts
+        }
+    }
+
+    public func appendRolledBack() {
+        state.withLock { $0.detector = nil }
+    }
+
+    /// Feeds one entry: a configuration change restarts detection; anything else goes to the rules.
+    private static func observe(_ entry: StoredEntry, state: inout State) -> [AlertDraft] {
+        if entry.content.kind == RecordKind.config.rawValue {
+            if let configuration = try? LogConfiguration(entry: entry) {
+                state.configuration = configuration
+                state.configurationSeq = entry.seq
+            }
+            state.detector = AnomalyDetector(rules: state.configuration.alerts, startingAfter: entry.seq)
+            return []
+        }
+        if state.detector == nil {
+            state.detector = AnomalyDetector(rules: state.configuration.alerts, startingAfter: entry.seq - 1)
+        }
+        return state.detector?.observe(ObservedEntry(entry)) ?? []
+    }
+
+    /// Replays entries someone else appended (their alerts are in the log already).
+    private static func catchUp(_ state: inout State, from first: Int64, through last: Int64, reader: LogReader) throws {
+        var low = first
+        while low <= last {
+            let high = min(last, low + 4095)
+            for entry in try reader.entries(from: low, through: high) { _ = observe(entry, state: &state) }
+            low = high + 1
+        }
+    }
+
+    /// Rebuilds the detector from the configuration in force at `last` and the recent history
+    /// before it, without raising anything (what it would raise is in the log already).
+    private static func warmUp(_ state: inout State, through last: Int64, reader: LogReader) throws {
+        if let entry = try reader.latest(.config, atOrBefore: last), let configuration = try? LogConfiguration(entry: entry) {
+            state.configuration = configuration
+            state.configurationSeq = entry.seq
+        } else {
+            state.configurationSeq = 0
+        }
+        let start = try historyStart(through: last, after: state.configurationSeq, rules: state.configuration.alerts, reader: reader)
+        state.detector = AnomalyDetector(rules: state.configuration.alerts, startingAfter: start - 1)
+        if start <= last { try catchUp(&state, from: start, through: last, reader: reader) }
+    }
+
+    /// The first entry whose history the rules may still need: walking back from `last` a
+    /// chunk at a time, until a whole chunk lies beyond the horizon of the newest event seen.
+    static func historyStart(through last: Int64, after floor: Int64, rules: AlertRules, reader: LogReader) throws -> Int64 {
+        var high = last
+        var newest = Int64.min
+        while high > floor {
+            let low = max(floor + 1, high - 4095)
+            let times = try reader.entries(from: low, through: high).map {
+                ObservedEntry.milliseconds($0.content.timestamp ?? $0.recordedAt)
+            }
+            newest = max(newest, times.max() ?? newest)
+            if let latest = times.max(), latest <= newest - rules.horizonMilliseconds { return low }
+            high = low - 1
+        }
+        return floor + 1
+    }
+}

@@ -1,0 +1,65 @@
+public import AuditChain
+public import AuditCore
+
+/// What the anomaly rules need to know of an entry: who, which patients, when, how it went.
+public struct ObservedEntry: Sendable, Hashable {
+    public var seq: Int64
+    public var kind: RecordKind?
+    public var tenantID: String
+    public var userID: String
+    /// The patients the entry accessed: `patient_id`, or a query's `patient_ids`.
+    public var patientIDs: [String]
+    public var isQuery: Bool
+    public var failed: Bool
+    public var purpose: PurposeOfUse?
+    /// Event time: the agent's `timestamp`, else `recorded_at`, in milliseconds since the epoch.
+    public var time: Int64
+    public var breakGlass: Bool
+    public var keyID: String
+
+    public init(
+        seq: Int64, kind: RecordKind?, tenantID: String, userID: String, patientIDs: [String], isQuery: Bool,
+        failed: Bool, purpose: PurposeOfUse?, time: Int64, breakGlass: Bool, keyID: String
+    ) {
+        self.seq = seq
+        self.kind = kind
+        self.tenantID = tenantID
+        self.userID = userID
+        self.patientIDs = patientIDs
+        self.isQuery = isQuery
+        self.failed = failed
+        self.purpose = purpose
+        self.time = time
+        self.breakGlass = breakGlass
+        self.keyID = keyID
+    }
+
+    /// Reads a stored entry. Only entries with an emergency purpose have their body parsed
+    /// (to find `break_glass`), so observing stays cheap.
+    public init(_ entry: StoredEntry) {
+        let content = entry.content
+        let purpose = content.purposeOfUse.flatMap { PurposeOfUse(code: $0) }
+        var breakGlass = false
+        if purpose?.isEmergency == true, case .object(let body)? = try? JSONParser.parse(content.body) {
+            breakGlass = body["break_glass"] != nil
+        }
+        let isQuery = content.action == ToolAction.execute.rawValue
+        var patients: [String] = []
+        if isQuery {
+            var seen = Set<String>()
+            patients = content.patientIDList.filter { seen.insert($0).inserted }
+        } else if let patient = content.patientID {
+            patients = [patient]
+        }
+        let time = Self.milliseconds(content.timestamp ?? entry.recordedAt)
+        self.init(
+            seq: entry.seq, kind: RecordKind(rawValue: content.kind), tenantID: content.tenantID, userID: content.userID,
+            patientIDs: patients, isQuery: isQuery, failed: content.outcome == Outcome.failure.rawValue,
+            purpose: purpose, time: time, breakGlass: breakGlass, keyID: content.keyID
+        )
+    }
+
+    static func milliseconds(_ text: String) -> Int64 {
+        Timestamp(rfc3339: text)?.millisecondsSinceEpoch ?? 0
+    }
+}

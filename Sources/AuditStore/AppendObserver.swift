@@ -1,0 +1,38 @@
+public import AuditChain
+public import AuditCore
+import GRDB
+
+/// Watches every entry the store appends, inside the append's write transaction, and may
+/// derive further entries from them, which the store appends in the same transaction.
+///
+/// CareTrail's anomaly detection is one: it raises alerts as the accesses that trigger them
+/// are appended, so an acknowledged access and its alert are durable together. An observer
+/// sees entries in sequence order. It is called with SQLite's write lock held, so calls never
+/// overlap, across processes too; entries other processes appended since its last call can
+/// be read through the ``LogReader``.
+public protocol AppendObserver: AnyObject, Sendable {
+    /// The entries just appended, in order; returns entries to append after them (possibly none).
+    /// Derived entries are passed to the observer in turn.
+    func entriesAppended(_ entries: [StoredEntry], reader: LogReader) throws -> [EncodedEntry]
+
+    /// The transaction that held the last entries passed in was rolled back: they are not in
+    /// the log. The observer must forget what it learnt from them.
+    func appendRolledBack()
+}
+
+/// Read access to the log inside an append transaction, for an ``AppendObserver``.
+public struct LogReader {
+    let db: Database
+
+    /// The entries with `seq` from `first` through `last`, in order.
+    public func entries(from first: Int64, through last: Int64) throws -> [StoredEntry] {
+        try AuditStore.fetchEntries(db, where: "seq BETWEEN ? AND ?", arguments: [first, last])
+    }
+
+    /// The last entry of `kind` at or before `seq`, if any.
+    public func latest(_ kind: RecordKind, atOrBefore seq: Int64) throws -> StoredEntry? {
+        try AuditStore.fetchEntries(
+            db, where: "kind = '\(kind.rawValue)' AND seq <= ?", arguments: [seq], limit: 1, order: "seq DESC"
+        ).first
+    }
+}

@@ -1,0 +1,85 @@
+public import AuditAnalysis
+public import AuditChain
+public import AuditCore
+import AuditStore
+import Foundation
+
+extension AuditLog {
+    /// The configuration in force: the log's latest `config` entry, or the defaults.
+    public var configuration: LogConfiguration { monitor.configuration }
+
+    /// Every alert with its review state, at the log's clock.
+    public func alerts() throws(CareTrailError) -> [AlertStatus] {
+        let (alerts, reviews) = try storeCall { () throws(StoreError) in
+            (try store.entries(kind: .alert).compactMap(AlertRecord.init), try store.entries(kind: .review).compactMap(ReviewRecord.init))
+        }
+        return AlertStatus.derive(
+            alerts: alerts, reviews: reviews, now: store.clock(), deadlineDays: configuration.reviewDeadlineDays
+        )
+    }
+
+    /// The alert with this id (`alert-42` or `42`).
+    public func alert(id: String) throws(CareTrailError) -> AlertRecord {
+        guard let seq = AlertRecord.seq(fromID: id),
+            let entry = try storeCall({ () throws(StoreError) in try store.entry(seq: seq) }),
+            let alert = AlertRecord(entry)
+        else {
+            throw CareTrailError(code: .notFound, message: "no alert with id \(id.prefix(40))")
+        }
+        return alert
+    }
+
+    /// Appends a privacy officer's review of an alert to the chain. The note is kept readable
+    /// but scrubbed of identifiers first. A user cannot review an alert about their own access.
+    @discardableResult
+    public func review(
+        alertID: String, by reviewer: String, decision: ReviewDecision, note: String
+    ) throws(CareTrailError) -> ChainHead {
+        let alert = try alert(id: alertID)
+        let who = reviewer.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !who.isEmpty else {
+            throw CareTrailError(code: .invalidArgument, message: "--by: the reviewer's user id is required")
+        }
+        guard note.trimmingCharacters(in: .whitespacesAndNewlines).count >= 3 else {
+            throw CareTrailError(code: .invalidArgument, message: "--note: say what the review found")
+        }
+        if alert.userID == who {
+            throw CareTrailError(code: .invalidArgument, message: "--by: a user cannot review an alert about their own access")
+        }
+        let content = ReviewRecord.content(
+            alert: alert, reviewer: who, decision: decision, scrubbedNote: sanitizer.scrubNote(note),
+            keyID: sanitizer.pseudonymizer.keyID
+        )
+        return try appendOwn(content)
+    }
+
+    /// Appends a configuration change to the chain; it applies to every writer from then on.
+    @discardableResult
+    public func setConfiguration(_ configuration: LogConfiguration, changedBy user: String) throws(CareTrailError) -> ChainHead {
+        guard !user.isEmpty else { throw CareTrailError(code: .invalidArgument, message: "--by: who changes the configuration is required") }
+        return try appendOwn(configuration.entryContent(changedBy: user, keyID: sanitizer.pseudonymizer.keyID))
+    }
+
+    /// Replays the log's history through the anomaly rules and compares with the alerts raised live.
+    public func scanAlerts(from: Timestamp? = nil, to: Timestamp? = nil) throws(CareTrailError) -> AlertScan {
+        try storeCall { () throws(StoreError) in try AlertScan.run(store: store, from: from, to: to) }
+    }
+
+    /// Appends an entry CareTrail writes itself, durably, in a transaction of its own.
+    private func appendOwn(_ content: EntryContent) throws(CareTrailError) -> ChainHead {
+        let receipt = try storeCall { () throws(StoreError) in try store.appendNow([EncodedEntry(content)]) }
+        guard let head = receipt.entries.first else {
+            throw CareTrailError(code: .store, message: "the store acknowledged no entry")
+        }
+        return head
+    }
+}
+
+/// Runs a store call, turning its error into a ``CareTrailError``.
+func storeCall<T>(_ body: () throws(StoreError) -> T) throws(CareTrailError) -> T {
+    do {
+        return try body()
+    } catch {
+        throw CareTrailError(code: .store, message: error.message)
+    }
+}
