@@ -67,11 +67,13 @@ public struct Sanitizer: Sendable {
         )
     }
 
-    /// Free text a person wrote for the log itself (a review note): kept readable, with
-    /// identifier patterns (SSN, phone, e-mail, dates) and name-like words pseudonymised.
+    /// Free text a person wrote for the log itself (a review note): kept readable, as a
+    /// break-the-glass reason is, with identifier patterns (SSN, phone, e-mail, dates)
+    /// pseudonymised. Name-like words are kept, or the note would be unreadable; reviewers are
+    /// told not to write names.
     public func scrubNote(_ text: String) -> String {
         TextScrubber(pseudonymizer: pseudonymizer, knownValues: [], commonWords: compiled.commonWords)
-            .scrub(text, names: true)
+            .scrub(text, names: false)
     }
 
     /// The storable content of an agent request: `input` and `output` only as hash and preview.
