@@ -8,8 +8,10 @@
 //            sanitise, pseudonymise, canonicalise, hash, insert, fsync), calls/s;
 //   single   one appender committing every call alone, calls/s;
 //   grouped  T concurrent tasks appending one call each, sharing group commits, calls/s;
+//   detect   the cost of live anomaly detection: the store phase with and without it;
 //   verify   full verification (every hash recomputed, every link checked), entries/s;
 //   size     bytes per entry on disk; peak resident memory.
+import AuditAnalysis
 import AuditChain
 import AuditCore
 import AuditKeys
@@ -120,7 +122,7 @@ let ingestTime = try seconds {
         prepared = next.entries
     }
 }
-let count = try log.store.count()
+let count = Int64(lines.count)
 print(String(format: "ingest:  %d calls in batches of %d: %.2f s = %.0f calls/s (durable, all work included)",
              count, options.batch, ingestTime, Double(count) / ingestTime))
 print(String(format: "         of which %.2f s committing (hash, insert, fsync) and %.2f s more waiting for the next batch's parsing and sanitising",
@@ -158,6 +160,31 @@ print(String(format: "store:   the same %d calls sanitised beforehand, committed
 print(String(format: "         commit latency per batch: median %.1f ms, p99 %.1f ms, max %.1f ms",
              commitLatencies[commitLatencies.count / 2] * 1000, commitLatencies[commitLatencies.count * 99 / 100] * 1000,
              (commitLatencies.last ?? 0) * 1000))
+
+// 1c. Live anomaly detection's cost: the same prepared batches into a store without the
+//     detector (the store phase above ran with it, as every AuditLog does).
+let bareStore = try AuditStore.create(at: folder.appendingPathComponent("no-detection.sqlite").path)
+let bareTime = try seconds { for batch in preparedBatches { _ = try bareStore.appendNow(batch) } }
+let alertCount = try storeLog.alerts().count
+let detectorOnly: Double = try {
+    var detector = AnomalyDetector()
+    var total = 0.0
+    var low: Int64 = 1
+    let stored = try storeLog.store.count()
+    while low <= stored {
+        let entries = try storeLog.store.entries(from: low, through: low + 9_999, limit: 10_000).map(ObservedEntry.init)
+        total += seconds { for entry in entries { _ = detector.observe(entry) } }
+        low += 10_000
+    }
+    return total
+}()
+preparedBatches = []
+let perCallDetect = (storeOnlyTime - bareTime) / Double(count) * 1e6
+print(String(format: "detect:  store without detection %.2f s = %.0f calls/s; with it %.2f s (%d alerts): %+.1f%% time, %.1f µs per call (rules alone %.1f µs)",
+             bareTime, Double(count) / bareTime, storeOnlyTime, alertCount, (storeOnlyTime / bareTime - 1) * 100, perCallDetect,
+             detectorOnly / Double(count) * 1e6))
+print(String(format: "         against end-to-end ingest (%.2f s, detection included): detection is %.1f%% of it, ingest without it would take %.2f s",
+             ingestTime, (storeOnlyTime - bareTime) / ingestTime * 100, ingestTime - (storeOnlyTime - bareTime)))
 
 // 2. One appender, every call committed alone.
 let singleLog = try AuditLog.create(database: folder.appendingPathComponent("single.sqlite").path)
@@ -198,5 +225,5 @@ print(String(format: "verify:  %d entries, every hash recomputed: %.2f s = %.0f 
 // 5. Size on disk.
 try log.store.checkpoint()
 let size = (try FileManager.default.attributesOfItem(atPath: log.store.path)[.size] as? NSNumber)?.doubleValue ?? 0
-print(String(format: "size:    %.0f bytes per entry on disk (database file after checkpoint, indexes included)", size / Double(count)))
+print(String(format: "size:    %.0f bytes per entry on disk (database file after checkpoint, indexes included)", size / Double(try log.store.count())))
 print(String(format: "memory:  %.0f MiB peak resident (the workload itself is held in memory: %.0f MiB)", peakResidentMiB(), Double(inputBytes) / 1_048_576))
