@@ -87,8 +87,8 @@ public struct StoredEntry: Sendable, Hashable {
         self.content = content
     }
 
-    /// The entry as one JSON object: every column, `body` and `patient_ids` as JSON values.
-    /// This is what `caretrail show` prints.
+    /// The entry as one JSON object: every column, `body` and `patient_ids` as JSON values, and
+    /// `purpose_of_use_display`, the code's display name. This is what `caretrail show` prints.
     public var jsonValue: JSONValue {
         var object: [String: JSONValue] = [
             "seq": .number(Double(seq)), "recorded_at": .string(recordedAt), "prev_hash": .string(prevHash.hex),
@@ -101,6 +101,10 @@ public struct StoredEntry: Sendable, Hashable {
             case .json: object[column.name] = text.map { (try? JSONParser.parse($0)) ?? .string($0) } ?? .null
             case .hash, .integer: continue  // prev_hash and seq, set above
             }
+        }
+        // Not stored (the code is): the code's display name from HL7 v3 ActReason, for people.
+        if let display = content.purposeOfUse.flatMap({ PurposeOfUse(code: $0) })?.display {
+            object["purpose_of_use_display"] = .string(display)
         }
         return .object(object)
     }

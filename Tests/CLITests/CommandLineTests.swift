@@ -35,6 +35,8 @@ struct CommandLineTests {
         let entry = try JSONParser.parse(shown.stdout)
         #expect(entry["seq"] == 2)
         #expect(entry["kind"] == "tool_call")
+        let code = try #require(entry["purpose_of_use"]?.stringValue)
+        #expect(entry["purpose_of_use_display"]?.stringValue == PurposeOfUse(code: code)?.display)
         #expect(entry["body"]?["arguments"]?["patient_name"]?.stringValue?.hasPrefix("hmac-sha256:k1:") == true)
 
         let trace = try JSONParser.parse(try caretrail("show", "--db", db, "--trace", "tr-00000000").stdout)
