@@ -37,6 +37,25 @@ extension AuditStore {
         }
     }
 
+    /// Calls `body` with each entry that answers `query`, streamed from SQLite (memory stays
+    /// flat however many there are), in the order of ``entries(_:from:to:limit:)``.
+    public func forEachEntry(
+        _ query: EntryQuery, from: Timestamp? = nil, to: Timestamp? = nil, limit: Int = Int(Int32.max),
+        _ body: (StoredEntry) throws -> Void
+    ) throws(StoreError) {
+        do {
+            try pool.read { db in
+                let (sql, arguments) = try Self.sql(for: query, from: from, to: to, limit: limit, db: db)
+                let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+                while let row = try rows.next() { try body(Self.storedEntry(row)) }
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(code: .readFailed, message: "cannot read the log: \(Self.reason(error))")
+        }
+    }
+
     /// SQLite's plan for `query`, one line per step: tests use it to prove every question is
     /// answered through an index rather than a scan of the log.
     func queryPlan(_ query: EntryQuery) throws -> [String] {

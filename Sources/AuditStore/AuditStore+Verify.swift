@@ -14,8 +14,28 @@ public struct VerificationReport: Sendable, Hashable {
     public var head: ChainHead?
     /// The earlier head that was checked to still be in the log, if one was given.
     public var expectedHead: ChainHead?
+    /// `full`: every entry was re-hashed now. `incremental`: only the entries appended since
+    /// ``previous`` were, and the entry at its head was checked to be unchanged.
+    public var mode: VerificationMode = .full
+    /// For an incremental verification: the earlier verification it builds on.
+    public var previous: VerificationRecord?
 
     public var isIntact: Bool { problem == nil }
+}
+
+/// How much of the log a verification re-hashed.
+public enum VerificationMode: String, Sendable, Hashable {
+    case full
+    case incremental
+}
+
+/// What a verification proved: the log was intact up to a head, at a time. Kept in the log's
+/// `verification` table (outside the chain: it is a record of work done, not audit data).
+public struct VerificationRecord: Sendable, Hashable {
+    public var head: ChainHead
+    public var verifiedAt: String
+    public var mode: VerificationMode
+    public var entriesChecked: Int64
 }
 
 extension AuditStore {
@@ -26,11 +46,66 @@ extension AuditStore {
     /// Entries are read in chunks by two reader connections at once and hashed in parallel;
     /// links are then checked in order. Memory stays flat in the size of the log.
     public func verify(expectHead: ChainHead? = nil, chunkSize: Int = 16_384) throws(StoreError) -> VerificationReport {
+        let report = try verify(after: nil, expectHead: expectHead, chunkSize: chunkSize)
+        try record(report)
+        return report
+    }
+
+    /// Verifies only what was appended since the last verification that proved the log intact
+    /// (after checking that the entry at that verification's head still re-hashes to the hash
+    /// it had); without one, or when that entry changed, verifies in full. Either way the
+    /// report says which was done, and an intact result is recorded for the next time.
+    public func verifyIncrementally(chunkSize: Int = 16_384) throws(StoreError) -> VerificationReport {
+        guard let previous = try lastVerification(), let anchor = try entry(seq: previous.head.seq),
+            anchor.entryHash == previous.head.hash
+        else { return try verify(chunkSize: chunkSize) }
+        var buffer: [UInt8] = []
+        guard hasher.isValid(anchor, buffer: &buffer) else { return try verify(chunkSize: chunkSize) }
+        let link = ChainLink(seq: anchor.seq, prevHash: anchor.prevHash, entryHash: anchor.entryHash, hashIsValid: true)
+        var report = try verify(after: link, expectHead: nil, chunkSize: chunkSize)
+        report.mode = .incremental
+        report.previous = previous
+        try record(report)
+        return report
+    }
+
+    /// The latest verification that proved the log intact, if any.
+    public func lastVerification() throws(StoreError) -> VerificationRecord? {
+        try read { db in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT verified_through, head_hash, verified_at, mode, entries_checked FROM verification ORDER BY id DESC LIMIT 1"
+            ) else { return nil }
+            let hash = [UInt8](row[1] as Data)
+            return VerificationRecord(
+                head: ChainHead(seq: row[0], hash: ChainHash(bytes: hash) ?? ChainHash(unchecked: hash)), verifiedAt: row[2],
+                mode: VerificationMode(rawValue: row[3]) ?? .full, entriesChecked: row[4]
+            )
+        }
+    }
+
+    /// Keeps what an intact verification proved.
+    private func record(_ report: VerificationReport) throws(StoreError) {
+        guard report.isIntact, let head = report.head else { return }
+        // Nothing new proved (an incremental pass over no new entries): nothing to write.
+        if report.mode == .incremental, report.previous?.head == head { return }
+        do {
+            try pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO verification (verified_through, head_hash, verified_at, mode, entries_checked) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [head.seq, Data(head.hash.bytes), clock().description, report.mode.rawValue, report.entriesChecked]
+                )
+            }
+        } catch {
+            throw StoreError(code: .appendFailed, message: "cannot record the verification: \(Self.reason(error))")
+        }
+    }
+
+    private func verify(after anchor: ChainLink?, expectHead: ChainHead?, chunkSize: Int) throws(StoreError) -> VerificationReport {
         let head = try self.head()
         var report = VerificationReport(problem: nil, entriesChecked: 0, head: head, expectedHead: expectHead)
-        var verifier = ChainVerifier()
+        var verifier = ChainVerifier(after: anchor)
         let lastSeq = head?.seq ?? 0
-        var low: Int64 = 1
+        var low: Int64 = (anchor?.seq ?? 0) + 1
         // More chunks than cores per round, so a slow chunk does not leave a core idle.
         let parallelism = 8
         while low <= lastSeq {

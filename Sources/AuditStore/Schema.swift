@@ -74,7 +74,7 @@ enum Schema {
                     """
             )
         }
-        migrator.registerMigration("v2: alert, review and config entries") { db in
+        migrator.registerMigration("v2: alerts, reviews, config; search tokens, tool statistics, verifications") { db in
             // SQLite cannot change a CHECK constraint in place: rebuild the table with the new
             // kinds (the copy keeps every byte, so every hash still verifies), then restore its
             // indexes and triggers. DROP TABLE fires no DELETE trigger.
@@ -121,6 +121,61 @@ enum Schema {
                     BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
                     CREATE TRIGGER entry_is_append_only_delete BEFORE DELETE ON entry
                     BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
+
+                    -- Pseudonyms (hmac-sha256:…) in an entry's arguments, result, error and
+                    -- break-the-glass reason, so a report can find a patient by name or SSN
+                    -- pseudonym. Derived from the hashed body, bucketed like the other random keys.
+                    CREATE TABLE entry_token (
+                        seq INTEGER NOT NULL REFERENCES entry(seq),
+                        token TEXT NOT NULL,
+                        PRIMARY KEY (seq, token)
+                    ) STRICT, WITHOUT ROWID;
+                    CREATE INDEX entry_token_bucket ON entry_token(seq >> 12, token);
+                    CREATE TRIGGER entry_token_is_append_only_update BEFORE UPDATE ON entry_token
+                    BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
+                    CREATE TRIGGER entry_token_is_append_only_delete BEFORE DELETE ON entry_token
+                    BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
+
+                    -- Per tool and UTC day of the event: calls, failures, durations (sum and a
+                    -- histogram of 2% wide buckets), users. Kept by every append, in its
+                    -- transaction, so tool statistics never scan the log.
+                    CREATE TABLE tool_day (
+                        tool_name TEXT NOT NULL,
+                        day TEXT NOT NULL,
+                        calls INTEGER NOT NULL,
+                        failures INTEGER NOT NULL,
+                        timed INTEGER NOT NULL,
+                        duration_sum REAL NOT NULL,
+                        PRIMARY KEY (tool_name, day)
+                    ) STRICT, WITHOUT ROWID;
+                    CREATE TABLE tool_day_duration (
+                        tool_name TEXT NOT NULL,
+                        day TEXT NOT NULL,
+                        bucket INTEGER NOT NULL,
+                        calls INTEGER NOT NULL,
+                        PRIMARY KEY (tool_name, day, bucket)
+                    ) STRICT, WITHOUT ROWID;
+                    CREATE TABLE tool_day_user (
+                        tool_name TEXT NOT NULL,
+                        day TEXT NOT NULL,
+                        user_id TEXT NOT NULL,
+                        PRIMARY KEY (tool_name, day, user_id)
+                    ) STRICT, WITHOUT ROWID;
+
+                    -- What each verification proved: the log was intact up to this head.
+                    -- Reports verify incrementally from the last one.
+                    CREATE TABLE verification (
+                        id INTEGER PRIMARY KEY,
+                        verified_through INTEGER NOT NULL,
+                        head_hash BLOB NOT NULL CHECK (length(head_hash) = 32),
+                        verified_at TEXT NOT NULL,
+                        mode TEXT NOT NULL CHECK (mode IN ('full', 'incremental')),
+                        entries_checked INTEGER NOT NULL
+                    ) STRICT;
+
+                    -- Entries before this one predate the derived tables: the store fills them in
+                    -- when it opens the log (see AuditStore.fillDerivedTables).
+                    INSERT INTO meta (key, value) SELECT 'derived_from', CAST(coalesce(max(seq), 0) + 1 AS TEXT) FROM entry;
                     """
             )
         }

@@ -11,7 +11,8 @@ public struct CareTrailCommand: ParsableCommand {
             """,
         subcommands: [
             DemoCommand.self, InitCommand.self, IngestCommand.self, VerifyCommand.self, HeadCommand.self,
-            ShowCommand.self, AlertsCommand.self, ReviewCommand.self, ConfigCommand.self, PseudonymCommand.self,
+            ShowCommand.self, ReportCommand.self, TimelineCommand.self, TraceCommand.self, UserActivityCommand.self,
+            FailuresCommand.self, ToolStatsCommand.self, AlertsCommand.self, ReviewCommand.self, ConfigCommand.self, PseudonymCommand.self,
             PIIKeyCommand.self, PolicyCommand.self,
         ]
     )
