@@ -41,6 +41,7 @@ extension AuditStore {
                 try db.inTransaction(.immediate) {
                     var sink = AppendSink(db: db, store: self, head: try Self.head(db))
                     try produce(&sink)
+                    try sink.finish()
                     result = (sink.appended, sink.derived, sink.head)
                     return .commit
                 }
@@ -107,6 +108,7 @@ extension AuditStore {
                     )))
                 }
             }
+            try sink.finish()
             return .commit
         }
         return results
@@ -124,6 +126,8 @@ public struct AppendSink {
     public private(set) var appended: Int64 = 0
     /// How many entries the store's observer derived from them (alerts) and this sink appended.
     public private(set) var derived: Int64 = 0
+    /// Whether a block of postings was completed and awaits ``finish()``.
+    private var postingsDue = false
     private var buffer: [UInt8] = []
 
     init(db: Database, store: AuditStore, head: ChainHead?) {
@@ -146,7 +150,9 @@ public struct AppendSink {
     public mutating func append(_ entries: [EncodedEntry]) throws -> [ChainHead] {
         let recordedAt = store.clock().description
         var before = head?.hash ?? .genesis
+        let firstSeq = (head?.seq ?? 0) + 1
         let receipts = try insert(entries, recordedAt: recordedAt)
+        defer { if let last = head?.seq, last >= firstSeq { postingsDue = postingsDue || Self.completesBlock(firstSeq, last, db: db) } }
         guard let observer = store.observer, !entries.isEmpty else { return receipts }
         var observed = Self.stored(entries, receipts: receipts, prevHash: before, recordedAt: recordedAt)
         while true {
@@ -159,6 +165,20 @@ public struct AppendSink {
             observed = Self.stored(derived, receipts: derivedReceipts, prevHash: before, recordedAt: recordedAt)
         }
         return receipts
+    }
+
+    /// Whether the entries `first...last` complete a block of postings.
+    private static func completesBlock(_ first: Int64, _ last: Int64, db: Database) -> Bool {
+        let shift = Int64((try? Postings.blockShift(db)) ?? 16)
+        return ((first - 1) >> shift) != (last >> shift)
+    }
+
+    /// Writes the postings of blocks this sink completed. The store calls it once per
+    /// transaction, after every batch.
+    mutating func finish() throws {
+        guard postingsDue, let last = head?.seq else { return }
+        try Postings.compact(db, head: last)
+        postingsDue = false
     }
 
     /// Entries as stored, from their receipts; `prevHash` is the hash before the first.

@@ -28,23 +28,54 @@ extension AuditStore {
     public func entries(
         _ query: EntryQuery, from: Timestamp? = nil, to: Timestamp? = nil, limit: Int = 10_000
     ) throws(StoreError) -> [StoredEntry] {
-        try read { db in
-            let (sql, arguments) = try Self.sql(for: query, from: from, to: to, limit: limit, db: db)
-            let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
-            var entries: [StoredEntry] = []
-            while let row = try rows.next() { entries.append(Self.storedEntry(row)) }
-            return entries
-        }
+        var entries: [StoredEntry] = []
+        try forEachEntry(query, from: from, to: to, limit: limit) { entries.append($0) }
+        return entries
     }
 
-    /// Calls `body` with each entry that answers `query`, streamed from SQLite (memory stays
-    /// flat however many there are), in the order of ``entries(_:from:to:limit:)``.
+    /// Calls `body` with each entry that answers `query`, streamed (memory stays flat however
+    /// many there are), in log order (tool and failure queries: in time order).
+    ///
+    /// Patients, users, conversations and traces are found through their posting lists and
+    /// the bucketed indexes (see ``Postings``); tools and failures through their time indexes.
     public func forEachEntry(
         _ query: EntryQuery, from: Timestamp? = nil, to: Timestamp? = nil, limit: Int = Int(Int32.max),
         _ body: (StoredEntry) throws -> Void
     ) throws(StoreError) {
+        try forEachEntryInternal(query, from: from, to: to, limit: limit, body)
+    }
+
+    private func forEachEntryInternal(
+        _ query: EntryQuery, from: Timestamp?, to: Timestamp?, limit: Int, _ body: (StoredEntry) throws -> Void
+    ) throws(StoreError) {
         do {
             try pool.read { db in
+                let lower = from?.description
+                let upper = to?.description
+                let keyed: (Postings.Kind, String)?
+                switch query {
+                case .patient(let patient): keyed = (.patient, patient)
+                case .user(let user): keyed = (.user, user)
+                case .conversation(let conversation): keyed = (.conversation, conversation)
+                case .trace(let trace): keyed = (.trace, trace)
+                case .tool, .failures: keyed = nil
+                }
+                if let (kind, key) = keyed {
+                    let last = try Self.head(db)?.seq ?? 0
+                    let statement = try db.cachedStatement(sql: "SELECT \(Self.selectColumns) FROM entry WHERE seq = ?")
+                    var count = 0
+                    for seq in try Postings.seqs(db, kind: kind, keys: [key], last: last) {
+                        guard count < limit else { break }
+                        guard let row = try Row.fetchOne(statement, arguments: [seq]) else { continue }
+                        let entry = Self.storedEntry(row)
+                        let time = entry.content.timestamp ?? entry.recordedAt
+                        if let lower, time < lower { continue }
+                        if let upper, time > upper { continue }
+                        try body(entry)
+                        count += 1
+                    }
+                    return
+                }
                 let (sql, arguments) = try Self.sql(for: query, from: from, to: to, limit: limit, db: db)
                 let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
                 while let row = try rows.next() { try body(Self.storedEntry(row)) }
@@ -57,19 +88,37 @@ extension AuditStore {
     }
 
     /// SQLite's plan for `query`, one line per step: tests use it to prove every question is
-    /// answered through an index rather than a scan of the log.
+    /// answered through an index rather than a scan of the log. For keyed queries: the plans
+    /// of the posting lookup, the bucket probe of the block still filling and the entry fetch.
     func queryPlan(_ query: EntryQuery) throws -> [String] {
         try pool.read { db in
-            let (sql, arguments) = try Self.sql(for: query, from: nil, to: nil, limit: 10, db: db)
-            return try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] ?? "" }
+            func plan(_ sql: String, _ arguments: StatementArguments) throws -> [String] {
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] ?? "" }
+            }
+            let column: String
+            switch query {
+            case .patient: column = "patient_id"
+            case .user: column = "user_id"
+            case .conversation: column = "conversation_id"
+            case .trace: column = "trace_id"
+            case .tool, .failures:
+                let (sql, arguments) = try Self.sql(for: query, from: nil, to: nil, limit: 10, db: db)
+                return try plan(sql, arguments)
+            }
+            let probe = Postings.tailSQL(
+                probe: "SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(Self.bucketShift)) = bucket.b AND e.\(column) IN (?)",
+                firstBucket: 0, lastBucket: 3
+            )
+            return try plan("SELECT seqs FROM posting AS p WHERE block = ? AND kind = ? AND key = ?", [0, 1, "k"])
+                + plan(probe, ["k"]) + plan("SELECT \(Self.selectColumns) FROM entry AS e WHERE seq = ?", [1])
         }
     }
 
+    /// The SQL of the queries answered through a time index: a tool's calls, failures.
     private static func sql(
         for query: EntryQuery, from: Timestamp?, to: Timestamp?, limit: Int, db: Database
     ) throws -> (String, StatementArguments) {
         let columns = (EntryHasher.hashedColumns.map(\.name) + ["entry_hash"]).map { "e." + $0 }.joined(separator: ", ")
-        let lastBucket = (try head(db)?.seq ?? 0) >> Int64(bucketShift)
         var arguments: StatementArguments = []
         var time = ""
         if let from {
@@ -80,35 +129,14 @@ extension AuditStore {
             time += " AND coalesce(e.timestamp, e.recorded_at) <= ?"
             arguments += [to.description]
         }
-        let buckets = "WITH RECURSIVE bucket(b) AS (SELECT 0 UNION ALL SELECT b + 1 FROM bucket WHERE b < \(lastBucket))"
-        func probe(_ column: String, _ key: String) -> (String, StatementArguments) {
-            (
-                "\(buckets) SELECT \(columns) FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(bucketShift)) = bucket.b AND e.\(column) = ?"
-                    + " WHERE 1\(time) ORDER BY e.seq LIMIT \(limit)",
-                [key] + arguments
-            )
-        }
         switch query {
-        case .patient(let patient):
-            // Reads and changes name the patient in entry.patient_id; queries in entry_patient.
-            let sql = """
-                \(buckets), hit(seq) AS (
-                    SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(bucketShift)) = bucket.b AND e.patient_id = ?
-                    UNION
-                    SELECT p.seq FROM bucket CROSS JOIN entry_patient AS p ON (p.seq >> \(bucketShift)) = bucket.b AND p.patient_id = ?
-                )
-                SELECT \(columns) FROM hit CROSS JOIN entry AS e ON e.seq = hit.seq WHERE 1\(time) ORDER BY e.seq LIMIT \(limit)
-                """
-            return (sql, [patient, patient] + arguments)
-        case .user(let user): return probe("user_id", user)
-        case .conversation(let conversation): return probe("conversation_id", conversation)
-        case .trace(let trace): return probe("trace_id", trace)
         case .tool(let tool):
             return (
                 "SELECT \(columns) FROM entry AS e WHERE e.tool_name = ?\(time) ORDER BY coalesce(e.timestamp, e.recorded_at), e.seq LIMIT \(limit)",
                 [tool] + arguments
             )
-        case .failures:
+        case .failures, .patient, .user, .conversation, .trace:
+            // Keyed queries go through Postings.seqs; only failures reach this SQL.
             return (
                 "SELECT \(columns) FROM entry AS e WHERE e.outcome = 'failure'\(time) ORDER BY coalesce(e.timestamp, e.recorded_at), e.seq LIMIT \(limit)",
                 arguments

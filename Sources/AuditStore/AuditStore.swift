@@ -40,8 +40,12 @@ public final class AuditStore: Sendable {
     }
 
     /// Creates a new, empty log. Fails if a file is already there.
+    ///
+    /// `postingBlockShift` sets the size of the blocks whose postings are written when they
+    /// are complete (2^shift entries, at least 2^12); tests use small blocks.
     public static func create(
-        at path: String, clock: @escaping @Sendable () -> Timestamp = systemClock, observer: (any AppendObserver)? = nil
+        at path: String, clock: @escaping @Sendable () -> Timestamp = systemClock, observer: (any AppendObserver)? = nil,
+        postingBlockShift: Int = 16
     ) throws(StoreError) -> AuditStore {
         if FileManager.default.fileExists(atPath: path) {
             throw StoreError(code: .alreadyExists, message: "a file already exists at \(path)")
@@ -50,8 +54,8 @@ public final class AuditStore: Sendable {
         do {
             try store.pool.write { db in
                 try db.execute(
-                    sql: "INSERT INTO meta (key, value) VALUES ('format', ?), ('created_at', ?)",
-                    arguments: [Schema.format, clock().description]
+                    sql: "INSERT INTO meta (key, value) VALUES ('format', ?), ('created_at', ?), ('posting_block_shift', ?)",
+                    arguments: [Schema.format, clock().description, String(max(bucketShift, min(postingBlockShift, 30)))]
                 )
             }
         } catch {
@@ -128,6 +132,7 @@ public final class AuditStore: Sendable {
             low = high + 1
         }
         try db.execute(sql: "UPDATE meta SET value = '1' WHERE key = 'derived_from'")
+        try Postings.compact(db, head: try head(db)?.seq ?? 0)
     }
 
     /// The SQLite reason of an error, without SQL or arguments.

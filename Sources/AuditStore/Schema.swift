@@ -173,6 +173,16 @@ enum Schema {
                         entries_checked INTEGER NOT NULL
                     ) STRICT;
 
+                    -- Posting lists of complete blocks of entries (see Postings): block leads the
+                    -- key, so the postings of a new block are written at the end of the tree.
+                    CREATE TABLE posting (
+                        block INTEGER NOT NULL,
+                        kind INTEGER NOT NULL,
+                        key TEXT NOT NULL,
+                        seqs BLOB NOT NULL,
+                        PRIMARY KEY (block, kind, key)
+                    ) STRICT, WITHOUT ROWID;
+
                     -- Entries before this one predate the derived tables: the store fills them in
                     -- when it opens the log (see AuditStore.fillDerivedTables).
                     INSERT INTO meta (key, value) SELECT 'derived_from', CAST(coalesce(max(seq), 0) + 1 AS TEXT) FROM entry;

@@ -2,6 +2,7 @@
 // ../shared/bench/gen_workload.py (about 1 KB per call).
 //
 //   swift run -c release caretrail-bench [--calls N] [--batch B] [--single N] [--tasks T] [--workload FILE]
+//   swift run -c release caretrail-bench reports [--calls N] [--db PATH] [--samples S]   (see ReportsBench)
 //
 // It prints, for one fresh database in a temporary folder:
 //   ingest   durable batched ingest, from JSON-lines bytes to committed entries (parse, validate,
@@ -83,6 +84,10 @@ final class NextBatch: @unchecked Sendable {
     var entries: [EncodedEntry] = []
 }
 
+if CommandLine.arguments.dropFirst().first == "reports" {
+    try ReportsBench.run(Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
 let options = Options(CommandLine.arguments)
 let folder = FileManager.default.temporaryDirectory.appendingPathComponent("caretrail-bench-\(UUID().uuidString.prefix(8))")
 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

@@ -7,9 +7,9 @@ import Testing
 
 @Suite("Queries privacy officers ask")
 struct EntryQueryTests {
-    /// 9,000 entries (three index buckets): 50 patients, 7 users, queries naming two patients.
+    /// 9,000 entries (three index buckets; two blocks of postings of 4,096, then a block still filling): 50 patients, 7 users, queries naming two patients.
     static func populatedStore() throws -> (AuditStore, [EncodedEntry]) {
-        let store = try AuditStore.create(at: temporaryFolder().appendingPathComponent("audit.sqlite").path)
+        let store = try AuditStore.create(at: temporaryFolder().appendingPathComponent("audit.sqlite").path, postingBlockShift: 12)
         var all: [EncodedEntry] = []
         for index in 0..<9000 {
             var e = entry(index, patient: "PAT-\(index % 50)")

@@ -1,0 +1,169 @@
+import AuditCore
+import Foundation
+import GRDB
+
+/// Posting lists: for each block of 2^`blockShift` entries once it is complete, each key's
+/// sequence numbers in one row of `posting`, so a lookup costs one seek per block.
+///
+/// While a block fills, its entries are found through the bucketed indexes on `entry`
+/// (`(seq >> 12, key)`), which keep appends cheap; when the block is complete, the append that
+/// completes it writes its postings in key order at the end of `posting` (`block` leads the
+/// key), which is sequential and cheap too. A lookup then seeks once per complete block and
+/// probes at most 2^(blockShift − 12) buckets of the block still filling: about 170 seeks at
+/// ten million entries instead of 2,400.
+enum Postings {
+    /// What a posting list is keyed by.
+    enum Kind: Int64, CaseIterable {
+        /// `entry.patient_id` and every patient of a query's `patient_ids`.
+        case patient = 1
+        case user = 2
+        case conversation = 3
+        case trace = 4
+        /// A pseudonym of `entry_token`.
+        case token = 5
+    }
+
+    /// The block size of this log (meta `posting_block_shift`).
+    static func blockShift(_ db: Database) throws -> Int {
+        try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'posting_block_shift'").flatMap { Int($0) } ?? 16
+    }
+
+    /// The last sequence number whose block has postings (0 for none).
+    static func compactedThrough(_ db: Database) throws -> Int64 {
+        try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'postings_through'").flatMap { Int64($0) } ?? 0
+    }
+
+    /// Writes the postings of every block completed up to `head`.
+    static func compact(_ db: Database, head: Int64) throws {
+        let shift = try blockShift(db)
+        let size = Int64(1) << Int64(shift)
+        var through = try compactedThrough(db)
+        while through + size <= head {
+            try writeBlock(db, block: through >> Int64(shift), from: through + 1, through: through + size)
+            through += size
+        }
+        try db.execute(
+            sql: "INSERT INTO meta (key, value) VALUES ('postings_through', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            arguments: [String(through)]
+        )
+    }
+
+    private static func writeBlock(_ db: Database, block: Int64, from low: Int64, through high: Int64) throws {
+        var lists: [Kind: [String: [Int64]]] = [:]
+        func add(_ kind: Kind, _ key: String?, _ seq: Int64) {
+            guard let key else { return }
+            lists[kind, default: [:]][key, default: []].append(seq)
+        }
+        let rows = try Row.fetchCursor(
+            db, sql: "SELECT seq, patient_id, user_id, conversation_id, trace_id FROM entry WHERE seq BETWEEN ? AND ? ORDER BY seq",
+            arguments: [low, high]
+        )
+        while let row = try rows.next() {
+            let seq: Int64 = row[0]
+            add(.patient, row[1], seq)
+            add(.user, row[2], seq)
+            add(.conversation, row[3], seq)
+            add(.trace, row[4], seq)
+        }
+        for (kind, table, column) in [(Kind.patient, "entry_patient", "patient_id"), (.token, "entry_token", "token")] {
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT seq, \(column) FROM \(table) WHERE seq BETWEEN ? AND ? ORDER BY seq", arguments: [low, high]
+            )
+            while let row = try rows.next() { add(kind, row[1], row[0]) }
+        }
+        let insert = try db.cachedStatement(sql: "INSERT INTO posting (block, kind, key, seqs) VALUES (?, ?, ?, ?)")
+        for kind in Kind.allCases {
+            guard let keys = lists[kind] else { continue }
+            for key in keys.keys.sorted() {
+                // A query naming its patient twice, or a patient both read and named: once each.
+                var seqs = keys[key] ?? []
+                seqs.sort()
+                var unique: [Int64] = []
+                unique.reserveCapacity(seqs.count)
+                for seq in seqs where unique.last != seq { unique.append(seq) }
+                try insert.execute(arguments: [block, kind.rawValue, key, encode(unique)])
+            }
+        }
+    }
+
+    static func encode(_ seqs: [Int64]) -> Data {
+        var data = Data(capacity: seqs.count * 8)
+        for seq in seqs { withUnsafeBytes(of: seq.littleEndian) { data.append(contentsOf: $0) } }
+        return data
+    }
+
+    static func decode(_ data: Data) -> [Int64] {
+        var seqs: [Int64] = []
+        seqs.reserveCapacity(data.count / 8)
+        data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset + 8 <= raw.count {
+                seqs.append(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self)))
+                offset += 8
+            }
+        }
+        return seqs
+    }
+
+    /// The probe of the buckets `firstBucket...lastBucket` (integers, written into the SQL).
+    static func tailSQL(probe: String, firstBucket: Int64, lastBucket: Int64) -> String {
+        """
+        WITH RECURSIVE bucket(b) AS (SELECT \(firstBucket) UNION ALL SELECT b + 1 FROM bucket WHERE b < \(lastBucket))
+        SELECT seq FROM (\(probe)) ORDER BY seq
+        """
+    }
+
+    /// The sequence numbers of every entry filed under one of `keys`, up to `last`, in order:
+    /// postings of complete blocks, then the bucketed indexes for the block still filling.
+    static func seqs(_ db: Database, kind: Kind, keys: [String], last: Int64) throws -> [Int64] {
+        guard !keys.isEmpty, last > 0 else { return [] }
+        let shift = try blockShift(db)
+        let through = min(try compactedThrough(db), last)
+        var result: [Int64] = []
+        if through > 0 {
+            let blocks = (through >> Int64(shift)) - 1
+            let statement = try db.cachedStatement(sql: "SELECT seqs FROM posting WHERE block = ? AND kind = ? AND key = ?")
+            for block in 0...blocks {
+                for key in keys {
+                    if let data = try Data.fetchOne(statement, arguments: [block, kind.rawValue, key]) {
+                        result.append(contentsOf: decode(data))
+                    }
+                }
+            }
+        }
+        // The block still filling, through the bucketed indexes on its buckets only.
+        let shiftText = String(AuditStore.bucketShift)
+        let firstBucket = (through + 1) >> Int64(AuditStore.bucketShift)
+        let lastBucket = last >> Int64(AuditStore.bucketShift)
+        if firstBucket <= lastBucket {
+            let list = keys.map { _ in "?" }.joined(separator: ", ")
+            let probe: String
+            switch kind {
+            case .patient:
+                probe = """
+                    SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(shiftText)) = bucket.b AND e.patient_id IN (\(list))
+                    UNION
+                    SELECT p.seq FROM bucket CROSS JOIN entry_patient AS p ON (p.seq >> \(shiftText)) = bucket.b AND p.patient_id IN (\(list))
+                    """
+            case .user: probe = "SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(shiftText)) = bucket.b AND e.user_id IN (\(list))"
+            case .conversation:
+                probe = "SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(shiftText)) = bucket.b AND e.conversation_id IN (\(list))"
+            case .trace: probe = "SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(shiftText)) = bucket.b AND e.trace_id IN (\(list))"
+            case .token:
+                probe = "SELECT t.seq FROM bucket CROSS JOIN entry_token AS t ON (t.seq >> \(shiftText)) = bucket.b AND t.token IN (\(list))"
+            }
+            let arguments = StatementArguments(kind == .patient ? keys + keys : keys)
+            let sql = tailSQL(probe: probe, firstBucket: firstBucket, lastBucket: lastBucket)
+            let tail = try Int64.fetchAll(db, sql: sql, arguments: arguments)
+            result.append(contentsOf: tail.filter { $0 > through && $0 <= last })
+        }
+        if keys.count > 1 || kind == .patient {
+            result.sort()
+            var unique: [Int64] = []
+            unique.reserveCapacity(result.count)
+            for seq in result where unique.last != seq { unique.append(seq) }
+            return unique
+        }
+        return result
+    }
+}

@@ -1,0 +1,131 @@
+import AuditAnalysis
+import AuditChain
+import AuditCore
+import AuditStore
+import CareTrail
+import Foundation
+
+/// `caretrail-bench reports --calls N [--db PATH]`: builds (or reuses) a log of N generated
+/// calls, then times the privacy officers' queries inside the process: the patient report over
+/// a year (query, incremental integrity check and JSON rendering), the trace lookup and
+/// tool-stats; and peak memory.
+enum ReportsBench {
+    static func run(_ arguments: [String]) throws {
+        var calls = 10_000_000
+        var database: String?
+        var samples = 300
+        var iterator = arguments.makeIterator()
+        while let flag = iterator.next() {
+            let value = iterator.next() ?? ""
+            switch flag {
+            case "--calls": calls = Int(value) ?? calls
+            case "--db": database = value
+            case "--samples": samples = Int(value) ?? samples
+            default: print("unknown option \(flag)"); exit(64)
+            }
+        }
+        let path = database ?? FileManager.default.temporaryDirectory.appendingPathComponent("caretrail-reports-\(calls).sqlite").path
+        let log: AuditLog
+        if FileManager.default.fileExists(atPath: path) {
+            log = try AuditLog.open(database: path)
+            print("reusing \(path): \(try log.store.count()) entries")
+        } else {
+            log = try AuditLog.create(database: path)
+            let time = try seconds { try build(log, calls: calls) }
+            print(String(format: "built %@: %d calls in %.0f s (%.0f calls/s)", path, calls, time, Double(calls) / time))
+        }
+        let count = try log.store.count()
+        let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.doubleValue ?? 0
+        print(String(format: "log: %d entries, %.1f GB", count, size / 1e9))
+        // The first verification is full (and recorded); reports then verify incrementally.
+        if try log.store.lastVerification() == nil {
+            let time = try seconds { _ = try log.store.verify() }
+            print(String(format: "first full verification: %.1f s", time))
+        }
+
+        // Patients and traces to ask about, spread over the log.
+        var patients: [String] = []
+        var traces: [String] = []
+        var seq: Int64 = 1
+        let step = max(1, count / Int64(samples))
+        while seq <= count, patients.count < samples {
+            if let entry = try log.store.entry(seq: seq) {
+                if let patient = entry.content.patientID, entry.content.kind == RecordKind.toolCall.rawValue { patients.append(patient) }
+                if let trace = entry.content.traceID { traces.append(trace) }
+            }
+            seq += step
+        }
+        let from = Timestamp(rfc3339: "2026-01-01T00:00:00Z")
+        let to = Timestamp(rfc3339: "2026-12-31T23:59:59.999Z")
+        var reportTimes: [Double] = []
+        var accesses = 0
+        var bytes = 0
+        for patient in patients {
+            var rendered = ""
+            reportTimes.append(try seconds {
+                let report = try log.patientReport(.patientID(patient), from: from, to: to)
+                rendered = CanonicalJSON.string(report.jsonValue)
+                accesses += report.totalAccesses
+            })
+            bytes += rendered.utf8.count
+        }
+        print(String(format: "report:  patient access report over a year, JSON rendered, %d patients: median %.2f ms, p95 %.2f ms, max %.2f ms (%.0f accesses and %.0f KB of JSON per report on average)",
+                     patients.count, percentile(reportTimes, 0.5) * 1000, percentile(reportTimes, 0.95) * 1000,
+                     (reportTimes.max() ?? 0) * 1000, Double(accesses) / Double(max(1, patients.count)), Double(bytes) / Double(max(1, patients.count)) / 1024))
+        var traceTimes: [Double] = []
+        var traceEntries = 0
+        for trace in traces {
+            traceTimes.append(try seconds { traceEntries += try log.store.entries(.trace(trace)).count })
+        }
+        print(String(format: "trace:   lookup of one trace's entries, %d traces: median %.3f ms, p95 %.3f ms (%.1f entries each)",
+                     traces.count, percentile(traceTimes, 0.5) * 1000, percentile(traceTimes, 0.95) * 1000,
+                     Double(traceEntries) / Double(max(1, traces.count))))
+        var stats: [ToolStatistics] = []
+        let statsTime = try seconds { stats = try log.store.toolStatistics() }
+        print(String(format: "tool-stats: %d tools, %lld calls: %.1f ms", stats.count, stats.reduce(0) { $0 + $1.calls }, statsTime * 1000))
+        print(String(format: "memory:  %.0f MiB peak resident", peakResidentMiB()))
+    }
+
+    static func percentile(_ values: [Double], _ p: Double) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+    }
+
+    /// Streams the generator's output into the log in durable batches of 20,000.
+    static func build(_ log: AuditLog, calls: Int) throws {
+        let generator = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/bench/gen_workload.py")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", generator.path, String(calls)]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let handle = pipe.fileHandleForReading
+        var pending: [UInt8] = []
+        var lines: [ArraySlice<UInt8>] = []
+        var done = 0
+        func flush() throws {
+            guard !lines.isEmpty else { return }
+            _ = try log.store.appendNow(log.encodeBatch(lines))
+            done += lines.count
+            lines.removeAll(keepingCapacity: true)
+            if done % 1_000_000 == 0 { print("  \(done) calls appended") }
+        }
+        while true {
+            let chunk = handle.readData(ofLength: 1 << 20)
+            if chunk.isEmpty { break }
+            pending.append(contentsOf: chunk)
+            var start = pending.startIndex
+            while let newline = pending[start...].firstIndex(of: 0x0A) {
+                lines.append(ArraySlice(Array(pending[start..<newline])))
+                start = newline + 1
+                if lines.count == 20_000 { try flush() }
+            }
+            pending.removeSubrange(..<start)
+        }
+        try flush()
+        process.waitUntilExit()
+    }
+}
