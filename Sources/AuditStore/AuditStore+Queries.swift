@@ -106,11 +106,10 @@ extension AuditStore {
                 return try plan(sql, arguments)
             }
             let probe = Postings.tailSQL(
-                probe: "SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(Self.bucketShift)) = bucket.b AND e.\(column) IN (?)",
-                firstBucket: 0, lastBucket: 3
+                probe: "SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(Self.bucketShift)) = bucket.b AND e.\(column) IN (?)"
             )
             return try plan("SELECT seqs FROM posting AS p WHERE block = ? AND kind = ? AND key = ?", [0, 1, "k"])
-                + plan(probe, ["k"]) + plan("SELECT \(Self.selectColumns) FROM entry AS e WHERE seq = ?", [1])
+                + plan(probe, [0, 3, "k"]) + plan("SELECT \(Self.selectColumns) FROM entry AS e WHERE seq = ?", [1])
         }
     }
 

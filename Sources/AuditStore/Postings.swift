@@ -25,12 +25,14 @@ enum Postings {
 
     /// The block size of this log (meta `posting_block_shift`).
     static func blockShift(_ db: Database) throws -> Int {
-        try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'posting_block_shift'").flatMap { Int($0) } ?? 16
+        let statement = try db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'posting_block_shift'")
+        return try String.fetchOne(statement).flatMap { Int($0) } ?? 16
     }
 
     /// The last sequence number whose block has postings (0 for none).
     static func compactedThrough(_ db: Database) throws -> Int64 {
-        try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'postings_through'").flatMap { Int64($0) } ?? 0
+        let statement = try db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'postings_through'")
+        return try String.fetchOne(statement).flatMap { Int64($0) } ?? 0
     }
 
     /// Writes the postings of every block completed up to `head`.
@@ -105,10 +107,11 @@ enum Postings {
         return seqs
     }
 
-    /// The probe of the buckets `firstBucket...lastBucket` (integers, written into the SQL).
-    static func tailSQL(probe: String, firstBucket: Int64, lastBucket: Int64) -> String {
+    /// The probe of the buckets from the first to the last bucket, which are the statement's
+    /// first two arguments (so the statement is prepared once and cached).
+    static func tailSQL(probe: String) -> String {
         """
-        WITH RECURSIVE bucket(b) AS (SELECT \(firstBucket) UNION ALL SELECT b + 1 FROM bucket WHERE b < \(lastBucket))
+        WITH RECURSIVE bucket(b) AS (SELECT ? UNION ALL SELECT b + 1 FROM bucket WHERE b < ?)
         SELECT seq FROM (\(probe)) ORDER BY seq
         """
     }
@@ -152,9 +155,8 @@ enum Postings {
             case .token:
                 probe = "SELECT t.seq FROM bucket CROSS JOIN entry_token AS t ON (t.seq >> \(shiftText)) = bucket.b AND t.token IN (\(list))"
             }
-            let arguments = StatementArguments(kind == .patient ? keys + keys : keys)
-            let sql = tailSQL(probe: probe, firstBucket: firstBucket, lastBucket: lastBucket)
-            let tail = try Int64.fetchAll(db, sql: sql, arguments: arguments)
+            let arguments = StatementArguments([firstBucket, lastBucket]) + StatementArguments(kind == .patient ? keys + keys : keys)
+            let tail = try Int64.fetchAll(db.cachedStatement(sql: tailSQL(probe: probe)), arguments: arguments)
             result.append(contentsOf: tail.filter { $0 > through && $0 <= last })
         }
         if keys.count > 1 || kind == .patient {
