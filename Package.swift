@@ -108,6 +108,7 @@ let package = Package(
             name: "AuditAnalysisTests",
             dependencies: [
                 "AuditTestSupport", "AuditAnalysis", "AuditCore", "AuditChain", "AuditStore", "CareTrail", "AuditKeys",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
         ),
