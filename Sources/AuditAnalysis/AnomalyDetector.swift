@@ -111,18 +111,38 @@ public struct AnomalyDetector: Sendable {
 
     private mutating func patientBurst(_ entry: ObservedEntry, patient: String, cut: Int64) -> AlertDraft? {
         let rule = rules.patientAccessBurst
-        let lower = max(entry.time - Int64(rule.windowMinutes) * 60_000, cut)
-        guard let recent = patients[patient, default: Window()].add(
-            .init(time: entry.time, seq: entry.seq, patient: nil), lower: lower, upper: entry.time,
-            reached: { $0.count >= rule.threshold }
+        guard let recent = Self.reachThreshold(
+            &patients, key: patient, entry, threshold: rule.threshold, windowMinutes: rule.windowMinutes, cut: cut
         ) else { return nil }
-        return AlertDraft(
-            kind: .patientAccessBurst, severity: AlertKind.patientAccessBurst.severity, tenantID: entry.tenantID,
-            userID: nil, patientID: patient, triggerSeq: entry.seq, entrySeqs: recent.map(\.seq).sorted(),
-            time: entry.time, windowStart: recent.map(\.time).min() ?? entry.time,
-            parameters: ["threshold": .number(Double(rule.threshold)), "window_minutes": .number(Double(rule.windowMinutes))],
-            summary: "\(recent.count) accesses to one patient within \(rule.windowMinutes) minutes (threshold \(rule.threshold))",
-            keyID: entry.keyID
+        return Self.countAlert(
+            .patientAccessBurst, entry, recent, userID: nil, patientID: patient, threshold: rule.threshold,
+            windowMinutes: rule.windowMinutes, what: "accesses to one patient"
+        )
+    }
+
+    /// Adds the entry to `key`'s window; returns the window's events when they reach
+    /// `threshold` and open a new episode.
+    private static func reachThreshold(
+        _ windows: inout [String: Window], key: String, _ entry: ObservedEntry, threshold: Int, windowMinutes: Int, cut: Int64
+    ) -> [Window.Event]? {
+        let lower = max(entry.time - Int64(windowMinutes) * 60_000, cut)
+        return windows[key, default: Window()].add(
+            .init(time: entry.time, seq: entry.seq, patient: nil), lower: lower, upper: entry.time,
+            reached: { $0.count >= threshold }
+        )
+    }
+
+    /// The alert of a counting rule (`threshold` events within `windowMinutes`).
+    private static func countAlert(
+        _ kind: AlertKind, _ entry: ObservedEntry, _ recent: [Window.Event], userID: String?, patientID: String?,
+        threshold: Int, windowMinutes: Int, what: String
+    ) -> AlertDraft {
+        AlertDraft(
+            kind: kind, severity: kind.severity, tenantID: entry.tenantID, userID: userID, patientID: patientID,
+            triggerSeq: entry.seq, entrySeqs: recent.map(\.seq).sorted(), time: entry.time,
+            windowStart: recent.map(\.time).min() ?? entry.time,
+            parameters: ["threshold": .number(Double(threshold)), "window_minutes": .number(Double(windowMinutes))],
+            summary: "\(recent.count) \(what) within \(windowMinutes) minutes (threshold \(threshold))", keyID: entry.keyID
         )
     }
 
@@ -155,19 +175,13 @@ public struct AnomalyDetector: Sendable {
 
     private mutating func repeatedFailures(_ entry: ObservedEntry, cut: Int64) -> AlertDraft? {
         let rule = rules.repeatedFailures
-        let lower = max(entry.time - Int64(rule.windowMinutes) * 60_000, cut)
-        let key = entry.tenantID + "\u{1F}" + entry.userID
-        guard let recent = failures[key, default: Window()].add(
-            .init(time: entry.time, seq: entry.seq, patient: nil), lower: lower, upper: entry.time,
-            reached: { $0.count >= rule.threshold }
+        guard let recent = Self.reachThreshold(
+            &failures, key: entry.tenantID + "\u{1F}" + entry.userID, entry, threshold: rule.threshold,
+            windowMinutes: rule.windowMinutes, cut: cut
         ) else { return nil }
-        return AlertDraft(
-            kind: .repeatedFailures, severity: AlertKind.repeatedFailures.severity, tenantID: entry.tenantID,
-            userID: entry.userID, patientID: nil, triggerSeq: entry.seq, entrySeqs: recent.map(\.seq).sorted(),
-            time: entry.time, windowStart: recent.map(\.time).min() ?? entry.time,
-            parameters: ["threshold": .number(Double(rule.threshold)), "window_minutes": .number(Double(rule.windowMinutes))],
-            summary: "\(recent.count) failed or denied calls by one user within \(rule.windowMinutes) minutes (threshold \(rule.threshold))",
-            keyID: entry.keyID
+        return Self.countAlert(
+            .repeatedFailures, entry, recent, userID: entry.userID, patientID: nil, threshold: rule.threshold,
+            windowMinutes: rule.windowMinutes, what: "failed or denied calls by one user"
         )
     }
 

@@ -5,16 +5,11 @@ import Testing
 
 @Suite("caretrail alerts, review, config")
 struct AlertCommandTests {
-    let folder = temporaryFolder()
-    var db: String { folder.appendingPathComponent("audit.sqlite").path }
-
-    func caretrail(_ arguments: String...) throws -> CLI.Output {
-        try CLI.run(arguments, in: folder)
-    }
-
-    func json(_ output: CLI.Output) throws -> JSONValue {
-        try JSONParser.parse(output.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
-    }
+    let session = CLISession()
+    var folder: URL { session.folder }
+    var db: String { session.db }
+    func caretrail(_ arguments: String...) throws -> CLI.Output { try CLI.run(arguments, in: folder) }
+    func json(_ output: CLI.Output) throws -> JSONValue { try session.json(output) }
 
     @Test func alertsListReviewAndScanWorkOnTheSampleWorkload() throws {
         #expect(try caretrail("init", "--db", db).status == 0)

@@ -1,3 +1,4 @@
+import AuditCore
 import AuditTestSupport
 import Foundation
 
@@ -51,5 +52,20 @@ enum CLI {
             stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
         )
+    }
+}
+
+/// A temporary folder with a database path, and the executable run inside it.
+struct CLISession {
+    let folder = temporaryFolder()
+    var db: String { folder.appendingPathComponent("audit.sqlite").path }
+
+    func caretrail(_ arguments: String...) throws -> CLI.Output {
+        try CLI.run(arguments, in: folder)
+    }
+
+    /// The output's standard output, parsed as JSON.
+    func json(_ output: CLI.Output) throws -> JSONValue {
+        try JSONParser.parse(output.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }
