@@ -53,6 +53,12 @@ let package = Package(
             dependencies: ["AuditCore", "AuditChain", "AuditStore"],
             swiftSettings: strictSettings
         ),
+        // FHIR AuditEvent (R4 following IHE BALP, and R5): mapping, JSON and XML writers, export.
+        .target(
+            name: "AuditFHIR",
+            dependencies: ["AuditCore", "AuditChain", "AuditStore"],
+            swiftSettings: strictSettings
+        ),
         // The library agents link: open a log, record tool calls, wrap tool handlers.
         .target(
             name: "CareTrail",
@@ -63,7 +69,7 @@ let package = Package(
         .target(
             name: "CareTrailCLI",
             dependencies: [
-                "CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStore", "AuditAnalysis",
+                "CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStore", "AuditAnalysis", "AuditFHIR",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -75,7 +81,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "caretrail-bench",
-            dependencies: ["CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStore", "AuditAnalysis"],
+            dependencies: ["CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStore", "AuditAnalysis", "AuditFHIR"],
             swiftSettings: strictSettings
         ),
         // Fixture paths and temporary folders, linked by test targets only.
@@ -109,6 +115,13 @@ let package = Package(
             dependencies: [
                 "AuditTestSupport", "AuditAnalysis", "AuditCore", "AuditChain", "AuditStore", "CareTrail", "AuditKeys",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AuditFHIRTests",
+            dependencies: [
+                "AuditTestSupport", "AuditFHIR", "AuditAnalysis", "AuditCore", "AuditChain", "AuditStore", "CareTrail",
             ],
             swiftSettings: strictSettings
         ),

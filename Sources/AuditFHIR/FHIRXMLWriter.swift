@@ -1,0 +1,81 @@
+/// Writes FHIR XML: the resource as the root element in the namespace `http://hl7.org/fhir`,
+/// primitives as `value` attributes, `url` of extensions as an attribute, members in the
+/// order of the tree (the specification's order), nested resources wrapped in their member
+/// element (`<resource><AuditEvent xmlns=…>…</AuditEvent></resource>`).
+public enum FHIRXMLWriter {
+    public static let namespace = "http://hl7.org/fhir"
+
+    public static func write(_ node: FHIRNode, into out: inout [UInt8], declaration: Bool = true) {
+        if declaration { out.append(contentsOf: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n".utf8) }
+        guard case .resource(let type, let members) = node else { return }
+        writeResource(type, members, into: &out)
+    }
+
+    public static func string(_ node: FHIRNode, declaration: Bool = true) -> String {
+        var out: [UInt8] = []
+        write(node, into: &out, declaration: declaration)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func writeResource(_ type: String, _ members: [FHIRNode.Member], into out: inout [UInt8]) {
+        out.append(contentsOf: "<\(type) xmlns=\"\(namespace)\">".utf8)
+        for member in members { writeMember(member.name, member.value, into: &out) }
+        out.append(contentsOf: "</\(type)>".utf8)
+    }
+
+    private static func writeMember(_ name: String, _ value: FHIRNode, into out: inout [UInt8]) {
+        switch value {
+        case .string(let text): primitive(name, text, into: &out)
+        case .number(let text): primitive(name, text, into: &out)
+        case .bool(let flag): primitive(name, flag ? "true" : "false", into: &out)
+        case .array(let items): for item in items { writeMember(name, item, into: &out) }
+        case .resource(let type, let members):
+            out.append(contentsOf: "<\(name)>".utf8)
+            writeResource(type, members, into: &out)
+            out.append(contentsOf: "</\(name)>".utf8)
+        case .object(let members):
+            out.append(UInt8(ascii: "<"))
+            out.append(contentsOf: name.utf8)
+            // Extensions carry their url as an attribute, not an element.
+            var children = members
+            if name == "extension" || name == "modifierExtension", let index = members.firstIndex(where: { $0.name == "url" }),
+                case .string(let url) = members[index].value
+            {
+                out.append(contentsOf: " url=\"".utf8)
+                escape(url, into: &out)
+                out.append(UInt8(ascii: "\""))
+                children.remove(at: index)
+            }
+            out.append(UInt8(ascii: ">"))
+            for member in children { writeMember(member.name, member.value, into: &out) }
+            out.append(contentsOf: "</\(name)>".utf8)
+        }
+    }
+
+    private static func primitive(_ name: String, _ value: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "<"))
+        out.append(contentsOf: name.utf8)
+        out.append(contentsOf: " value=\"".utf8)
+        escape(value, into: &out)
+        out.append(contentsOf: "\"/>".utf8)
+    }
+
+    /// Escapes for an attribute value: `&`, `<`, `>`, `"`, and line breaks and tabs as
+    /// character references (attribute-value normalisation would turn them into spaces).
+    static func escape(_ text: String, into out: inout [UInt8]) {
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "&"): out.append(contentsOf: "&amp;".utf8)
+            case UInt8(ascii: "<"): out.append(contentsOf: "&lt;".utf8)
+            case UInt8(ascii: ">"): out.append(contentsOf: "&gt;".utf8)
+            case UInt8(ascii: "\""): out.append(contentsOf: "&quot;".utf8)
+            case 0x0A: out.append(contentsOf: "&#10;".utf8)
+            case 0x0D: out.append(contentsOf: "&#13;".utf8)
+            case 0x09: out.append(contentsOf: "&#9;".utf8)
+            default:
+                // XML 1.0 forbids other control characters outright: drop them.
+                if byte >= 0x20 || byte >= 0x80 { out.append(byte) }
+            }
+        }
+    }
+}

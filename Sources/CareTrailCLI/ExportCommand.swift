@@ -1,0 +1,83 @@
+import ArgumentParser
+import AuditChain
+import AuditCore
+import AuditFHIR
+import AuditStore
+import CareTrail
+import Foundation
+
+/// `caretrail export fhir`.
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export", abstract: "Export the log in standard formats.", subcommands: [ExportFHIRCommand.self]
+    )
+}
+
+/// `--fhir-version r4|r5`.
+enum FHIRVersionArgument: String, ExpressibleByArgument, CaseIterable {
+    case r4
+    case r5
+
+    var version: FHIRVersion { self == .r4 ? .r4 : .r5 }
+}
+
+/// `--format json|xml|ndjson`.
+enum FHIRFormatArgument: String, ExpressibleByArgument, CaseIterable {
+    case json
+    case xml
+    case ndjson
+
+    var format: FHIRExporter.Format {
+        switch self {
+        case .json: .json
+        case .xml: .xml
+        case .ndjson: .ndjson
+        }
+    }
+}
+
+struct ExportFHIRCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fhir",
+        abstract: "Export tool calls and alerts as FHIR AuditEvents (R4 following IHE BALP, or R5).",
+        discussion: "json: a Bundle of type collection; xml: the same Bundle in FHIR XML; ndjson: one AuditEvent per line. Streams: memory stays flat however large the log. A query (action E) gives one AuditEvent per patient its result named; agent requests, reviews and configuration changes are not exported."
+    )
+
+    @OptionGroup var store: StoreOptions
+    @Option(help: "r4 or r5.") var fhirVersion: FHIRVersionArgument = .r4
+    @Option(help: "json, xml or ndjson.") var format: FHIRFormatArgument = .json
+    @Option(help: "Only this patient's accesses and alerts.") var patient: String?
+    @Option(help: "From this time (RFC 3339 or YYYY-MM-DD), included.") var from: String?
+    @Option(help: "To this time (RFC 3339 or YYYY-MM-DD), included.") var to: String?
+    @Option(help: "Write to this file instead of standard output.") var out: String?
+
+    func run() throws {
+        try runReportingFailures {
+            let lower = try from.map { try DateArgument.parse($0, option: "--from", endOfDay: false) }
+            let upper = try to.map { try DateArgument.parse($0, option: "--to", endOfDay: true) }
+            let log = try store.openLog()
+            let handle: FileHandle
+            if let out {
+                guard FileManager.default.createFile(atPath: out, contents: nil), let file = FileHandle(forWritingAtPath: out) else {
+                    throw CLIFailure(exitCode: .ioError, message: "cannot write \(out)")
+                }
+                handle = file
+            } else {
+                handle = FileHandle.standardOutput
+            }
+            defer { if out != nil { try? handle.close() } }
+            let exporter = FHIRExporter(version: fhirVersion.version, format: format.format)
+            let head = try storeCall { () throws(StoreError) in try log.store.head() }
+            let bundleID = "caretrail-export-\(head?.seq ?? 0)"
+            do {
+                let count = try exporter.export(
+                    store: log.store, selection: .init(patient: patient, from: lower, to: upper), bundleID: bundleID,
+                    timestamp: log.store.clock()
+                ) { bytes in handle.write(Data(bytes)) }
+                if out != nil { printError("caretrail: \(count) AuditEvents written to \(out ?? "")") }
+            } catch let error as StoreError {
+                throw CLIFailure(exitCode: .ioError, message: error.message)
+            }
+        }
+    }
+}
