@@ -3,6 +3,7 @@
 //
 //   swift run -c release caretrail-bench [--calls N] [--batch B] [--single N] [--tasks T] [--workload FILE]
 //   swift run -c release caretrail-bench reports [--calls N] [--db PATH] [--samples S]   (see ReportsBench)
+//   swift run -c release caretrail-bench export --db PATH                              (see ExportBench)
 //
 // It prints, for one fresh database in a temporary folder:
 //   ingest   durable batched ingest, from JSON-lines bytes to committed entries (parse, validate,
@@ -86,6 +87,10 @@ final class NextBatch: @unchecked Sendable {
 
 if CommandLine.arguments.dropFirst().first == "reports" {
     try ReportsBench.run(Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
+if CommandLine.arguments.dropFirst().first == "export" {
+    try ExportBench.run(Array(CommandLine.arguments.dropFirst(2)))
     exit(0)
 }
 let options = Options(CommandLine.arguments)
