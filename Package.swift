@@ -62,7 +62,7 @@ let package = Package(
         // The library agents link: open a log, record tool calls, wrap tool handlers.
         .target(
             name: "CareTrail",
-            dependencies: ["AuditCore", "AuditChain", "AuditKeys", "AuditStore", "AuditAnalysis"],
+            dependencies: ["AuditCore", "AuditChain", "AuditKeys", "AuditStore", "AuditAnalysis", "AuditFHIR"],
             swiftSettings: strictSettings
         ),
         // The command tree of `caretrail`, kept in a library so `main` stays tiny.

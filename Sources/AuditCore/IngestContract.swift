@@ -72,7 +72,7 @@ public enum IngestContract {
         case .agentRequest:
             try reader.rejectUnknown(allowed: agentRequestFields)
             return .agentRequest(try decodeAgentRequest(&reader))
-        case .alert, .review, .config:
+        case .alert, .review, .config, .fhirAuditEvent:
             throw IngestError(code: .invalidValue, field: "kind", message: "must be 'tool_call' or 'agent_request'")
         }
     }

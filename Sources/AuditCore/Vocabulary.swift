@@ -11,6 +11,8 @@ public enum RecordKind: String, Sendable, Hashable, CaseIterable, Codable {
     case review
     /// A change of the log's configuration (purpose restrictions, alert rules).
     case config
+    /// A FHIR AuditEvent imported from another system (or from an export), kept as given.
+    case fhirAuditEvent = "fhir_audit_event"
 
     /// The kinds the ingest contract accepts from agents.
     public static let ingestible: [RecordKind] = [.toolCall, .agentRequest]

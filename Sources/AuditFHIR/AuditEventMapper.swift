@@ -15,6 +15,7 @@ public enum FHIRVersion: String, Sendable, CaseIterable {
 ///   (none named: one without a patient entity).
 /// - An alert becomes a Security Alert event (DCM 110113); break-the-glass alerts carry the
 ///   subtype 110127 Emergency Override Started.
+/// - An imported AuditEvent is written back as it was imported (R4 exports only).
 /// - Agent requests, reviews and configuration changes are not exported.
 public struct AuditEventMapper: Sendable {
     public var version: FHIRVersion
@@ -39,6 +40,10 @@ public struct AuditEventMapper: Sendable {
             }
             return [toolCall(entry, body, patient: entry.content.patientID, index: nil)]
         case .alert: return [alert(entry, body)]
+        case .fhirAuditEvent:
+            // Kept as imported: written back as it came, in the release it came in.
+            guard body["fhir_version"]?.stringValue == version.rawValue, let event = body["fhir"] else { return [] }
+            return [FHIRSchema.node(event)]
         default: return []
         }
     }

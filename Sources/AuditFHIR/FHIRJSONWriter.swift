@@ -7,7 +7,7 @@ public enum FHIRJSONWriter {
     /// The compact form (NDJSON lines, Bundles).
     public static func write(_ node: FHIRNode, into out: inout [UInt8]) {
         switch node {
-        case .string(let text): CanonicalJSON.writeString(text, into: &out)
+        case .string(let text), .xhtml(let text): CanonicalJSON.writeString(text, into: &out)
         case .number(let text): out.append(contentsOf: text.utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
         case .array(let items):

@@ -15,6 +15,8 @@ public indirect enum FHIRNode: Sendable, Hashable {
     case array([FHIRNode])
     /// A resource: its type and members (JSON `resourceType`; XML root element).
     case resource(String, [Member])
+    /// A narrative's XHTML `div`: a JSON string, written as markup in XML.
+    case xhtml(String)
 
     public struct Member: Sendable, Hashable {
         public var name: String

@@ -26,6 +26,7 @@ public enum FHIRXMLWriter {
     private static func writeMember(_ name: String, _ value: FHIRNode, into out: inout [UInt8]) {
         switch value {
         case .string(let text): primitive(name, text, into: &out)
+        case .xhtml(let markup): out.append(contentsOf: markup.utf8)
         case .number(let text): primitive(name, text, into: &out)
         case .bool(let flag): primitive(name, flag ? "true" : "false", into: &out)
         case .array(let items): for item in items { writeMember(name, item, into: &out) }

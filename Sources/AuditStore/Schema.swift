@@ -83,7 +83,7 @@ enum Schema {
                     CREATE TABLE entry_v2 (
                         seq INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),
                         recorded_at TEXT NOT NULL,
-                        kind TEXT NOT NULL CHECK (kind IN ('tool_call', 'agent_request', 'alert', 'review', 'config')),
+                        kind TEXT NOT NULL CHECK (kind IN ('tool_call', 'agent_request', 'alert', 'review', 'config', 'fhir_audit_event')),
                         tenant_id TEXT NOT NULL,
                         user_id TEXT NOT NULL,
                         model TEXT NOT NULL,
