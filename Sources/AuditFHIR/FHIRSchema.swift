@@ -21,19 +21,31 @@ public enum FHIRSchema {
         "Meta": [("versionId", false, ["id"]), ("lastUpdated", false, ["instant"]), ("source", false, ["uri"]), ("profile", true, ["canonical"]), ("security", true, ["Coding"]), ("tag", true, ["Coding"])],
         "Narrative": [("status", false, ["code"]), ("div", false, ["xhtml"])],
         "Extension": [("url", false, ["uri"]), ("value[x]", false, ["base64Binary", "boolean", "canonical", "code", "date", "dateTime", "decimal", "id", "instant", "integer", "markdown", "oid", "positiveInt", "string", "time", "unsignedInt", "uri", "url", "uuid", "Coding", "CodeableConcept", "Identifier", "Period", "Reference"])],
-        "Bundle": [("meta", false, ["Meta"]), ("implicitRules", false, ["uri"]), ("language", false, ["code"]), ("identifier", false, ["Identifier"]), ("type", false, ["code"]), ("timestamp", false, ["instant"]), ("total", false, ["unsignedInt"]), ("link", true, ["Bundle.link"]), ("entry", true, ["Bundle.entry"]), ("signature", false, ["Signature"])],
+        "Bundle": [("identifier", false, ["Identifier"]), ("type", false, ["code"]), ("timestamp", false, ["instant"]), ("total", false, ["unsignedInt"]), ("link", true, ["Bundle.link"]), ("entry", true, ["Bundle.entry"]), ("signature", false, ["Signature"])],
         "Bundle.link": [("relation", false, ["string"]), ("url", false, ["uri"])],
         "Bundle.entry": [("link", true, ["Bundle.link"]), ("fullUrl", false, ["uri"]), ("resource", false, ["Resource"])],
+        // An AuditEvent may contain the OperationOutcome of a failed request (as the official example does).
+        "OperationOutcome": [("issue", true, ["OperationOutcome.issue"])],
+        "OperationOutcome.issue": [("severity", false, ["code"]), ("code", false, ["code"]), ("details", false, ["CodeableConcept"]), ("diagnostics", false, ["string"]), ("location", true, ["string"]), ("expression", true, ["string"])],
     ]
+
+    /// What every resource starts with (Bundle), and every domain resource (OperationOutcome).
+    static let resourceHead: [(String, Bool, [String])] = [("id", false, ["string"]), ("meta", false, ["Meta"]), ("implicitRules", false, ["uri"]), ("language", false, ["code"])]
+    static let domainResourceHead = resourceHead + [("text", false, ["Narrative"]), ("contained", true, ["Resource"]), ("extension", true, ["Extension"]), ("modifierExtension", true, ["Extension"])]
+    static let backboneHead: [(String, Bool, [String])] = [("id", false, ["string"]), ("extension", true, ["Extension"]), ("modifierExtension", true, ["Extension"])]
 
     /// The children of `context` (an AuditEvent path such as `AuditEvent.agent`, or a
     /// datatype name), in order.
     static func children(of context: String) -> [Element] {
         if let members = datatypes[context] {
-            let head: [Element] = context == "Extension"
-                ? [Element(name: "id", repeats: false, types: ["string"]), Element(name: "extension", repeats: true, types: ["Extension"])]
-                : [Element(name: "id", repeats: false, types: ["string"]), Element(name: "extension", repeats: true, types: ["Extension"])]
-            return head + members.map { Element(name: $0.0, repeats: $0.1, types: $0.2) }
+            let head: [(String, Bool, [String])]
+            switch context {
+            case "Bundle": head = resourceHead
+            case "OperationOutcome": head = domainResourceHead
+            case "OperationOutcome.issue", "Bundle.entry", "Bundle.link": head = backboneHead
+            default: head = [("id", false, ["string"]), ("extension", true, ["Extension"])]
+            }
+            return (head + members).map { Element(name: $0.0, repeats: $0.1, types: $0.2) }
         }
         return auditEventChildren[context] ?? []
     }

@@ -38,6 +38,11 @@ public enum PatientKey: Sendable, Hashable {
 }
 
 extension AuditStore {
+    /// The sequence numbers of every entry about a patient (for benchmarks: the lookup alone).
+    public func patientSeqs(_ patient: String) throws(StoreError) -> [Int64] {
+        try read { db in try Postings.seqs(db, kind: .patient, keys: [patient], last: try Self.head(db)?.seq ?? 0) }
+    }
+
     /// Calls `body` with every access to the patient whose event time lies in `from...to`, in
     /// log order, and with every alert and review about the patient (at any time). Rows are
     /// streamed from SQLite, found through the bucketed patient (or token) indexes.

@@ -1,0 +1,95 @@
+import AuditChain
+import AuditCore
+import AuditFHIR
+import AuditStore
+import AuditTestSupport
+import CareTrail
+import Foundation
+import Testing
+
+@Suite("FHIR AuditEvent import")
+struct FHIRImportTests {
+    let folder = temporaryFolder()
+
+    static let officialJSON: [URL] = (try? FileManager.default.contentsOfDirectory(
+        at: sharedFHIR.appendingPathComponent("r4/package"), includingPropertiesForKeys: nil
+    ).filter { $0.lastPathComponent.hasPrefix("AuditEvent-") }.sorted { $0.path < $1.path }) ?? []
+    static let officialXML: [URL] = (try? FileManager.default.contentsOfDirectory(
+        at: sharedFHIR.appendingPathComponent("r4/examples-xml"), includingPropertiesForKeys: nil
+    ).sorted { $0.path < $1.path }) ?? []
+
+    func freshLog(_ name: String) throws -> AuditLog {
+        try AuditLog.create(database: folder.appendingPathComponent("\(name).sqlite").path)
+    }
+
+    /// The JSON value without its narrative's markup (the XML and JSON examples' narratives
+    /// differ in date formatting, as `../shared/fhir/SOURCES.md` says).
+    static func withoutNarrativeMarkup(_ value: JSONValue) -> JSONValue {
+        guard case .object(var members) = value else { return value }
+        if case .object(var text)? = members["text"] {
+            text["div"] = nil
+            members["text"] = .object(text)
+        }
+        return .object(members)
+    }
+
+    @Test func theNineOfficialExamplesImportAndReExportEquivalently() throws {
+        #expect(Self.officialJSON.count == 9)
+        #expect(Self.officialXML.count == 9)
+        var byID: [String: JSONValue] = [:]
+        for file in Self.officialJSON {
+            let original = try JSONParser.parse(try String(contentsOf: file, encoding: .utf8))
+            byID[original["id"]?.stringValue ?? ""] = original
+            let log = try freshLog(file.lastPathComponent)
+            #expect(try log.importFHIR(path: file.path).imported == 1)
+            let exported = try resources(try export(log, format: .ndjson))
+            #expect(exported == [original], "\(file.lastPathComponent)")
+        }
+        for file in Self.officialXML {
+            let log = try freshLog(file.lastPathComponent)
+            #expect(try log.importFHIR(path: file.path).imported == 1)
+            let exported = try #require(try resources(try export(log, format: .ndjson)).first)
+            let original = try #require(byID[exported["id"]?.stringValue ?? ""], "\(file.lastPathComponent)")
+            #expect(Self.withoutNarrativeMarkup(exported) == Self.withoutNarrativeMarkup(original), "\(file.lastPathComponent)")
+        }
+    }
+
+    @Test func importedExamplesReExportAsValidXML() throws {
+        let log = try freshLog("all")
+        for file in Self.officialJSON + Self.officialXML { _ = try log.importFHIR(path: file.path) }
+        let file = folder.appendingPathComponent("examples.xml")
+        try export(log, format: .xml).write(to: file, atomically: true, encoding: .utf8)
+        let result = try run(["xmllint", "--noout", "--schema", sharedFHIR.appendingPathComponent("r4/xsd/fhir-single.xsd").path, file.path])
+        #expect(result.status == 0, "\(result.output.prefix(1500))")
+        // Mapped fields are indexed: the patient of the official read example is found.
+        #expect(try log.store.entries(.patient("example")).count >= 1)
+    }
+
+    @Test func ourOwnExportRoundTripsLosslesslyInJSONAndXML() async throws {
+        let source = try await exportLog(in: folder)
+        let original = try resources(try export(source, format: .ndjson))
+        for format in [FHIRExporter.Format.ndjson, .json, .xml] {
+            let file = folder.appendingPathComponent("export.\(format.rawValue)")
+            try export(source, format: format).write(to: file, atomically: true, encoding: .utf8)
+            let copy = try freshLog("copy-\(format.rawValue)")
+            #expect(try copy.importFHIR(path: file.path).imported == original.count)
+            #expect(try resources(try export(copy, format: .ndjson)) == original, "\(format)")
+            #expect(try copy.store.verify().isIntact)
+            // Into the log it came from: recognised, nothing appended twice.
+            let again = try source.importFHIR(path: file.path)
+            #expect(again.imported == 0)
+            #expect(again.alreadyInLog == original.count)
+        }
+    }
+
+    @Test func somethingElseIsRefusedAndNothingImported() throws {
+        let log = try freshLog("refuse")
+        let file = folder.appendingPathComponent("patient.json")
+        try #"{"resourceType":"Patient","id":"x"}"#.write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: CareTrailError.self) { try log.importFHIR(path: file.path) }
+        let xml = folder.appendingPathComponent("broken.xml")
+        try #"<AuditEvent xmlns="http://hl7.org/fhir"><nonsense value="1"/></AuditEvent>"#.write(to: xml, atomically: true, encoding: .utf8)
+        #expect(throws: CareTrailError.self) { try log.importFHIR(path: xml.path) }
+        #expect(try log.store.count() == 0)
+    }
+}
