@@ -43,30 +43,20 @@ public struct FHIRExporter: Sendable {
         var out: [UInt8] = []
         out.reserveCapacity(1 << 20)
         var count = 0
-        func emit(_ event: FHIRNode) throws {
-            switch format {
-            case .ndjson:
-                FHIRJSONWriter.write(event, into: &out)
-                out.append(0x0A)
-            case .json:
-                out.append(contentsOf: (count == 0 ? "\n" : ",\n").utf8)
-                out.append(contentsOf: "{\"fullUrl\":".utf8)
-                CanonicalJSON.writeString(fullURL(event), into: &out)
-                out.append(contentsOf: ",\"resource\":".utf8)
-                FHIRJSONWriter.write(event, into: &out)
-                out.append(UInt8(ascii: "}"))
-            case .xml:
-                out.append(contentsOf: "<entry><fullUrl value=\"".utf8)
-                FHIRXMLWriter.escape(fullURL(event), into: &out)
-                out.append(contentsOf: "\"/><resource>".utf8)
-                if case .resource(let type, let members) = event { FHIRXMLWriter.writeResource(type, members, into: &out) }
-                out.append(contentsOf: "</resource></entry>\n".utf8)
-            }
-            count += 1
+        func flushIfFull() throws {
             if out.count >= 1 << 20 {
                 try write(&out)
                 out.removeAll(keepingCapacity: true)
             }
+        }
+        /// Maps and renders a chunk of entries on every core, then appends the bytes in order.
+        func emit(_ entries: [StoredEntry], only patient: String? = nil) throws {
+            let rendered = render(entries, patient: patient, first: count == 0)
+            for piece in rendered {
+                out.append(contentsOf: piece.bytes)
+                count += piece.events
+            }
+            try flushIfFull()
         }
         switch format {
         case .ndjson: break
@@ -88,17 +78,21 @@ public struct FHIRExporter: Sendable {
             return (lower.map { time >= $0 } ?? true) && (upper.map { time <= $0 } ?? true)
         }
         if let patient = selection.patient {
+            var pending: [StoredEntry] = []
             try store.forEachEntry(.patient(patient), from: selection.from, to: selection.to) { entry in
-                for event in mapper.events(for: entry) where Self.concerns(event, patient: patient) { try emit(event) }
+                pending.append(entry)
+                if pending.count == 4096 {
+                    try emit(pending, only: patient)
+                    pending = []
+                }
             }
+            try emit(pending, only: patient)
         } else {
             let last = try store.head()?.seq ?? 0
             var low: Int64 = 1
             while low <= last {
                 let high = min(last, low + 4095)
-                for entry in try store.entries(from: low, through: high, limit: 4096) where inPeriod(entry) {
-                    for event in mapper.events(for: entry) { try emit(event) }
-                }
+                try emit(try store.entries(from: low, through: high, limit: 4096).filter(inPeriod))
                 low = high + 1
             }
         }
@@ -109,6 +103,62 @@ public struct FHIRExporter: Sendable {
         }
         try write(&out)
         return count
+    }
+
+    /// The rendered bytes of each slice of `entries` (in order) and how many AuditEvents each holds.
+    private func render(_ entries: [StoredEntry], patient: String?, first: Bool) -> [(bytes: [UInt8], events: Int)] {
+        guard !entries.isEmpty else { return [] }
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, entries.count / 256))
+        let size = (entries.count + workers - 1) / workers
+        let slots = RenderSlots(count: workers)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(size * 4096)
+            var events = 0
+            for entry in entries[min(entries.count, worker * size)..<min(entries.count, (worker + 1) * size)] {
+                for event in mapper.events(for: entry) where patient.map({ Self.concerns(event, patient: $0) }) ?? true {
+                    append(event, into: &bytes)
+                    events += 1
+                }
+            }
+            slots.set(worker, (bytes, events))
+        }
+        // A JSON Bundle separates entries by commas: a slice after a non-empty one starts with one.
+        var pieces = slots.values
+        if format == .json {
+            var seen = !first
+            for index in pieces.indices {
+                if seen, pieces[index].events > 0, pieces[index].bytes.first == UInt8(ascii: "\n") {
+                    pieces[index].bytes.insert(UInt8(ascii: ","), at: 0)
+                }
+                if pieces[index].events > 0 { seen = true }
+            }
+        }
+        return pieces
+    }
+
+    /// One AuditEvent in the export's format. JSON entries start with a newline; the caller
+    /// puts the commas between them.
+    private func append(_ event: FHIRNode, into out: inout [UInt8]) {
+        switch format {
+        case .ndjson:
+            FHIRJSONWriter.write(event, into: &out)
+            out.append(0x0A)
+        case .json:
+            if !out.isEmpty { out.append(UInt8(ascii: ",")) }
+            out.append(0x0A)
+            out.append(contentsOf: "{\"fullUrl\":".utf8)
+            CanonicalJSON.writeString(fullURL(event), into: &out)
+            out.append(contentsOf: ",\"resource\":".utf8)
+            FHIRJSONWriter.write(event, into: &out)
+            out.append(UInt8(ascii: "}"))
+        case .xml:
+            out.append(contentsOf: "<entry><fullUrl value=\"".utf8)
+            FHIRXMLWriter.escape(fullURL(event), into: &out)
+            out.append(contentsOf: "\"/><resource>".utf8)
+            if case .resource(let type, let members) = event { FHIRXMLWriter.writeResource(type, members, into: &out) }
+            out.append(contentsOf: "</resource></entry>\n".utf8)
+        }
     }
 
     /// For a patient export: a query's AuditEvents for its other patients are left out.
@@ -122,5 +172,25 @@ public struct FHIRExporter: Sendable {
     private func fullURL(_ event: FHIRNode) -> String {
         if case .string(let id)? = event["id"] { return "\(FHIRVocabulary.base)/AuditEvent/\(id)" }
         return FHIRVocabulary.base
+    }
+}
+
+/// Results of parallel renderers, written at distinct indices.
+private final class RenderSlots: @unchecked Sendable {
+    private var storage: [(bytes: [UInt8], events: Int)]
+    private let lock = NSLock()
+
+    init(count: Int) { storage = Array(repeating: ([], 0), count: count) }
+
+    func set(_ index: Int, _ value: (bytes: [UInt8], events: Int)) {
+        lock.lock()
+        storage[index] = value
+        lock.unlock()
+    }
+
+    var values: [(bytes: [UInt8], events: Int)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return storage
     }
 }
