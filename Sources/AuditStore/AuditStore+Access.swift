@@ -30,7 +30,7 @@ public struct AccessRow: Sendable, Hashable {
 }
 
 /// Whom a patient report is about: a patient id, or a pseudonym the sanitizer made of a
-/// name, SSN or other identifier (found through the `entry_token` index).
+/// name, SSN or other identifier (found through the posting lists of pseudonyms).
 public enum PatientKey: Sendable, Hashable {
     case patientID(String)
     /// The pseudonyms of one value under each key of the ring (they differ per key).

@@ -142,7 +142,6 @@ public struct AppendSink {
         VALUES (\(Array(repeating: "?", count: EntryHasher.hashedColumns.count + 1).joined(separator: ", ")))
         """
     private static let insertPatient = "INSERT INTO entry_patient (seq, patient_id, at) VALUES (?, ?, ?)"
-    private static let insertToken = "INSERT INTO entry_token (seq, token) VALUES (?, ?)"
 
     /// Appends entries in order, then what the store's ``AppendObserver`` derives from them
     /// (alerts); returns the `(seq, hash)` of each of `entries`.
@@ -195,8 +194,6 @@ public struct AppendSink {
     private mutating func insert(_ entries: [EncodedEntry], recordedAt: String) throws -> [ChainHead] {
         let entryStatement = try db.cachedStatement(sql: Self.insertEntry).sqliteStatement
         let patientStatement = try db.cachedStatement(sql: Self.insertPatient).sqliteStatement
-        let tokenStatement = try db.cachedStatement(sql: Self.insertToken).sqliteStatement
-        var counters = ToolDayCounters()
         var receipts: [ChainHead] = []
         receipts.reserveCapacity(entries.count)
         // One reading of the log's clock per batch (above): the entries of a batch are appended together.
@@ -226,41 +223,12 @@ public struct AppendSink {
                     try step(patientStatement)
                 }
             }
-            try Self.index(
-                entry, seq: seq, recordedAt: recordedAt, tokenStatement: tokenStatement, counters: &counters, db: db
-            )
             let newHead = ChainHead(seq: seq, hash: hash)
             head = newHead
             appended += 1
             receipts.append(newHead)
         }
-        try counters.flush(db)
         return receipts
-    }
-
-    /// Fills the derived search and statistics tables for one entry: its pseudonyms into
-    /// `entry_token`, a tool call into the per-tool counters.
-    static func index(
-        _ entry: EncodedEntry, seq: Int64, recordedAt: String, tokenStatement: SQLiteStatement,
-        counters: inout ToolDayCounters, db: Database
-    ) throws {
-        guard entry.kind == "tool_call" || entry.kind == "agent_request" else { return }
-        let scan = BodyScan(entry.body)
-        for token in scan.tokens {
-            sqlite3_reset(tokenStatement)
-            sqlite3_bind_int64(tokenStatement, 1, seq)
-            _ = token.withCString { sqlite3_bind_text(tokenStatement, 2, $0, -1, sqliteTransient) }
-            let code = sqlite3_step(tokenStatement)
-            guard code == SQLITE_DONE else {
-                throw StoreError(code: .appendFailed, message: "SQLite error \(code): \(String(cString: sqlite3_errmsg(db.sqliteConnection)))")
-            }
-        }
-        if entry.kind == "tool_call", let tool = entry.toolName {
-            counters.add(
-                tool: tool, time: entry.timestamp ?? recordedAt, failed: entry.outcome == "failure",
-                durationMS: scan.durationMS, user: entry.userID
-            )
-        }
     }
 
     private func step(_ statement: SQLiteStatement) throws {

@@ -19,7 +19,8 @@ public struct ToolStatistics: Sendable, Hashable {
 
 extension AuditStore {
     /// Per-tool statistics over the UTC days `fromDay...toDay` (`YYYY-MM-DD`, both optional),
-    /// for one tool or all, from the counters every append keeps: no scan of the log.
+    /// for one tool or all: complete blocks of entries from the counters written with their
+    /// postings, the block still filling (at most 65,536 entries) counted now.
     public func toolStatistics(tool: String? = nil, fromDay: String? = nil, toDay: String? = nil) throws(StoreError) -> [ToolStatistics] {
         try read { db in
             var conditions = ["1"]
@@ -37,41 +38,60 @@ extension AuditStore {
                 arguments += [toDay]
             }
             let filter = conditions.joined(separator: " AND ")
-            var result: [String: ToolStatistics] = [:]
+            var totals: [String: ToolDayCounters.Counts] = [:]
             for row in try Row.fetchAll(
                 db, sql: "SELECT tool_name, sum(calls), sum(failures), sum(timed), sum(duration_sum) FROM tool_day WHERE \(filter) GROUP BY tool_name",
                 arguments: arguments
             ) {
-                let timed: Int64 = row[3]
-                let sum: Double = row[4]
-                result[row[0]] = ToolStatistics(
-                    toolName: row[0], calls: row[1], failures: row[2], timedCalls: timed,
-                    meanDurationMS: timed > 0 ? sum / Double(timed) : nil, p95DurationMS: nil, uniqueUsers: 0
+                var counts = ToolDayCounters.Counts()
+                (counts.calls, counts.failures, counts.timed, counts.durationSum) = (row[1], row[2], row[3], row[4])
+                totals[row[0]] = counts
+            }
+            for row in try Row.fetchAll(
+                db, sql: "SELECT tool_name, bucket, sum(calls) FROM tool_day_duration WHERE \(filter) GROUP BY tool_name, bucket",
+                arguments: arguments
+            ) {
+                totals[row[0], default: .init()].buckets[row[1], default: 0] += row[2]
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT DISTINCT tool_name, user_id FROM tool_day_user WHERE \(filter)", arguments: arguments) {
+                totals[row[0], default: .init()].users.insert(row[1])
+            }
+            // The block still filling.
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT tool_name, coalesce(timestamp, recorded_at), outcome, user_id, body FROM entry WHERE seq > ? AND kind = 'tool_call' AND tool_name IS NOT NULL",
+                arguments: [try Postings.compactedThrough(db)]
+            )
+            while let row = try rows.next() {
+                let name: String = row[0]
+                let time: String = row[1]
+                let day = String(time.prefix(10))
+                if let tool, name != tool { continue }
+                if let fromDay, day < fromDay { continue }
+                if let toDay, day > toDay { continue }
+                var tail = ToolDayCounters()
+                tail.add(tool: name, time: time, failed: (row[2] as String?) == "failure", durationMS: BodyScan(row[4]).durationMS, user: row[3])
+                for counts in tail.days.values { totals[name, default: .init()].merge(counts) }
+            }
+            return totals.keys.sorted().compactMap { name in
+                guard let counts = totals[name], counts.calls > 0 else { return nil }
+                return ToolStatistics(
+                    toolName: name, calls: Int64(counts.calls), failures: Int64(counts.failures), timedCalls: Int64(counts.timed),
+                    meanDurationMS: counts.timed > 0 ? counts.durationSum / Double(counts.timed) : nil,
+                    p95DurationMS: Self.percentile95(counts.buckets, of: counts.timed), uniqueUsers: Int64(counts.users.count)
                 )
             }
-            for row in try Row.fetchAll(
-                db, sql: "SELECT tool_name, count(DISTINCT user_id) FROM tool_day_user WHERE \(filter) GROUP BY tool_name",
-                arguments: arguments
-            ) {
-                result[row[0]]?.uniqueUsers = row[1]
-            }
-            // Walk each tool's histogram in bucket order to the 95th percentile.
-            var cumulative: [String: Int64] = [:]
-            for row in try Row.fetchAll(
-                db, sql: "SELECT tool_name, bucket, sum(calls) FROM tool_day_duration WHERE \(filter) GROUP BY tool_name, bucket ORDER BY tool_name, bucket",
-                arguments: arguments
-            ) {
-                let tool: String = row[0]
-                guard let stats = result[tool], stats.p95DurationMS == nil, stats.timedCalls > 0 else { continue }
-                let count: Int64 = row[2]
-                let running = (cumulative[tool] ?? 0) + count
-                cumulative[tool] = running
-                // The nearest-rank percentile: the smallest value with at least 95% of calls at or below it.
-                if Double(running) >= (0.95 * Double(stats.timedCalls)).rounded(.up) {
-                    result[tool]?.p95DurationMS = ToolDayCounters.value(ofBucket: row[1])
-                }
-            }
-            return result.values.sorted { $0.toolName < $1.toolName }
         }
+    }
+
+    /// The nearest-rank 95th percentile: the smallest bucket with at least 95% of calls at or below it.
+    static func percentile95(_ buckets: [Int: Int], of count: Int) -> Double? {
+        guard count > 0 else { return nil }
+        let rank = Int((0.95 * Double(count)).rounded(.up))
+        var running = 0
+        for bucket in buckets.keys.sorted() {
+            running += buckets[bucket] ?? 0
+            if running >= rank { return ToolDayCounters.value(ofBucket: bucket) }
+        }
+        return nil
     }
 }

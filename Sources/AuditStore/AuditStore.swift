@@ -104,35 +104,13 @@ public final class AuditStore: Sendable {
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = 4096")
             }
             try Schema.migrator.migrate(pool)
-            try pool.write { db in try fillDerivedTables(db) }
+            // A log written by schema v1, or one whose last append crashed before its block's
+            // postings: write the postings of every complete block.
+            try pool.write { db in try Postings.compact(db, head: try head(db)?.seq ?? 0) }
             return AuditStore(path: path, pool: pool, clock: clock, observer: observer)
         } catch {
             throw StoreError(code: .notACareTrailLog, message: "cannot open \(path) as a CareTrail log: \(reason(error))")
         }
-    }
-
-    /// Fills the search and statistics tables for entries appended before they existed (a log
-    /// migrated from schema v1), once.
-    static func fillDerivedTables(_ db: Database) throws {
-        guard let from = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'derived_from'").flatMap({ Int64($0) }),
-            from > 1
-        else { return }
-        let tokenStatement = try db.cachedStatement(sql: "INSERT INTO entry_token (seq, token) VALUES (?, ?)").sqliteStatement
-        var low: Int64 = 1
-        while low < from {
-            let high = min(from - 1, low + 4095)
-            var counters = ToolDayCounters()
-            for entry in try fetchEntries(db, where: "seq BETWEEN ? AND ?", arguments: [low, high]) {
-                try AppendSink.index(
-                    entry.content, seq: entry.seq, recordedAt: entry.recordedAt, tokenStatement: tokenStatement,
-                    counters: &counters, db: db
-                )
-            }
-            try counters.flush(db)
-            low = high + 1
-        }
-        try db.execute(sql: "UPDATE meta SET value = '1' WHERE key = 'derived_from'")
-        try Postings.compact(db, head: try head(db)?.seq ?? 0)
     }
 
     /// The SQLite reason of an error, without SQL or arguments.

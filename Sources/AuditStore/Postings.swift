@@ -19,7 +19,7 @@ enum Postings {
         case user = 2
         case conversation = 3
         case trace = 4
-        /// A pseudonym of `entry_token`.
+        /// A pseudonym found in an entry's body (see ``BodyScan``).
         case token = 5
     }
 
@@ -40,6 +40,7 @@ enum Postings {
         let shift = try blockShift(db)
         let size = Int64(1) << Int64(shift)
         var through = try compactedThrough(db)
+        guard through + size <= head else { return }
         while through + size <= head {
             try writeBlock(db, block: through >> Int64(shift), from: through + 1, through: through + size)
             through += size
@@ -56,8 +57,12 @@ enum Postings {
             guard let key else { return }
             lists[kind, default: [:]][key, default: []].append(seq)
         }
+        var counters = ToolDayCounters()
         let rows = try Row.fetchCursor(
-            db, sql: "SELECT seq, patient_id, user_id, conversation_id, trace_id FROM entry WHERE seq BETWEEN ? AND ? ORDER BY seq",
+            db, sql: """
+                SELECT seq, patient_id, user_id, conversation_id, trace_id, kind, tool_name, coalesce(timestamp, recorded_at),
+                    outcome, body FROM entry WHERE seq BETWEEN ? AND ? ORDER BY seq
+                """,
             arguments: [low, high]
         )
         while let row = try rows.next() {
@@ -66,13 +71,19 @@ enum Postings {
             add(.user, row[2], seq)
             add(.conversation, row[3], seq)
             add(.trace, row[4], seq)
+            let kind: String = row[5]
+            guard kind == "tool_call" || kind == "agent_request" else { continue }
+            let scan = BodyScan(row[9])
+            for token in scan.tokens { add(.token, token, seq) }
+            if kind == "tool_call", let tool: String = row[6] {
+                counters.add(tool: tool, time: row[7], failed: (row[8] as String?) == "failure", durationMS: scan.durationMS, user: row[2])
+            }
         }
-        for (kind, table, column) in [(Kind.patient, "entry_patient", "patient_id"), (.token, "entry_token", "token")] {
-            let rows = try Row.fetchCursor(
-                db, sql: "SELECT seq, \(column) FROM \(table) WHERE seq BETWEEN ? AND ? ORDER BY seq", arguments: [low, high]
-            )
-            while let row = try rows.next() { add(kind, row[1], row[0]) }
-        }
+        try counters.flush(db)
+        let queryPatients = try Row.fetchCursor(
+            db, sql: "SELECT seq, patient_id FROM entry_patient WHERE seq BETWEEN ? AND ? ORDER BY seq", arguments: [low, high]
+        )
+        while let row = try queryPatients.next() { add(.patient, row[1], row[0]) }
         let insert = try db.cachedStatement(sql: "INSERT INTO posting (block, kind, key, seqs) VALUES (?, ?, ?, ?)")
         for kind in Kind.allCases {
             guard let keys = lists[kind] else { continue }
@@ -153,19 +164,31 @@ enum Postings {
                 probe = "SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(shiftText)) = bucket.b AND e.conversation_id IN (\(list))"
             case .trace: probe = "SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(shiftText)) = bucket.b AND e.trace_id IN (\(list))"
             case .token:
-                probe = "SELECT t.seq FROM bucket CROSS JOIN entry_token AS t ON (t.seq >> \(shiftText)) = bucket.b AND t.token IN (\(list))"
+                // Pseudonyms of the block still filling are found by reading its bodies.
+                let wanted = Set(keys)
+                let rows = try Row.fetchCursor(
+                    db.cachedStatement(sql: "SELECT seq, body FROM entry WHERE seq > ? AND seq <= ? AND kind IN ('tool_call', 'agent_request') ORDER BY seq"),
+                    arguments: [through, last]
+                )
+                while let row = try rows.next() {
+                    if !wanted.isDisjoint(with: BodyScan(row[1]).tokens) { result.append(row[0]) }
+                }
+                return unique(result)
             }
             let arguments = StatementArguments([firstBucket, lastBucket]) + StatementArguments(kind == .patient ? keys + keys : keys)
             let tail = try Int64.fetchAll(db.cachedStatement(sql: tailSQL(probe: probe)), arguments: arguments)
             result.append(contentsOf: tail.filter { $0 > through && $0 <= last })
         }
-        if keys.count > 1 || kind == .patient {
-            result.sort()
-            var unique: [Int64] = []
-            unique.reserveCapacity(result.count)
-            for seq in result where unique.last != seq { unique.append(seq) }
-            return unique
-        }
-        return result
+        return keys.count > 1 || kind == .patient ? unique(result) : result
+    }
+
+    /// Sorted, each once.
+    private static func unique(_ seqs: [Int64]) -> [Int64] {
+        var sorted = seqs
+        sorted.sort()
+        var unique: [Int64] = []
+        unique.reserveCapacity(sorted.count)
+        for seq in sorted where unique.last != seq { unique.append(seq) }
+        return unique
     }
 }

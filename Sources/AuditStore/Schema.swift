@@ -122,23 +122,9 @@ enum Schema {
                     CREATE TRIGGER entry_is_append_only_delete BEFORE DELETE ON entry
                     BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
 
-                    -- Pseudonyms (hmac-sha256:…) in an entry's arguments, result, error and
-                    -- break-the-glass reason, so a report can find a patient by name or SSN
-                    -- pseudonym. Derived from the hashed body, bucketed like the other random keys.
-                    CREATE TABLE entry_token (
-                        seq INTEGER NOT NULL REFERENCES entry(seq),
-                        token TEXT NOT NULL,
-                        PRIMARY KEY (seq, token)
-                    ) STRICT, WITHOUT ROWID;
-                    CREATE INDEX entry_token_bucket ON entry_token(seq >> 12, token);
-                    CREATE TRIGGER entry_token_is_append_only_update BEFORE UPDATE ON entry_token
-                    BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
-                    CREATE TRIGGER entry_token_is_append_only_delete BEFORE DELETE ON entry_token
-                    BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
-
                     -- Per tool and UTC day of the event: calls, failures, durations (sum and a
-                    -- histogram of 2% wide buckets), users. Kept by every append, in its
-                    -- transaction, so tool statistics never scan the log.
+                    -- histogram of 2% wide buckets), users, over complete blocks of entries
+                    -- (written with their postings); the block still filling is counted when asked.
                     CREATE TABLE tool_day (
                         tool_name TEXT NOT NULL,
                         day TEXT NOT NULL,
@@ -183,9 +169,6 @@ enum Schema {
                         PRIMARY KEY (block, kind, key)
                     ) STRICT, WITHOUT ROWID;
 
-                    -- Entries before this one predate the derived tables: the store fills them in
-                    -- when it opens the log (see AuditStore.fillDerivedTables).
-                    INSERT INTO meta (key, value) SELECT 'derived_from', CAST(coalesce(max(seq), 0) + 1 AS TEXT) FROM entry;
                     """
             )
         }

@@ -17,6 +17,15 @@ struct ToolDayCounters {
         var durationSum = 0.0
         var buckets: [Int: Int] = [:]
         var users: Set<String> = []
+
+        mutating func merge(_ other: Counts) {
+            calls += other.calls
+            failures += other.failures
+            timed += other.timed
+            durationSum += other.durationSum
+            for (bucket, count) in other.buckets { buckets[bucket, default: 0] += count }
+            users.formUnion(other.users)
+        }
     }
 
     var days: [Key: Counts] = [:]

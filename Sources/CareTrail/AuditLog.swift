@@ -37,9 +37,12 @@ public final class AuditLog: Sendable {
     }
 
     /// Creates a new database and a new key file (mode 0600). Refuses to overwrite either.
+    ///
+    /// `postingBlockShift` sets how many entries (2^shift) make a block of posting lists; the
+    /// default suits production, tests use small blocks.
     public static func create(
         database path: String, keyFile: String? = nil, policy: SanitizerPolicy = .default,
-        clock: @escaping @Sendable () -> Timestamp = AuditStore.systemClock
+        clock: @escaping @Sendable () -> Timestamp = AuditStore.systemClock, postingBlockShift: Int = 16
     ) throws(CareTrailError) -> AuditLog {
         let keyPath = keyFile ?? defaultKeyFile(forDatabase: path)
         if FileManager.default.fileExists(atPath: path) {
@@ -53,7 +56,7 @@ public final class AuditLog: Sendable {
         }
         do {
             let monitor = AlertMonitor()
-            let store = try AuditStore.create(at: path, clock: clock, observer: monitor)
+            let store = try AuditStore.create(at: path, clock: clock, observer: monitor, postingBlockShift: postingBlockShift)
             return AuditLog(store: store, keyRing: ring, policy: policy, monitor: monitor)
         } catch {
             throw CareTrailError(code: .store, message: error.message)

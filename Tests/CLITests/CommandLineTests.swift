@@ -110,8 +110,6 @@ struct CommandLineTests {
             try db.execute(sql: "DROP TRIGGER entry_is_append_only_delete")
             try db.execute(sql: "DROP TRIGGER entry_patient_is_append_only_delete")
             try db.execute(sql: "DELETE FROM entry_patient")
-            try db.execute(sql: "DROP TRIGGER entry_token_is_append_only_delete")
-            try db.execute(sql: "DELETE FROM entry_token WHERE seq >= 5")
             try db.execute(sql: "DELETE FROM entry WHERE seq >= 5")
         }
         let seq = Int(headJSON["seq"]?.numberValue ?? 0)

@@ -1,0 +1,44 @@
+import AuditAnalysis
+import AuditChain
+import AuditCore
+import AuditStore
+import AuditTestSupport
+import CareTrail
+import Foundation
+import Testing
+
+/// Complete blocks are answered from posting lists and per-block counters; the block still
+/// filling by probing and reading. Both must give the same answers.
+@Suite("Posting lists and the block still filling agree")
+struct PostingEquivalenceTests {
+    let folder = temporaryFolder()
+
+    @Test func lookupsReportsAndToolStatisticsAreTheSameFromBlocksAndFromTheTail() throws {
+        let sample = FixturePath.url("workload/sample.jsonl").path
+        // 5,177 entries: one complete block of 4,096 and a tail, versus all of it in the tail.
+        let blocks = try AuditLog.create(database: folder.appendingPathComponent("blocks.sqlite").path, postingBlockShift: 12)
+        let keyFile = AuditLog.defaultKeyFile(forDatabase: folder.appendingPathComponent("blocks.sqlite").path)
+        let tailPath = folder.appendingPathComponent("tail.sqlite").path
+        _ = try AuditLog.create(database: tailPath, keyFile: folder.appendingPathComponent("unused-keys.json").path)
+        let tail = try AuditLog.open(database: tailPath, keyFile: keyFile)
+        _ = try blocks.ingest(path: sample)
+        _ = try tail.ingest(path: sample)
+
+        #expect(try blocks.store.toolStatistics() == (try tail.store.toolStatistics()))
+        #expect(try blocks.store.toolStatistics(tool: "order_lab", fromDay: "2026-01-05", toDay: "2026-01-05")
+            == (try tail.store.toolStatistics(tool: "order_lab", fromDay: "2026-01-05", toDay: "2026-01-05")))
+        let stats = try blocks.store.toolStatistics()
+        #expect(stats.reduce(0) { $0 + $1.calls } == 5_000)
+
+        let burst = try #require(try blocks.alerts().first { $0.alert.kind == .patientAccessBurst }?.alert.patientID)
+        for subject in [AuditLog.ReportSubject.patientID(burst), .clearText("Maria Garcia"), .patientID("PAT-000001")] {
+            let a = try blocks.patientReport(subject, from: nil, to: nil).accesses.map(\.row.seq)
+            let b = try tail.patientReport(subject, from: nil, to: nil).accesses.map(\.row.seq)
+            #expect(a == b, "\(subject)")
+        }
+        #expect(try blocks.patientReport(.clearText("Maria Garcia"), from: nil, to: nil).accesses.count > 50)
+        for query in [EntryQuery.user("usr-0007"), .conversation("conv-0000100"), .trace("tr-00000500")] {
+            #expect(try blocks.store.entries(query).map(\.seq) == (try tail.store.entries(query)).map(\.seq), "\(query)")
+        }
+    }
+}
