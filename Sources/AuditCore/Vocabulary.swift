@@ -13,6 +13,8 @@ public enum RecordKind: String, Sendable, Hashable, CaseIterable, Codable {
     case config
     /// A FHIR AuditEvent imported from another system (or from an export), kept as given.
     case fhirAuditEvent = "fhir_audit_event"
+    /// An API key of the HTTP server was created or revoked.
+    case keyEvent = "key_event"
 
     /// The kinds the ingest contract accepts from agents.
     public static let ingestible: [RecordKind] = [.toolCall, .agentRequest]
@@ -58,4 +60,16 @@ public enum Trigger: String, Sendable, Hashable, CaseIterable, Codable {
 public enum Outcome: String, Sendable, Hashable, CaseIterable, Codable {
     case success
     case failure
+}
+
+/// What an API key of the HTTP server may do.
+public enum APIRole: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Appends tool calls for its own tenant, nothing else.
+    case agent
+    /// Reads reports, entries and alerts of its tenant, and reviews alerts.
+    case privacyOfficer = "privacy_officer"
+    /// Reads exports and FHIR of its tenant.
+    case siem
+    /// Manages; may span tenants.
+    case admin
 }

@@ -83,7 +83,7 @@ enum Schema {
                     CREATE TABLE entry_v2 (
                         seq INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),
                         recorded_at TEXT NOT NULL,
-                        kind TEXT NOT NULL CHECK (kind IN ('tool_call', 'agent_request', 'alert', 'review', 'config', 'fhir_audit_event')),
+                        kind TEXT NOT NULL CHECK (kind IN ('tool_call', 'agent_request', 'alert', 'review', 'config', 'fhir_audit_event', 'key_event')),
                         tenant_id TEXT NOT NULL,
                         user_id TEXT NOT NULL,
                         model TEXT NOT NULL,
@@ -115,7 +115,7 @@ enum Schema {
                     CREATE INDEX entry_failure_time ON entry(coalesce(timestamp, recorded_at))
                         WHERE outcome = 'failure';
                     -- Alerts, reviews and configuration changes are few: a small index finds them all.
-                    CREATE INDEX entry_notice ON entry(kind, seq) WHERE kind IN ('alert', 'review', 'config');
+                    CREATE INDEX entry_notice ON entry(kind, seq) WHERE kind IN ('alert', 'review', 'config', 'key_event');
 
                     CREATE TRIGGER entry_is_append_only_update BEFORE UPDATE ON entry
                     BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
@@ -147,6 +147,18 @@ enum Schema {
                         user_id TEXT NOT NULL,
                         PRIMARY KEY (tool_name, day, user_id)
                     ) STRICT, WITHOUT ROWID;
+
+                    -- API keys of the HTTP server: only a SHA-256 of each secret is kept. Creating and
+                    -- revoking a key is also appended to the chain (kind key_event).
+                    CREATE TABLE api_key (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        secret_hash BLOB NOT NULL CHECK (length(secret_hash) = 32),
+                        role TEXT NOT NULL CHECK (role IN ('agent', 'privacy_officer', 'siem', 'admin')),
+                        tenant_id TEXT NOT NULL,
+                        name TEXT,
+                        created_at TEXT NOT NULL,
+                        revoked_at TEXT
+                    ) STRICT;
 
                     -- What each verification proved: the log was intact up to this head.
                     -- Reports verify incrementally from the last one.
