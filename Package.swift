@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // Domain types and rules, no I/O: the ingest contract, purpose of use, the sanitizer.
@@ -59,6 +61,16 @@ let package = Package(
             dependencies: ["AuditCore", "AuditChain", "AuditStore"],
             swiftSettings: strictSettings
         ),
+        // The HTTP API (Hummingbird 2): composition of routes over the CareTrail library.
+        .target(
+            name: "AuditServer",
+            dependencies: [
+                "CareTrail", "AuditCore", "AuditChain", "AuditStore", "AuditAnalysis",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The library agents link: open a log, record tool calls, wrap tool handlers.
         .target(
             name: "CareTrail",
@@ -69,8 +81,9 @@ let package = Package(
         .target(
             name: "CareTrailCLI",
             dependencies: [
-                "CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStore", "AuditAnalysis", "AuditFHIR",
+                "CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStore", "AuditAnalysis", "AuditFHIR", "AuditServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: strictSettings
         ),
@@ -122,6 +135,15 @@ let package = Package(
             name: "AuditFHIRTests",
             dependencies: [
                 "AuditTestSupport", "AuditFHIR", "AuditAnalysis", "AuditCore", "AuditChain", "AuditStore", "CareTrail",
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AuditServerTests",
+            dependencies: [
+                "AuditTestSupport", "AuditServer", "CareTrail", "AuditCore", "AuditChain", "AuditStore", "AuditAnalysis",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strictSettings
         ),

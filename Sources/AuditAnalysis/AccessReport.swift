@@ -89,6 +89,14 @@ public struct AccessReport: Sendable {
         )
     }
 
+    /// The report as a privacy officer of `tenant` may see it: that tenant's accesses and alerts.
+    public func restricted(toTenant tenant: String) -> AccessReport {
+        var copy = self
+        copy.accesses = accesses.filter { $0.row.tenantID == tenant }
+        copy.alerts = alerts.filter { $0.alert.tenantID == tenant }
+        return copy
+    }
+
     /// The break-the-glass alerts among ``alerts`` and their review states.
     public var breakGlassReviewStates: (reviewed: Int, open: Int, overdue: Int) {
         let states = alerts.filter { $0.alert.kind == .breakGlass }

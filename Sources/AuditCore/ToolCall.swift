@@ -156,4 +156,12 @@ public enum IngestRecord: Sendable, Hashable {
         case .agentRequest: .agentRequest
         }
     }
+
+    /// The tenant the record belongs to.
+    public var tenantID: String {
+        switch self {
+        case .toolCall(let call): call.tenantID
+        case .agentRequest(let request): request.tenantID
+        }
+    }
 }

@@ -177,6 +177,20 @@ public final class AuditStore: Sendable {
         }
     }
 
+    /// Whether the log can take a write now: takes SQLite's write lock and lets it go (the
+    /// readiness check of the server).
+    public func canWrite() -> Bool {
+        do {
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "BEGIN IMMEDIATE")
+                try db.execute(sql: "ROLLBACK")
+            }
+            return true
+        } catch {
+            return false
+        }
+    }
+
     /// How many entries the log holds.
     public func count() throws(StoreError) -> Int64 {
         try read { db in try Int64.fetchOne(db, sql: "SELECT count(*) FROM entry") ?? 0 }

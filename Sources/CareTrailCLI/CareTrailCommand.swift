@@ -12,10 +12,24 @@ public struct CareTrailCommand: ParsableCommand {
         subcommands: [
             DemoCommand.self, InitCommand.self, IngestCommand.self, VerifyCommand.self, HeadCommand.self,
             ShowCommand.self, ReportCommand.self, TimelineCommand.self, TraceCommand.self, UserActivityCommand.self,
-            FailuresCommand.self, ToolStatsCommand.self, ExportCommand.self, ImportCommand.self, AlertsCommand.self, KeysCommand.self, ReviewCommand.self, ConfigCommand.self, PseudonymCommand.self,
+            FailuresCommand.self, ToolStatsCommand.self, ExportCommand.self, ImportCommand.self, AlertsCommand.self, KeysCommand.self, ServeCommand.self, ReviewCommand.self, ConfigCommand.self, PseudonymCommand.self,
             PIIKeyCommand.self, PolicyCommand.self,
         ]
     )
 
     public init() {}
+
+    /// Parses the command line and runs the command, awaiting the asynchronous ones (`serve`).
+    public static func runFromCommandLine() async {
+        do {
+            var command = try parseAsRoot()
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -1,4 +1,3 @@
-import ArgumentParser
 import CareTrailCLI
 
-CareTrailCommand.main()
+await CareTrailCommand.runFromCommandLine()

@@ -1,0 +1,222 @@
+import AuditAnalysis
+import AuditChain
+import AuditCore
+public import AuditStore
+public import CareTrail
+import Foundation
+public import Hummingbird
+
+/// CareTrail's HTTP API: agents append tool calls; privacy officers read entries, traces,
+/// timelines, reports and alerts of their tenant and review alerts. Every route but
+/// `/health` needs a bearer API key (`caretrail keys create`); the roles:
+///
+/// - `agent`: `POST /v1/tool-calls` for its own tenant only;
+/// - `privacy_officer`: reads and reviews within its tenant;
+/// - `siem`: reads entries of its tenant (exports come with the SIEM issue);
+/// - `admin`: everything, any tenant.
+public enum CareTrailServer {
+    /// The application serving `log` on `host:port`.
+    public static func application(log: AuditLog, host: String = "127.0.0.1", port: Int = 8080) -> some ApplicationProtocol {
+        Application(
+            router: router(log: log),
+            configuration: .init(address: .hostname(host, port: port), serverName: "CareTrail")
+        )
+    }
+
+    /// The routes, for the application and for tests without sockets.
+    public static func router(log: AuditLog) -> Router<ServerContext> {
+        let router = Router(context: ServerContext.self)
+        router.add(middleware: APIKeyAuthenticator(log: log))
+        let api = API(log: log)
+        router.get("/health") { _, _ in try api.health() }
+        router.post("/v1/tool-calls") { request, context in try await api.appendToolCalls(request, context) }
+        router.get("/v1/head") { _, context in try api.head(context) }
+        router.get("/v1/verify") { _, context in try api.verify(context) }
+        router.get("/v1/entries/:seq") { _, context in try api.entry(context) }
+        router.get("/v1/traces/:id") { _, context in try api.trace(context) }
+        router.get("/v1/conversations/:id/timeline") { _, context in try api.timeline(context) }
+        router.get("/v1/reports/patients/:id") { request, context in try api.patientReport(request, context) }
+        router.get("/v1/alerts") { request, context in try api.alerts(request, context) }
+        router.post("/v1/alerts/:id/review") { request, context in try await api.review(request, context) }
+        return router
+    }
+}
+
+/// The handlers.
+struct API: Sendable {
+    let log: AuditLog
+
+    /// The caller's key, if its role is one of `roles`.
+    func require(_ context: ServerContext, _ roles: Set<APIRole>) throws -> APIKeyRecord {
+        guard let key = context.key else { throw APIError.unauthorized }
+        guard roles.contains(key.role) else {
+            throw APIError.forbidden("a key with role \(key.role.rawValue) may not do this")
+        }
+        return key
+    }
+
+    /// Whether `key` may see or touch data of `tenant`.
+    func allows(_ key: APIKeyRecord, tenant: String) -> Bool {
+        key.role == .admin || key.tenantID == tenant
+    }
+
+    static let readers: Set<APIRole> = [.privacyOfficer, .admin]
+
+    func health() throws -> Response {
+        let head = try? log.store.head()
+        let writable = log.store.canWrite()
+        return JSONResponse.make(
+            .object([
+                "status": .string(writable ? "ok" : "unavailable"), "live": .bool(true), "ready": .bool(writable),
+                "head": head.map(\.jsonValue) ?? .null,
+            ]),
+            status: writable ? .ok : .serviceUnavailable
+        )
+    }
+
+    func appendToolCalls(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let key = try require(context, [.agent, .admin])
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxUploadSize)
+        let bytes = Array(body.readableBytesView)
+        var records: [IngestRecord] = []
+        var errors: [IngestError] = []
+        var number = 0
+        for line in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            number += 1
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            do throws(IngestError) {
+                records.append(try line.withUnsafeBufferPointer { buffer throws(IngestError) in try IngestContract.decode(bytes: buffer, lineNumber: number) })
+            } catch {
+                if errors.count < AuditLog.maximumReportedErrors { errors.append(error) }
+            }
+        }
+        if !errors.isEmpty {
+            throw APIError(.badRequest, code: "invalid_records", message: "\(errors.count) bad record(s); nothing was appended", recordErrors: errors)
+        }
+        guard !records.isEmpty else { throw APIError.badRequest("the body holds no record") }
+        for record in records where !allows(key, tenant: record.tenantID) {
+            throw APIError.forbidden("this key may only append records of tenant \(key.tenantID); nothing was appended")
+        }
+        do {
+            let receipt = try await log.record(records)
+            return JSONResponse.make(
+                .object([
+                    "entries": .array(receipt.entries.map(\.jsonValue)), "head": receipt.head.map(\.jsonValue) ?? .null,
+                ]),
+                status: .created
+            )
+        } catch {
+            if error.code == .invalidRecords {
+                throw APIError(.badRequest, code: "invalid_records", message: error.message, recordErrors: error.recordErrors)
+            }
+            throw APIError(.serviceUnavailable, code: "append_failed", message: "the records were not appended; retry")
+        }
+    }
+
+    func head(_ context: ServerContext) throws -> Response {
+        _ = try require(context, Set(APIRole.allCases))
+        return JSONResponse.make((try log.store.head())?.jsonValue ?? .object(["seq": 0, "hash": .string(String(repeating: "0", count: 64))]))
+    }
+
+    func verify(_ context: ServerContext) throws -> Response {
+        _ = try require(context, Self.readers)
+        let report = try log.store.verify()
+        return JSONResponse.make(report.jsonValue)
+    }
+
+    func entry(_ context: ServerContext) throws -> Response {
+        let key = try require(context, Self.readers.union([.siem]))
+        guard let seq = context.parameters.get("seq").flatMap({ Int64($0) }), let entry = try log.store.entry(seq: seq) else {
+            throw APIError.notFound("no such entry")
+        }
+        guard allows(key, tenant: entry.content.tenantID) else { throw APIError.forbidden("the entry belongs to another tenant") }
+        return JSONResponse.make(entry.jsonValue)
+    }
+
+    func trace(_ context: ServerContext) throws -> Response {
+        let key = try require(context, Self.readers)
+        let entries = try log.store.entries(trace: context.parameters.get("id") ?? "")
+        return try visible(entries, key: key)
+    }
+
+    func timeline(_ context: ServerContext) throws -> Response {
+        let key = try require(context, Self.readers)
+        let entries = try log.store.entries(.conversation(context.parameters.get("id") ?? ""))
+        return try visible(entries, key: key)
+    }
+
+    /// The entries of the caller's tenant: 404 when there are none, 403 when all are another tenant's.
+    private func visible(_ entries: [StoredEntry], key: APIKeyRecord) throws -> Response {
+        guard !entries.isEmpty else { throw APIError.notFound("nothing found") }
+        let mine = entries.filter { allows(key, tenant: $0.content.tenantID) }
+        guard !mine.isEmpty else { throw APIError.forbidden("these entries belong to another tenant") }
+        return JSONResponse.make(.object(["entries": .array(mine.map(\.jsonValue))]))
+    }
+
+    func patientReport(_ request: Request, _ context: ServerContext) throws -> Response {
+        let key = try require(context, Self.readers)
+        let query = request.uri.queryParameters
+        func time(_ name: String, endOfDay: Bool) throws -> Timestamp? {
+            guard let text = query[name[...]].map(String.init) else { return nil }
+            if let timestamp = Timestamp(rfc3339: text) { return timestamp }
+            if text.count == 10, let day = Timestamp(rfc3339: text + (endOfDay ? "T23:59:59.999Z" : "T00:00:00Z")) { return day }
+            throw APIError.badRequest("\(name): expected RFC 3339 or YYYY-MM-DD")
+        }
+        var report = try log.patientReport(
+            .patientID(context.parameters.get("id") ?? ""), from: try time("from", endOfDay: false), to: try time("to", endOfDay: true)
+        )
+        if key.role != .admin { report = report.restricted(toTenant: key.tenantID) }
+        switch query["format"].map(String.init) ?? "json" {
+        case "json": return JSONResponse.make(report.jsonValue)
+        case "csv": return JSONResponse.text(report.csv, contentType: "text/csv; charset=utf-8")
+        case "html": return JSONResponse.text(report.html, contentType: "text/html; charset=utf-8")
+        default: throw APIError.badRequest("format: json, csv or html")
+        }
+    }
+
+    func alerts(_ request: Request, _ context: ServerContext) throws -> Response {
+        let key = try require(context, Self.readers)
+        let onlyOpen = request.uri.queryParameters["open"] == "true"
+        let alerts = try log.alerts().filter { allows(key, tenant: $0.alert.tenantID) && (!onlyOpen || $0.state == AlertStatus.open) }
+        return JSONResponse.make(.array(alerts.map(\.jsonValue)))
+    }
+
+    func review(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let key = try require(context, Self.readers)
+        let id = context.parameters.get("id") ?? ""
+        let alert = try log.alert(id: id)
+        guard allows(key, tenant: alert.tenantID) else { throw APIError.forbidden("the alert belongs to another tenant") }
+        var request = request
+        let body = try await request.collectBody(upTo: 1 << 16)
+        guard case .object(let members)? = try? JSONParser.parse(String(buffer: body)),
+            let decision = members["decision"]?.stringValue.flatMap(ReviewDecision.init(rawValue:)),
+            let note = members["note"]?.stringValue
+        else { throw APIError.badRequest("expected {\"decision\": \"justified|unjustified|needs-follow-up\", \"note\": \"...\"}") }
+        let head = try log.review(alertID: id, by: key.name ?? key.id, decision: decision, note: note)
+        let status = try log.alerts().first { $0.alert.seq == alert.seq }
+        return JSONResponse.make(.object(["review_seq": .number(Double(head.seq)), "alert": status?.jsonValue ?? .null]), status: .created)
+    }
+}
+
+extension CareTrailError: HTTPResponseError {
+    public var status: HTTPResponse.Status {
+        switch code {
+        case .invalidRecords, .invalidArgument: .badRequest
+        case .notFound: .notFound
+        default: .serviceUnavailable
+        }
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try APIError(status, code: code.rawValue, message: message, recordErrors: recordErrors).response(from: request, context: context)
+    }
+}
+
+extension StoreError: HTTPResponseError {
+    public var status: HTTPResponse.Status { code == .notFound ? .notFound : .serviceUnavailable }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try APIError(status, code: code.rawValue, message: message).response(from: request, context: context)
+    }
+}

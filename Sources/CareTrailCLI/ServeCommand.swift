@@ -1,0 +1,29 @@
+import ArgumentParser
+import AuditServer
+import CareTrail
+import Hummingbird
+
+/// `caretrail serve`: the HTTP API.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the HTTP API: agents append tool calls, privacy officers read and review.",
+        discussion: "Every route but /health needs a bearer API key from `caretrail keys create`. Stops cleanly on SIGINT or SIGTERM."
+    )
+
+    @OptionGroup var store: StoreOptions
+    @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
+    @Option(help: "Port to listen on.") var port: Int = 8080
+
+    func run() async throws {
+        let log: AuditLog
+        do {
+            log = try store.openLog()
+        } catch let failure as CLIFailure {
+            printError("caretrail: \(failure.message)")
+            throw ExitCode(failure.exitCode.rawValue)
+        }
+        let app = CareTrailServer.application(log: log, host: host, port: port)
+        try await app.runService()
+    }
+}
