@@ -35,6 +35,11 @@ public struct AnomalyDetector: Sendable {
     struct Window: Sendable {
         var events: [Event] = []
         var inEpisode = false
+        /// For the distinct-patients rule: how often each patient occurs in `events[counted]`.
+        /// Kept incrementally while events arrive in time order; rebuilt when they do not.
+        private var patientCounts: [String: Int] = [:]
+        private var counted: Range<Int> = 0..<0
+        private var countsValid = true
 
         struct Event: Sendable {
             var time: Int64
@@ -46,7 +51,16 @@ public struct AnomalyDetector: Sendable {
         mutating func insert(_ event: Event) {
             var index = events.count
             while index > 0, events[index - 1].time > event.time { index -= 1 }
+            if index < events.count { countsValid = false }
             events.insert(event, at: index)
+        }
+
+        /// Removes the events at or before `cut`.
+        mutating func removeEvents(through cut: Int64) {
+            let count = firstIndex(after: cut)
+            guard count > 0 else { return }
+            events.removeFirst(count)
+            countsValid = false
         }
 
         /// Adds `event`, then judges the events with time in `(lower, upper]` with `reached`.
@@ -54,18 +68,50 @@ public struct AnomalyDetector: Sendable {
         mutating func add(_ event: Event, lower: Int64, upper: Int64, reached: (ArraySlice<Event>) -> Bool) -> [Event]? {
             insert(event)
             let recent = slice(after: lower, through: upper)
-            let now = reached(recent)
+            return judge(reached(recent), recent)
+        }
+
+        /// Adds the events of one entry, then counts the distinct patients in `(lower, upper]`;
+        /// returns the window's events when more than `limit` open a new episode.
+        mutating func addPatients(_ new: [Event], lower: Int64, upper: Int64, limit: Int) -> [Event]? {
+            for event in new { insert(event) }
+            let range = firstIndex(after: lower)..<firstIndex(after: upper)
+            if !countsValid || range.lowerBound < counted.lowerBound || range.upperBound < counted.upperBound {
+                patientCounts = [:]
+                counted = range.lowerBound..<range.lowerBound
+                countsValid = true
+            }
+            for index in counted.upperBound..<range.upperBound {
+                if let patient = events[index].patient { patientCounts[patient, default: 0] += 1 }
+            }
+            for index in counted.lowerBound..<range.lowerBound {
+                guard let patient = events[index].patient else { continue }
+                let remaining = (patientCounts[patient] ?? 1) - 1
+                patientCounts[patient] = remaining > 0 ? remaining : nil
+            }
+            counted = range
+            return judge(patientCounts.count > limit, events[range])
+        }
+
+        private mutating func judge(_ now: Bool, _ recent: ArraySlice<Event>) -> [Event]? {
             defer { inEpisode = now }
             return now && !inEpisode ? Array(recent) : nil
         }
 
         /// The events with time in `(lower, upper]`.
         func slice(after lower: Int64, through upper: Int64) -> ArraySlice<Event> {
-            var end = events.count
-            while end > 0, events[end - 1].time > upper { end -= 1 }
-            var start = end
-            while start > 0, events[start - 1].time > lower { start -= 1 }
-            return events[start..<end]
+            events[firstIndex(after: lower)..<firstIndex(after: upper)]
+        }
+
+        /// The index of the first event later than `time` (binary search).
+        func firstIndex(after time: Int64) -> Int {
+            var low = 0
+            var high = events.count
+            while low < high {
+                let middle = (low + high) / 2
+                if events[middle].time > time { high = middle } else { low = middle + 1 }
+            }
+            return low
         }
     }
 
@@ -150,17 +196,8 @@ public struct AnomalyDetector: Sendable {
         let rule = rules.userManyPatients
         let lower = max(entry.time - Int64(rule.windowMinutes) * 60_000, cut)
         let key = entry.tenantID + "\u{1F}" + entry.userID
-        var recent: [Window.Event]?
-        for (index, patient) in entry.patientIDs.enumerated() {
-            let event = Window.Event(time: entry.time, seq: entry.seq, patient: patient)
-            if index < entry.patientIDs.count - 1 {
-                users[key, default: Window()].insert(event)
-                continue
-            }
-            recent = users[key, default: Window()].add(event, lower: lower, upper: entry.time) { events in
-                Set(events.compactMap(\.patient)).count > rule.maxPatients
-            }
-        }
+        let events = entry.patientIDs.map { Window.Event(time: entry.time, seq: entry.seq, patient: $0) }
+        let recent = users[key, default: Window()].addPatients(events, lower: lower, upper: entry.time, limit: rule.maxPatients)
         guard let recent else { return nil }
         let distinct = Set(recent.compactMap(\.patient)).count
         return AlertDraft(
@@ -210,7 +247,7 @@ public struct AnomalyDetector: Sendable {
         func prune(_ windows: inout [String: Window]) {
             windows = windows.compactMapValues { window in
                 var window = window
-                window.events.removeAll { $0.time <= cut }
+                window.removeEvents(through: cut)
                 return window.events.isEmpty ? nil : window
             }
         }
