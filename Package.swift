@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "AuditServer",
             dependencies: [
-                "CareTrail", "AuditCore", "AuditChain", "AuditStore", "AuditAnalysis",
+                "CareTrail", "AuditCore", "AuditChain", "AuditStore", "AuditAnalysis", "AuditFHIR",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
