@@ -5,6 +5,7 @@ public import AuditStore
 public import CareTrail
 import Foundation
 public import Hummingbird
+import Prometheus
 
 /// CareTrail's HTTP API: agents append tool calls; privacy officers read entries, traces,
 /// timelines, reports and alerts of their tenant and review alerts. Every route but
@@ -24,10 +25,15 @@ public enum CareTrailServer {
     }
 
     /// The routes, for the application and for tests without sockets.
-    public static func router(log: AuditLog) -> Router<ServerContext> {
+    public static func router(log: AuditLog, metrics: ServerMetrics = ServerMetrics()) -> Router<ServerContext> {
         let router = Router(context: ServerContext.self)
+        router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: APIKeyAuthenticator(log: log))
-        let api = API(log: log)
+        let api = API(log: log, metrics: metrics)
+        router.get("/metrics") { _, context in
+            _ = try api.require(context, [.siem, .admin])
+            return JSONResponse.text(metrics.render(log: log), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
         router.get("/health") { _, _ in try api.health() }
         router.post("/v1/tool-calls") { request, context in try await api.appendToolCalls(request, context) }
         router.get("/v1/head") { _, context in try api.head(context) }
@@ -49,6 +55,7 @@ public enum CareTrailServer {
 /// The handlers.
 struct API: Sendable {
     let log: AuditLog
+    let metrics: ServerMetrics
 
     /// The caller's key, if its role is one of `roles`.
     func require(_ context: ServerContext, _ roles: Set<APIRole>) throws -> APIKeyRecord {
@@ -104,6 +111,7 @@ struct API: Sendable {
         }
         do {
             let receipt = try await log.record(records)
+            metrics.appended.increment(by: Int64(records.count))
             return JSONResponse.make(
                 .object([
                     "entries": .array(receipt.entries.map(\.jsonValue)), "head": receipt.head.map(\.jsonValue) ?? .null,
@@ -111,6 +119,7 @@ struct API: Sendable {
                 status: .created
             )
         } catch {
+            metrics.appendFailures.increment()
             if error.code == .invalidRecords {
                 throw APIError(.badRequest, code: "invalid_records", message: error.message, recordErrors: error.recordErrors)
             }

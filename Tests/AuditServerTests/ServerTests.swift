@@ -1,4 +1,5 @@
 import AuditAnalysis
+import AuditChain
 import AuditCore
 import AuditServer
 import AuditStore
@@ -119,6 +120,29 @@ struct ServerTests {
         #expect(try fixture.log.store.entries(kind: .keyEvent).count == 7)
         #expect(try fixture.log.store.entries(kind: .review).count == 1)
         #expect(try fixture.log.store.verify().isIntact)
+    }
+
+    @Test func metricsCountRequestsAppendsAndTheHead() async throws {
+        let fixture = try ServerFixture()
+        let app = Application(router: CareTrailServer.router(log: fixture.log))
+        try await app.test(.router) { client in
+            var headers = fixture.headers("agent")
+            headers[.contentType] = "application/x-ndjson"
+            let batch = [ServerFixture.call(), ServerFixture.call(patient: "PAT-2"), ServerFixture.call(patient: "PAT-3")].joined(separator: "\n")
+            try await client.execute(uri: "/v1/tool-calls", method: .post, headers: headers, body: ByteBuffer(string: batch)) { #expect($0.status == .created) }
+            try await client.execute(uri: "/v1/head", method: .get) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/metrics", method: .get, headers: fixture.headers("agent")) { #expect($0.status == .forbidden) }
+            let text = try await client.execute(uri: "/metrics", method: .get, headers: fixture.headers("siem")) { response in
+                #expect(response.status == .ok)
+                return String(buffer: response.body)
+            }
+            #expect(text.contains("caretrail_entries_appended_total 3"))
+            #expect(text.contains(#"caretrail_http_requests_total{method="POST",status="201"} 1"#))
+            #expect(text.contains(#"caretrail_http_requests_total{method="GET",status="401"} 1"#))
+            #expect(text.contains("caretrail_http_request_duration_seconds_bucket"))
+            #expect(text.contains("caretrail_log_head_seq \(try fixture.log.store.head()?.seq ?? 0)"))
+            #expect(text.contains("caretrail_open_alerts 1"))
+        }
     }
 
     @Test func aLiveServerOnLoopbackAppendsDurablyAndReports() async throws {

@@ -1,0 +1,68 @@
+import AuditAnalysis
+import AuditChain
+import AuditStore
+import CareTrail
+import Hummingbird
+import Prometheus
+
+/// What `/metrics` exposes, in Prometheus text format: requests by method and status, their
+/// latencies, appended entries, failed appends, and at scrape time the head and open alerts.
+/// Each server has its own registry (no global state), so tests run side by side.
+public final class ServerMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let appended: Counter
+    let appendFailures: Counter
+    let latency: DurationHistogram
+    let headSeq: Gauge
+    let openAlerts: Gauge
+
+    public init() {
+        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "caretrail", metricName: metric, unitName: unit, helpText: help)
+        }
+        appended = registry.makeCounter(descriptor: name("entries_appended", "total", "Records appended through the API."))
+        appendFailures = registry.makeCounter(descriptor: name("append_failures", "total", "Appends that failed (nothing was stored)."))
+        latency = registry.makeDurationHistogram(
+            descriptor: name("http_request_duration", "seconds", "Time to answer a request."),
+            buckets: [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                      .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)]
+        )
+        headSeq = registry.makeGauge(descriptor: name("log_head", "seq", "Sequence number of the log's head."))
+        openAlerts = registry.makeGauge(descriptor: name("open_alerts", "", "Alerts awaiting a closing review."))
+    }
+
+    func countRequest(method: String, status: Int) {
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(namespace: "caretrail", metricName: "http_requests", unitName: "total", helpText: "Requests answered."),
+            labels: [("method", method), ("status", String(status))]
+        ).increment()
+    }
+
+    /// The metrics as Prometheus text, with the gauges read now.
+    func render(log: AuditLog) -> String {
+        headSeq.record(Double((try? log.store.head())?.seq ?? 0))
+        openAlerts.record(Double((try? log.alerts())?.filter { $0.state == "open" }.count ?? 0))
+        return registry.emitToString()
+    }
+}
+
+/// Counts and times every request.
+struct MetricsMiddleware: RouterMiddleware {
+    typealias Context = ServerContext
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        do {
+            let response = try await next(request, context)
+            metrics.countRequest(method: request.method.rawValue, status: response.status.code)
+            metrics.latency.record(ContinuousClock.now - start)
+            return response
+        } catch {
+            let status = (error as? any HTTPResponseError)?.status.code ?? 500
+            metrics.countRequest(method: request.method.rawValue, status: status)
+            metrics.latency.record(ContinuousClock.now - start)
+            throw error
+        }
+    }
+}
