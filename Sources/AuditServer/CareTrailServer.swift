@@ -5,6 +5,9 @@ public import AuditStore
 public import CareTrail
 import Foundation
 public import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Prometheus
 
 /// CareTrail's HTTP API: agents append tool calls; privacy officers read entries, traces,
@@ -16,10 +19,22 @@ import Prometheus
 /// - `siem`: reads entries of its tenant (exports come with the SIEM issue);
 /// - `admin`: everything, any tenant.
 public enum CareTrailServer {
-    /// The application serving `log` on `host:port`.
-    public static func application(log: AuditLog, host: String = "127.0.0.1", port: Int = 8080) -> some ApplicationProtocol {
-        Application(
-            router: router(log: log),
+    /// The application serving `log` on `host:port`; HTTPS (TLS 1.2 or later) when given a
+    /// PEM certificate chain and private key.
+    public static func application(
+        log: AuditLog, host: String = "127.0.0.1", port: Int = 8080, tls: (certificate: String, key: String)? = nil
+    ) throws -> some ApplicationProtocol {
+        var server = HTTPServerBuilder.http1()
+        if let tls {
+            var configuration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificate).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.key, format: .pem))
+            )
+            configuration.minimumTLSVersion = .tlsv12
+            server = try .tls(.http1(), tlsConfiguration: configuration)
+        }
+        return Application(
+            router: router(log: log), server: server,
             configuration: .init(address: .hostname(host, port: port), serverName: "CareTrail")
         )
     }
