@@ -26,11 +26,14 @@ public struct FHIRExporter: Sendable {
         public var patient: String?
         public var from: Timestamp?
         public var to: Timestamp?
+        /// Only entries of this tenant (the HTTP API's SIEM keys see their own tenant).
+        public var tenant: String?
 
-        public init(patient: String? = nil, from: Timestamp? = nil, to: Timestamp? = nil) {
+        public init(patient: String? = nil, from: Timestamp? = nil, to: Timestamp? = nil, tenant: String? = nil) {
             self.patient = patient
             self.from = from
             self.to = to
+            self.tenant = tenant
         }
     }
 
@@ -73,13 +76,16 @@ public struct FHIRExporter: Sendable {
         }
         let lower = selection.from?.description
         let upper = selection.to?.description
+        let tenant = selection.tenant
         func inPeriod(_ entry: StoredEntry) -> Bool {
             let time = entry.content.timestamp ?? entry.recordedAt
             return (lower.map { time >= $0 } ?? true) && (upper.map { time <= $0 } ?? true)
+                && (tenant.map { entry.content.tenantID == $0 } ?? true)
         }
         if let patient = selection.patient {
             var pending: [StoredEntry] = []
             try store.forEachEntry(.patient(patient), from: selection.from, to: selection.to) { entry in
+                guard tenant.map({ entry.content.tenantID == $0 }) ?? true else { return }
                 pending.append(entry)
                 if pending.count == 4096 {
                     try emit(pending, only: patient)

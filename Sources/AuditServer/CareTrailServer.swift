@@ -59,6 +59,8 @@ public enum CareTrailServer {
         router.get("/v1/reports/patients/:id") { request, context in try api.patientReport(request, context) }
         router.get("/v1/alerts") { request, context in try api.alerts(request, context) }
         router.post("/v1/alerts/:id/review") { request, context in try await api.review(request, context) }
+        let export = ExportStream(log: log, api: api)
+        router.get("/v1/export/fhir") { request, context in try export.export(request, context) }
         let fhir = FHIRAPI(log: log, api: api)
         router.get("/fhir/metadata") { request, context in try fhir.metadata(request, context) }
         router.get("/fhir/AuditEvent") { request, context in try fhir.search(request, context) }

@@ -74,6 +74,38 @@ struct FHIRAPITests {
         }
     }
 
+    @Test func theExportStreamsOnlyTheKeysTenant() async throws {
+        let fixture = try ServerFixture()
+        var agentHeaders = fixture.headers("agent-other")
+        agentHeaders[.contentType] = "application/json"
+        let headers = agentHeaders
+        let app = Application(router: CareTrailServer.router(log: fixture.log), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            try await client.execute(uri: "/v1/tool-calls", method: .post, headers: headers, body: ByteBuffer(string: ServerFixture.call(tenant: "hospital-2"))) {
+                #expect($0.status == .created)
+            }
+            func tenants(_ who: String) async throws -> [String] {
+                try await client.execute(uri: "/v1/export/fhir?format=ndjson", method: .get, headers: fixture.headers(who)) { response in
+                    #expect(response.status == .ok)
+                    return try String(buffer: response.body).split(separator: "\n").map { line in
+                        let event = try JSONParser.parse(String(line))
+                        return event["extension"]?.arrayValue?.first { $0["url"]?.stringValue?.hasSuffix("/tenant") == true }?["valueString"]?.stringValue ?? "?"
+                    }
+                }
+            }
+            let siem = try await tenants("siem")
+            #expect(siem.count == 12)
+            #expect(Set(siem) == ["hospital-1"])
+            let admin = try await tenants("admin")
+            #expect(Set(admin) == ["hospital-1", "hospital-2"])
+            try await client.execute(uri: "/v1/export/fhir?format=xml&patient=PAT-100", method: .get, headers: fixture.headers("siem")) { response in
+                #expect(response.headers[.contentType] == "application/fhir+xml")
+                #expect(String(buffer: response.body).hasSuffix("</Bundle>\n"))
+            }
+            try await client.execute(uri: "/v1/export/fhir", method: .get, headers: fixture.headers("agent")) { #expect($0.status == .forbidden) }
+        }
+    }
+
     @Test func searchResultsInXMLValidateAgainstTheOfficialSchema() async throws {
         let fixture = try ServerFixture()
         let app = Application(router: CareTrailServer.router(log: fixture.log))

@@ -1,0 +1,128 @@
+import AuditChain
+import AuditCore
+import AuditFHIR
+import AuditStore
+import CareTrail
+import Foundation
+import Hummingbird
+import Synchronization
+
+/// `GET /v1/export/fhir?format=ndjson|json|xml&fhir_version=r4|r5&patient=&from=&to=`: the
+/// export of `caretrail export fhir`, streamed to the client and limited to the key's tenant.
+/// The exporter runs on its own thread and hands chunks over through a small bounded queue,
+/// so memory stays flat however slow the client.
+struct ExportStream: Sendable {
+    let log: AuditLog
+    let api: API
+
+    func export(_ request: Request, _ context: ServerContext) throws -> Response {
+        let key = try api.require(context, [.siem, .admin])
+        let query = request.uri.queryParameters
+        let format: FHIRExporter.Format
+        switch query["format"].map(String.init) ?? "ndjson" {
+        case "ndjson": format = .ndjson
+        case "json": format = .json
+        case "xml": format = .xml
+        default: throw APIError.badRequest("format: ndjson, json or xml")
+        }
+        let version: FHIRVersion = query["fhir_version"] == "r5" ? .r5 : .r4
+        func time(_ name: String, endOfDay: Bool) throws -> Timestamp? {
+            guard let text = query[name[...]].map(String.init) else { return nil }
+            if let timestamp = Timestamp(rfc3339: text) { return timestamp }
+            if text.count == 10, let day = Timestamp(rfc3339: text + (endOfDay ? "T23:59:59.999Z" : "T00:00:00Z")) { return day }
+            throw APIError.badRequest("\(name): expected RFC 3339 or YYYY-MM-DD")
+        }
+        let selection = FHIRExporter.Selection(
+            patient: query["patient"].map(String.init), from: try time("from", endOfDay: false), to: try time("to", endOfDay: true),
+            tenant: key.role == .admin ? nil : key.tenantID
+        )
+        let exporter = FHIRExporter(version: version, format: format)
+        let channel = ChunkChannel(capacity: 8)
+        let store = log.store
+        Thread.detachNewThread {
+            do {
+                _ = try exporter.export(store: store, selection: selection, bundleID: "caretrail-export", timestamp: store.clock()) { bytes in
+                    if !channel.put(bytes) { throw CancellationError() }
+                }
+            } catch {}
+            channel.close()
+        }
+        let contentType = format == .xml ? "application/fhir+xml" : (format == .json ? "application/fhir+json" : "application/fhir+ndjson")
+        return Response(
+            status: .ok, headers: [.contentType: contentType],
+            body: ResponseBody { writer in
+                defer { channel.cancel() }
+                while let chunk = await channel.take() {
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                }
+                try await writer.finish(nil)
+            }
+        )
+    }
+}
+
+/// A bounded hand-over of byte chunks from a producing thread to an async consumer.
+final class ChunkChannel: Sendable {
+    private struct State {
+        var chunks: [[UInt8]] = []
+        var closed = false
+        var cancelled = false
+        var waiter: CheckedContinuation<[UInt8]?, Never>?
+    }
+
+    private let state = Mutex(State())
+    private let space: DispatchSemaphore
+
+    init(capacity: Int) {
+        space = DispatchSemaphore(value: capacity)
+    }
+
+    /// Blocks while the queue is full; `false` once the consumer went away.
+    func put(_ chunk: [UInt8]) -> Bool {
+        space.wait()
+        let waiter: CheckedContinuation<[UInt8]?, Never>? = state.withLock { state in
+            if state.cancelled { return nil }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.chunks.append(chunk)
+            return nil
+        }
+        if state.withLock({ $0.cancelled }) { return false }
+        if let waiter {
+            space.signal()
+            waiter.resume(returning: chunk)
+        }
+        return true
+    }
+
+    func close() {
+        let waiter = state.withLock { state -> CheckedContinuation<[UInt8]?, Never>? in
+            state.closed = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    func cancel() {
+        state.withLock { $0.cancelled = true }
+        space.signal()
+    }
+
+    func take() async -> [UInt8]? {
+        await withCheckedContinuation { continuation in
+            let ready: [UInt8]?? = state.withLock { state in
+                if !state.chunks.isEmpty { return .some(state.chunks.removeFirst()) }
+                if state.closed { return .some(nil) }
+                state.waiter = continuation
+                return .none
+            }
+            if case .some(let chunk) = ready {
+                if chunk != nil { space.signal() }
+                continuation.resume(returning: chunk)
+            }
+        }
+    }
+}
