@@ -1,5 +1,7 @@
 import ArgumentParser
+import AuditCore
 import AuditServer
+import Foundation
 import CareTrail
 import Hummingbird
 
@@ -12,10 +14,11 @@ struct ServeCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var store: StoreOptions
-    @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
-    @Option(help: "Port to listen on.") var port: Int = 8080
+    @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on (default 8080).") var port: Int?
     @Option(help: "Serve HTTPS with this PEM certificate chain (needs --tls-key).") var tlsCert: String?
     @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
+    @Option(help: "A JSON file with host, port and tls {cert, key}; options given on the command line win.") var config: String?
 
     func run() async throws {
         let log: AuditLog
@@ -25,6 +28,17 @@ struct ServeCommand: AsyncParsableCommand {
             printError("caretrail: \(failure.message)")
             throw ExitCode(failure.exitCode.rawValue)
         }
+        let file: ServerFile
+        do {
+            file = try config.map(ServerFile.init(path:)) ?? ServerFile()
+        } catch {
+            printError("caretrail: \(error)")
+            throw ExitCode(CLIExit.invalidInput.rawValue)
+        }
+        let host = host ?? file.host ?? "127.0.0.1"
+        let port = port ?? file.port ?? 8080
+        let tlsCert = tlsCert ?? file.tlsCert
+        let tlsKey = tlsKey ?? file.tlsKey
         if (tlsCert == nil) != (tlsKey == nil) {
             printError("caretrail: --tls-cert and --tls-key go together")
             throw ExitCode(64)
@@ -38,5 +52,35 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(CLIExit.ioError.rawValue)
         }
         try await app.runService()
+    }
+}
+
+/// `caretrail serve --config FILE`: `{"host": "0.0.0.0", "port": 8443, "tls": {"cert": "…", "key": "…"}}`,
+/// every key optional, unknown keys refused.
+struct ServerFile {
+    var host: String?
+    var port: Int?
+    var tlsCert: String?
+    var tlsKey: String?
+
+    init() {}
+
+    init(path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else { throw CLIFailure(exitCode: .ioError, message: "cannot read \(path)") }
+        guard case .object(let members)? = try? JSONParser.parse(String(decoding: data, as: UTF8.self)) else {
+            throw CLIFailure(exitCode: .invalidInput, message: "\(path): not a JSON object")
+        }
+        if let unknown = members.keys.sorted().first(where: { !["host", "port", "tls"].contains($0) }) {
+            throw CLIFailure(exitCode: .invalidInput, message: "\(path): \(unknown): unknown key")
+        }
+        host = members["host"]?.stringValue
+        port = members["port"]?.numberValue.map { Int($0) }
+        if let tls = members["tls"] {
+            guard case .object(let parts) = tls, Set(parts.keys).isSubset(of: ["cert", "key"]) else {
+                throw CLIFailure(exitCode: .invalidInput, message: "\(path): tls must be {\"cert\": …, \"key\": …}")
+            }
+            tlsCert = parts["cert"]?.stringValue
+            tlsKey = parts["key"]?.stringValue
+        }
     }
 }

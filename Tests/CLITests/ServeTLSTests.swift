@@ -30,9 +30,13 @@ struct ServeTLSTests {
         ])
         #expect(made.status == 0)
         let port = Int.random(in: 40_001...50_000)
+        // Port and TLS from a configuration file.
+        let config = session.folder.appendingPathComponent("serve.json").path
+        try #"{"host": "127.0.0.1", "port": \#(port), "tls": {"cert": "\#(cert)", "key": "\#(key)"}}"#
+            .write(toFile: config, atomically: true, encoding: .utf8)
         let server = Process()
         server.executableURL = CLI.binary
-        server.arguments = ["serve", "--db", session.db, "--port", String(port), "--tls-cert", cert, "--tls-key", key]
+        server.arguments = ["serve", "--db", session.db, "--config", config]
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
@@ -54,5 +58,10 @@ struct ServeTLSTests {
         #expect(try run(["curl", "-s", "--max-time", "2", "http://127.0.0.1:\(port)/health"]).output.isEmpty)
         #expect(try run(["curl", "-s", "--cacert", cert, "--tls-max", "1.1", "https://127.0.0.1:\(port)/health"]).status != 0)
         #expect(try session.caretrail("serve", "--db", session.db, "--tls-cert", cert).status == 64)
+        let typo = session.folder.appendingPathComponent("typo.json").path
+        try #"{"hots": "0.0.0.0"}"#.write(toFile: typo, atomically: true, encoding: .utf8)
+        let refused = try session.caretrail("serve", "--db", session.db, "--config", typo)
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("hots: unknown key"))
     }
 }
