@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Domain types and rules, no I/O: the ingest contract, purpose of use, the sanitizer.
@@ -77,6 +78,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // SIEM formats (RFC 5424, CEF, JSON lines) and delivery with a durable cursor.
+        .target(
+            name: "AuditExport",
+            dependencies: [
+                "AuditCore", "AuditChain", "AuditStore", "AuditFHIR",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The library agents link: open a log, record tool calls, wrap tool handlers.
         .target(
             name: "CareTrail",
@@ -87,7 +98,7 @@ let package = Package(
         .target(
             name: "CareTrailCLI",
             dependencies: [
-                "CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStore", "AuditAnalysis", "AuditFHIR", "AuditServer",
+                "CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStore", "AuditAnalysis", "AuditFHIR", "AuditServer", "AuditExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],

@@ -160,6 +160,13 @@ enum Schema {
                         revoked_at TEXT
                     ) STRICT;
 
+                    -- How far each SIEM destination has accepted the log (caretrail stream).
+                    CREATE TABLE stream_cursor (
+                        destination TEXT PRIMARY KEY NOT NULL,
+                        seq INTEGER NOT NULL,
+                        updated_at TEXT NOT NULL
+                    ) STRICT;
+
                     -- What each verification proved: the log was intact up to this head.
                     -- Reports verify incrementally from the last one.
                     CREATE TABLE verification (

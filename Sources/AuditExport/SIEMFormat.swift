@@ -1,0 +1,184 @@
+public import AuditChain
+public import AuditCore
+import AuditFHIR
+import Foundation
+
+/// How entries are written for SIEMs.
+///
+/// - `rfc5424-fhir` / `rfc5424-json`: RFC 5424 syslog messages (facility 10, security/authorization),
+///   `APP-NAME` `caretrail`, `MSGID` by kind, one structured-data element `caretrail@32473`
+///   with `seq`, `hash`, `tenant`, `tool`, `purpose`, `outcome`; the body is the FHIR AuditEvent
+///   (ATNA/BALP style) or the stored entry as JSON. 32473 is IANA's example enterprise number:
+///   a deployment may use its own (`--sd-id`).
+/// - `cef`: ArcSight CEF, one line per entry.
+/// - `jsonl`: one JSON object per line with Elastic/Splunk friendly names.
+public enum SIEMFormat: String, Sendable, CaseIterable {
+    case rfc5424FHIR = "rfc5424-fhir"
+    case rfc5424JSON = "rfc5424-json"
+    case cef
+    case jsonl
+}
+
+/// Renders entries and checkpoints in a ``SIEMFormat``.
+public struct SIEMRenderer: Sendable {
+    public var format: SIEMFormat
+    /// The host name in syslog headers.
+    public var hostname: String
+    /// The SD-ID of the structured-data element.
+    public var sdID: String
+    /// The longest syslog message sent as is (bytes); longer ones have their body replaced by
+    /// a summary that says how long it was and names the entry (never cut silently).
+    public var maximumMessageLength: Int
+
+    public init(format: SIEMFormat, hostname: String = "caretrail", sdID: String = "caretrail@32473", maximumMessageLength: Int = 65_536) {
+        self.format = format
+        self.hostname = hostname
+        self.sdID = sdID
+        self.maximumMessageLength = maximumMessageLength
+    }
+
+    /// Syslog severity of an entry: alerts critical (2), break-the-glass accesses warning (4),
+    /// failed calls and CareTrail's own records notice (5), the rest informational (6).
+    public static func severity(_ entry: StoredEntry) -> Int {
+        switch entry.content.kind {
+        case RecordKind.alert.rawValue: return 2
+        case RecordKind.toolCall.rawValue:
+            if entry.content.body.contains("\"break_glass\":") && entry.content.body.contains("\"severity\":\"high\"") { return 4 }
+            return entry.content.outcome == Outcome.failure.rawValue ? 5 : 6
+        case RecordKind.agentRequest.rawValue, RecordKind.fhirAuditEvent.rawValue: return 6
+        default: return 5
+        }
+    }
+
+    static func messageID(_ kind: String) -> String {
+        switch kind {
+        case RecordKind.toolCall.rawValue: "TOOLCALL"
+        case RecordKind.agentRequest.rawValue: "AGENTREQ"
+        case RecordKind.alert.rawValue: "ALERT"
+        case RecordKind.review.rawValue: "REVIEW"
+        case RecordKind.config.rawValue: "CONFIG"
+        case RecordKind.keyEvent.rawValue: "KEYEVENT"
+        case RecordKind.fhirAuditEvent.rawValue: "FHIRAUDIT"
+        default: "ENTRY"
+        }
+    }
+
+    /// One entry as the bytes of one message (syslog without framing; CEF and JSON lines with
+    /// their newline).
+    public func render(_ entry: StoredEntry) -> [UInt8] {
+        switch format {
+        case .rfc5424FHIR, .rfc5424JSON: return syslog(entry)
+        case .cef: return Array((cef(entry) + "\n").utf8)
+        case .jsonl: return Array((CanonicalJSON.string(jsonLine(entry)) + "\n").utf8)
+        }
+    }
+
+    /// A checkpoint: the current head, so the SIEM keeps an outside copy of it.
+    public func checkpoint(_ head: ChainHead, at time: Timestamp) -> [UInt8] {
+        switch format {
+        case .rfc5424FHIR, .rfc5424JSON:
+            let sd = "[\(sdID) seq=\"\(head.seq)\" hash=\"\(head.hash.hex)\"]"
+            return Array("<\(10 * 8 + 6)>1 \(time.description) \(hostname) caretrail - CHECKPOINT \(sd) \u{FEFF}caretrail head \(head)".utf8)
+        case .cef:
+            return Array("CEF:0|CareTrail|CareTrail|1.0|checkpoint|Log head checkpoint|1|rt=\(time.millisecondsSinceEpoch) externalId=\(head.seq) cs3Label=hash cs3=\(head.hash.hex)\n".utf8)
+        case .jsonl:
+            return Array((CanonicalJSON.string(.object([
+                "@timestamp": .string(time.description), "event": .object(["kind": "checkpoint"]),
+                "caretrail": .object(["seq": .number(Double(head.seq)), "hash": .string(head.hash.hex)]),
+            ])) + "\n").utf8)
+        }
+    }
+
+    // MARK: RFC 5424
+
+    private func syslog(_ entry: StoredEntry) -> [UInt8] {
+        let content = entry.content
+        let pri = 10 * 8 + Self.severity(entry)
+        var params: [(String, String)] = [("seq", String(entry.seq)), ("hash", entry.entryHash.hex), ("tenant", content.tenantID)]
+        if let tool = content.toolName { params.append(("tool", tool)) }
+        if let purpose = content.purposeOfUse { params.append(("purpose", purpose)) }
+        if let outcome = content.outcome { params.append(("outcome", outcome)) }
+        let sd = "[" + sdID + params.map { " \($0.0)=\"\(Self.escapeParam($0.1))\"" }.joined() + "]"
+        let header = "<\(pri)>1 \(entry.recordedAt) \(hostname) caretrail - \(Self.messageID(content.kind)) \(sd) "
+        var body: String
+        if format == .rfc5424FHIR, let event = AuditEventMapper(version: .r4).events(for: entry).first {
+            body = FHIRJSONWriter.string(event)
+        } else {
+            body = CanonicalJSON.string(entry.jsonValue)
+        }
+        var message = Array(header.utf8) + [0xEF, 0xBB, 0xBF] + Array(body.utf8)
+        if message.count > maximumMessageLength {
+            // Never cut silently: say so, and name the entry so the full record can be fetched.
+            body = CanonicalJSON.string(.object([
+                "omitted": .string("message body of \(message.count) bytes is over the maximum of \(maximumMessageLength)"),
+                "seq": .number(Double(entry.seq)), "hash": .string(entry.entryHash.hex), "kind": .string(content.kind),
+            ]))
+            message = Array(header.utf8) + [0xEF, 0xBB, 0xBF] + Array(body.utf8)
+        }
+        return message
+    }
+
+    /// RFC 5424 PARAM-VALUE: `"`, `\` and `]` are escaped with a backslash.
+    static func escapeParam(_ value: String) -> String {
+        var out = ""
+        for character in value {
+            if character == "\"" || character == "\\" || character == "]" { out.append("\\") }
+            out.append(character)
+        }
+        return out
+    }
+
+    // MARK: CEF
+
+    /// CEF header fields escape `\` and `|`; extension values escape `\`, `=` and line breaks.
+    static func cefHeader(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "|", with: "\\|")
+    }
+
+    static func cefValue(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "=", with: "\\=")
+            .replacingOccurrences(of: "\r\n", with: "\\n").replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
+    }
+
+    func cef(_ entry: StoredEntry) -> String {
+        let content = entry.content
+        let severity = [2: 9, 4: 7, 5: 4, 6: 2][Self.severity(entry)] ?? 3
+        let signature = content.kind == RecordKind.toolCall.rawValue ? (content.toolName ?? "tool_call") : content.kind
+        let name = content.kind == RecordKind.toolCall.rawValue ? "Tool call \(content.action ?? "R")" : content.kind.replacingOccurrences(of: "_", with: " ")
+        var ext: [(String, String)] = [
+            ("rt", String(Timestamp(rfc3339: content.timestamp ?? entry.recordedAt)?.millisecondsSinceEpoch ?? 0)),
+            ("externalId", String(entry.seq)), ("suser", content.userID), ("cs1Label", "tenant"), ("cs1", content.tenantID),
+            ("cs3Label", "hash"), ("cs3", entry.entryHash.hex),
+        ]
+        if let purpose = content.purposeOfUse { ext += [("cs2Label", "purpose"), ("cs2", purpose)] }
+        if let patient = content.patientID { ext += [("cs4Label", "patient"), ("cs4", patient)] }
+        if let outcome = content.outcome { ext.append(("outcome", outcome)) }
+        if let action = content.action { ext.append(("act", action)) }
+        if let conversation = content.conversationID { ext += [("cs5Label", "conversation"), ("cs5", conversation)] }
+        if let trace = content.traceID { ext += [("cs6Label", "trace"), ("cs6", trace)] }
+        ext.append(("deviceProcessName", content.model))
+        return "CEF:0|CareTrail|CareTrail|1.0|\(Self.cefHeader(signature))|\(Self.cefHeader(name))|\(severity)|"
+            + ext.map { "\($0.0)=\(Self.cefValue($0.1))" }.joined(separator: " ")
+    }
+
+    // MARK: JSON lines
+
+    func jsonLine(_ entry: StoredEntry) -> JSONValue {
+        let content = entry.content
+        func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+        return .object([
+            "@timestamp": .string(content.timestamp ?? entry.recordedAt),
+            "event": .object([
+                "kind": .string(content.kind), "action": text(content.action), "outcome": text(content.outcome),
+                "severity": .number(Double(Self.severity(entry))), "created": .string(entry.recordedAt),
+            ]),
+            "user": .object(["id": .string(content.userID)]),
+            "caretrail": .object([
+                "seq": .number(Double(entry.seq)), "hash": .string(entry.entryHash.hex), "tenant": .string(content.tenantID),
+                "tool": text(content.toolName), "purpose": text(content.purposeOfUse), "patient_id": text(content.patientID),
+                "conversation_id": text(content.conversationID), "trace_id": text(content.traceID), "model": .string(content.model),
+                "entry": entry.jsonValue,
+            ]),
+        ])
+    }
+}
