@@ -165,6 +165,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "AuditExportTests",
+            dependencies: ["AuditTestSupport", "AuditExport", "AuditCore", "AuditChain", "AuditStore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "CLITests",
             dependencies: [
                 "AuditTestSupport",

@@ -1,0 +1,94 @@
+import AuditCore
+import AuditTestSupport
+import Foundation
+import Testing
+
+@Suite("caretrail stream")
+struct StreamCommandTests {
+    let session = CLISession()
+    var db: String { session.db }
+
+    func caretrail(_ arguments: String...) throws -> CLI.Output { try CLI.run(arguments, in: session.folder) }
+
+    func seqs(_ path: String) throws -> [Int] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap { line in
+            guard let range = line.range(of: #"seq=""#) else { return nil }
+            return Int(line[range.upperBound...].prefix { $0.isNumber })
+        }
+    }
+
+    @Test func toAFileInOrderResumingFromTheCursor() throws {
+        #expect(try caretrail("init", "--db", db).status == 0)
+        #expect(try caretrail("ingest", "--db", db, FixturePath.url("report/calls.jsonl").path).status == 0)
+        let out = session.folder.appendingPathComponent("siem.log").path
+        #expect(try caretrail("stream", "--db", db, "--to", "file:\(out)", "--format", "rfc5424-json", "--once").status == 0)
+        // Eleven entries, then the checkpoint (its seq is the head's).
+        #expect(try seqs(out) == Array(1...11) + [11])
+        #expect(try caretrail("ingest", "--db", db, try sampleWorkload(lines: 5, in: session.folder)).status == 0)
+        #expect(try caretrail("stream", "--db", db, "--to", "file:\(out)", "--format", "rfc5424-json", "--once").status == 0)
+        #expect(try seqs(out) == Array(1...11) + [11] + Array(12...16) + [16])
+        // --from-seq starts over from there.
+        let again = session.folder.appendingPathComponent("again.log").path
+        #expect(try caretrail("stream", "--db", db, "--to", "file:\(again)", "--format", "rfc5424-fhir", "--from-seq", "15", "--once").status == 0)
+        #expect(try seqs(again) == [15, 16, 16])
+        #expect(try caretrail("stream", "--db", db, "--to", "ftp://x", "--once").status == 2)
+    }
+
+    /// Starts the test collector; returns it once it listens.
+    func collector(port: Int, out: String, tls: (cert: String, key: String)? = nil) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let script = FixturePath.root.deletingLastPathComponent().appendingPathComponent("scripts/syslog-receiver.py").path
+        process.arguments = ["python3", script, String(port), out] + (tls.map { ["--cert", $0.cert, "--key", $0.key] } ?? [])
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        _ = pipe.fileHandleForReading.availableData  // "ready"
+        return process
+    }
+
+    func openssl(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["openssl"] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+
+    @Test func overTCPAndTLSWithTheCAChecked() throws {
+        #expect(try caretrail("init", "--db", db).status == 0)
+        #expect(try caretrail("ingest", "--db", db, FixturePath.url("report/calls.jsonl").path).status == 0)
+        let folder = session.folder.path
+        // A test CA, a collector certificate it signed, and another CA that signed nothing here.
+        try openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(folder)/ca.key", "-out", "\(folder)/ca.pem", "-days", "1", "-subj", "/CN=Test CA"])
+        try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(folder)/server.key", "-out", "\(folder)/server.csr", "-subj", "/CN=127.0.0.1"])
+        try "subjectAltName=IP:127.0.0.1\n".write(toFile: "\(folder)/san.ext", atomically: true, encoding: .utf8)
+        try openssl(["x509", "-req", "-in", "\(folder)/server.csr", "-CA", "\(folder)/ca.pem", "-CAkey", "\(folder)/ca.key", "-CAcreateserial", "-out", "\(folder)/server.pem", "-days", "1", "-extfile", "\(folder)/san.ext"])
+        try openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(folder)/other.key", "-out", "\(folder)/other.pem", "-days", "1", "-subj", "/CN=Other CA"])
+
+        let tcpPort = Int.random(in: 50_001...55_000)
+        let tcpOut = "\(folder)/tcp.log"
+        let tcp = try collector(port: tcpPort, out: tcpOut)
+        defer { kill(tcp.processIdentifier, SIGKILL) }
+        #expect(try caretrail("stream", "--db", db, "--to", "syslog+tcp://127.0.0.1:\(tcpPort)", "--once").status == 0)
+
+        let tlsPort = tcpPort + 5000
+        let tlsOut = "\(folder)/tls.log"
+        let tls = try collector(port: tlsPort, out: tlsOut, tls: ("\(folder)/server.pem", "\(folder)/server.key"))
+        defer { kill(tls.processIdentifier, SIGKILL) }
+        // The wrong CA: refused, nothing marked delivered.
+        let refused = try caretrail("stream", "--db", db, "--to", "syslog+tls://127.0.0.1:\(tlsPort)", "--ca", "\(folder)/other.pem", "--once")
+        #expect(refused.status == 3)
+        #expect(try caretrail("stream", "--db", db, "--to", "syslog+tls://127.0.0.1:\(tlsPort)", "--ca", "\(folder)/ca.pem", "--once").status == 0)
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(try seqs(tcpOut) == Array(1...11) + [11])
+        #expect(try seqs(tlsOut) == Array(1...11) + [11])
+        let first = try String(contentsOfFile: tlsOut, encoding: .utf8).split(separator: "\n").first.map(String.init) ?? ""
+        #expect(first.hasPrefix("<86>1 "))
+        #expect(first.contains(#""resourceType":"AuditEvent""#))
+    }
+}
