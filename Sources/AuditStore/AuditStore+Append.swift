@@ -151,7 +151,7 @@ public struct AppendSink {
         var before = head?.hash ?? .genesis
         let firstSeq = (head?.seq ?? 0) + 1
         let receipts = try insert(entries, recordedAt: recordedAt)
-        defer { if let last = head?.seq, last >= firstSeq { postingsDue = postingsDue || Self.completesBlock(firstSeq, last, db: db) } }
+        defer { if let last = head?.seq, last >= firstSeq { postingsDue = postingsDue || Self.completesBlock(firstSeq, last, shift: store.postingBlockShift) } }
         guard let observer = store.observer, !entries.isEmpty else { return receipts }
         var observed = Self.stored(entries, receipts: receipts, prevHash: before, recordedAt: recordedAt)
         while true {
@@ -167,9 +167,8 @@ public struct AppendSink {
     }
 
     /// Whether the entries `first...last` complete a block of postings.
-    private static func completesBlock(_ first: Int64, _ last: Int64, db: Database) -> Bool {
-        let shift = Int64((try? Postings.blockShift(db)) ?? 16)
-        return ((first - 1) >> shift) != (last >> shift)
+    private static func completesBlock(_ first: Int64, _ last: Int64, shift: Int) -> Bool {
+        ((first - 1) >> Int64(shift)) != (last >> Int64(shift))
     }
 
     /// Writes the postings of blocks this sink completed. The store calls it once per

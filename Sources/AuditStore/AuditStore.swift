@@ -23,6 +23,8 @@ public final class AuditStore: Sendable {
     let committer: GroupCommitter
     /// Sees every appended entry inside its transaction (CareTrail's alert detection).
     let observer: (any AppendObserver)?
+    /// Entries per block of posting lists, as 2^shift (fixed when the log was created).
+    let postingBlockShift: Int
 
     /// The system clock, in milliseconds.
     public static let systemClock: @Sendable () -> Timestamp = {
@@ -30,13 +32,15 @@ public final class AuditStore: Sendable {
     }
 
     private init(
-        path: String, pool: DatabasePool, clock: @escaping @Sendable () -> Timestamp, observer: (any AppendObserver)?
+        path: String, pool: DatabasePool, clock: @escaping @Sendable () -> Timestamp, observer: (any AppendObserver)?,
+        postingBlockShift: Int
     ) {
         self.path = path
         self.pool = pool
         self.clock = clock
         self.committer = GroupCommitter()
         self.observer = observer
+        self.postingBlockShift = postingBlockShift
     }
 
     /// Creates a new, empty log. Fails if a file is already there.
@@ -50,12 +54,13 @@ public final class AuditStore: Sendable {
         if FileManager.default.fileExists(atPath: path) {
             throw StoreError(code: .alreadyExists, message: "a file already exists at \(path)")
         }
-        let store = try connect(path: path, clock: clock, observer: observer)
+        let shift = max(bucketShift, min(postingBlockShift, 30))
+        let store = try connect(path: path, clock: clock, observer: observer, postingBlockShift: shift)
         do {
             try store.pool.write { db in
                 try db.execute(
                     sql: "INSERT INTO meta (key, value) VALUES ('format', ?), ('created_at', ?), ('posting_block_shift', ?)",
-                    arguments: [Schema.format, clock().description, String(max(bucketShift, min(postingBlockShift, 30)))]
+                    arguments: [Schema.format, clock().description, String(shift)]
                 )
             }
         } catch {
@@ -85,7 +90,7 @@ public final class AuditStore: Sendable {
     }
 
     private static func connect(
-        path: String, clock: @escaping @Sendable () -> Timestamp, observer: (any AppendObserver)?
+        path: String, clock: @escaping @Sendable () -> Timestamp, observer: (any AppendObserver)?, postingBlockShift: Int? = nil
     ) throws(StoreError) -> AuditStore {
         var configuration = Configuration()
         configuration.busyMode = .timeout(30)
@@ -107,7 +112,8 @@ public final class AuditStore: Sendable {
             // A log written by schema v1, or one whose last append crashed before its block's
             // postings: write the postings of every complete block.
             try pool.write { db in try Postings.compact(db, head: try head(db)?.seq ?? 0) }
-            return AuditStore(path: path, pool: pool, clock: clock, observer: observer)
+            let shift = try postingBlockShift ?? pool.read { db in try Postings.blockShift(db) }
+            return AuditStore(path: path, pool: pool, clock: clock, observer: observer, postingBlockShift: shift)
         } catch {
             throw StoreError(code: .notACareTrailLog, message: "cannot open \(path) as a CareTrail log: \(reason(error))")
         }
