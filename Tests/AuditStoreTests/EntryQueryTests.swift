@@ -3,6 +3,7 @@ import AuditCore
 @testable import AuditStore
 import AuditTestSupport
 import Foundation
+import GRDB
 import Testing
 
 @Suite("Queries privacy officers ask")
