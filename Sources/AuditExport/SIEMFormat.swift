@@ -132,12 +132,28 @@ public struct SIEMRenderer: Sendable {
 
     /// CEF header fields escape `\` and `|`; extension values escape `\`, `=` and line breaks.
     static func cefHeader(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "|", with: "\\|")
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "|") }) else { return text }
+        var out = ""
+        for character in text {
+            if character == "\\" || character == "|" { out.append("\\") }
+            out.append(character)
+        }
+        return out
     }
 
     static func cefValue(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "=", with: "\\=")
-            .replacingOccurrences(of: "\r\n", with: "\\n").replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "=") || $0 == 0x0A || $0 == 0x0D }) else { return text }
+        var out = ""
+        for character in text {
+            switch character {
+            case "\\": out += "\\\\"
+            case "=": out += "\\="
+            case "\r\n", "\n": out += "\\n"
+            case "\r": out += "\\r"
+            default: out.append(character)
+            }
+        }
+        return out
     }
 
     func cef(_ entry: StoredEntry) -> String {

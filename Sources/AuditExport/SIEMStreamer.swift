@@ -12,6 +12,26 @@ public protocol SIEMDestination: AnyObject {
     func close()
 }
 
+/// Slots for messages rendered on every core: each worker writes only its own indices, through
+/// a buffer allocated once (no array accessor is shared between threads).
+private final class MessageSlots: @unchecked Sendable {
+    private let buffer: UnsafeMutableBufferPointer<[UInt8]>
+
+    init(count: Int) {
+        buffer = .allocate(capacity: count)
+        buffer.initialize(repeating: [])
+    }
+
+    deinit {
+        buffer.deinitialize()
+        buffer.deallocate()
+    }
+
+    func set(_ index: Int, _ message: [UInt8]) { buffer[index] = message }
+
+    var messages: [[UInt8]] { Array(buffer) }
+}
+
 /// Appends messages to a file, one per line, syncing before it returns.
 public final class FileDestination: SIEMDestination {
     public let name: String
@@ -75,7 +95,7 @@ public struct SIEMStreamer {
         while next <= head.seq, !stop() {
             let last = min(head.seq, next + Int64(chunk) - 1)
             let entries = try store.entries(from: next, through: last, limit: chunk)
-            try destination.send(entries.map(renderer.render))
+            try destination.send(render(entries))
             try store.setStreamCursor(destination.name, to: last)
             delivered += Int64(entries.count)
             next = last + 1
@@ -84,5 +104,21 @@ public struct SIEMStreamer {
             try destination.send([renderer.checkpoint(head, at: store.clock())])
         }
         return delivered
+    }
+
+    /// The entries' messages, rendered on every core (each worker writes its own indices).
+    private func render(_ entries: [StoredEntry]) -> [[UInt8]] {
+        let slots = MessageSlots(count: entries.count)
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, entries.count / 128))
+        let renderer = self.renderer
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var index = worker
+            while index < entries.count {
+                let message = renderer.render(entries[index])
+                slots.set(index, message)
+                index += workers
+            }
+        }
+        return slots.messages
     }
 }
