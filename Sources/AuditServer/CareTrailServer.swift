@@ -90,6 +90,14 @@ struct API: Sendable {
 
     static let readers: Set<APIRole> = [.privacyOfficer, .admin]
 
+    /// A time from the query string: RFC 3339, or a UTC day (`to` runs to the day's last millisecond).
+    static func queryTime(_ request: Request, _ name: String, endOfDay: Bool) throws -> Timestamp? {
+        guard let text = request.uri.queryParameters[name[...]].map(String.init) else { return nil }
+        if let timestamp = Timestamp(rfc3339: text) { return timestamp }
+        if text.count == 10, let day = Timestamp(rfc3339: text + (endOfDay ? "T23:59:59.999Z" : "T00:00:00Z")) { return day }
+        throw APIError.badRequest("\(name): expected RFC 3339 or YYYY-MM-DD")
+    }
+
     func health() throws -> Response {
         let head = try? log.store.head()
         let writable = log.store.canWrite()
@@ -188,10 +196,7 @@ struct API: Sendable {
         let key = try require(context, Self.readers)
         let query = request.uri.queryParameters
         func time(_ name: String, endOfDay: Bool) throws -> Timestamp? {
-            guard let text = query[name[...]].map(String.init) else { return nil }
-            if let timestamp = Timestamp(rfc3339: text) { return timestamp }
-            if text.count == 10, let day = Timestamp(rfc3339: text + (endOfDay ? "T23:59:59.999Z" : "T00:00:00Z")) { return day }
-            throw APIError.badRequest("\(name): expected RFC 3339 or YYYY-MM-DD")
+            try API.queryTime(request, name, endOfDay: endOfDay)
         }
         var report = try log.patientReport(
             .patientID(context.parameters.get("id") ?? ""), from: try time("from", endOfDay: false), to: try time("to", endOfDay: true)

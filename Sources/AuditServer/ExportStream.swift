@@ -27,10 +27,7 @@ struct ExportStream: Sendable {
         }
         let version: FHIRVersion = query["fhir_version"] == "r5" ? .r5 : .r4
         func time(_ name: String, endOfDay: Bool) throws -> Timestamp? {
-            guard let text = query[name[...]].map(String.init) else { return nil }
-            if let timestamp = Timestamp(rfc3339: text) { return timestamp }
-            if text.count == 10, let day = Timestamp(rfc3339: text + (endOfDay ? "T23:59:59.999Z" : "T00:00:00Z")) { return day }
-            throw APIError.badRequest("\(name): expected RFC 3339 or YYYY-MM-DD")
+            try API.queryTime(request, name, endOfDay: endOfDay)
         }
         let selection = FHIRExporter.Selection(
             patient: query["patient"].map(String.init), from: try time("from", endOfDay: false), to: try time("to", endOfDay: true),

@@ -4,6 +4,7 @@ import AuditStore
 import CareTrail
 import Dispatch
 import Foundation
+import Synchronization
 
 /// `--format rfc5424-fhir|rfc5424-json|cef|jsonl`.
 enum SIEMFormatArgument: String, ExpressibleByArgument, CaseIterable {
@@ -120,19 +121,10 @@ struct StreamCommand: ParsableCommand {
 }
 
 /// Set from a signal handler, read by the delivery loop.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
+final class StopFlag: Sendable {
+    private let value = Mutex(false)
 
-    var isSet: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return value
-    }
+    var isSet: Bool { value.withLock { $0 } }
 
-    func set() {
-        lock.lock()
-        value = true
-        lock.unlock()
-    }
+    func set() { value.withLock { $0 = true } }
 }
