@@ -43,6 +43,9 @@ def main():
                         f.write(message.replace(b"\n", b"\\n") + b"\n")
         except (ssl.SSLError, OSError):
             pass
+        finally:
+            # Closing after the sender's end is what confirms a session to CareTrail.
+            connection.close()
 
     while True:
         connection, _ = server.accept()

@@ -3,15 +3,6 @@ import AuditCore
 public import AuditStore
 import Foundation
 
-/// Where messages go. `send` returns only once the destination has taken the bytes (a file:
-/// written and synced; a socket: written), so the cursor can advance.
-public protocol SIEMDestination: AnyObject {
-    /// A stable name for the cursor, e.g. `syslog+tls://siem.example:6514`.
-    var name: String { get }
-    func send(_ messages: [[UInt8]]) throws
-    func close()
-}
-
 /// Slots for messages rendered on every core: each worker writes only its own indices, through
 /// a buffer allocated once (no array accessor is shared between threads).
 private final class MessageSlots: @unchecked Sendable {
@@ -32,43 +23,8 @@ private final class MessageSlots: @unchecked Sendable {
     var messages: [[UInt8]] { Array(buffer) }
 }
 
-/// Appends messages to a file, one per line, syncing before it returns.
-public final class FileDestination: SIEMDestination {
-    public let name: String
-    private let handle: FileHandle
-
-    public init(path: String) throws {
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        guard let handle = FileHandle(forWritingAtPath: path) else {
-            throw SIEMError(message: "cannot open \(path) for writing")
-        }
-        handle.seekToEndOfFile()
-        self.handle = handle
-        self.name = "file:" + path
-    }
-
-    public func send(_ messages: [[UInt8]]) throws {
-        var bytes: [UInt8] = []
-        for message in messages {
-            bytes += message
-            if message.last != 0x0A { bytes.append(0x0A) }
-        }
-        try handle.write(contentsOf: bytes)
-        try handle.synchronize()
-    }
-
-    public func close() { try? handle.close() }
-}
-
-/// Why streaming stopped.
-public struct SIEMError: Error, Sendable, CustomStringConvertible {
-    public var message: String
-    public init(message: String) { self.message = message }
-    public var description: String { message }
-}
-
 /// Delivers the log to a destination in sequence order, at least once: the durable cursor
-/// (per destination, in the log) advances only after the destination took the bytes, so a
+/// (per destination, in the log) advances only after the destination confirmed the bytes, so a
 /// restart resumes after the last accepted entry, and the sequence number in every message
 /// lets the receiver drop duplicates and see gaps.
 public struct SIEMStreamer {
@@ -77,6 +33,9 @@ public struct SIEMStreamer {
     public let destination: any SIEMDestination
     /// Entries per send.
     public var chunk = 1000
+    /// Entries per confirmation: the cursor advances in steps of at most this many, so it is
+    /// also the most that is sent twice after a failure.
+    public var entriesPerConfirmation = 10_000
 
     public init(store: AuditStore, renderer: SIEMRenderer, destination: any SIEMDestination) {
         self.store = store
@@ -84,26 +43,58 @@ public struct SIEMStreamer {
         self.destination = destination
     }
 
-    /// Delivers everything after the cursor (or after `fromSeq - 1`) up to the current head,
-    /// then a checkpoint with that head. Returns how many entries were delivered.
+    /// Delivers everything after the cursor (or from `fromSeq` on) up to the current head,
+    /// then, with `checkpoint`, a checkpoint with that head. The cursor advances after each
+    /// confirmation. Returns how many entries were delivered; `stop` is asked between chunks.
     @discardableResult
-    public func deliverBacklog(fromSeq: Int64? = nil, checkpoint: Bool = true, stop: () -> Bool = { false }) throws -> Int64 {
-        let cursor = try store.streamCursor(destination.name)
+    public func deliverBacklog(fromSeq: Int64? = nil, checkpoint: Bool = true, stop: () -> Bool = { false }) throws(SIEMError) -> Int64 {
+        let cursor: Int64
+        let head: ChainHead?
+        do {
+            cursor = try store.streamCursor(destination.name)
+            head = try store.head()
+        } catch {
+            throw SIEMError(code: .store, message: "cannot read the log: \(error.message)")
+        }
+        guard let head else { return 0 }
         var next = (fromSeq.map { $0 - 1 } ?? cursor) + 1
-        guard let head = try store.head() else { return 0 }
         var delivered: Int64 = 0
+        var unconfirmed: Int64 = 0
+        let chunk = max(1, min(self.chunk, entriesPerConfirmation))
         while next <= head.seq, !stop() {
             let last = min(head.seq, next + Int64(chunk) - 1)
-            let entries = try store.entries(from: next, through: last, limit: chunk)
+            let entries: [StoredEntry]
+            do {
+                entries = try store.entries(from: next, through: last, limit: chunk)
+            } catch {
+                throw SIEMError(code: .store, message: "cannot read the log: \(error.message)")
+            }
             try destination.send(render(entries))
-            try store.setStreamCursor(destination.name, to: last)
-            delivered += Int64(entries.count)
+            unconfirmed += Int64(entries.count)
             next = last + 1
+            if unconfirmed >= entriesPerConfirmation || next > head.seq || stop() {
+                if checkpoint, next > head.seq {
+                    try destination.send([renderer.checkpoint(head, at: store.clock())])
+                }
+                try confirm(through: last)
+                delivered += unconfirmed
+                unconfirmed = 0
+            }
         }
-        if checkpoint, next > head.seq {
+        if delivered == 0, checkpoint, next > head.seq {
             try destination.send([renderer.checkpoint(head, at: store.clock())])
+            try destination.confirm()
         }
         return delivered
+    }
+
+    private func confirm(through seq: Int64) throws(SIEMError) {
+        try destination.confirm()
+        do {
+            try store.setStreamCursor(destination.name, to: seq)
+        } catch {
+            throw SIEMError(code: .store, message: "cannot record the stream cursor: \(error.message)")
+        }
     }
 
     /// The entries' messages, rendered on every core (each worker writes its own indices).

@@ -4,7 +4,6 @@ import AuditStore
 import CareTrail
 import Dispatch
 import Foundation
-import Synchronization
 
 /// `--format rfc5424-fhir|rfc5424-json|cef|jsonl`.
 enum SIEMFormatArgument: String, ExpressibleByArgument, CaseIterable {
@@ -42,89 +41,50 @@ struct StreamCommand: ParsableCommand {
     @Option(help: "Longest syslog message sent as is (bytes); longer bodies are replaced by a notice naming the entry.")
     var maxMessageLength: Int = 65_536
 
-    func makeDestination() throws -> any SIEMDestination {
-        if to.hasPrefix("file:") { return try FileDestination(path: String(to.dropFirst(5))) }
-        for (scheme, secure) in [("syslog+tls://", true), ("syslog+tcp://", false)] where to.hasPrefix(scheme) {
-            let address = to.dropFirst(scheme.count)
-            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
-                throw CLIFailure(exitCode: .invalidInput, message: "--to: expected \(scheme)HOST:PORT")
-            }
-            let host = String(address[..<colon])
-            if secure {
-                guard let ca else { throw CLIFailure(exitCode: .invalidInput, message: "--ca is required for syslog+tls") }
-                return try SyslogDestination(host: host, port: port, tls: try SyslogDestination.tlsConfiguration(ca: ca, certificate: cert, key: key))
-            }
-            return try SyslogDestination(host: host, port: port, tls: nil)
-        }
-        throw CLIFailure(exitCode: .invalidInput, message: "--to: expected syslog+tls://HOST:PORT, syslog+tcp://HOST:PORT or file:PATH")
-    }
+    @Option(help: "Entries per confirmed session: the cursor advances in such steps, and at most this many are sent twice after a failure.")
+    var confirmEvery: Int = 10_000
 
     func run() throws {
         try runReportingFailures {
             let log = try store.openLog()
             let renderer = SIEMRenderer(format: format.format, maximumMessageLength: maxMessageLength)
+            let target: SIEMTarget
+            do throws(SIEMError) {
+                target = try SIEMTarget(to, ca: ca, certificate: cert, key: key)
+            } catch {
+                throw CLIFailure(exitCode: .invalidInput, message: error.message)
+            }
+            guard confirmEvery > 0 else { throw CLIFailure(exitCode: .invalidInput, message: "--confirm-every must be at least 1") }
             if once {
-                let destination: any SIEMDestination
-                do {
-                    destination = try makeDestination()
-                } catch let error as SIEMError {
-                    throw CLIFailure(exitCode: .ioError, message: error.message)
-                }
-                defer { destination.close() }
-                do {
-                    let delivered = try SIEMStreamer(store: log.store, renderer: renderer, destination: destination).deliverBacklog(fromSeq: fromSeq)
+                do throws(SIEMError) {
+                    let destination = try target.open()
+                    defer { destination.close() }
+                    var streamer = SIEMStreamer(store: log.store, renderer: renderer, destination: destination)
+                    streamer.entriesPerConfirmation = confirmEvery
+                    let delivered = try streamer.deliverBacklog(fromSeq: fromSeq)
                     printError("caretrail: \(delivered) entries delivered to \(destination.name)")
                 } catch {
-                    throw CLIFailure(exitCode: .ioError, message: "\(error); the cursor stays at the last entry the destination took")
+                    throw CLIFailure(exitCode: .ioError, message: "\(error.message); the cursor stays at the last entry the destination confirmed")
                 }
                 return
             }
-            try follow(log, renderer)
+            follow(SIEMFollower(target: target, store: log.store, renderer: renderer, checkpointInterval: checkpointInterval, entriesPerConfirmation: confirmEvery))
         }
     }
 
     /// Follows the log until SIGINT or SIGTERM.
-    private func follow(_ log: AuditLog, _ renderer: SIEMRenderer) throws {
-        let stopping = StopFlag()
+    private func follow(_ follower: SIEMFollower) {
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         let sources = [SIGINT, SIGTERM].map { number in
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { stopping.set() }
+            source.setEventHandler { follower.stop() }
             source.resume()
             return source
         }
         defer { sources.forEach { $0.cancel() } }
-        var fromSeq = fromSeq
-        var backoff = 0.5
-        var lastCheckpoint = Date.distantPast
-        while !stopping.isSet {
-            do {
-                let destination = try makeDestination()
-                defer { destination.close() }
-                backoff = 0.5
-                while !stopping.isSet {
-                    let due = Date().timeIntervalSince(lastCheckpoint) >= checkpointInterval
-                    let delivered = try SIEMStreamer(store: log.store, renderer: renderer, destination: destination)
-                        .deliverBacklog(fromSeq: fromSeq, checkpoint: due, stop: { stopping.isSet })
-                    fromSeq = nil
-                    if due { lastCheckpoint = Date() }
-                    if delivered == 0 { Thread.sleep(forTimeInterval: 0.2) }
-                }
-            } catch {
-                printError("caretrail: \(error); retrying in \(String(format: "%.1f", backoff)) s")
-                Thread.sleep(forTimeInterval: backoff * Double.random(in: 0.5...1.5))
-                backoff = min(backoff * 2, 30)
-            }
+        follower.run(fromSeq: fromSeq) { error, wait in
+            printError("caretrail: \(error.message); retrying in \(String(format: "%.1f", wait)) s")
         }
     }
-}
-
-/// Set from a signal handler, read by the delivery loop.
-final class StopFlag: Sendable {
-    private let value = Mutex(false)
-
-    var isSet: Bool { value.withLock { $0 } }
-
-    func set() { value.withLock { $0 = true } }
 }

@@ -1,0 +1,222 @@
+import AuditCore
+import AuditTestSupport
+import Foundation
+import GRDB
+import Testing
+
+/// `caretrail stream` against a real rsyslog collector (rsyslog and rsyslog-gnutls from Debian).
+@Suite("caretrail stream to rsyslog", .enabled(if: Rsyslog.executable != nil, "rsyslogd is not installed"))
+struct RsyslogStreamTests {
+    let session = CLISession()
+    var db: String { session.db }
+
+    func caretrail(_ arguments: String...) throws -> CLI.Output { try CLI.run(arguments, in: session.folder) }
+
+    /// A log of the report fixture plus `lines` calls of the sample workload; returns the head's seq.
+    func makeLog(lines: Int) throws -> Int {
+        #expect(try caretrail("init", "--db", db).status == 0)
+        #expect(try caretrail("ingest", "--db", db, FixturePath.url("report/calls.jsonl").path).status == 0)
+        if lines > 0 {
+            #expect(try caretrail("ingest", "--db", db, try sampleWorkload(lines: lines, in: session.folder)).status == 0)
+        }
+        return try headSeq()
+    }
+
+    func headSeq() throws -> Int {
+        let head = try session.json(try caretrail("head", "--db", db))
+        return Int(try #require(head["seq"]?.numberValue))
+    }
+
+    func cursor(_ destination: String) throws -> Int {
+        let queue = try DatabaseQueue(path: db)
+        return try queue.read { try Int.fetchOne($0, sql: "SELECT seq FROM stream_cursor WHERE destination = ?", arguments: [destination]) ?? 0 }
+    }
+
+    /// `caretrail stream` left running (follow mode), its standard error in a file.
+    func startStream(_ arguments: [String]) throws -> Process {
+        let process = unblockedProcess(CLI.binary.path)
+        process.arguments! += ["stream", "--db", db] + arguments
+        process.currentDirectoryURL = session.folder
+        let errors = session.folder.appendingPathComponent("stream-\(UUID().uuidString).err")
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: errors)
+        try process.run()
+        return process
+    }
+
+    /// What the streams started here wrote to standard error.
+    func streamErrors() throws -> String {
+        try FileManager.default.contentsOfDirectory(atPath: session.folder.path).filter { $0.hasPrefix("stream-") }
+            .map { try String(contentsOfFile: session.folder.appendingPathComponent($0).path, encoding: .utf8) }.joined()
+    }
+
+    /// Entries only (checkpoints carry the head's seq and are told apart by their MSGID).
+    static func entrySeqs(_ collector: Rsyslog) -> [Int] { collector.entrySequenceNumbers }
+
+    /// Checks at-least-once delivery of 1...head: everything arrived, and what came again
+    /// came in at most `resends` runs, each of at most `step` entries starting right after a
+    /// cursor position (a multiple of `step`), the order increasing but where a run starts.
+    static func expectEverythingOnce(orResentAfterACursor seqs: [Int], head: Int, step: Int, resends: Int = 1) {
+        let missing = Set(1...head).subtracting(seqs)
+        #expect(missing.isEmpty, "\(missing.count) entries missing, the first \(missing.min() ?? 0)")
+        var runs: [[Int]] = [[]]
+        for seq in seqs {
+            if let last = runs[runs.count - 1].last, seq <= last { runs.append([]) }
+            runs[runs.count - 1].append(seq)
+        }
+        #expect(runs.count <= resends + 1, "\(runs.count - 1) resends")
+        for (previous, run) in zip(runs, runs.dropFirst()) {
+            let first = run.first ?? 0
+            let resent = (previous.last ?? 0) - first + 1
+            #expect(resent <= step, "\(resent) entries sent again")
+            #expect((first - 1) % step == 0, "a resend starts right after a cursor position, not at \(first)")
+        }
+    }
+
+    @Test func everythingArrivesInOrderOverTCPAndOverMutualTLS() throws {
+        let head = try makeLog(lines: 300)
+        let pki = try TestPKI(in: session.folder)
+
+        let tcp = try Rsyslog(folder: session.folder, port: freePort())
+        defer { tcp.stop() }
+        #expect(try caretrail("stream", "--db", db, "--to", "syslog+tcp://127.0.0.1:\(tcp.port)", "--format", "rfc5424-json", "--once").status == 0)
+        #expect(tcp.wait { $0.count == head + 1 })
+        #expect(tcp.sequenceNumbers == Array(1...head) + [head])
+
+        let tls = try Rsyslog(folder: session.folder, port: freePort(), tls: .init(
+            certificate: pki.serverCertificate, key: pki.serverKey, ca: pki.ca, requireClientCertificate: true))
+        defer { tls.stop() }
+        let to = "syslog+tls://127.0.0.1:\(tls.port)"
+        // A collector certificate the given CA did not sign: refused, nothing marked delivered.
+        let wrongCA = try caretrail("stream", "--db", db, "--to", to, "--ca", pki.otherCA, "--cert", pki.clientCertificate, "--key", pki.clientKey, "--once")
+        #expect(wrongCA.status == 3)
+        // No client certificate, which this collector requires: not confirmed, nothing marked delivered.
+        let noClientCertificate = try caretrail("stream", "--db", db, "--to", to, "--ca", pki.ca, "--once")
+        #expect(noClientCertificate.status == 3)
+        #expect(try cursor(to) == 0)
+        let delivered = try caretrail("stream", "--db", db, "--to", to, "--ca", pki.ca, "--cert", pki.clientCertificate, "--key", pki.clientKey, "--once")
+        #expect(delivered.status == 0, "\(delivered.stderr)")
+        #expect(try cursor(to) == head)
+        #expect(tls.wait { $0.count == head + 1 })
+        #expect(tls.sequenceNumbers == Array(1...head) + [head])
+        let first = try #require(tls.received.first)
+        #expect(first.hasPrefix("<86>1 "))
+        #expect(first.contains("[caretrail@32473 seq=\"1\" hash=\""))
+    }
+
+    @Test func aCollectorStoppedMidStreamAndRestartedGetsEveryEntry() throws {
+        let head = try makeLog(lines: 5167)
+        let pki = try TestPKI(in: session.folder)
+        let collector = try Rsyslog(folder: session.folder, port: freePort(), tls: .init(certificate: pki.serverCertificate, key: pki.serverKey, ca: pki.ca))
+        defer { collector.stop() }
+        let to = "syslog+tls://127.0.0.1:\(collector.port)"
+        let stream = try startStream(["--to", to, "--ca", pki.ca, "--format", "rfc5424-json", "--confirm-every", "250"])
+        defer { if stream.isRunning { kill(stream.processIdentifier, SIGKILL) } }
+        // Stopped by its administrator, then killed: each time mid-stream, each time restarted.
+        #expect(collector.wait { $0.count >= 1000 })
+        collector.stop()
+        #expect(Self.entrySeqs(collector).count < head, "the collector stopped mid-stream")
+        Thread.sleep(forTimeInterval: 1)
+        try collector.start()
+        #expect(collector.wait { $0.count >= 3000 })
+        collector.crash()
+        #expect(Self.entrySeqs(collector).count < head, "the collector crashed mid-stream")
+        Thread.sleep(forTimeInterval: 1)
+        try collector.start()
+        #expect(collector.wait(seconds: 60) { _ in Set(Self.entrySeqs(collector)).count == head })
+        Thread.sleep(forTimeInterval: 0.5)
+        stream.terminate()
+        stream.waitUntilExit()
+        let errors = try streamErrors()
+        #expect(stream.terminationStatus == 0, "\(errors)")
+        #expect(try cursor(to) == head)
+        Self.expectEverythingOnce(orResentAfterACursor: Self.entrySeqs(collector), head: head, step: 250, resends: 2)
+    }
+
+    @Test func aRestartedStreamResumesFromTheCursor() throws {
+        let head = try makeLog(lines: 5167)
+        let collector = try Rsyslog(folder: session.folder, port: freePort())
+        defer { collector.stop() }
+        let to = "syslog+tcp://127.0.0.1:\(collector.port)"
+        let stream = try startStream(["--to", to, "--format", "rfc5424-json", "--confirm-every", "250"])
+        #expect(collector.wait { $0.count >= 1500 })
+        kill(stream.processIdentifier, SIGKILL)
+        stream.waitUntilExit()
+        let confirmed = try cursor(to)
+        #expect(confirmed > 0 && confirmed < head)
+        #expect(confirmed % 250 == 0)
+        #expect(try caretrail("stream", "--db", db, "--to", to, "--format", "rfc5424-json", "--confirm-every", "250", "--once").status == 0)
+        #expect(collector.wait { Set($0).count == head && $0.last == head })
+        Self.expectEverythingOnce(orResentAfterACursor: Self.entrySeqs(collector), head: head, step: 250)
+    }
+
+    @Test func followingDeliversNewEntriesWithinASecondAndCheckpointsWhileIdle() throws {
+        let head = try makeLog(lines: 0)
+        let collector = try Rsyslog(folder: session.folder, port: freePort())
+        defer { collector.stop() }
+        let to = "syslog+tcp://127.0.0.1:\(collector.port)"
+        let stream = try startStream(["--to", to, "--format", "rfc5424-fhir", "--checkpoint-interval", "1"])
+        defer { if stream.isRunning { kill(stream.processIdentifier, SIGKILL) } }
+        #expect(collector.wait { $0.contains(head) })
+        #expect(try caretrail("ingest", "--db", db, try sampleWorkload(lines: 5, in: session.folder)).status == 0)
+        let appended = Date()
+        let newHead = try headSeq()
+        #expect(collector.wait(seconds: 5) { $0.contains(newHead) })
+        #expect(Date().timeIntervalSince(appended) < 1.5)
+        // Idle: a checkpoint each second, with the head, which `verify --expect-head` accepts.
+        Thread.sleep(forTimeInterval: 2.5)
+        let checkpoints = collector.received.filter { $0.contains(" CHECKPOINT ") }
+        #expect(checkpoints.count >= 3)
+        let last = try #require(checkpoints.last)
+        let hash = try #require(last.range(of: #"hash=""#).map { String(last[$0.upperBound...].prefix(64)) })
+        #expect(try caretrail("verify", "--db", db, "--expect-head", "\(newHead):\(hash)").status == 0)
+        // SIGTERM: a clean stop with the cursor at the head.
+        let stopping = Date()
+        stream.terminate()
+        stream.waitUntilExit()
+        #expect(stream.terminationStatus == 0)
+        #expect(Date().timeIntervalSince(stopping) < 3)
+        #expect(try cursor(to) == newHead)
+        #expect(Self.entrySeqs(collector) == Array(1...newHead))
+    }
+
+    @Test func aBacklogOf100000EntriesIsDeliveredWithFlatMemory() throws {
+        // 20 copies of the sample workload: 103,340 calls.
+        #expect(try caretrail("init", "--db", db).status == 0)
+        let sample = try String(contentsOf: FixturePath.url("workload/sample.jsonl"), encoding: .utf8)
+        let input = session.folder.appendingPathComponent("backlog.jsonl").path
+        try String(repeating: sample.hasSuffix("\n") ? sample : sample + "\n", count: 20).write(toFile: input, atomically: true, encoding: .utf8)
+        #expect(try caretrail("ingest", "--db", db, input).status == 0)
+        let head = try headSeq()
+        #expect(head >= 100_000)
+        let collector = try Rsyslog(folder: session.folder, port: freePort())
+        defer { collector.stop() }
+        let to = "syslog+tcp://127.0.0.1:\(collector.port)"
+        // Peak memory for the last 5,000 entries, then for the whole backlog.
+        let small = try peakResidentKilobytes(["stream", "--db", db, "--to", to, "--format", "rfc5424-json", "--from-seq", String(head - 4999), "--once"])
+        let large = try peakResidentKilobytes(["stream", "--db", db, "--to", to, "--format", "rfc5424-json", "--from-seq", "1", "--once"])
+        #expect(collector.wait(seconds: 120) { $0.count == 5001 + head + 1 })
+        #expect(Array(collector.sequenceNumbers.suffix(head + 1)) == Array(1...head) + [head])
+        // Flat: twenty times the entries, about the same memory.
+        #expect(large < small + 40_000, "peak RSS \(small) kB for 5,000 entries, \(large) kB for \(head)")
+    }
+
+    /// Runs the executable and returns its peak resident memory, measured by the kernel.
+    func peakResidentKilobytes(_ arguments: [String]) throws -> Int {
+        let script = "import resource, subprocess, sys\nstatus = subprocess.run(sys.argv[1:]).returncode\n"
+            + "print(status, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, CLI.binary.path] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let parts = output.split(separator: " ").map { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(parts.first == 0, "the stream exits 0")
+        return try #require(parts.last ?? nil)
+    }
+}
