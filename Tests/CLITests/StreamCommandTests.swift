@@ -91,4 +91,30 @@ struct StreamCommandTests {
         #expect(first.hasPrefix("<86>1 "))
         #expect(first.contains(#""resourceType":"AuditEvent""#))
     }
+
+    /// CEF checked by an independent parser: pycef (PyPI), through `scripts/cef-check.py`,
+    /// which compares every extension field with the same entries' JSON lines.
+    @Test func cefParsesWithPycefWithEveryFieldIntact() throws {
+        #expect(try caretrail("init", "--db", db).status == 0)
+        #expect(try caretrail("ingest", "--db", db, FixturePath.url("report/calls.jsonl").path).status == 0)
+        // Equals signs, backslashes, pipes and line breaks in the values.
+        #expect(try caretrail("ingest", "--db", db, FixturePath.url("siem/awkward-characters.jsonl").path).status == 0)
+        let cef = session.folder.appendingPathComponent("out.cef").path
+        let jsonl = session.folder.appendingPathComponent("out.jsonl").path
+        #expect(try caretrail("stream", "--db", db, "--to", "file:\(cef)", "--format", "cef", "--once").status == 0)
+        #expect(try caretrail("stream", "--db", db, "--to", "file:\(jsonl)", "--format", "jsonl", "--once").status == 0)
+        #expect(try String(contentsOfFile: cef, encoding: .utf8).contains(#"suser=dr\=house\\ward 7"#))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let script = FixturePath.root.deletingLastPathComponent().appendingPathComponent("scripts/cef-check.py").path
+        process.arguments = ["python3", script, cef, jsonl]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(output)")
+        #expect(output.contains("13 entries intact"))
+    }
 }
