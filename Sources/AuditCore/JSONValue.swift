@@ -23,6 +23,12 @@ public enum JSONValue: Sendable, Hashable {
         return nil
     }
 
+    /// The flag when this is `true` or `false`, else `nil`.
+    public var boolValue: Bool? {
+        if case .bool(let flag) = self { return flag }
+        return nil
+    }
+
     /// The number when this is a number, else `nil`.
     public var numberValue: Double? {
         if case .number(let n) = self { return n }

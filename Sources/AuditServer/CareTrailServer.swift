@@ -20,9 +20,11 @@ import Prometheus
 /// - `admin`: everything, any tenant.
 public enum CareTrailServer {
     /// The application serving `log` on `host:port`; HTTPS (TLS 1.2 or later) when given a
-    /// PEM certificate chain and private key.
+    /// PEM certificate chain and private key. `streams` names the SIEM destinations whose lag
+    /// `/metrics` reports; `metricsNeedKey` puts `/metrics` behind a siem or admin key.
     public static func application(
-        log: AuditLog, host: String = "127.0.0.1", port: Int = 8080, tls: (certificate: String, key: String)? = nil
+        log: AuditLog, host: String = "127.0.0.1", port: Int = 8080, tls: (certificate: String, key: String)? = nil,
+        streams: [String] = [], metricsNeedKey: Bool = false
     ) throws -> some ApplicationProtocol {
         var server = HTTPServerBuilder.http1()
         if let tls {
@@ -34,19 +36,19 @@ public enum CareTrailServer {
             server = try .tls(.http1(), tlsConfiguration: configuration)
         }
         return Application(
-            router: router(log: log), server: server,
+            router: router(log: log, metrics: ServerMetrics(streams: streams), metricsNeedKey: metricsNeedKey), server: server,
             configuration: .init(address: .hostname(host, port: port), serverName: "CareTrail")
         )
     }
 
     /// The routes, for the application and for tests without sockets.
-    public static func router(log: AuditLog, metrics: ServerMetrics = ServerMetrics()) -> Router<ServerContext> {
+    public static func router(log: AuditLog, metrics: ServerMetrics = ServerMetrics(), metricsNeedKey: Bool = false) -> Router<ServerContext> {
         let router = Router(context: ServerContext.self)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
-        router.add(middleware: APIKeyAuthenticator(log: log))
+        router.add(middleware: APIKeyAuthenticator(log: log, metricsNeedKey: metricsNeedKey))
         let api = API(log: log, metrics: metrics)
         router.get("/metrics") { _, context in
-            _ = try api.require(context, [.siem, .admin])
+            if metricsNeedKey { _ = try api.require(context, [.siem, .admin]) }
             return JSONResponse.text(metrics.render(log: log), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("/health") { _, _ in try api.health() }

@@ -36,8 +36,8 @@ struct FHIRAPI: Sendable {
             : JSONResponse.text(FHIRJSONWriter.string(node) + "\n", contentType: "application/fhir+json; charset=utf-8", status: status)
     }
 
+    /// Public, as FHIR clients discover a server before they authenticate.
     func metadata(_ request: Request, _ context: ServerContext) throws -> Response {
-        _ = try api.require(context, Self.readers)
         let search = Self.searchParameters.filter { !$0.hasPrefix("_") }.map { name -> FHIRNode in
             let type = name == "date" ? "date" : (["patient", "agent", "entity"].contains(name) ? "reference" : "token")
             return .object([.init("name", .string(name)), .init("type", .string(type))])

@@ -1,5 +1,6 @@
 import AuditAnalysis
 import AuditChain
+import AuditCore
 import AuditStore
 import CareTrail
 import Hummingbird
@@ -15,8 +16,13 @@ public final class ServerMetrics: Sendable {
     let latency: DurationHistogram
     let headSeq: Gauge
     let openAlerts: Gauge
+    /// The SIEM destinations this server streams to (their cursor names).
+    let streams: [String]
 
-    public init() {
+    /// `streams`: the names of the destinations `caretrail serve` streams to, whose lag
+    /// `/metrics` reports.
+    public init(streams: [String] = []) {
+        self.streams = streams
         func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
             MetricNameDescriptor(namespace: "caretrail", metricName: metric, unitName: unit, helpText: help)
         }
@@ -42,7 +48,42 @@ public final class ServerMetrics: Sendable {
     func render(log: AuditLog) -> String {
         headSeq.record(Double((try? log.store.head())?.seq ?? 0))
         openAlerts.record(Double((try? log.alerts())?.filter { $0.state == "open" }.count ?? 0))
+        recordStreamLag(log: log)
         return registry.emitToString()
+    }
+
+    /// Per destination: entries appended but not yet confirmed by it, and the age of the
+    /// oldest of them (0 when it has everything).
+    private func recordStreamLag(log: AuditLog) {
+        guard !streams.isEmpty, let head = try? log.store.head() else { return }
+        let now = log.store.clock().millisecondsSinceEpoch
+        for destination in streams {
+            let cursor = (try? log.store.streamCursor(destination)) ?? 0
+            let labels = [("destination", destination)]
+            registry.makeGauge(
+                descriptor: MetricNameDescriptor(
+                    namespace: "caretrail", metricName: "stream_lag", unitName: "entries",
+                    helpText: "Entries appended that the SIEM destination has not confirmed yet."),
+                labels: labels
+            ).record(Double(max(0, head.seq - cursor)))
+            var seconds = 0.0
+            if cursor < head.seq, let oldest = try? log.store.entry(seq: cursor + 1),
+               let recorded = Timestamp(rfc3339: oldest.recordedAt) {
+                seconds = max(0, Double(now - recorded.millisecondsSinceEpoch) / 1000)
+            }
+            registry.makeGauge(
+                descriptor: MetricNameDescriptor(
+                    namespace: "caretrail", metricName: "stream_lag", unitName: "seconds",
+                    helpText: "Age of the oldest entry the SIEM destination has not confirmed yet."),
+                labels: labels
+            ).record(seconds)
+            registry.makeGauge(
+                descriptor: MetricNameDescriptor(
+                    namespace: "caretrail", metricName: "stream_cursor", unitName: "seq",
+                    helpText: "The last sequence number the SIEM destination confirmed."),
+                labels: labels
+            ).record(Double(cursor))
+        }
     }
 }
 

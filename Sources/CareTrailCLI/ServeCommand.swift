@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuditCore
+import AuditExport
 import AuditServer
 import Foundation
 import CareTrail
@@ -10,7 +11,11 @@ struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve the HTTP API: agents append tool calls, privacy officers read and review.",
-        discussion: "Every route but /health needs a bearer API key from `caretrail keys create`. Stops cleanly on SIGINT or SIGTERM."
+        discussion: """
+            Every route but /health, /metrics and /fhir/metadata needs a bearer API key from `caretrail keys create`. \
+            Streams to the SIEM destinations listed under "streams" in --config, with their lag in /metrics. \
+            Stops cleanly on SIGINT or SIGTERM.
+            """
     )
 
     @OptionGroup var store: StoreOptions
@@ -44,24 +49,90 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(64)
         }
         let tls = tlsCert.flatMap { cert in tlsKey.map { (certificate: cert, key: $0) } }
+        let followers = file.streams.map { stream in
+            SIEMFollower(
+                target: stream.target, store: log.store,
+                renderer: SIEMRenderer(format: stream.format, maximumMessageLength: stream.maximumMessageLength),
+                checkpointInterval: stream.checkpointInterval, entriesPerConfirmation: stream.confirmEvery
+            )
+        }
         let app: any ApplicationProtocol
         do {
-            app = try CareTrailServer.application(log: log, host: host, port: port, tls: tls)
+            app = try CareTrailServer.application(log: log, host: host, port: port, tls: tls, streams: followers.map(\.target.name),
+                metricsNeedKey: file.metricsNeedKey
+            )
         } catch {
             printError("caretrail: cannot use the TLS certificate or key: \(error)")
             throw ExitCode(CLIExit.ioError.rawValue)
         }
+        // Each stream runs on a thread of its own (it blocks on its socket) until the server stops.
+        for follower in followers {
+            let name = follower.target.name
+            follower.start { error, wait in
+                printError("caretrail: stream to \(name): \(error.message); retrying in \(String(format: "%.1f", wait)) s")
+            }
+        }
+        defer { followers.forEach { $0.stopAndWait() } }
         try await app.runService()
     }
 }
 
-/// `caretrail serve --config FILE`: `{"host": "0.0.0.0", "port": 8443, "tls": {"cert": "…", "key": "…"}}`,
-/// every key optional, unknown keys refused.
+/// One entry of `streams` in the server's configuration file.
+struct StreamFile {
+    var target: SIEMTarget
+    var format: SIEMFormat
+    var checkpointInterval: Double
+    var maximumMessageLength: Int
+    var confirmEvery: Int
+
+    static let keys: Set<String> = ["to", "format", "ca", "cert", "key", "checkpoint_interval", "max_message_length", "confirm_every"]
+
+    init(_ value: JSONValue, index: Int, path: String) throws {
+        let at = "\(path): streams[\(index)]"
+        guard case .object(let members) = value else { throw CLIFailure(exitCode: .invalidInput, message: "\(at): not an object") }
+        if let unknown = members.keys.sorted().first(where: { !Self.keys.contains($0) }) {
+            throw CLIFailure(exitCode: .invalidInput, message: "\(at).\(unknown): unknown key")
+        }
+        func text(_ key: String) throws -> String? {
+            guard let member = members[key] else { return nil }
+            guard let string = member.stringValue else { throw CLIFailure(exitCode: .invalidInput, message: "\(at).\(key): expected a string") }
+            return string
+        }
+        func number(_ key: String, default fallback: Double, minimum: Double) throws -> Double {
+            guard let member = members[key] else { return fallback }
+            guard let number = member.numberValue, number >= minimum else {
+                throw CLIFailure(exitCode: .invalidInput, message: "\(at).\(key): expected a number of at least \(minimum)")
+            }
+            return number
+        }
+        guard let to = try text("to") else { throw CLIFailure(exitCode: .invalidInput, message: "\(at).to: required") }
+        do {
+            target = try SIEMTarget(to, ca: try text("ca"), certificate: try text("cert"), key: try text("key"))
+        } catch let error as SIEMError {
+            throw CLIFailure(exitCode: .invalidInput, message: "\(at): \(error.message)")
+        }
+        let formatName = try text("format") ?? SIEMFormat.rfc5424FHIR.rawValue
+        guard let format = SIEMFormat(rawValue: formatName) else {
+            throw CLIFailure(exitCode: .invalidInput, message: "\(at).format: expected one of \(SIEMFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self.format = format
+        checkpointInterval = try number("checkpoint_interval", default: 60, minimum: 0.1)
+        maximumMessageLength = Int(try number("max_message_length", default: 65_536, minimum: 480))
+        confirmEvery = Int(try number("confirm_every", default: 10_000, minimum: 1))
+    }
+}
+
+/// `caretrail serve --config FILE`: `{"host": "0.0.0.0", "port": 8443, "tls": {"cert": "…", "key": "…"},
+/// "streams": [{"to": "syslog+tls://siem:6514", "ca": "…", "format": "rfc5424-fhir"}]}`, every key optional,
+/// unknown keys refused.
 struct ServerFile {
     var host: String?
     var port: Int?
     var tlsCert: String?
     var tlsKey: String?
+    var streams: [StreamFile] = []
+    /// `"metrics": {"require_key": true}` puts `/metrics` behind a siem or admin key.
+    var metricsNeedKey = false
 
     init() {}
 
@@ -70,7 +141,7 @@ struct ServerFile {
         guard case .object(let members)? = try? JSONParser.parse(String(decoding: data, as: UTF8.self)) else {
             throw CLIFailure(exitCode: .invalidInput, message: "\(path): not a JSON object")
         }
-        if let unknown = members.keys.sorted().first(where: { !["host", "port", "tls"].contains($0) }) {
+        if let unknown = members.keys.sorted().first(where: { !["host", "port", "tls", "streams", "metrics"].contains($0) }) {
             throw CLIFailure(exitCode: .invalidInput, message: "\(path): \(unknown): unknown key")
         }
         host = members["host"]?.stringValue
@@ -81,6 +152,20 @@ struct ServerFile {
             }
             tlsCert = parts["cert"]?.stringValue
             tlsKey = parts["key"]?.stringValue
+        }
+        if let metrics = members["metrics"] {
+            guard case .object(let parts) = metrics, Set(parts.keys).isSubset(of: ["require_key"]), let flag = parts["require_key"]?.boolValue else {
+                throw CLIFailure(exitCode: .invalidInput, message: "\(path): metrics must be {\"require_key\": true|false}")
+            }
+            metricsNeedKey = flag
+        }
+        if let list = members["streams"] {
+            guard case .array(let items) = list else { throw CLIFailure(exitCode: .invalidInput, message: "\(path): streams must be a list") }
+            streams = try items.enumerated().map { try StreamFile($0.element, index: $0.offset, path: path) }
+            let names = streams.map(\.target.name)
+            if Set(names).count != names.count {
+                throw CLIFailure(exitCode: .invalidInput, message: "\(path): streams: a destination is listed twice")
+            }
         }
     }
 }

@@ -131,8 +131,8 @@ struct ServerTests {
             let batch = [ServerFixture.call(), ServerFixture.call(patient: "PAT-2"), ServerFixture.call(patient: "PAT-3")].joined(separator: "\n")
             try await client.execute(uri: "/v1/tool-calls", method: .post, headers: headers, body: ByteBuffer(string: batch)) { #expect($0.status == .created) }
             try await client.execute(uri: "/v1/head", method: .get) { #expect($0.status == .unauthorized) }
-            try await client.execute(uri: "/metrics", method: .get, headers: fixture.headers("agent")) { #expect($0.status == .forbidden) }
-            let text = try await client.execute(uri: "/metrics", method: .get, headers: fixture.headers("siem")) { response in
+            // Public by default, as Prometheus scrapes.
+            let text = try await client.execute(uri: "/metrics", method: .get) { response in
                 #expect(response.status == .ok)
                 return String(buffer: response.body)
             }
@@ -142,6 +142,18 @@ struct ServerTests {
             #expect(text.contains("caretrail_http_request_duration_seconds_bucket"))
             #expect(text.contains("caretrail_log_head_seq \(try fixture.log.store.head()?.seq ?? 0)"))
             #expect(text.contains("caretrail_open_alerts 1"))
+        }
+    }
+
+    @Test func metricsCanBePutBehindASIEMOrAdminKey() async throws {
+        let fixture = try ServerFixture()
+        let app = Application(router: CareTrailServer.router(log: fixture.log, metricsNeedKey: true))
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/metrics", method: .get, headers: fixture.headers("agent")) { #expect($0.status == .forbidden) }
+            try await client.execute(uri: "/metrics", method: .get, headers: fixture.headers("siem")) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/fhir/metadata", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
         }
     }
 

@@ -1,7 +1,11 @@
 import AuditCore
 import AuditTestSupport
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import GRDB
+import Synchronization
 import Testing
 
 /// `caretrail stream` against a real rsyslog collector (rsyslog and rsyslog-gnutls from Debian).
@@ -218,5 +222,63 @@ struct RsyslogStreamTests {
         let parts = output.split(separator: " ").map { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         #expect(parts.first == 0, "the stream exits 0")
         return try #require(parts.last ?? nil)
+    }
+
+    @Test func serveStreamsToItsConfiguredDestinationsWithTheLagInMetrics() throws {
+        let head = try makeLog(lines: 0)
+        let collector = try Rsyslog(folder: session.folder, port: freePort())
+        let to = "syslog+tcp://127.0.0.1:\(collector.port)"
+        let config = session.folder.appendingPathComponent("serve.json")
+        try #"{"streams": [{"to": "\#(to)", "format": "rfc5424-json", "checkpoint_interval": 1, "confirm_every": 100}]}"#
+            .write(to: config, atomically: true, encoding: .utf8)
+        let port = freePort(in: 30_000...39_000)
+        let server = unblockedProcess(CLI.binary.path)
+        server.arguments! += ["serve", "--db", db, "--port", String(port), "--config", config.path]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
+        let metrics = URL(string: "http://127.0.0.1:\(port)/metrics")!
+        func scrape() -> String {
+            let body = Mutex("")
+            let done = DispatchSemaphore(value: 0)
+            URLSession.shared.dataTask(with: metrics) { data, _, _ in
+                body.withLock { $0 = data.map { String(decoding: $0, as: UTF8.self) } ?? "" }
+                done.signal()
+            }.resume()
+            done.wait()
+            return body.withLock { $0 }
+        }
+        func lag(_ text: String) -> Int? {
+            let line = text.split(separator: "\n").first { $0.hasPrefix("caretrail_stream_lag_entries{destination=\"\(to)\"}") }
+            return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) }
+        }
+        #expect(collector.wait { $0.contains(head) })
+        // Entries appended while it runs (here by another process) follow within a second.
+        #expect(try caretrail("ingest", "--db", db, try sampleWorkload(lines: 250, in: session.folder)).status == 0)
+        let newHead = try headSeq()
+        #expect(collector.wait(seconds: 10) { $0.contains(newHead) })
+        var text = ""
+        for _ in 0..<50 where lag(text) != 0 {
+            text = scrape()
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(lag(text) == 0)
+        #expect(text.contains("caretrail_stream_cursor_seq{destination=\"\(to)\"} \(newHead)"))
+        // The collector goes away: the lag grows with what is appended meanwhile.
+        collector.stop()
+        #expect(try caretrail("ingest", "--db", db, FixturePath.url("siem/awkward-characters.jsonl").path).status == 0)
+        Thread.sleep(forTimeInterval: 0.5)
+        text = scrape()
+        #expect(lag(text) == 2)
+        #expect(text.contains("caretrail_stream_lag_seconds{destination=\"\(to)\"}"))
+        try collector.start()
+        #expect(collector.wait(seconds: 30) { $0.contains(newHead + 2) })
+        // SIGTERM: the server and its streams stop cleanly.
+        server.terminate()
+        server.waitUntilExit()
+        #expect(server.terminationStatus == 0)
+        #expect(try cursor(to) == newHead + 2)
+        Self.expectEverythingOnce(orResentAfterACursor: Self.entrySeqs(collector), head: newHead + 2, step: 100)
     }
 }
