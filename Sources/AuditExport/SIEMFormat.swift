@@ -69,7 +69,10 @@ public struct SIEMRenderer: Sendable {
         switch format {
         case .rfc5424FHIR, .rfc5424JSON: return syslog(entry)
         case .cef: return Array((cef(entry) + "\n").utf8)
-        case .jsonl: return Array((CanonicalJSON.string(jsonLine(entry)) + "\n").utf8)
+        case .jsonl:
+            var line = jsonLine(entry)
+            line.append(0x0A)
+            return line
         }
     }
 
@@ -104,9 +107,10 @@ public struct SIEMRenderer: Sendable {
         if format == .rfc5424FHIR, let event = AuditEventMapper(version: .r4).events(for: entry).first {
             body = FHIRJSONWriter.string(event)
         } else {
-            body = CanonicalJSON.string(entry.jsonValue)
+            body = ""
         }
-        var message = Array(header.utf8) + [0xEF, 0xBB, 0xBF] + Array(body.utf8)
+        var message = Array(header.utf8) + [0xEF, 0xBB, 0xBF]
+        if body.isEmpty { message += entry.canonicalJSON } else { message += body.utf8 }
         if message.count > maximumMessageLength {
             // Never cut silently: say so, and name the entry so the full record can be fetched.
             body = CanonicalJSON.string(.object([
@@ -179,22 +183,29 @@ public struct SIEMRenderer: Sendable {
 
     // MARK: JSON lines
 
-    func jsonLine(_ entry: StoredEntry) -> JSONValue {
+    /// One JSON line (without its newline): ECS-like names, and the stored entry spliced in.
+    func jsonLine(_ entry: StoredEntry) -> [UInt8] {
         let content = entry.content
         func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
-        return .object([
-            "@timestamp": .string(content.timestamp ?? entry.recordedAt),
-            "event": .object([
-                "kind": .string(content.kind), "action": text(content.action), "outcome": text(content.outcome),
-                "severity": .number(Double(Self.severity(entry))), "created": .string(entry.recordedAt),
-            ]),
-            "user": .object(["id": .string(content.userID)]),
-            "caretrail": .object([
-                "seq": .number(Double(entry.seq)), "hash": .string(entry.entryHash.hex), "tenant": .string(content.tenantID),
-                "tool": text(content.toolName), "purpose": text(content.purposeOfUse), "patient_id": text(content.patientID),
-                "conversation_id": text(content.conversationID), "trace_id": text(content.traceID), "model": .string(content.model),
-                "entry": entry.jsonValue,
-            ]),
-        ])
+        var caretrail = CanonicalObject()
+        caretrail.add("seq", .value(.number(Double(entry.seq))))
+        caretrail.add("hash", string: entry.entryHash.hex)
+        caretrail.add("tenant", string: content.tenantID)
+        caretrail.add("tool", string: content.toolName)
+        caretrail.add("purpose", string: content.purposeOfUse)
+        caretrail.add("patient_id", string: content.patientID)
+        caretrail.add("conversation_id", string: content.conversationID)
+        caretrail.add("trace_id", string: content.traceID)
+        caretrail.add("model", string: content.model)
+        caretrail.add("entry", .canonical(entry.canonicalJSON))
+        var line = CanonicalObject()
+        line.add("@timestamp", string: content.timestamp ?? entry.recordedAt)
+        line.add("event", .value(.object([
+            "kind": .string(content.kind), "action": text(content.action), "outcome": text(content.outcome),
+            "severity": .number(Double(Self.severity(entry))), "created": .string(entry.recordedAt),
+        ])))
+        line.add("user", .value(.object(["id": .string(content.userID)])))
+        line.add("caretrail", .canonical(caretrail.bytes))
+        return line.bytes
     }
 }

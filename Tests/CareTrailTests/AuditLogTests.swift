@@ -37,6 +37,25 @@ struct AuditLogTests {
         #expect(try log.store.head() == nil)
     }
 
+    @Test func everyEntrysSplicedJSONIsItsCanonicalJSON() throws {
+        let log = try newLog(temporaryFolder())
+        _ = try log.ingest(path: FixturePath.url("workload/sample.jsonl").path)
+        _ = try log.ingest(path: FixturePath.url("siem/awkward-characters.jsonl").path)
+        let head = try #require(try log.store.head())
+        var compared = 0
+        var differing: [Int64] = []
+        var first: Int64 = 1
+        while first <= head.seq {
+            for entry in try log.store.entries(from: first, through: head.seq, limit: 1000) {
+                if entry.canonicalJSON != CanonicalJSON.encode(entry.jsonValue) { differing.append(entry.seq) }
+                compared += 1
+            }
+            first += 1000
+        }
+        #expect(compared == Int(head.seq))
+        #expect(differing.isEmpty, "\(differing.count) entries differ, the first \(differing.first ?? 0)")
+    }
+
     @Test func sampleWorkloadLeavesNoClearTextPHIInTheDatabaseFile() throws {
         let folder = temporaryFolder()
         let log = try newLog(folder)
