@@ -28,6 +28,13 @@ struct SIEMFormatTests {
         // Severity by kind: alerts critical, failures notice.
         #expect(SIEMRenderer.severity(Self.entry(kind: "alert")) == 2)
         #expect(SIEMRenderer.severity(Self.entry(outcome: "failure")) == 5)
+        // Break-the-glass at warning, found by the byte search wherever the keys sit in the body.
+        let breakGlass = #"{"break_glass":{"reason":"cardiac arrest in ER"},"severity":"high","trigger":"user_request"}"#
+        #expect(SIEMRenderer.severity(Self.entry(body: breakGlass)) == 4)
+        #expect(SIEMRenderer.severity(Self.entry(body: #"{"break_glass":null,"severity":"highest"}"#)) == 6)
+        #expect(SIEMRenderer.severity(Self.entry(body: #"{"severity":"high"}"#)) == 6)
+        #expect(SIEMRenderer.severity(Self.entry(body: #"{"break_glass_x":1,"severity":"high"}"#)) == 6)
+        #expect(SIEMRenderer.severity(Self.entry(body: #"{"note":""break_glass"","severity":"hig"}"#)) == 6)
     }
 
     @Test func anOversizedMessageSaysSoInsteadOfBeingCut() throws {
