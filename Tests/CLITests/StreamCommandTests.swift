@@ -48,27 +48,11 @@ struct StreamCommandTests {
         return process
     }
 
-    func openssl(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-    }
-
     @Test func overTCPAndTLSWithTheCAChecked() throws {
         #expect(try caretrail("init", "--db", db).status == 0)
         #expect(try caretrail("ingest", "--db", db, FixturePath.url("report/calls.jsonl").path).status == 0)
         let folder = session.folder.path
-        // A test CA, a collector certificate it signed, and another CA that signed nothing here.
-        try openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(folder)/ca.key", "-out", "\(folder)/ca.pem", "-days", "1", "-subj", "/CN=Test CA"])
-        try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(folder)/server.key", "-out", "\(folder)/server.csr", "-subj", "/CN=127.0.0.1"])
-        try "subjectAltName=IP:127.0.0.1\n".write(toFile: "\(folder)/san.ext", atomically: true, encoding: .utf8)
-        try openssl(["x509", "-req", "-in", "\(folder)/server.csr", "-CA", "\(folder)/ca.pem", "-CAkey", "\(folder)/ca.key", "-CAcreateserial", "-out", "\(folder)/server.pem", "-days", "1", "-extfile", "\(folder)/san.ext"])
-        try openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(folder)/other.key", "-out", "\(folder)/other.pem", "-days", "1", "-subj", "/CN=Other CA"])
+        let pki = try TestPKI(in: session.folder)
 
         let tcpPort = Int.random(in: 50_001...55_000)
         let tcpOut = "\(folder)/tcp.log"
@@ -78,12 +62,12 @@ struct StreamCommandTests {
 
         let tlsPort = tcpPort + 5000
         let tlsOut = "\(folder)/tls.log"
-        let tls = try collector(port: tlsPort, out: tlsOut, tls: ("\(folder)/server.pem", "\(folder)/server.key"))
+        let tls = try collector(port: tlsPort, out: tlsOut, tls: (pki.serverCertificate, pki.serverKey))
         defer { kill(tls.processIdentifier, SIGKILL) }
         // The wrong CA: refused, nothing marked delivered.
-        let refused = try caretrail("stream", "--db", db, "--to", "syslog+tls://127.0.0.1:\(tlsPort)", "--ca", "\(folder)/other.pem", "--once")
+        let refused = try caretrail("stream", "--db", db, "--to", "syslog+tls://127.0.0.1:\(tlsPort)", "--ca", pki.otherCA, "--once")
         #expect(refused.status == 3)
-        #expect(try caretrail("stream", "--db", db, "--to", "syslog+tls://127.0.0.1:\(tlsPort)", "--ca", "\(folder)/ca.pem", "--once").status == 0)
+        #expect(try caretrail("stream", "--db", db, "--to", "syslog+tls://127.0.0.1:\(tlsPort)", "--ca", pki.ca, "--once").status == 0)
         Thread.sleep(forTimeInterval: 0.5)
         #expect(try seqs(tcpOut) == Array(1...11) + [11])
         #expect(try seqs(tlsOut) == Array(1...11) + [11])
