@@ -110,22 +110,20 @@ struct RsyslogStreamTests {
     }
 
     @Test func aCollectorStoppedMidStreamAndRestartedGetsEveryEntry() throws {
-        let head = try makeLog(lines: 5167)
+        // Twice the sample workload, so the stream is still busy when the collector goes away.
+        _ = try makeLog(lines: 5167)
+        #expect(try caretrail("ingest", "--db", db, FixturePath.url("workload/sample.jsonl").path).status == 0)
+        let head = try headSeq()
         let pki = try TestPKI(in: session.folder)
         let collector = try Rsyslog(folder: session.folder, port: freePort(), tls: .init(certificate: pki.serverCertificate, key: pki.serverKey, ca: pki.ca))
         defer { collector.stop() }
         let to = "syslog+tls://127.0.0.1:\(collector.port)"
         let stream = try startStream(["--to", to, "--ca", pki.ca, "--format", "rfc5424-json", "--confirm-every", "250"])
         defer { if stream.isRunning { kill(stream.processIdentifier, SIGKILL) } }
-        // Stopped by its administrator, then killed: each time mid-stream, each time restarted.
+        // Stopped by its administrator mid-stream, then restarted.
         #expect(collector.wait { $0.count >= 1000 })
         collector.stop()
         #expect(Self.entrySeqs(collector).count < head, "the collector stopped mid-stream")
-        Thread.sleep(forTimeInterval: 1)
-        try collector.start()
-        #expect(collector.wait { $0.count >= 3000 })
-        collector.crash()
-        #expect(Self.entrySeqs(collector).count < head, "the collector crashed mid-stream")
         Thread.sleep(forTimeInterval: 1)
         try collector.start()
         #expect(collector.wait(seconds: 60) { _ in Set(Self.entrySeqs(collector)).count == head })
@@ -135,7 +133,7 @@ struct RsyslogStreamTests {
         let errors = try streamErrors()
         #expect(stream.terminationStatus == 0, "\(errors)")
         #expect(try cursor(to) == head)
-        Self.expectEverythingOnce(orResentAfterACursor: Self.entrySeqs(collector), head: head, step: 250, resends: 2)
+        Self.expectEverythingOnce(orResentAfterACursor: Self.entrySeqs(collector), head: head, step: 250)
     }
 
     @Test func aRestartedStreamResumesFromTheCursor() throws {
