@@ -12,9 +12,11 @@ import Synchronization
 /// the collector stops before reading them. So messages go in sessions: ``confirm()`` closes
 /// our side of the connection (TLS `close_notify`, then a TCP half-close) and waits for the
 /// collector to close its side, which it does only after it has read everything up to our
-/// end. A reset, an early close or no answer within ``confirmationTimeout`` means the
-/// session's messages are not confirmed, and they are sent again. The next ``send(_:)``
-/// opens a new connection.
+/// end. The TCP connection must then end with a FIN: a collector that closes while some of
+/// our bytes sit unread in its kernel makes the kernel answer with a reset instead, even when
+/// it sent a TLS `close_notify` first (rsyslog does so when it is stopped). A reset, an early
+/// close or no answer within ``confirmationTimeout`` means the session's messages are not
+/// confirmed, and they are sent again. The next ``send(_:)`` opens a new connection.
 public final class SyslogDestination: SIEMDestination {
     public let name: String
     /// How long ``confirm()`` waits for the collector to close its side.
@@ -28,7 +30,7 @@ public final class SyslogDestination: SIEMDestination {
     /// One connection: its channel and the watcher that sees how it ends.
     private struct Session {
         let channel: any Channel
-        let watcher: SessionWatcher
+        let end: SessionEnd
     }
 
     /// Connects at once, so an unreachable collector or a failed TLS handshake (a wrong CA)
@@ -71,28 +73,33 @@ public final class SyslogDestination: SIEMDestination {
 
     private func connect() throws(SIEMError) -> Session {
         let loop = group.next()
-        let watcher = SessionWatcher(ended: loop.makePromise())
+        let end = SessionEnd(promise: loop.makePromise())
         let sslContext = self.sslContext
         let host = self.host
         let bootstrap = ClientBootstrap(group: loop)
             .channelOption(.socketOption(.so_keepalive), value: 1)
+            // The collector's FIN arrives as an event instead of closing the channel, so that
+            // it can be told apart from a reset.
+            .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let operations = channel.pipeline.syncOperations
+                    try operations.addHandler(TransportWatcher(end: end))
                     if let sslContext {
                         let handler = try NIOSSLClientHandler(context: sslContext, serverHostname: host.first?.isNumber == true ? nil : host)
-                        try channel.pipeline.syncOperations.addHandler(handler)
+                        try operations.addHandler(handler)
                     }
-                    try channel.pipeline.syncOperations.addHandler(watcher)
+                    try operations.addHandler(SessionWatcher(end: end))
                 }
             }
         let channel: any Channel
         do {
             channel = try bootstrap.connect(host: host, port: port).wait()
         } catch {
-            watcher.ended.fail(error)  // no channel will complete it
+            end.fail(error)  // no channel will complete it
             throw SIEMError(code: .unreachable, message: "cannot connect to \(name): \(error)")
         }
-        return Session(channel: channel, watcher: watcher)
+        return Session(channel: channel, end: end)
     }
 
     public func send(_ messages: [[UInt8]]) throws(SIEMError) {
@@ -121,16 +128,16 @@ public final class SyslogDestination: SIEMDestination {
         guard let session else { return }
         self.session = nil
         let channel = session.channel
-        let watcher = session.watcher
-        watcher.expectingEnd.store(true, ordering: .sequentiallyConsistent)
+        let end = session.end
+        end.ourEndSent.store(true, ordering: .sequentiallyConsistent)
         let name = self.name
         let timeout = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(confirmationTimeout * 1000))) {
-            watcher.ended.fail(SIEMError(code: .notAccepted, message: "\(name) did not close the session in time"))
+            end.fail(SIEMError(code: .notAccepted, message: "\(name) did not close the session in time"))
             channel.close(promise: nil)
         }
         channel.close(mode: .output, promise: nil)
         do {
-            try watcher.ended.futureResult.wait()
+            try end.promise.futureResult.wait()
             timeout.cancel()
         } catch {
             timeout.cancel()
@@ -152,33 +159,113 @@ public final class SyslogDestination: SIEMDestination {
     }
 }
 
-/// Sees how a session ends: the collector closing after our end was sent confirms it; an error
-/// or a close before that does not. Collectors do not send data; anything read is dropped.
-private final class SessionWatcher: ChannelInboundHandler, Sendable {
+/// How one session ends, seen by the two watchers of its pipeline.
+private final class SessionEnd: Sendable {
+    let promise: EventLoopPromise<Void>
+    /// Set once our side is closed: from then on the collector's close is the confirmation.
+    let ourEndSent = Atomic<Bool>(false)
+    /// Set when the socket failed: a reset, or any other error below TLS.
+    let transportFailed = Atomic<Bool>(false)
+    /// Set once the outcome is decided.
+    let settled = Atomic<Bool>(false)
+
+    init(promise: EventLoopPromise<Void>) { self.promise = promise }
+
+    func succeed() {
+        if !settled.exchange(true, ordering: .sequentiallyConsistent) { promise.succeed(()) }
+    }
+
+    func fail(_ error: any Error) {
+        if !settled.exchange(true, ordering: .sequentiallyConsistent) { promise.fail(error) }
+    }
+
+    /// Whether our end was sent and the collector's close is still awaited.
+    var awaitingCollectorClose: Bool {
+        ourEndSent.load(ordering: .sequentiallyConsistent) && !settled.load(ordering: .sequentiallyConsistent)
+    }
+}
+
+/// Sits next to the socket, below TLS, and sees how the TCP connection ends. After our
+/// half-close, the collector's FIN closes the channel with no error; a reset arrives as an
+/// error first. TLS closes the connection as soon as the collector's `close_notify` arrives;
+/// while the collector's close is awaited, that close is held back until the FIN or the reset
+/// behind it shows whether the collector read everything.
+private final class TransportWatcher: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let end: SessionEnd
+    private var heldClose: EventLoopPromise<Void>?
+
+    init(end: SessionEnd) { self.end = end }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let event = event as? ChannelEvent, case .inputClosed = event else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        // The collector's FIN before our end was sent: it stopped early. Nothing more can
+        // come, so the connection closes here, whatever TLS would make of it.
+        let promise = heldClose
+        heldClose = nil
+        context.close(promise: promise)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A reset, or any other failure of the socket: nothing is confirmed.
+        end.transportFailed.store(true, ordering: .sequentiallyConsistent)
+        end.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        guard mode == .all, end.awaitingCollectorClose else {
+            context.close(mode: mode, promise: promise)
+            return
+        }
+        if let heldClose {
+            heldClose.futureResult.cascade(to: promise)
+        } else {
+            heldClose = promise ?? context.eventLoop.makePromise()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        heldClose?.succeed(())
+        heldClose = nil
+        context.fireChannelInactive()
+    }
+}
+
+/// Sees how a session ends above TLS: the connection ending without a socket error after our
+/// end was sent (the collector's FIN) confirms it; an error (a failed handshake, a reset) or a
+/// close before that does not. Collectors do not send data; anything read is dropped.
+private final class SessionWatcher: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
-    let ended: EventLoopPromise<Void>
-    /// Set once our side is closed: from then on the collector's close is the confirmation.
-    let expectingEnd = Atomic<Bool>(false)
+    private let end: SessionEnd
 
-    init(ended: EventLoopPromise<Void>) { self.ended = ended }
+    init(end: SessionEnd) { self.end = end }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A TCP close without TLS close_notify after our end: the collector read to the end.
-        if let tlsError = error as? NIOSSLError, case .uncleanShutdown = tlsError, expectingEnd.load(ordering: .sequentiallyConsistent) {
+        // A TCP close without TLS close_notify after our end: whether the collector read to the
+        // end is decided below TLS, by a FIN or a reset.
+        if let tlsError = error as? NIOSSLError, case .uncleanShutdown = tlsError, end.ourEndSent.load(ordering: .sequentiallyConsistent) {
             return
         }
-        ended.fail(error)
+        end.fail(error)
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if expectingEnd.load(ordering: .sequentiallyConsistent) {
-            ended.succeed(())
+        if end.ourEndSent.load(ordering: .sequentiallyConsistent) && !end.transportFailed.load(ordering: .sequentiallyConsistent) {
+            end.succeed()
         } else {
-            ended.fail(SIEMError(code: .notAccepted, message: "the collector closed the connection"))
+            end.fail(SIEMError(code: .notAccepted, message: "the collector closed the connection before reading to the end"))
         }
         context.fireChannelInactive()
     }

@@ -35,11 +35,12 @@ struct StreamCommandTests {
     }
 
     /// Starts the test collector; returns it once it listens.
-    func collector(port: Int, out: String, tls: (cert: String, key: String)? = nil) throws -> Process {
+    func collector(port: Int, out: String, tls: (cert: String, key: String)? = nil, hangUpAfter: Int? = nil) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         let script = FixturePath.root.deletingLastPathComponent().appendingPathComponent("scripts/syslog-receiver.py").path
         process.arguments = ["python3", script, String(port), out] + (tls.map { ["--cert", $0.cert, "--key", $0.key] } ?? [])
+            + (hangUpAfter.map { ["--hang-up-after", String($0)] } ?? [])
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
@@ -74,6 +75,33 @@ struct StreamCommandTests {
         let first = try String(contentsOfFile: tlsOut, encoding: .utf8).split(separator: "\n").first.map(String.init) ?? ""
         #expect(first.hasPrefix("<86>1 "))
         #expect(first.contains(#""resourceType":"AuditEvent""#))
+    }
+
+    /// A collector stopped with part of a session unread in its kernel (rsyslog sends its TLS
+    /// close_notify and closes, the kernel resets): the session is not confirmed, and the next
+    /// run sends it again from the start.
+    @Test(arguments: [false, true])
+    func aCollectorThatHangsUpWithBytesUnreadConfirmsNothing(tls: Bool) throws {
+        #expect(try caretrail("init", "--db", db).status == 0)
+        #expect(try caretrail("ingest", "--db", db, FixturePath.url("report/calls.jsonl").path).status == 0)
+        #expect(try caretrail("ingest", "--db", db, try sampleWorkload(lines: 100, in: session.folder)).status == 0)
+        let pki = try TestPKI(in: session.folder)
+        let port = Int.random(in: 50_001...60_000)
+        let out = "\(session.folder.path)/hung-up.log"
+        let receiver = try collector(port: port, out: out, tls: tls ? (pki.serverCertificate, pki.serverKey) : nil, hangUpAfter: 20_000)
+        defer { kill(receiver.processIdentifier, SIGKILL) }
+        var arguments = ["stream", "--db", db, "--to", "syslog+\(tls ? "tls" : "tcp")://127.0.0.1:\(port)", "--format", "rfc5424-json",
+                         "--confirm-every", "50", "--once"]
+        if tls { arguments += ["--ca", pki.ca] }
+        let hungUp = try CLI.run(arguments, in: session.folder)
+        #expect(hungUp.status == 3, "\(hungUp.stderr)")
+        #expect(hungUp.stderr.contains("the cursor stays"))
+        let partial = try seqs(out)
+        #expect(!partial.isEmpty && partial.count < 50, "the receiver kept \(partial.count) messages of the first session")
+        // Nothing was confirmed, so the next run starts again at 1.
+        #expect(try CLI.run(arguments, in: session.folder).status == 0)
+        let head = 111
+        #expect(try seqs(out) == partial + Array(1...head) + [head])
     }
 
     /// CEF checked by an independent parser: pycef (PyPI), through `scripts/cef-check.py`,
