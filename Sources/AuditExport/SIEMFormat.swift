@@ -135,17 +135,18 @@ public struct SIEMRenderer: Sendable {
         if let outcome = content.outcome { params.append(("outcome", outcome)) }
         let sd = "[" + sdID + params.map { " \($0.0)=\"\(Self.escapeParam($0.1))\"" }.joined() + "]"
         let header = "<\(pri)>1 \(entry.recordedAt) \(hostname) caretrail - \(Self.messageID(content.kind)) \(sd) "
-        var body: String
-        if format == .rfc5424FHIR, let event = AuditEventMapper(version: .r4).events(for: entry).first {
-            body = FHIRJSONWriter.string(event)
-        } else {
-            body = ""
-        }
         var message = Array(header.utf8) + [0xEF, 0xBB, 0xBF]
-        if body.isEmpty { message += entry.canonicalJSON } else { message += body.utf8 }
+        var wrote = false
+        if format == .rfc5424FHIR {
+            // The entry's AuditEvent (a query's for its first patient), written straight into the message.
+            var sink = FHIRJSONSink(framing: .bare, out: message)
+            wrote = Self.mapper.write(entry, firstOnly: true, into: &sink) > 0
+            if wrote { message = sink.out }
+        }
+        if !wrote { message += entry.canonicalJSON }
         if message.count > maximumMessageLength {
             // Never cut silently: say so, and name the entry so the full record can be fetched.
-            body = CanonicalJSON.string(.object([
+            let body = CanonicalJSON.string(.object([
                 "omitted": .string("message body of \(message.count) bytes is over the maximum of \(maximumMessageLength)"),
                 "seq": .number(Double(entry.seq)), "hash": .string(entry.entryHash.hex), "kind": .string(content.kind),
             ]))
@@ -153,6 +154,8 @@ public struct SIEMRenderer: Sendable {
         }
         return message
     }
+
+    private static let mapper = AuditEventMapper(version: .r4)
 
     /// RFC 5424 PARAM-VALUE: `"`, `\` and `]` are escaped with a backslash.
     static func escapeParam(_ value: String) -> String {

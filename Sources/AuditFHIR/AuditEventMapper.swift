@@ -27,25 +27,62 @@ public struct AuditEventMapper: Sendable {
         self.deployment = deployment
     }
 
-    /// The AuditEvents of one entry (none for kinds that are not exported).
+    /// The AuditEvents of one entry (none for kinds that are not exported), as trees.
     public func events(for entry: StoredEntry) -> [FHIRNode] {
+        var sink = FHIRTreeSink()
+        write(entry, into: &sink)
+        return sink.resources
+    }
+
+    /// Writes the AuditEvents of one entry into `sink`; returns how many. With `onlyPatient`,
+    /// only those that concern that patient: a query's events for its other patients are left
+    /// out (an event without a patient concerns every patient's export). With `firstOnly`, at
+    /// most one (a syslog message carries one AuditEvent).
+    @discardableResult
+    public func write<Sink: FHIRSink>(_ entry: StoredEntry, onlyPatient: String? = nil, firstOnly: Bool = false, into sink: inout Sink) -> Int {
         let body: [String: JSONValue]
         if case .object(let members)? = try? JSONParser.parse(entry.content.body) { body = members } else { body = [:] }
+        func concerns(_ patient: String?) -> Bool { onlyPatient == nil || patient == nil || patient == onlyPatient }
         switch RecordKind(rawValue: entry.content.kind) {
         case .toolCall:
             if entry.content.action == ToolAction.execute.rawValue {
                 let patients = entry.content.patientIDList
-                if patients.isEmpty { return [toolCall(entry, body, patient: nil, index: nil)] }
-                return patients.enumerated().map { toolCall(entry, body, patient: $0.element, index: $0.offset + 1) }
+                if patients.isEmpty {
+                    toolCall(entry, body, patient: nil, index: nil, into: &sink)
+                    return 1
+                }
+                var count = 0
+                for (offset, patient) in patients.enumerated() where concerns(patient) {
+                    toolCall(entry, body, patient: patient, index: offset + 1, into: &sink)
+                    count += 1
+                    if firstOnly { break }
+                }
+                return count
             }
-            return [toolCall(entry, body, patient: entry.content.patientID, index: nil)]
-        case .alert: return [alert(entry, body)]
+            guard concerns(entry.content.patientID) else { return 0 }
+            toolCall(entry, body, patient: entry.content.patientID, index: nil, into: &sink)
+            return 1
+        case .alert:
+            guard concerns(entry.content.patientID) else { return 0 }
+            alert(entry, body, into: &sink)
+            return 1
         case .fhirAuditEvent:
             // Kept as imported: written back as it came, in the release it came in.
-            guard body["fhir_version"]?.stringValue == version.rawValue, let event = body["fhir"] else { return [] }
-            return [FHIRSchema.node(event)]
-        default: return []
+            guard body["fhir_version"]?.stringValue == version.rawValue, let event = body["fhir"] else { return 0 }
+            let node = FHIRSchema.node(event)
+            guard onlyPatient.map({ Self.concerns(node, patient: $0) }) ?? true else { return 0 }
+            sink.resource(node)
+            return 1
+        default: return 0
         }
+    }
+
+    /// Whether a tree AuditEvent concerns `patient`: it names no patient entity, or this one.
+    static func concerns(_ event: FHIRNode, patient: String) -> Bool {
+        let reference = FHIRNode.string("Patient/\(patient)")
+        guard case .array(let entities)? = event["entity"] else { return true }
+        let patients = entities.compactMap { $0["what"]?["reference"] }
+        return patients.isEmpty || patients.contains(reference)
     }
 
     /// A stable id: `ct<seq>-<first 12 hex digits of the entry hash>`, with `-<n>` for the
@@ -56,65 +93,60 @@ public struct AuditEventMapper: Sendable {
 
     // MARK: Tool calls
 
-    private func toolCall(_ entry: StoredEntry, _ body: [String: JSONValue], patient: String?, index: Int?) -> FHIRNode {
+    private func toolCall<Sink: FHIRSink>(_ entry: StoredEntry, _ body: [String: JSONValue], patient: String?, index: Int?, into sink: inout Sink) {
         let content = entry.content
         let action = ToolAction(rawValue: content.action ?? "R") ?? .read
-        let interaction: String
-        switch action {
-        case .read: interaction = "read"
-        case .execute: interaction = "search-type"
-        case .create: interaction = "create"
-        case .update: interaction = "update"
-        case .delete: interaction = "delete"
-        }
-        let purpose = content.purposeOfUse.flatMap { PurposeOfUse(code: $0) }
+        let purpose = content.purposeOfUse.flatMap { Constants.purposeCodings[$0] }
         let reason = body["break_glass"]?["reason"]?.stringValue
         let failed = content.outcome == Outcome.failure.rawValue
         let outcome = failed ? Self.failureOutcome(body) : "0"
-        let purposeConcept: FHIRNode? = purpose.map { purpose in
-            var members = FHIRMembers()
-            members.add("coding", .array([FHIRVocabulary.coding(FHIRVocabulary.actReason, purpose.code, purpose.display)]))
-            members.add("text", string: reason)
-            return .object(members.members)
-        }
-
-        var m = FHIRMembers()
-        m.add("id", string: Self.id(for: entry, index: index))
-        m.add("meta", .object([.init("profile", .array([.string(version == .r4 ? FHIRVocabulary.profileR4 : FHIRVocabulary.profileR5)]))]))
-        m.add("extension", .array(extensions(entry, body)))
-        let subtype = FHIRVocabulary.coding(FHIRVocabulary.restfulInteraction, interaction)
-        let type = FHIRVocabulary.coding(FHIRVocabulary.auditEventType, "rest")
+        let constants = version == .r4 ? Constants.r4 : Constants.r5
+        let concept = purpose.map { PurposeConcept(coding: $0, reason: reason) }
+        sink.beginResource("AuditEvent", id: Self.id(for: entry, index: index))
+        sink.string("id", Self.id(for: entry, index: index))
+        sink.constant(constants.meta)
+        extensions(entry, body, into: &sink)
         switch version {
         case .r4:
-            m.add("type", type)
-            m.add("subtype", .array([subtype]))
-            m.add("action", string: action.rawValue)
-            m.add("period", period(content.timestamp, body))
-            m.add("recorded", string: entry.recordedAt)
-            m.add("outcome", string: outcome)
-            if failed { m.add("outcomeDesc", string: Self.errorText(body)) }
-            m.add("purposeOfEvent", purposeConcept.map { .array([$0]) })
+            sink.constant(constants.restType)
+            sink.constant(constants.interaction[action.rawValue] ?? constants.restType)
+            sink.string("action", action.rawValue)
+            period("period", content.timestamp, body, into: &sink)
+            sink.string("recorded", entry.recordedAt)
+            sink.string("outcome", outcome)
+            if failed { sink.string("outcomeDesc", Self.errorText(body)) }
+            concept?.write("purposeOfEvent", into: &sink)
         case .r5:
-            m.add("category", .array([.object([.init("coding", .array([type]))])]))
-            m.add("code", .object([.init("coding", .array([subtype]))]))
-            m.add("action", string: action.rawValue)
-            m.add("severity", string: reason != nil ? "alert" : (failed ? "error" : "informational"))
-            m.add("occurredPeriod", period(content.timestamp, body))
-            m.add("recorded", string: entry.recordedAt)
-            var out = FHIRMembers()
-            out.add("code", FHIRVocabulary.coding(FHIRVocabulary.eventOutcomeR5, outcome, Self.outcomeDisplay[outcome]))
-            if failed { out.add("detail", .array([.object([.init("text", .string(Self.errorText(body)))])])) }
-            m.add("outcome", .object(out.members))
-            m.add("authorization", purposeConcept.map { .array([$0]) })
-            m.add("patient", patient.map { .object([.init("reference", .string("Patient/\($0)"))]) })
+            sink.constant(constants.restType)
+            sink.constant(constants.interaction[action.rawValue] ?? constants.restType)
+            sink.string("action", action.rawValue)
+            sink.string("severity", reason != nil ? "alert" : (failed ? "error" : "informational"))
+            period("occurredPeriod", content.timestamp, body, into: &sink)
+            sink.string("recorded", entry.recordedAt)
+            sink.beginObject("outcome")
+            if let code = Constants.outcomeCodesR5[outcome] { sink.constant(code) }
+            if failed {
+                sink.beginArray("detail")
+                sink.beginObject("detail")
+                sink.string("text", Self.errorText(body))
+                sink.endObject()
+                sink.endArray()
+            }
+            sink.endObject()
+            concept?.write("authorization", into: &sink)
+            if let patient {
+                sink.beginObject("patient")
+                sink.string("reference", "Patient/\(patient)")
+                sink.endObject()
+            }
         }
-        m.add("agent", .array(agents(entry, body, action: action, purpose: purposeConcept)))
-        m.add("source", source(content.tenantID))
-        var entities: [FHIRNode] = []
-        if let patient { entities.append(patientEntity(patient)) }
-        entities.append(toolCallEntity(entry, body, query: action == .execute))
-        m.add("entity", .array(entities))
-        return .resource("AuditEvent", m.members)
+        agents(entry, body, action: action, purpose: concept, into: &sink)
+        source(content.tenantID, into: &sink)
+        sink.beginArray("entity")
+        if let patient { patientEntity(patient, into: &sink) }
+        toolCallEntity(entry, body, query: action == .execute, into: &sink)
+        sink.endArray()
+        sink.endResource()
     }
 
     static let outcomeDisplay = ["0": "Success", "4": "Minor failure", "8": "Serious failure", "12": "Major failure"]
@@ -151,215 +183,348 @@ public struct AuditEventMapper: Sendable {
         return "failed"
     }
 
-    private func period(_ timestamp: String?, _ body: [String: JSONValue]) -> FHIRNode? {
-        guard let timestamp, let start = Timestamp(rfc3339: timestamp) else { return nil }
-        var members = FHIRMembers()
-        members.add("start", string: timestamp)
+    private func period<Sink: FHIRSink>(_ name: StaticString, _ timestamp: String?, _ body: [String: JSONValue], into sink: inout Sink) {
+        guard let timestamp, let start = Timestamp(rfc3339: timestamp) else { return }
+        sink.beginObject(name)
+        sink.string("start", timestamp)
         if let duration = body["duration_ms"]?.numberValue {
             let end = Timestamp(millisecondsSinceEpoch: start.millisecondsSinceEpoch + Int64(duration.rounded(.up)))
-            members.add("end", string: end.description)
+            sink.string("end", end.description)
         }
-        return .object(members.members)
+        sink.endObject()
     }
 
-    private func extensions(_ entry: StoredEntry, _ body: [String: JSONValue]) -> [FHIRNode] {
+    private func extensions<Sink: FHIRSink>(_ entry: StoredEntry, _ body: [String: JSONValue], into sink: inout Sink) {
         let content = entry.content
-        func ext(_ e: FHIRVocabulary.Extension, _ valueName: String, _ value: FHIRNode?) -> FHIRNode? {
-            value.map { .object([.init("url", .string(e.url)), .init(valueName, $0)]) }
+        func string(_ url: FHIRText, _ value: String?) {
+            guard let value else { return }
+            sink.beginExtension(url: url)
+            sink.string("valueString", value)
+            sink.endExtension()
         }
-        func sub(_ url: String, _ valueName: String, _ value: FHIRNode?) -> FHIRNode? {
-            value.map { .object([.init("url", .string(url)), .init(valueName, $0)]) }
+        sink.beginArray("extension")
+        string(Constants.toolName, content.toolName)
+        string(Constants.conversationID, content.conversationID)
+        string(Constants.traceID, content.traceID)
+        if let turn = body["turn_number"]?.numberValue {
+            sink.beginExtension(url: Constants.turnNumber)
+            sink.integer("valueInteger", Int64(turn))
+            sink.endExtension()
         }
-        var list: [FHIRNode?] = [
-            ext(.toolName, "valueString", content.toolName.map(FHIRNode.string)),
-            ext(.conversationID, "valueString", content.conversationID.map(FHIRNode.string)),
-            ext(.traceID, "valueString", content.traceID.map(FHIRNode.string)),
-            ext(.turnNumber, "valueInteger", body["turn_number"]?.numberValue.map { .integer(Int64($0)) }),
-            ext(.trigger, "valueCoding", body["trigger"]?.stringValue.map { FHIRVocabulary.coding(FHIRVocabulary.triggerSystem, $0, $0.replacingOccurrences(of: "_", with: " ")) }),
-            ext(.durationMS, "valueDecimal", body["duration_ms"]?.numberValue.map(FHIRNode.decimal)),
-        ]
+        if let trigger = body["trigger"]?.stringValue {
+            sink.beginExtension(url: Constants.trigger)
+            sink.beginObject("valueCoding")
+            sink.string("system", Constants.triggerSystem)
+            sink.string("code", trigger)
+            sink.string("display", trigger.replacingOccurrences(of: "_", with: " "))
+            sink.endObject()
+            sink.endExtension()
+        }
+        if let duration = body["duration_ms"]?.numberValue {
+            sink.beginExtension(url: Constants.durationMS)
+            sink.decimal("valueDecimal", duration)
+            sink.endExtension()
+        }
         if case .object(let usage)? = body["usage"] {
-            let parts = [
-                sub("input_tokens", "valueInteger", usage["input_tokens"]?.numberValue.map { .integer(Int64($0)) }),
-                sub("output_tokens", "valueInteger", usage["output_tokens"]?.numberValue.map { .integer(Int64($0)) }),
-                sub("cost_usd", "valueDecimal", usage["cost_usd"]?.numberValue.map(FHIRNode.decimal)),
-            ].compactMap { $0 }
-            if !parts.isEmpty {
-                list.append(.object([.init("extension", .array(parts)), .init("url", .string(FHIRVocabulary.Extension.tokenUsage.url))]))
+            let input = usage["input_tokens"]?.numberValue
+            let output = usage["output_tokens"]?.numberValue
+            let cost = usage["cost_usd"]?.numberValue
+            if input != nil || output != nil || cost != nil {
+                sink.beginExtension(url: Constants.tokenUsage)
+                sink.beginArray("extension")
+                if let input {
+                    sink.beginExtension(url: Constants.inputTokens)
+                    sink.integer("valueInteger", Int64(input))
+                    sink.endExtension()
+                }
+                if let output {
+                    sink.beginExtension(url: Constants.outputTokens)
+                    sink.integer("valueInteger", Int64(output))
+                    sink.endExtension()
+                }
+                if let cost {
+                    sink.beginExtension(url: Constants.costUSD)
+                    sink.decimal("valueDecimal", cost)
+                    sink.endExtension()
+                }
+                sink.endArray()
+                sink.endExtension()
             }
         }
-        list.append(ext(.tenant, "valueString", .string(content.tenantID)))
-        list.append(.object([
-            .init("extension", .array([
-                sub("seq", version == .r4 ? "valueDecimal" : "valueInteger64", version == .r4 ? .integer(entry.seq) : .string(String(entry.seq))),
-                sub("hash", "valueString", .string(entry.entryHash.hex)),
-            ].compactMap { $0 })),
-            .init("url", .string(FHIRVocabulary.Extension.chainEntry.url)),
-        ]))
-        // url goes first in JSON, and is an attribute in XML: order members url, extension.
-        return list.compactMap { $0 }.map(Self.urlFirst)
+        string(Constants.tenant, content.tenantID)
+        chainEntry(entry, into: &sink)
+        sink.endArray()
     }
 
-    private static func urlFirst(_ node: FHIRNode) -> FHIRNode {
-        guard case .object(let members) = node else { return node }
-        return .object(members.filter { $0.name == "url" } + members.filter { $0.name != "url" })
+    /// The chain-entry extension: the entry's sequence number and hash.
+    private func chainEntry<Sink: FHIRSink>(_ entry: StoredEntry, into sink: inout Sink) {
+        sink.beginExtension(url: Constants.chainEntry)
+        sink.beginArray("extension")
+        sink.beginExtension(url: Constants.seq)
+        sequenceNumber(entry.seq, into: &sink)
+        sink.endExtension()
+        sink.beginExtension(url: Constants.hash)
+        sink.string("valueString", entry.entryHash.hex)
+        sink.endExtension()
+        sink.endArray()
+        sink.endExtension()
     }
 
-    private func agents(_ entry: StoredEntry, _ body: [String: JSONValue], action: ToolAction, purpose: FHIRNode?) -> [FHIRNode] {
+    /// A sequence number: R4 has no 64-bit integer (a decimal), R5 has `integer64` (a string in JSON).
+    private func sequenceNumber<Sink: FHIRSink>(_ seq: Int64, into sink: inout Sink) {
+        switch version {
+        case .r4: sink.integer("valueDecimal", seq)
+        case .r5: sink.string("valueInteger64", String(seq))
+        }
+    }
+
+    /// The purpose of use as a CodeableConcept list: the ActReason coding, and the
+    /// break-the-glass reason as its text.
+    private struct PurposeConcept {
+        let coding: FHIRConstant
+        let reason: String?
+
+        func write<Sink: FHIRSink>(_ name: StaticString, into sink: inout Sink) {
+            sink.beginArray(name)
+            sink.beginObject(name)
+            sink.constant(coding)
+            if let reason { sink.string("text", reason) }
+            sink.endObject()
+            sink.endArray()
+        }
+    }
+
+    private func agents<Sink: FHIRSink>(_ entry: StoredEntry, _ body: [String: JSONValue], action: ToolAction, purpose: PurposeConcept?, into sink: inout Sink) {
         let content = entry.content
         // BALP: reads flow from the tool server (source) to the agent (destination); creates,
         // updates and searches the other way; deletes name the client an Application.
-        let (clientRole, serverRole): (String, String)
+        let (modelType, serverType): (FHIRConstant, FHIRConstant)
         switch action {
-        case .read: (clientRole, serverRole) = ("110152", "110153")
-        case .delete: (clientRole, serverRole) = ("110150", "110152")
-        case .create, .update, .execute: (clientRole, serverRole) = ("110153", "110152")
+        case .read: (modelType, serverType) = (Constants.destinationApplication, Constants.source)
+        case .delete: (modelType, serverType) = (Constants.application, Constants.destination)
+        case .create, .update, .execute: (modelType, serverType) = (Constants.sourceApplication, Constants.destination)
         }
-        var user = FHIRMembers()
-        user.add("type", .object([.init("coding", .array([FHIRVocabulary.coding(FHIRVocabulary.participationType, "IRCP")]))]))
-        user.add("role", body["user_role"]?.stringValue.map { .array([.object([.init("text", .string($0))])]) })
-        user.add("who", .object([.init("identifier", .object([.init("system", .string(FHIRVocabulary.userSystem)), .init("value", .string(content.userID))]))]))
-        user.add("requestor", .bool(true))
+        sink.beginArray("agent")
+
+        // The human user who asked.
+        sink.beginObject("agent")
+        sink.constant(Constants.userType)
+        if let role = body["user_role"]?.stringValue {
+            sink.beginArray("role")
+            sink.beginObject("role")
+            sink.string("text", role)
+            sink.endObject()
+            sink.endArray()
+        }
+        sink.beginObject("who")
+        sink.beginObject("identifier")
+        sink.string("system", Constants.userSystem)
+        sink.string("value", content.userID)
+        sink.endObject()
+        sink.endObject()
+        sink.bool("requestor", true)
         let address = body["session_metadata"]?["client_ip"]?.stringValue.flatMap { $0.hasPrefix("hmac-sha256:") ? nil : $0 }
         switch version {
         case .r4:
-            user.add("network", address.map { .object([.init("address", .string($0)), .init("type", .string("2"))]) })
-            user.add("purposeOfUse", purpose.map { .array([$0]) })
+            if let address {
+                sink.beginObject("network")
+                sink.string("address", address)
+                sink.string("type", "2")
+                sink.endObject()
+            }
+            purpose?.write("purposeOfUse", into: &sink)
         case .r5:
-            user.add("networkString", address.map(FHIRNode.string))
-            user.add("authorization", purpose.map { .array([$0]) })
+            if let address { sink.string("networkString", address) }
+            purpose?.write("authorization", into: &sink)
         }
+        sink.endObject()
 
-        var model = FHIRMembers()
-        var modelCodings = [FHIRVocabulary.coding(FHIRVocabulary.dicom, clientRole)]
-        if clientRole != "110150" { modelCodings.append(FHIRVocabulary.coding(FHIRVocabulary.dicom, "110150")) }
-        model.add("type", .object([.init("coding", .array(modelCodings))]))
-        model.add("who", .object([.init("display", .string(content.model))]))
-        if version == .r4 { model.add("name", string: content.model) }
-        model.add("requestor", .bool(false))
+        // The model that decided.
+        sink.beginObject("agent")
+        sink.constant(modelType)
+        sink.beginObject("who")
+        sink.string("display", content.model)
+        sink.endObject()
+        if version == .r4 { sink.string("name", content.model) }
+        sink.bool("requestor", false)
+        sink.endObject()
 
-        var server = FHIRMembers()
-        server.add("type", .object([.init("coding", .array([FHIRVocabulary.coding(FHIRVocabulary.dicom, serverRole)]))]))
-        server.add("who", .object([.init("display", .string(content.toolName ?? "tool"))]))
-        if version == .r4 { server.add("name", string: content.toolName) }
-        server.add("requestor", .bool(false))
-        return [.object(user.members), .object(model.members), .object(server.members)]
+        // The tool's server.
+        sink.beginObject("agent")
+        sink.constant(serverType)
+        sink.beginObject("who")
+        sink.string("display", content.toolName ?? "tool")
+        sink.endObject()
+        if version == .r4, let tool = content.toolName { sink.string("name", tool) }
+        sink.bool("requestor", false)
+        sink.endObject()
+
+        sink.endArray()
     }
 
-    private func source(_ tenant: String) -> FHIRNode {
-        var m = FHIRMembers()
-        if version == .r4 { m.add("site", string: tenant) }
-        m.add("observer", .object([
-            .init("identifier", .object([.init("system", .string(FHIRVocabulary.observerSystem)), .init("value", .string(deployment))])),
-            .init("display", .string("CareTrail")),
-        ]))
-        m.add("type", .array([FHIRVocabulary.coding(FHIRVocabulary.sourceType, "4")]))
-        return .object(m.members)
+    private func source<Sink: FHIRSink>(_ tenant: String, into sink: inout Sink) {
+        sink.beginObject("source")
+        if version == .r4 { sink.string("site", tenant) }
+        sink.beginObject("observer")
+        sink.beginObject("identifier")
+        sink.string("system", Constants.observerSystem)
+        sink.string("value", deployment)
+        sink.endObject()
+        sink.string("display", Constants.careTrail)
+        sink.endObject()
+        sink.constant(Constants.sourceTypes)
+        sink.endObject()
     }
 
-    private func patientEntity(_ patient: String) -> FHIRNode {
-        var m = FHIRMembers()
-        m.add("what", .object([.init("reference", .string("Patient/\(patient)"))]))
-        if version == .r4 { m.add("type", FHIRVocabulary.coding(FHIRVocabulary.entityType, "1")) }
-        m.add("role", version == .r4 ? FHIRVocabulary.coding(FHIRVocabulary.objectRole, "1")
-            : .object([.init("coding", .array([FHIRVocabulary.coding(FHIRVocabulary.objectRole, "1")]))]))
-        return .object(m.members)
+    private func patientEntity<Sink: FHIRSink>(_ patient: String, into sink: inout Sink) {
+        let constants = version == .r4 ? Constants.r4 : Constants.r5
+        sink.beginObject("entity")
+        sink.beginObject("what")
+        sink.string("reference", "Patient/\(patient)")
+        sink.endObject()
+        if version == .r4 { sink.constant(Constants.personType) }
+        sink.constant(constants.patientRole)
+        sink.endObject()
     }
 
-    private func toolCallEntity(_ entry: StoredEntry, _ body: [String: JSONValue], query: Bool) -> FHIRNode {
-        var m = FHIRMembers()
-        m.add("what", .object([.init("identifier", .object([
-            .init("system", .string(FHIRVocabulary.toolCallSystem)), .init("value", .string(String(entry.seq))),
-        ]))]))
-        let role = query ? "24" : "4"
+    private func toolCallEntity<Sink: FHIRSink>(_ entry: StoredEntry, _ body: [String: JSONValue], query: Bool, into sink: inout Sink) {
+        let constants = version == .r4 ? Constants.r4 : Constants.r5
+        sink.beginObject("entity")
+        sink.beginObject("what")
+        sink.beginObject("identifier")
+        sink.string("system", Constants.toolCallSystem)
+        sink.string("value", String(entry.seq))
+        sink.endObject()
+        sink.endObject()
         if version == .r4 {
-            m.add("type", FHIRVocabulary.coding(FHIRVocabulary.entityType, "2"))
-            m.add("role", FHIRVocabulary.coding(FHIRVocabulary.objectRole, role))
-            m.add("name", string: entry.content.toolName)
+            sink.constant(Constants.systemObjectType)
+            sink.constant(query ? constants.queryRole : constants.resourceRole)
+            if let tool = entry.content.toolName { sink.string("name", tool) }
         } else {
-            m.add("role", .object([.init("coding", .array([FHIRVocabulary.coding(FHIRVocabulary.objectRole, role)]))]))
+            sink.constant(query ? constants.queryRole : constants.resourceRole)
         }
-        let arguments = body["arguments"].map(CanonicalJSON.string)
-        if query, let arguments { m.add("query", string: Data(arguments.utf8).base64EncodedString()) }
-        var details: [FHIRNode] = []
-        if let arguments {
-            details.append(detail("arguments", arguments))
+        var arguments: [UInt8]?
+        if let value = body["arguments"] {
+            var bytes: [UInt8] = []
+            CanonicalJSON.write(value, into: &bytes)
+            arguments = bytes
         }
-        if let result = body["result"] { details.append(detail("result", CanonicalJSON.string(result))) }
-        m.add("detail", .array(details))
-        return .object(m.members)
+        if query, let arguments { sink.base64("query", arguments) }
+        let result = body["result"]
+        if arguments != nil || result != nil {
+            sink.beginArray("detail")
+            if let arguments { detail(Constants.argumentsText, arguments, into: &sink) }
+            if let result {
+                var bytes: [UInt8] = []
+                CanonicalJSON.write(result, into: &bytes)
+                detail(Constants.resultText, bytes, into: &sink)
+            }
+            sink.endArray()
+        }
+        sink.endObject()
     }
 
-    private func detail(_ type: String, _ value: String) -> FHIRNode {
+    private func detail<Sink: FHIRSink>(_ type: FHIRText, _ value: [UInt8], into sink: inout Sink) {
+        sink.beginObject("detail")
         switch version {
-        case .r4: .object([.init("type", .string(type)), .init("valueString", .string(value))])
-        case .r5: .object([.init("type", .object([.init("text", .string(type))])), .init("valueString", .string(value))])
+        case .r4: sink.string("type", type)
+        case .r5:
+            sink.beginObject("type")
+            sink.string("text", type)
+            sink.endObject()
         }
+        value.withUnsafeBufferPointer { sink.string("valueString", utf8: $0) }
+        sink.endObject()
     }
 
     // MARK: Alerts
 
-    private func alert(_ entry: StoredEntry, _ body: [String: JSONValue]) -> FHIRNode {
+    private func alert<Sink: FHIRSink>(_ entry: StoredEntry, _ body: [String: JSONValue], into sink: inout Sink) {
         let content = entry.content
+        let constants = version == .r4 ? Constants.r4 : Constants.r5
         let kind = body["alert_kind"]?.stringValue ?? "alert"
         let breakGlass = kind == "break_glass"
-        var m = FHIRMembers()
-        m.add("id", string: Self.id(for: entry))
-        m.add("meta", .object([.init("profile", .array([.string(version == .r4 ? FHIRVocabulary.profileR4 : FHIRVocabulary.profileR5)]))]))
-        var alertExtension: [FHIRNode] = [
-            .object([.init("url", .string("kind")), .init("valueString", .string(kind))]),
-            .object([.init("url", .string("severity")), .init("valueString", .string(body["severity"]?.stringValue ?? "high"))]),
-        ]
+        let id = Self.id(for: entry)
+        sink.beginResource("AuditEvent", id: id)
+        sink.string("id", id)
+        sink.constant(constants.meta)
+        sink.beginArray("extension")
+        sink.beginExtension(url: Constants.alert)
+        sink.beginArray("extension")
+        sink.beginExtension(url: Constants.kind)
+        sink.string("valueString", kind)
+        sink.endExtension()
+        sink.beginExtension(url: Constants.severity)
+        sink.string("valueString", body["severity"]?.stringValue ?? "high")
+        sink.endExtension()
         for seq in body["entries"]?.arrayValue ?? [] {
             if let number = seq.numberValue {
-                alertExtension.append(.object([.init("url", .string("entry")), .init(version == .r4 ? "valueDecimal" : "valueInteger64", version == .r4 ? .integer(Int64(number)) : .string(String(Int64(number))))]))
+                sink.beginExtension(url: Constants.entry)
+                sequenceNumber(Int64(number), into: &sink)
+                sink.endExtension()
             }
         }
-        m.add("extension", .array([
-            .object([.init("url", .string(FHIRVocabulary.Extension.alert.url)), .init("extension", .array(alertExtension))]),
-            .object([.init("url", .string(FHIRVocabulary.Extension.tenant.url)), .init("valueString", .string(content.tenantID))]),
-            .object([.init("url", .string(FHIRVocabulary.Extension.chainEntry.url)), .init("extension", .array([
-                .object([.init("url", .string("seq")), .init(version == .r4 ? "valueDecimal" : "valueInteger64", version == .r4 ? .integer(entry.seq) : .string(String(entry.seq)))]),
-                .object([.init("url", .string("hash")), .init("valueString", .string(entry.entryHash.hex))]),
-            ]))]),
-        ]))
-        let type = FHIRVocabulary.coding(FHIRVocabulary.dicom, "110113")
-        let subtype = breakGlass ? FHIRVocabulary.coding(FHIRVocabulary.dicom, "110127") : nil
+        sink.endArray()
+        sink.endExtension()
+        sink.beginExtension(url: Constants.tenant)
+        sink.string("valueString", content.tenantID)
+        sink.endExtension()
+        chainEntry(entry, into: &sink)
+        sink.endArray()
         let summary = body["summary"]?.stringValue
         switch version {
         case .r4:
-            m.add("type", type)
-            m.add("subtype", subtype.map { .array([$0]) })
-            m.add("action", string: "E")
-            m.add("recorded", string: entry.recordedAt)
-            m.add("outcome", string: "0")
-            m.add("outcomeDesc", string: summary)
+            sink.constant(Constants.r4.securityAlert)
+            if breakGlass { sink.constant(Constants.r4.emergencyOverride) }
+            sink.string("action", "E")
+            sink.string("recorded", entry.recordedAt)
+            sink.string("outcome", "0")
+            if let summary { sink.string("outcomeDesc", summary) }
         case .r5:
-            m.add("category", .array([.object([.init("coding", .array([type]))])]))
-            m.add("code", .object([.init("coding", .array([subtype ?? type]))]))
-            m.add("action", string: "E")
-            m.add("severity", string: breakGlass ? "alert" : "warning")
-            m.add("recorded", string: entry.recordedAt)
-            var out = FHIRMembers()
-            out.add("code", FHIRVocabulary.coding(FHIRVocabulary.eventOutcomeR5, "0", "Success"))
-            out.add("detail", summary.map { .array([.object([.init("text", .string($0))])]) })
-            m.add("outcome", .object(out.members))
-            m.add("patient", content.patientID.map { .object([.init("reference", .string("Patient/\($0)"))]) })
+            sink.constant(Constants.r5.securityAlert)
+            sink.constant(breakGlass ? Constants.r5.emergencyOverride : Constants.r5.securityAlertCode)
+            sink.string("action", "E")
+            sink.string("severity", breakGlass ? "alert" : "warning")
+            sink.string("recorded", entry.recordedAt)
+            sink.beginObject("outcome")
+            if let code = Constants.outcomeCodesR5["0"] { sink.constant(code) }
+            if let summary {
+                sink.beginArray("detail")
+                sink.beginObject("detail")
+                sink.string("text", summary)
+                sink.endObject()
+                sink.endArray()
+            }
+            sink.endObject()
+            if let patient = content.patientID {
+                sink.beginObject("patient")
+                sink.string("reference", "Patient/\(patient)")
+                sink.endObject()
+            }
         }
         // The agent: the user concerned, else CareTrail's detector.
-        var agent = FHIRMembers()
-        agent.add("type", .object([.init("coding", .array([FHIRVocabulary.coding(FHIRVocabulary.dicom, "110150")]))]))
+        sink.beginArray("agent")
+        sink.beginObject("agent")
+        sink.constant(Constants.application)
+        sink.beginObject("who")
         if let user = body["user_concerned"]?.stringValue {
-            agent.add("who", .object([.init("identifier", .object([.init("system", .string(FHIRVocabulary.userSystem)), .init("value", .string(user))]))]))
+            sink.beginObject("identifier")
+            sink.string("system", Constants.userSystem)
+            sink.string("value", user)
+            sink.endObject()
         } else {
-            agent.add("who", .object([.init("display", .string("CareTrail anomaly detection"))]))
+            sink.string("display", Constants.detector)
         }
-        agent.add("requestor", .bool(false))
-        m.add("agent", .array([.object(agent.members)]))
-        m.add("source", source(content.tenantID))
-        var entities: [FHIRNode] = []
-        if let patient = content.patientID { entities.append(patientEntity(patient)) }
-        m.add("entity", .array(entities))
-        return .resource("AuditEvent", m.members)
+        sink.endObject()
+        sink.bool("requestor", false)
+        sink.endObject()
+        sink.endArray()
+        source(content.tenantID, into: &sink)
+        if let patient = content.patientID {
+            sink.beginArray("entity")
+            patientEntity(patient, into: &sink)
+            sink.endArray()
+        }
+        sink.endResource()
     }
 }

@@ -119,13 +119,18 @@ public struct FHIRExporter: Sendable {
         let slots = RenderSlots(count: workers)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var bytes: [UInt8] = []
-            bytes.reserveCapacity(size * 4096)
+            bytes.reserveCapacity(size * 4608)
             var events = 0
-            for entry in entries[min(entries.count, worker * size)..<min(entries.count, (worker + 1) * size)] {
-                for event in mapper.events(for: entry) where patient.map({ Self.concerns(event, patient: $0) }) ?? true {
-                    append(event, into: &bytes)
-                    events += 1
-                }
+            let slice = entries[min(entries.count, worker * size)..<min(entries.count, (worker + 1) * size)]
+            switch format {
+            case .ndjson, .json:
+                var sink = FHIRJSONSink(framing: format == .ndjson ? .line : .bundleEntry, out: bytes)
+                for entry in slice { events += mapper.write(entry, onlyPatient: patient, into: &sink) }
+                bytes = sink.out
+            case .xml:
+                var sink = FHIRXMLSink(framing: .bundleEntry, out: bytes)
+                for entry in slice { events += mapper.write(entry, onlyPatient: patient, into: &sink) }
+                bytes = sink.out
             }
             slots.set(worker, (bytes, events))
         }
@@ -141,43 +146,6 @@ public struct FHIRExporter: Sendable {
             }
         }
         return pieces
-    }
-
-    /// One AuditEvent in the export's format. JSON entries start with a newline; the caller
-    /// puts the commas between them.
-    private func append(_ event: FHIRNode, into out: inout [UInt8]) {
-        switch format {
-        case .ndjson:
-            FHIRJSONWriter.write(event, into: &out)
-            out.append(0x0A)
-        case .json:
-            if !out.isEmpty { out.append(UInt8(ascii: ",")) }
-            out.append(0x0A)
-            out.append(contentsOf: "{\"fullUrl\":".utf8)
-            CanonicalJSON.writeString(fullURL(event), into: &out)
-            out.append(contentsOf: ",\"resource\":".utf8)
-            FHIRJSONWriter.write(event, into: &out)
-            out.append(UInt8(ascii: "}"))
-        case .xml:
-            out.append(contentsOf: "<entry><fullUrl value=\"".utf8)
-            FHIRXMLWriter.escape(fullURL(event), into: &out)
-            out.append(contentsOf: "\"/><resource>".utf8)
-            if case .resource(let type, let members) = event { FHIRXMLWriter.writeResource(type, members, into: &out) }
-            out.append(contentsOf: "</resource></entry>\n".utf8)
-        }
-    }
-
-    /// For a patient export: a query's AuditEvents for its other patients are left out.
-    static func concerns(_ event: FHIRNode, patient: String) -> Bool {
-        let reference = FHIRNode.string("Patient/\(patient)")
-        guard case .array(let entities)? = event["entity"] else { return true }
-        let patients = entities.compactMap { $0["what"]?["reference"] }
-        return patients.isEmpty || patients.contains(reference)
-    }
-
-    private func fullURL(_ event: FHIRNode) -> String {
-        if case .string(let id)? = event["id"] { return "\(FHIRVocabulary.base)/AuditEvent/\(id)" }
-        return FHIRVocabulary.base
     }
 }
 

@@ -32,9 +32,12 @@ public indirect enum FHIRNode: Sendable, Hashable {
     public static func integer<T: BinaryInteger>(_ value: T) -> FHIRNode { .number(String(value)) }
 
     /// A decimal primitive, written as the shortest text that reads back as the same double.
-    public static func decimal(_ value: Double) -> FHIRNode {
-        if value.rounded() == value, abs(value) < 1e15 { return .number(String(Int64(value))) }
-        return .number("\(value)")
+    public static func decimal(_ value: Double) -> FHIRNode { .number(decimalText(value)) }
+
+    /// The text of a decimal: the shortest that reads back as the same double.
+    static func decimalText(_ value: Double) -> String {
+        if value.rounded() == value, abs(value) < 1e15 { return String(Int64(value)) }
+        return "\(value)"
     }
 
     /// The member named `name`, if any.

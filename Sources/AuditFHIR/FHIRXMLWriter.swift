@@ -23,7 +23,7 @@ public enum FHIRXMLWriter {
         out.append(contentsOf: "</\(type)>".utf8)
     }
 
-    private static func writeMember(_ name: String, _ value: FHIRNode, into out: inout [UInt8]) {
+    static func writeMember(_ name: String, _ value: FHIRNode, into out: inout [UInt8]) {
         switch value {
         case .string(let text): primitive(name, text, into: &out)
         case .xhtml(let markup): out.append(contentsOf: markup.utf8)
@@ -64,19 +64,31 @@ public enum FHIRXMLWriter {
     /// Escapes for an attribute value: `&`, `<`, `>`, `"`, and line breaks and tabs as
     /// character references (attribute-value normalisation would turn them into spaces).
     static func escape(_ text: String, into out: inout [UInt8]) {
-        for byte in text.utf8 {
+        var text = text
+        text.withUTF8 { escape(bytes: $0, into: &out) }
+    }
+
+    /// ``escape(_:into:)`` for UTF-8 bytes: runs that need nothing are copied whole.
+    static func escape(bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        var start = 0
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            let replacement: StaticString
             switch byte {
-            case UInt8(ascii: "&"): out.append(contentsOf: "&amp;".utf8)
-            case UInt8(ascii: "<"): out.append(contentsOf: "&lt;".utf8)
-            case UInt8(ascii: ">"): out.append(contentsOf: "&gt;".utf8)
-            case UInt8(ascii: "\""): out.append(contentsOf: "&quot;".utf8)
-            case 0x0A: out.append(contentsOf: "&#10;".utf8)
-            case 0x0D: out.append(contentsOf: "&#13;".utf8)
-            case 0x09: out.append(contentsOf: "&#9;".utf8)
-            default:
-                // XML 1.0 forbids other control characters outright: drop them.
-                if byte >= 0x20 || byte >= 0x80 { out.append(byte) }
+            case UInt8(ascii: "&"): replacement = "&amp;"
+            case UInt8(ascii: "<"): replacement = "&lt;"
+            case UInt8(ascii: ">"): replacement = "&gt;"
+            case UInt8(ascii: "\""): replacement = "&quot;"
+            case 0x0A: replacement = "&#10;"
+            case 0x0D: replacement = "&#13;"
+            case 0x09: replacement = "&#9;"
+            case 0..<0x20: replacement = ""  // XML 1.0 forbids other control characters outright: dropped
+            default: continue
             }
+            if index > start { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index])) }
+            replacement.withUTF8Buffer { out.append(contentsOf: $0) }
+            start = index + 1
         }
+        if bytes.count > start { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<bytes.count])) }
     }
 }

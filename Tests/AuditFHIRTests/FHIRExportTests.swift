@@ -143,6 +143,42 @@ struct FHIRExportTests {
         #expect(Set(events.compactMap { $0["id"]?.stringValue }).count == events.count)
     }
 
+    /// Exports write straight into bytes; searches and the importer use the tree. Both come from
+    /// one mapping, and for every entry of every kind the bytes are the tree's, written by the
+    /// tree writers, in JSON and XML, R4 and R5.
+    @Test(arguments: FHIRVersion.allCases)
+    func theDirectWritersWriteWhatTheTreeWritersWrite(version: FHIRVersion) async throws {
+        let log = try await exportLog(in: folder)
+        // An imported AuditEvent too, which is written back from its tree.
+        let example = sharedFHIR.appendingPathComponent("r4/package/AuditEvent-example-search.json")
+        #expect(try log.importFHIR(path: example.path).imported == 1)
+        let mapper = AuditEventMapper(version: version)
+        var kinds: Set<String> = []
+        var compared = 0
+        for entry in try log.store.entries(from: 1, through: Int64.max, limit: 100_000) {
+            let trees = mapper.events(for: entry)
+            var json = FHIRJSONSink(framing: .line)
+            var xml = FHIRXMLSink(framing: .bare)
+            #expect(mapper.write(entry, into: &json) == trees.count)
+            #expect(mapper.write(entry, into: &xml) == trees.count)
+            var expectedJSON: [UInt8] = []
+            var expectedXML: [UInt8] = []
+            for tree in trees {
+                FHIRJSONWriter.write(tree, into: &expectedJSON)
+                expectedJSON.append(0x0A)
+                FHIRXMLWriter.write(tree, into: &expectedXML, declaration: false)
+            }
+            #expect(json.out == expectedJSON, "entry \(entry.seq) (\(entry.content.kind)) in JSON")
+            #expect(xml.out == expectedXML, "entry \(entry.seq) (\(entry.content.kind)) in XML")
+            if !trees.isEmpty { kinds.insert(entry.content.kind + (entry.content.action ?? "")) }
+            compared += trees.count
+        }
+        #expect(compared > 130)
+        var expected: Set<String> = ["tool_callR", "tool_callE", "tool_callC", "alert"]
+        if version == .r4 { expected.insert("fhir_audit_eventE") }
+        #expect(kinds.isSuperset(of: expected), "\(kinds)")
+    }
+
     @Test func aQueryGivesOneAuditEventPerPatientItNamed() async throws {
         let log = try await exportLog(in: folder)
         let all = try resources(try export(log, format: .ndjson))
