@@ -1,4 +1,5 @@
 import AuditCore
+import Foundation
 
 extension AuditEventMapper {
     /// What every AuditEvent repeats (codings, profiles, URLs), rendered once for each format.
@@ -104,6 +105,10 @@ extension AuditEventMapper {
 
         // Systems and fixed texts.
         static let triggerSystem = FHIRText(V.triggerSystem)
+        /// The display of each trigger code: the code with spaces for underscores.
+        static let triggerDisplays: [String: FHIRText] = Dictionary(uniqueKeysWithValues: Trigger.allCases.map {
+            ($0.rawValue, FHIRText($0.rawValue.replacingOccurrences(of: "_", with: " ")))
+        })
         static let userSystem = FHIRText(V.userSystem)
         static let observerSystem = FHIRText(V.observerSystem)
         static let toolCallSystem = FHIRText(V.toolCallSystem)

@@ -40,8 +40,7 @@ public struct AuditEventMapper: Sendable {
     /// most one (a syslog message carries one AuditEvent).
     @discardableResult
     public func write<Sink: FHIRSink>(_ entry: StoredEntry, onlyPatient: String? = nil, firstOnly: Bool = false, into sink: inout Sink) -> Int {
-        let body: [String: JSONValue]
-        if case .object(let members)? = try? JSONParser.parse(entry.content.body) { body = members } else { body = [:] }
+        let body = EntryBody(entry.content.body)
         func concerns(_ patient: String?) -> Bool { onlyPatient == nil || patient == nil || patient == onlyPatient }
         switch RecordKind(rawValue: entry.content.kind) {
         case .toolCall:
@@ -93,13 +92,14 @@ public struct AuditEventMapper: Sendable {
 
     // MARK: Tool calls
 
-    private func toolCall<Sink: FHIRSink>(_ entry: StoredEntry, _ body: [String: JSONValue], patient: String?, index: Int?, into sink: inout Sink) {
+    private func toolCall<Sink: FHIRSink>(_ entry: StoredEntry, _ body: EntryBody, patient: String?, index: Int?, into sink: inout Sink) {
         let content = entry.content
         let action = ToolAction(rawValue: content.action ?? "R") ?? .read
         let purpose = content.purposeOfUse.flatMap { Constants.purposeCodings[$0] }
         let reason = body["break_glass"]?["reason"]?.stringValue
         let failed = content.outcome == Outcome.failure.rawValue
-        let outcome = failed ? Self.failureOutcome(body) : "0"
+        let errorText = failed ? Self.errorText(body.withResult) : nil
+        let outcome = errorText.map(Self.failureOutcome(errorText:)) ?? "0"
         let constants = version == .r4 ? Constants.r4 : Constants.r5
         let concept = purpose.map { PurposeConcept(coding: $0, reason: reason) }
         sink.beginResource("AuditEvent", id: Self.id(for: entry, index: index))
@@ -114,7 +114,7 @@ public struct AuditEventMapper: Sendable {
             period("period", content.timestamp, body, into: &sink)
             sink.string("recorded", entry.recordedAt)
             sink.string("outcome", outcome)
-            if failed { sink.string("outcomeDesc", Self.errorText(body)) }
+            if let errorText { sink.string("outcomeDesc", errorText) }
             concept?.write("purposeOfEvent", into: &sink)
         case .r5:
             sink.constant(constants.restType)
@@ -125,10 +125,10 @@ public struct AuditEventMapper: Sendable {
             sink.string("recorded", entry.recordedAt)
             sink.beginObject("outcome")
             if let code = Constants.outcomeCodesR5[outcome] { sink.constant(code) }
-            if failed {
+            if let errorText {
                 sink.beginArray("detail")
                 sink.beginObject("detail")
-                sink.string("text", Self.errorText(body))
+                sink.string("text", errorText)
                 sink.endObject()
                 sink.endArray()
             }
@@ -154,8 +154,10 @@ public struct AuditEventMapper: Sendable {
     /// Outcome of a failed call: 12 when a system was unavailable (timeout, connection,
     /// unavailable), 8 when the request was refused (denied, forbidden, unauthorized, not found,
     /// invalid), 4 for any other error.
-    static func failureOutcome(_ body: [String: JSONValue]) -> String {
-        let text = errorText(body).lowercased()
+    static func failureOutcome(_ body: [String: JSONValue]) -> String { failureOutcome(errorText: errorText(body)) }
+
+    static func failureOutcome(errorText: String) -> String {
+        let text = errorText.lowercased()
         if ["timeout", "timed out", "unavailable", "connection", "unreachable"].contains(where: text.contains) { return "12" }
         if ["denied", "forbidden", "unauthorized", "permission", "not found", "invalid"].contains(where: text.contains) { return "8" }
         return "4"
@@ -183,7 +185,7 @@ public struct AuditEventMapper: Sendable {
         return "failed"
     }
 
-    private func period<Sink: FHIRSink>(_ name: StaticString, _ timestamp: String?, _ body: [String: JSONValue], into sink: inout Sink) {
+    private func period<Sink: FHIRSink>(_ name: StaticString, _ timestamp: String?, _ body: EntryBody, into sink: inout Sink) {
         guard let timestamp, let start = Timestamp(rfc3339: timestamp) else { return }
         sink.beginObject(name)
         sink.string("start", timestamp)
@@ -194,7 +196,7 @@ public struct AuditEventMapper: Sendable {
         sink.endObject()
     }
 
-    private func extensions<Sink: FHIRSink>(_ entry: StoredEntry, _ body: [String: JSONValue], into sink: inout Sink) {
+    private func extensions<Sink: FHIRSink>(_ entry: StoredEntry, _ body: EntryBody, into sink: inout Sink) {
         let content = entry.content
         func string(_ url: FHIRText, _ value: String?) {
             guard let value else { return }
@@ -216,7 +218,11 @@ public struct AuditEventMapper: Sendable {
             sink.beginObject("valueCoding")
             sink.string("system", Constants.triggerSystem)
             sink.string("code", trigger)
-            sink.string("display", trigger.replacingOccurrences(of: "_", with: " "))
+            if let display = Constants.triggerDisplays[trigger] {
+                sink.string("display", display)
+            } else {
+                sink.string("display", String(trigger.map { $0 == "_" ? " " : $0 }))
+            }
             sink.endObject()
             sink.endExtension()
         }
@@ -294,7 +300,7 @@ public struct AuditEventMapper: Sendable {
         }
     }
 
-    private func agents<Sink: FHIRSink>(_ entry: StoredEntry, _ body: [String: JSONValue], action: ToolAction, purpose: PurposeConcept?, into sink: inout Sink) {
+    private func agents<Sink: FHIRSink>(_ entry: StoredEntry, _ body: EntryBody, action: ToolAction, purpose: PurposeConcept?, into sink: inout Sink) {
         let content = entry.content
         // BALP: reads flow from the tool server (source) to the agent (destination); creates,
         // updates and searches the other way; deletes name the client an Application.
@@ -387,7 +393,7 @@ public struct AuditEventMapper: Sendable {
         sink.endObject()
     }
 
-    private func toolCallEntity<Sink: FHIRSink>(_ entry: StoredEntry, _ body: [String: JSONValue], query: Bool, into sink: inout Sink) {
+    private func toolCallEntity<Sink: FHIRSink>(_ entry: StoredEntry, _ body: EntryBody, query: Bool, into sink: inout Sink) {
         let constants = version == .r4 ? Constants.r4 : Constants.r5
         sink.beginObject("entity")
         sink.beginObject("what")
@@ -403,22 +409,12 @@ public struct AuditEventMapper: Sendable {
         } else {
             sink.constant(query ? constants.queryRole : constants.resourceRole)
         }
-        var arguments: [UInt8]?
-        if let value = body["arguments"] {
-            var bytes: [UInt8] = []
-            CanonicalJSON.write(value, into: &bytes)
-            arguments = bytes
-        }
+        let arguments = body.arguments
         if query, let arguments { sink.base64("query", arguments) }
-        let result = body["result"]
-        if arguments != nil || result != nil {
+        if arguments != nil || body.result != nil {
             sink.beginArray("detail")
             if let arguments { detail(Constants.argumentsText, arguments, into: &sink) }
-            if let result {
-                var bytes: [UInt8] = []
-                CanonicalJSON.write(result, into: &bytes)
-                detail(Constants.resultText, bytes, into: &sink)
-            }
+            if let result = body.result { detail(Constants.resultText, result, into: &sink) }
             sink.endArray()
         }
         sink.endObject()
@@ -439,7 +435,7 @@ public struct AuditEventMapper: Sendable {
 
     // MARK: Alerts
 
-    private func alert<Sink: FHIRSink>(_ entry: StoredEntry, _ body: [String: JSONValue], into sink: inout Sink) {
+    private func alert<Sink: FHIRSink>(_ entry: StoredEntry, _ body: EntryBody, into sink: inout Sink) {
         let content = entry.content
         let constants = version == .r4 ? Constants.r4 : Constants.r5
         let kind = body["alert_kind"]?.stringValue ?? "alert"

@@ -1,0 +1,94 @@
+/// Where each top-level member of a JSON object sits in its bytes, found without building any
+/// value: a reader that needs a few small members of a large stored body parses just those,
+/// and copies the big ones (arguments, results) as the bytes they already are.
+///
+/// The bytes must be valid JSON (a stored body, which the log wrote itself); the index only
+/// finds boundaries, it does not validate.
+public struct JSONObjectIndex: Sendable {
+    /// Each member's name and the byte range of its value, in order.
+    public private(set) var members: [(name: String, range: Range<Int>)] = []
+
+    /// Indexes `bytes`; `nil` when they do not hold an object.
+    public init?(_ bytes: UnsafeBufferPointer<UInt8>) {
+        var index = 0
+        func skipWhitespace() {
+            while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
+                index += 1
+            }
+        }
+        /// Moves past the string starting at `index` (its opening quote); returns whether it had escapes.
+        func skipString() -> Bool {
+            var escaped = false
+            index += 1
+            while index < bytes.count {
+                switch bytes[index] {
+                case 0x5C:
+                    escaped = true
+                    index += 2
+                case 0x22:
+                    index += 1
+                    return escaped
+                default: index += 1
+                }
+            }
+            return escaped
+        }
+        /// Moves past the value starting at `index`.
+        func skipValue() {
+            var depth = 0
+            while index < bytes.count {
+                switch bytes[index] {
+                case 0x22:
+                    _ = skipString()
+                    if depth == 0 { return }
+                    continue
+                case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    if depth == 0 { return }  // the end of the enclosing object: an empty value cannot be here
+                    depth -= 1
+                    if depth == 0 {
+                        index += 1
+                        return
+                    }
+                case UInt8(ascii: ","):
+                    if depth == 0 { return }
+                default: break
+                }
+                index += 1
+            }
+        }
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return nil }
+        index += 1
+        while true {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == 0x22 else { return }
+            let nameStart = index
+            let escaped = skipString()
+            let nameBytes = UnsafeBufferPointer(rebasing: bytes[nameStart..<index])
+            let name: String
+            if escaped, case .string(let decoded)? = try? JSONParser.parse(nameBytes) {
+                name = decoded
+            } else {
+                name = String(decoding: UnsafeBufferPointer(rebasing: bytes[(nameStart + 1)..<(index - 1)]), as: UTF8.self)
+            }
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
+            index += 1
+            skipWhitespace()
+            let valueStart = index
+            skipValue()
+            var valueEnd = index
+            while valueEnd > valueStart, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[valueEnd - 1]) { valueEnd -= 1 }
+            members.append((name, valueStart..<valueEnd))
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ",") else { return }
+            index += 1
+        }
+    }
+
+    /// The byte range of the value of the member `name`.
+    public func range(of name: String) -> Range<Int>? {
+        members.first { $0.name == name }?.range
+    }
+}
