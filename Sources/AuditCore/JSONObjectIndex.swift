@@ -10,6 +10,28 @@ public struct JSONObjectIndex: Sendable {
 
     /// Indexes `bytes`; `nil` when they do not hold an object.
     public init?(_ bytes: UnsafeBufferPointer<UInt8>) {
+        var members: [(name: String, range: Range<Int>)] = []
+        let isObject = Self.forEachMember(in: bytes) { name, escaped, range in
+            let text: String
+            if escaped, case .string(let decoded)? = try? JSONParser.parse(UnsafeBufferPointer(rebasing: bytes[(name.lowerBound - 1)..<(name.upperBound + 1)])) {
+                text = decoded
+            } else {
+                text = String(decoding: UnsafeBufferPointer(rebasing: bytes[name]), as: UTF8.self)
+            }
+            members.append((text, range))
+        }
+        guard isObject else { return nil }
+        self.members = members
+    }
+
+    /// Calls `body` with each top-level member of the object in `bytes`: the byte range of its
+    /// name (between the quotes, as written), whether the name holds escapes, and the byte
+    /// range of its value. Returns `false` when the bytes do not hold an object. Nothing is
+    /// allocated: for readers that look for a few names among many members.
+    @discardableResult
+    public static func forEachMember(
+        in bytes: UnsafeBufferPointer<UInt8>, _ body: (_ name: Range<Int>, _ escaped: Bool, _ value: Range<Int>) -> Void
+    ) -> Bool {
         var index = 0
         func skipWhitespace() {
             while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
@@ -44,7 +66,7 @@ public struct JSONObjectIndex: Sendable {
                     continue
                 case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
                 case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                    if depth == 0 { return }  // the end of the enclosing object: an empty value cannot be here
+                    if depth == 0 { return }  // the end of the enclosing object
                     depth -= 1
                     if depth == 0 {
                         index += 1
@@ -58,31 +80,25 @@ public struct JSONObjectIndex: Sendable {
             }
         }
         skipWhitespace()
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return nil }
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return false }
         index += 1
         while true {
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == 0x22 else { return }
+            guard index < bytes.count, bytes[index] == 0x22 else { return true }
             let nameStart = index
             let escaped = skipString()
-            let nameBytes = UnsafeBufferPointer(rebasing: bytes[nameStart..<index])
-            let name: String
-            if escaped, case .string(let decoded)? = try? JSONParser.parse(nameBytes) {
-                name = decoded
-            } else {
-                name = String(decoding: UnsafeBufferPointer(rebasing: bytes[(nameStart + 1)..<(index - 1)]), as: UTF8.self)
-            }
+            let name = (nameStart + 1)..<max(nameStart + 1, index - 1)
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return true }
             index += 1
             skipWhitespace()
             let valueStart = index
             skipValue()
             var valueEnd = index
             while valueEnd > valueStart, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[valueEnd - 1]) { valueEnd -= 1 }
-            members.append((name, valueStart..<valueEnd))
+            body(name, escaped, valueStart..<valueEnd)
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ",") else { return }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ",") else { return true }
             index += 1
         }
     }

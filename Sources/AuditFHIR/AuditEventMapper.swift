@@ -87,7 +87,16 @@ public struct AuditEventMapper: Sendable {
     /// A stable id: `ct<seq>-<first 12 hex digits of the entry hash>`, with `-<n>` for the
     /// n-th patient of a query.
     public static func id(for entry: StoredEntry, index: Int? = nil) -> String {
-        "ct\(entry.seq)-\(entry.entryHash.hex.prefix(12))" + (index.map { "-\($0)" } ?? "")
+        id(seq: entry.seq, hash: entry.entryHash.hex, index: index)
+    }
+
+    static func id(seq: Int64, hash: String, index: Int?) -> String {
+        var id = "ct"
+        id += String(seq)
+        id += "-"
+        id += hash.prefix(12)
+        if let index { id += "-" + String(index) }
+        return id
     }
 
     // MARK: Tool calls
@@ -98,14 +107,16 @@ public struct AuditEventMapper: Sendable {
         let purpose = content.purposeOfUse.flatMap { Constants.purposeCodings[$0] }
         let reason = body["break_glass"]?["reason"]?.stringValue
         let failed = content.outcome == Outcome.failure.rawValue
-        let errorText = failed ? Self.errorText(body.withResult) : nil
+        let errorText = failed ? Self.errorText(body.parsed) : nil
         let outcome = errorText.map(Self.failureOutcome(errorText:)) ?? "0"
         let constants = version == .r4 ? Constants.r4 : Constants.r5
         let concept = purpose.map { PurposeConcept(coding: $0, reason: reason) }
-        sink.beginResource("AuditEvent", id: Self.id(for: entry, index: index))
-        sink.string("id", Self.id(for: entry, index: index))
+        let hash = entry.entryHash.hex
+        let id = Self.id(seq: entry.seq, hash: hash, index: index)
+        sink.beginResource("AuditEvent", id: id)
+        sink.string("id", id)
         sink.constant(constants.meta)
-        extensions(entry, body, into: &sink)
+        extensions(entry, body, hash: hash, into: &sink)
         switch version {
         case .r4:
             sink.constant(constants.restType)
@@ -196,7 +207,7 @@ public struct AuditEventMapper: Sendable {
         sink.endObject()
     }
 
-    private func extensions<Sink: FHIRSink>(_ entry: StoredEntry, _ body: EntryBody, into sink: inout Sink) {
+    private func extensions<Sink: FHIRSink>(_ entry: StoredEntry, _ body: EntryBody, hash: String, into sink: inout Sink) {
         let content = entry.content
         func string(_ url: FHIRText, _ value: String?) {
             guard let value else { return }
@@ -258,19 +269,19 @@ public struct AuditEventMapper: Sendable {
             }
         }
         string(Constants.tenant, content.tenantID)
-        chainEntry(entry, into: &sink)
+        chainEntry(entry.seq, hash: hash, into: &sink)
         sink.endArray()
     }
 
     /// The chain-entry extension: the entry's sequence number and hash.
-    private func chainEntry<Sink: FHIRSink>(_ entry: StoredEntry, into sink: inout Sink) {
+    private func chainEntry<Sink: FHIRSink>(_ seq: Int64, hash: String, into sink: inout Sink) {
         sink.beginExtension(url: Constants.chainEntry)
         sink.beginArray("extension")
         sink.beginExtension(url: Constants.seq)
-        sequenceNumber(entry.seq, into: &sink)
+        sequenceNumber(seq, into: &sink)
         sink.endExtension()
         sink.beginExtension(url: Constants.hash)
-        sink.string("valueString", entry.entryHash.hex)
+        sink.string("valueString", hash)
         sink.endExtension()
         sink.endArray()
         sink.endExtension()
@@ -410,7 +421,7 @@ public struct AuditEventMapper: Sendable {
             sink.constant(query ? constants.queryRole : constants.resourceRole)
         }
         let arguments = body.arguments
-        if query, let arguments { sink.base64("query", arguments) }
+        if query, let arguments { sink.base64("query", Array(arguments)) }
         if arguments != nil || body.result != nil {
             sink.beginArray("detail")
             if let arguments { detail(Constants.argumentsText, arguments, into: &sink) }
@@ -420,7 +431,7 @@ public struct AuditEventMapper: Sendable {
         sink.endObject()
     }
 
-    private func detail<Sink: FHIRSink>(_ type: FHIRText, _ value: [UInt8], into sink: inout Sink) {
+    private func detail<Sink: FHIRSink>(_ type: FHIRText, _ value: ArraySlice<UInt8>, into sink: inout Sink) {
         sink.beginObject("detail")
         switch version {
         case .r4: sink.string("type", type)
@@ -465,7 +476,7 @@ public struct AuditEventMapper: Sendable {
         sink.beginExtension(url: Constants.tenant)
         sink.string("valueString", content.tenantID)
         sink.endExtension()
-        chainEntry(entry, into: &sink)
+        chainEntry(entry.seq, hash: entry.entryHash.hex, into: &sink)
         sink.endArray()
         let summary = body["summary"]?.stringValue
         switch version {

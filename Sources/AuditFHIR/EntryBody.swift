@@ -1,38 +1,48 @@
 import AuditChain
 import AuditCore
 
-/// A stored entry's body as the mapper reads it: the small members parsed, `arguments` and
-/// `result` kept as the canonical JSON bytes they are stored as (written out again unchanged,
-/// never parsed, unless a failure's error text is needed from the result).
+/// A stored entry's body as the mapper reads it: where each member is, found without parsing;
+/// a member is parsed when asked for, and `arguments` and `result` are handed out as the
+/// canonical JSON bytes they are stored as, to be written out again unchanged.
 struct EntryBody {
-    /// Every member but `arguments` and `result`.
-    private(set) var members: [String: JSONValue] = [:]
-    /// The canonical JSON of `arguments`, if present.
-    private(set) var arguments: [UInt8]?
-    /// The canonical JSON of `result`, if present.
-    private(set) var result: [UInt8]?
+    private let bytes: [UInt8]
+    /// Each member's name and value, as byte ranges of `bytes`.
+    private var members: [(name: Range<Int>, value: Range<Int>)] = []
 
     init(_ text: String) {
-        var text = text
-        text.withUTF8 { bytes in
-            guard let index = JSONObjectIndex(bytes) else { return }
-            for (name, range) in index.members {
-                let value = UnsafeBufferPointer(rebasing: bytes[range])
-                switch name {
-                case "arguments": arguments = Array(value)
-                case "result": result = Array(value)
-                default: members[name] = try? JSONParser.parse(value)
-                }
-            }
+        bytes = Array(text.utf8)
+        var members: [(name: Range<Int>, value: Range<Int>)] = []
+        members.reserveCapacity(12)
+        _ = bytes.withUnsafeBufferPointer { buffer in
+            // Stored bodies are canonical JSON: names carry no escapes.
+            JSONObjectIndex.forEachMember(in: buffer) { name, _, value in members.append((name, value)) }
+        }
+        self.members = members
+    }
+
+    private func range(of name: StaticString) -> Range<Int>? {
+        name.withUTF8Buffer { wanted in
+            members.first { member in
+                member.name.count == wanted.count && bytes[member.name].elementsEqual(wanted)
+            }?.value
         }
     }
 
-    subscript(name: String) -> JSONValue? { members[name] }
+    /// The member `name`, parsed.
+    subscript(name: StaticString) -> JSONValue? {
+        guard let range = range(of: name) else { return nil }
+        return bytes.withUnsafeBufferPointer { try? JSONParser.parse(UnsafeBufferPointer(rebasing: $0[range])) }
+    }
 
-    /// The members with `result` parsed too: what error texts are found in.
-    var withResult: [String: JSONValue] {
-        var all = members
-        if let result { all["result"] = try? JSONParser.parse(result) }
-        return all
+    /// The canonical JSON of `arguments`, if present.
+    var arguments: ArraySlice<UInt8>? { range(of: "arguments").map { bytes[$0] } }
+
+    /// The canonical JSON of `result`, if present.
+    var result: ArraySlice<UInt8>? { range(of: "result").map { bytes[$0] } }
+
+    /// Every member, parsed: what error texts are looked for in.
+    var parsed: [String: JSONValue] {
+        if case .object(let members)? = try? JSONParser.parse(bytes) { return members }
+        return [:]
     }
 }

@@ -54,7 +54,16 @@ public struct FHIRExporter: Sendable {
         }
         /// Maps and renders a chunk of entries on every core, then appends the bytes in order.
         func emit(_ entries: [StoredEntry], only patient: String? = nil) throws {
-            let rendered = render(entries, patient: patient, first: count == 0)
+            guard !entries.isEmpty else { return }
+            let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, entries.count / 256))
+            let size = (entries.count + workers - 1) / workers
+            try emit(slices: (0..<workers).map { worker in
+                { Array(entries[min(entries.count, worker * size)..<min(entries.count, (worker + 1) * size)]) }
+            }, only: patient)
+        }
+        /// Each slice is loaded and rendered by a core of its own.
+        func emit(slices: [@Sendable () throws -> [StoredEntry]], only patient: String? = nil) throws {
+            let rendered = try render(slices, patient: patient, first: count == 0)
             for piece in rendered {
                 out.append(contentsOf: piece.bytes)
                 count += piece.events
@@ -77,7 +86,7 @@ public struct FHIRExporter: Sendable {
         let lower = selection.from?.description
         let upper = selection.to?.description
         let tenant = selection.tenant
-        func inPeriod(_ entry: StoredEntry) -> Bool {
+        @Sendable func inPeriod(_ entry: StoredEntry) -> Bool {
             let time = entry.content.timestamp ?? entry.recordedAt
             return (lower.map { time >= $0 } ?? true) && (upper.map { time <= $0 } ?? true)
                 && (tenant.map { entry.content.tenantID == $0 } ?? true)
@@ -94,12 +103,20 @@ public struct FHIRExporter: Sendable {
             }
             try emit(pending, only: patient)
         } else {
+            // Each core reads its own range of the log (the pool reads concurrently) and renders it.
             let last = try store.head()?.seq ?? 0
+            let workers = Int64(ProcessInfo.processInfo.activeProcessorCount)
+            let step: Int64 = 2048
             var low: Int64 = 1
             while low <= last {
-                let high = min(last, low + 4095)
-                try emit(try store.entries(from: low, through: high, limit: 4096).filter(inPeriod))
-                low = high + 1
+                let slices: [@Sendable () throws -> [StoredEntry]] = (0..<workers).compactMap { worker in
+                    let first = low + worker * step
+                    let through = min(last, first + step - 1)
+                    guard first <= through else { return nil }
+                    return { try store.entries(from: first, through: through, limit: Int(step)).filter(inPeriod) }
+                }
+                try emit(slices: slices)
+                low += workers * step
             }
         }
         switch format {
@@ -111,29 +128,34 @@ public struct FHIRExporter: Sendable {
         return count
     }
 
-    /// The rendered bytes of each slice of `entries` (in order) and how many AuditEvents each holds.
-    private func render(_ entries: [StoredEntry], patient: String?, first: Bool) -> [(bytes: [UInt8], events: Int)] {
-        guard !entries.isEmpty else { return [] }
-        let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, entries.count / 256))
-        let size = (entries.count + workers - 1) / workers
-        let slots = RenderSlots(count: workers)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+    /// The rendered bytes of each slice (in order) and how many AuditEvents each holds.
+    private func render(_ slices: [@Sendable () throws -> [StoredEntry]], patient: String?, first: Bool) throws -> [(bytes: [UInt8], events: Int)] {
+        guard !slices.isEmpty else { return [] }
+        let slots = RenderSlots(count: slices.count)
+        DispatchQueue.concurrentPerform(iterations: slices.count) { worker in
+            let entries: [StoredEntry]
+            do {
+                entries = try slices[worker]()
+            } catch {
+                slots.fail(error)
+                return
+            }
             var bytes: [UInt8] = []
-            bytes.reserveCapacity(size * 4608)
+            bytes.reserveCapacity(entries.count * 4608)
             var events = 0
-            let slice = entries[min(entries.count, worker * size)..<min(entries.count, (worker + 1) * size)]
             switch format {
             case .ndjson, .json:
                 var sink = FHIRJSONSink(framing: format == .ndjson ? .line : .bundleEntry, out: bytes)
-                for entry in slice { events += mapper.write(entry, onlyPatient: patient, into: &sink) }
+                for entry in entries { events += mapper.write(entry, onlyPatient: patient, into: &sink) }
                 bytes = sink.out
             case .xml:
                 var sink = FHIRXMLSink(framing: .bundleEntry, out: bytes)
-                for entry in slice { events += mapper.write(entry, onlyPatient: patient, into: &sink) }
+                for entry in entries { events += mapper.write(entry, onlyPatient: patient, into: &sink) }
                 bytes = sink.out
             }
             slots.set(worker, (bytes, events))
         }
+        if let error = slots.error { throw error }
         // A JSON Bundle separates entries by commas: a slice after a non-empty one starts with one.
         var pieces = slots.values
         if format == .json {
@@ -154,7 +176,21 @@ private final class RenderSlots: @unchecked Sendable {
     private var storage: [(bytes: [UInt8], events: Int)]
     private let lock = NSLock()
 
+    private var failure: (any Error)?
+
     init(count: Int) { storage = Array(repeating: ([], 0), count: count) }
+
+    func fail(_ error: any Error) {
+        lock.lock()
+        failure = failure ?? error
+        lock.unlock()
+    }
+
+    var error: (any Error)? {
+        lock.lock()
+        defer { lock.unlock() }
+        return failure
+    }
 
     func set(_ index: Int, _ value: (bytes: [UInt8], events: Int)) {
         lock.lock()
