@@ -7,7 +7,7 @@ extension AuditEventMapper {
         typealias V = FHIRVocabulary
 
         /// The elements that differ between R4 and R5.
-        struct Release: Sendable {
+        final class Release: Sendable {
             let meta: FHIRConstant
             /// R4 `type`, R5 `category`: RESTful operation.
             let restType: FHIRConstant
@@ -22,6 +22,22 @@ extension AuditEventMapper {
             let emergencyOverride: FHIRConstant
             /// R5 `code` of an alert that is not break-the-glass.
             let securityAlertCode: FHIRConstant
+
+            init(
+                meta: FHIRConstant, restType: FHIRConstant, interaction: [String: FHIRConstant], patientRole: FHIRConstant,
+                queryRole: FHIRConstant, resourceRole: FHIRConstant, securityAlert: FHIRConstant, emergencyOverride: FHIRConstant,
+                securityAlertCode: FHIRConstant
+            ) {
+                self.meta = meta
+                self.restType = restType
+                self.interaction = interaction
+                self.patientRole = patientRole
+                self.queryRole = queryRole
+                self.resourceRole = resourceRole
+                self.securityAlert = securityAlert
+                self.emergencyOverride = emergencyOverride
+                self.securityAlertCode = securityAlertCode
+            }
         }
 
         static func codings(_ codings: FHIRNode...) -> FHIRNode { .object([.init("coding", .array(codings))]) }

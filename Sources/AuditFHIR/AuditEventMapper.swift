@@ -105,7 +105,7 @@ public struct AuditEventMapper: Sendable {
         let content = entry.content
         let action = ToolAction(rawValue: content.action ?? "R") ?? .read
         let purpose = content.purposeOfUse.flatMap { Constants.purposeCodings[$0] }
-        let reason = body["break_glass"]?["reason"]?.stringValue
+        let reason = body.string("break_glass", "reason")
         let failed = content.outcome == Outcome.failure.rawValue
         let errorText = failed ? Self.errorText(body.parsed) : nil
         let outcome = errorText.map(Self.failureOutcome(errorText:)) ?? "0"
@@ -200,7 +200,7 @@ public struct AuditEventMapper: Sendable {
         guard let timestamp, let start = Timestamp(rfc3339: timestamp) else { return }
         sink.beginObject(name)
         sink.string("start", timestamp)
-        if let duration = body["duration_ms"]?.numberValue {
+        if let duration = body.number("duration_ms") {
             let end = Timestamp(millisecondsSinceEpoch: start.millisecondsSinceEpoch + Int64(duration.rounded(.up)))
             sink.string("end", end.description)
         }
@@ -219,12 +219,12 @@ public struct AuditEventMapper: Sendable {
         string(Constants.toolName, content.toolName)
         string(Constants.conversationID, content.conversationID)
         string(Constants.traceID, content.traceID)
-        if let turn = body["turn_number"]?.numberValue {
+        if let turn = body.number("turn_number") {
             sink.beginExtension(url: Constants.turnNumber)
             sink.integer("valueInteger", Int64(turn))
             sink.endExtension()
         }
-        if let trigger = body["trigger"]?.stringValue {
+        if let trigger = body.string("trigger") {
             sink.beginExtension(url: Constants.trigger)
             sink.beginObject("valueCoding")
             sink.string("system", Constants.triggerSystem)
@@ -237,15 +237,15 @@ public struct AuditEventMapper: Sendable {
             sink.endObject()
             sink.endExtension()
         }
-        if let duration = body["duration_ms"]?.numberValue {
+        if let duration = body.number("duration_ms") {
             sink.beginExtension(url: Constants.durationMS)
             sink.decimal("valueDecimal", duration)
             sink.endExtension()
         }
-        if case .object(let usage)? = body["usage"] {
-            let input = usage["input_tokens"]?.numberValue
-            let output = usage["output_tokens"]?.numberValue
-            let cost = usage["cost_usd"]?.numberValue
+        if body.isObject("usage") {
+            let input = body.number("usage", "input_tokens")
+            let output = body.number("usage", "output_tokens")
+            let cost = body.number("usage", "cost_usd")
             if input != nil || output != nil || cost != nil {
                 sink.beginExtension(url: Constants.tokenUsage)
                 sink.beginArray("extension")
@@ -326,7 +326,7 @@ public struct AuditEventMapper: Sendable {
         // The human user who asked.
         sink.beginObject("agent")
         sink.constant(Constants.userType)
-        if let role = body["user_role"]?.stringValue {
+        if let role = body.string("user_role") {
             sink.beginArray("role")
             sink.beginObject("role")
             sink.string("text", role)
@@ -340,7 +340,7 @@ public struct AuditEventMapper: Sendable {
         sink.endObject()
         sink.endObject()
         sink.bool("requestor", true)
-        let address = body["session_metadata"]?["client_ip"]?.stringValue.flatMap { $0.hasPrefix("hmac-sha256:") ? nil : $0 }
+        let address = body.string("session_metadata", "client_ip").flatMap { $0.hasPrefix("hmac-sha256:") ? nil : $0 }
         switch version {
         case .r4:
             if let address {

@@ -15,6 +15,8 @@ public struct FHIRExporter: Sendable {
 
     public var mapper: AuditEventMapper
     public var format: Format
+    /// How many sequence numbers each core reads and renders at a time.
+    public var entriesPerSlice: Int64 = 2048
 
     public init(version: FHIRVersion = .r4, format: Format = .json, deployment: String = "caretrail") {
         self.mapper = AuditEventMapper(version: version, deployment: deployment)
@@ -63,10 +65,21 @@ public struct FHIRExporter: Sendable {
         }
         /// Each slice is loaded and rendered by a core of its own.
         func emit(slices: [@Sendable () throws -> [StoredEntry]], only patient: String? = nil) throws {
-            let rendered = try render(slices, patient: patient, first: count == 0)
-            for piece in rendered {
-                out.append(contentsOf: piece.bytes)
+            let rendered = try render(slices, patient: patient)
+            for var piece in rendered where !piece.bytes.isEmpty {
+                // A JSON Bundle separates entries by commas: a piece after an entry starts with one.
+                if format == .json, count > 0, piece.events > 0 { out.append(UInt8(ascii: ",")) }
                 count += piece.events
+                // Large pieces go out as they are, small ones are gathered.
+                if piece.bytes.count >= 1 << 18 {
+                    if !out.isEmpty {
+                        try write(&out)
+                        out.removeAll(keepingCapacity: true)
+                    }
+                    try write(&piece.bytes)
+                } else {
+                    out.append(contentsOf: piece.bytes)
+                }
             }
             try flushIfFull()
         }
@@ -106,7 +119,7 @@ public struct FHIRExporter: Sendable {
             // Each core reads its own range of the log (the pool reads concurrently) and renders it.
             let last = try store.head()?.seq ?? 0
             let workers = Int64(ProcessInfo.processInfo.activeProcessorCount)
-            let step: Int64 = 2048
+            let step = max(1, entriesPerSlice)
             var low: Int64 = 1
             while low <= last {
                 let slices: [@Sendable () throws -> [StoredEntry]] = (0..<workers).compactMap { worker in
@@ -129,7 +142,7 @@ public struct FHIRExporter: Sendable {
     }
 
     /// The rendered bytes of each slice (in order) and how many AuditEvents each holds.
-    private func render(_ slices: [@Sendable () throws -> [StoredEntry]], patient: String?, first: Bool) throws -> [(bytes: [UInt8], events: Int)] {
+    private func render(_ slices: [@Sendable () throws -> [StoredEntry]], patient: String?) throws -> [(bytes: [UInt8], events: Int)] {
         guard !slices.isEmpty else { return [] }
         let slots = RenderSlots(count: slices.count)
         DispatchQueue.concurrentPerform(iterations: slices.count) { worker in
@@ -156,17 +169,7 @@ public struct FHIRExporter: Sendable {
             slots.set(worker, (bytes, events))
         }
         if let error = slots.error { throw error }
-        // A JSON Bundle separates entries by commas: a slice after a non-empty one starts with one.
-        var pieces = slots.values
-        if format == .json {
-            var seen = !first
-            for index in pieces.indices {
-                if seen, pieces[index].events > 0, pieces[index].bytes.first == UInt8(ascii: "\n") {
-                    pieces[index].bytes.insert(UInt8(ascii: ","), at: 0)
-                }
-                if pieces[index].events > 0 { seen = true }
-            }
-        }
+        let pieces = slots.values
         return pieces
     }
 }

@@ -73,10 +73,14 @@ struct ExportFHIRCommand: ParsableCommand {
                 let count = try exporter.export(
                     store: log.store, selection: .init(patient: patient, from: lower, to: upper), bundleID: bundleID,
                     timestamp: log.store.clock()
-                ) { bytes in handle.write(Data(bytes)) }
+                ) { bytes in try bytes.withUnsafeBytes { try handle.write(contentsOf: $0) } }
                 if out != nil { printError("caretrail: \(count) AuditEvents written to \(out ?? "")") }
             } catch let error as StoreError {
                 throw CLIFailure(exitCode: .ioError, message: error.message)
+            } catch let error as CLIFailure {
+                throw error
+            } catch {
+                throw CLIFailure(exitCode: .ioError, message: "cannot write the export: \((error as NSError).localizedDescription)")
             }
         }
     }

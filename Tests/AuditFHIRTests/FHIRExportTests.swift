@@ -179,6 +179,25 @@ struct FHIRExportTests {
         #expect(kinds.isSuperset(of: expected), "\(kinds)")
     }
 
+    /// Large exports are read and rendered in slices, one per core: the result is the same
+    /// document, separators included, whatever the slice size.
+    @Test(arguments: FHIRExporter.Format.allCases)
+    func slicesJoinIntoTheSameDocument(format: FHIRExporter.Format) async throws {
+        let log = try await exportLog(in: folder)
+        func export(slice: Int64) throws -> [UInt8] {
+            var exporter = FHIRExporter(format: format)
+            exporter.entriesPerSlice = slice
+            var bytes: [UInt8] = []
+            _ = try exporter.export(store: log.store, selection: .init(), bundleID: "b", timestamp: Timestamp(millisecondsSinceEpoch: 0)) {
+                bytes.append(contentsOf: $0)
+            }
+            return bytes
+        }
+        let whole = try export(slice: 100_000)
+        for slice: Int64 in [1, 7, 64] { #expect(try export(slice: slice) == whole, "slices of \(slice)") }
+        if format == .json { #expect(try JSONParser.parse(whole)["entry"]?.arrayValue?.count ?? 0 > 130) }
+    }
+
     @Test func aQueryGivesOneAuditEventPerPatientItNamed() async throws {
         let log = try await exportLog(in: folder)
         let all = try resources(try export(log, format: .ndjson))
