@@ -7,7 +7,8 @@
 public protocol SIEMDestination: AnyObject {
     /// A stable name for the cursor, e.g. `syslog+tls://siem.example:6514`.
     var name: String { get }
-    /// Hands messages over, in order. Throws when the destination cannot take them.
+    /// Hands messages over, in order. Throws when the destination cannot take them (a send may
+    /// report that an earlier one, still in flight, failed).
     func send(_ messages: [[UInt8]]) throws(SIEMError)
     /// Returns once the destination has accepted everything sent so far; throws when that
     /// cannot be known, in which case the messages count as not delivered.

@@ -128,14 +128,33 @@ public struct SIEMRenderer: Sendable {
 
     private func syslog(_ entry: StoredEntry) -> [UInt8] {
         let content = entry.content
-        let pri = 10 * 8 + Self.severity(entry)
-        var params: [(String, String)] = [("seq", String(entry.seq)), ("hash", entry.entryHash.hex), ("tenant", content.tenantID)]
-        if let tool = content.toolName { params.append(("tool", tool)) }
-        if let purpose = content.purposeOfUse { params.append(("purpose", purpose)) }
-        if let outcome = content.outcome { params.append(("outcome", outcome)) }
-        let sd = "[" + sdID + params.map { " \($0.0)=\"\(Self.escapeParam($0.1))\"" }.joined() + "]"
-        let header = "<\(pri)>1 \(entry.recordedAt) \(hostname) caretrail - \(Self.messageID(content.kind)) \(sd) "
-        var message = Array(header.utf8) + [0xEF, 0xBB, 0xBF]
+        let hash = entry.entryHash.hex
+        var header: [UInt8] = []
+        header.reserveCapacity(320)
+        header.append(contentsOf: "<\(10 * 8 + Self.severity(entry))>1 ".utf8)
+        header.append(contentsOf: entry.recordedAt.utf8)
+        header.append(0x20)
+        header.append(contentsOf: hostname.utf8)
+        header.append(contentsOf: " caretrail - ".utf8)
+        header.append(contentsOf: Self.messageID(content.kind).utf8)
+        header.append(contentsOf: " [".utf8)
+        header.append(contentsOf: sdID.utf8)
+        func param(_ name: String, _ value: String) {
+            header.append(0x20)
+            header.append(contentsOf: name.utf8)
+            header.append(contentsOf: "=\"".utf8)
+            Self.escapeParam(value, into: &header)
+            header.append(0x22)
+        }
+        param("seq", String(entry.seq))
+        param("hash", hash)
+        param("tenant", content.tenantID)
+        if let tool = content.toolName { param("tool", tool) }
+        if let purpose = content.purposeOfUse { param("purpose", purpose) }
+        if let outcome = content.outcome { param("outcome", outcome) }
+        header.append(contentsOf: "] ".utf8)
+        header.append(contentsOf: [0xEF, 0xBB, 0xBF])
+        var message = header
         var wrote = false
         if format == .rfc5424FHIR {
             // The entry's AuditEvent (a query's for its first patient), written straight into the message.
@@ -148,9 +167,9 @@ public struct SIEMRenderer: Sendable {
             // Never cut silently: say so, and name the entry so the full record can be fetched.
             let body = CanonicalJSON.string(.object([
                 "omitted": .string("message body of \(message.count) bytes is over the maximum of \(maximumMessageLength)"),
-                "seq": .number(Double(entry.seq)), "hash": .string(entry.entryHash.hex), "kind": .string(content.kind),
+                "seq": .number(Double(entry.seq)), "hash": .string(hash), "kind": .string(content.kind),
             ]))
-            message = Array(header.utf8) + [0xEF, 0xBB, 0xBF] + Array(body.utf8)
+            message = header + Array(body.utf8)
         }
         return message
     }
@@ -159,12 +178,16 @@ public struct SIEMRenderer: Sendable {
 
     /// RFC 5424 PARAM-VALUE: `"`, `\` and `]` are escaped with a backslash.
     static func escapeParam(_ value: String) -> String {
-        var out = ""
-        for character in value {
-            if character == "\"" || character == "\\" || character == "]" { out.append("\\") }
-            out.append(character)
+        var out: [UInt8] = []
+        escapeParam(value, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func escapeParam(_ value: String, into out: inout [UInt8]) {
+        for byte in value.utf8 {
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "]") { out.append(UInt8(ascii: "\\")) }
+            out.append(byte)
         }
-        return out
     }
 
     // MARK: CEF

@@ -26,6 +26,10 @@ public final class SyslogDestination: SIEMDestination {
     private let group: MultiThreadedEventLoopGroup
     private let sslContext: NIOSSLContext?
     private var session: Session?
+    /// The last write, still in flight: a send returns once its bytes are handed to the event
+    /// loop, and the next send (or the confirmation) waits for them first, so the next chunk is
+    /// rendered while this one is encrypted and written.
+    private var inFlight: EventLoopFuture<Void>?
 
     /// One connection: its channel and the watcher that sees how it ends.
     private struct Session {
@@ -115,8 +119,16 @@ public final class SyslogDestination: SIEMDestination {
             buffer.writeString("\(message.count) ")
             buffer.writeBytes(message)
         }
+        try awaitInFlight()
+        inFlight = session.channel.writeAndFlush(buffer)
+    }
+
+    /// Waits for the write in flight; a failed one ends the session.
+    private func awaitInFlight() throws(SIEMError) {
+        guard let write = inFlight else { return }
+        inFlight = nil
         do {
-            try session.channel.writeAndFlush(buffer).wait()
+            try write.wait()
         } catch {
             abandon()
             let code: SIEMError.Code = error is NIOSSLError ? .tls : .notAccepted
@@ -125,6 +137,7 @@ public final class SyslogDestination: SIEMDestination {
     }
 
     public func confirm() throws(SIEMError) {
+        try awaitInFlight()
         guard let session else { return }
         self.session = nil
         let channel = session.channel
@@ -151,6 +164,7 @@ public final class SyslogDestination: SIEMDestination {
     private func abandon() {
         session?.channel.close(promise: nil)
         session = nil
+        inFlight = nil
     }
 
     public func close() {
