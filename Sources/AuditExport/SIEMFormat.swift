@@ -244,26 +244,51 @@ public struct SIEMRenderer: Sendable {
     /// One JSON line (without its newline): ECS-like names, and the stored entry spliced in.
     func jsonLine(_ entry: StoredEntry) -> [UInt8] {
         let content = entry.content
-        func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
-        var caretrail = CanonicalObject()
-        caretrail.add("seq", .value(.number(Double(entry.seq))))
-        caretrail.add("hash", string: entry.entryHash.hex)
-        caretrail.add("tenant", string: content.tenantID)
-        caretrail.add("tool", string: content.toolName)
-        caretrail.add("purpose", string: content.purposeOfUse)
-        caretrail.add("patient_id", string: content.patientID)
-        caretrail.add("conversation_id", string: content.conversationID)
-        caretrail.add("trace_id", string: content.traceID)
-        caretrail.add("model", string: content.model)
-        caretrail.add("entry", .canonical(entry.canonicalJSON))
-        var line = CanonicalObject()
-        line.add("@timestamp", string: content.timestamp ?? entry.recordedAt)
-        line.add("event", .value(.object([
-            "kind": .string(content.kind), "action": text(content.action), "outcome": text(content.outcome),
-            "severity": .number(Double(Self.severity(entry))), "created": .string(entry.recordedAt),
-        ])))
-        line.add("user", .value(.object(["id": .string(content.userID)])))
-        line.add("caretrail", .canonical(caretrail.bytes))
-        return line.bytes
+        // Written straight in canonical form (RFC 8785: members sorted by name), as
+        // `CanonicalJSON` would write the same object.
+        var out: [UInt8] = []
+        out.reserveCapacity(content.body.utf8.count + 1200)
+        func name(_ text: StaticString) {
+            text.withUTF8Buffer { out.append(contentsOf: $0) }
+        }
+        func string(_ value: String?) {
+            if let value { CanonicalJSON.writeString(value, into: &out) } else { name("null") }
+        }
+        name("{\"@timestamp\":")
+        string(content.timestamp ?? entry.recordedAt)
+        name(",\"caretrail\":{\"conversation_id\":")
+        string(content.conversationID)
+        name(",\"entry\":")
+        out.append(contentsOf: entry.canonicalJSON)
+        name(",\"hash\":\"")
+        out.append(contentsOf: entry.entryHash.hex.utf8)
+        name("\",\"model\":")
+        string(content.model)
+        name(",\"patient_id\":")
+        string(content.patientID)
+        name(",\"purpose\":")
+        string(content.purposeOfUse)
+        name(",\"seq\":")
+        out.append(contentsOf: String(entry.seq).utf8)
+        name(",\"tenant\":")
+        string(content.tenantID)
+        name(",\"tool\":")
+        string(content.toolName)
+        name(",\"trace_id\":")
+        string(content.traceID)
+        name("},\"event\":{\"action\":")
+        string(content.action)
+        name(",\"created\":")
+        string(entry.recordedAt)
+        name(",\"kind\":")
+        string(content.kind)
+        name(",\"outcome\":")
+        string(content.outcome)
+        name(",\"severity\":")
+        out.append(contentsOf: String(Self.severity(entry)).utf8)
+        name("},\"user\":{\"id\":")
+        string(content.userID)
+        name("}}")
+        return out
     }
 }

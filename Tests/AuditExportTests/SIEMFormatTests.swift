@@ -45,6 +45,31 @@ struct SIEMFormatTests {
         #expect(message.contains(#""seq":7"#))
     }
 
+    /// A JSON line is canonical JSON with the documented field names, the stored entry whole
+    /// under `caretrail.entry`: the general encoder, given the same object, writes the same bytes.
+    @Test func aJSONLineIsTheCanonicalFormOfItsDocumentedFields() throws {
+        for entry in [Self.entry(), Self.entry(kind: "alert", tool: #"odd "tool"\n"#, outcome: "failure")] {
+            let line = SIEMRenderer(format: .jsonl).render(entry)
+            let content = entry.content
+            func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+            let expected: JSONValue = .object([
+                "@timestamp": text(content.timestamp ?? entry.recordedAt),
+                "event": .object([
+                    "kind": .string(content.kind), "action": text(content.action), "outcome": text(content.outcome),
+                    "severity": .number(Double(SIEMRenderer.severity(entry))), "created": .string(entry.recordedAt),
+                ]),
+                "user": .object(["id": .string(content.userID)]),
+                "caretrail": .object([
+                    "seq": .number(Double(entry.seq)), "hash": .string(entry.entryHash.hex), "tenant": .string(content.tenantID),
+                    "tool": text(content.toolName), "purpose": text(content.purposeOfUse), "patient_id": text(content.patientID),
+                    "conversation_id": text(content.conversationID), "trace_id": text(content.traceID), "model": .string(content.model),
+                    "entry": try JSONParser.parse(entry.canonicalJSON),
+                ]),
+            ])
+            #expect(line == Array(CanonicalJSON.string(expected).utf8) + [0x0A])
+        }
+    }
+
     /// CEF, checked by a parser written from the specification, not from our writer.
     @Test func cefEscapesPipesEqualsBackslashesAndLineBreaks() throws {
         let renderer = SIEMRenderer(format: .cef)
