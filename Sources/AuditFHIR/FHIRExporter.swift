@@ -154,7 +154,7 @@ public struct FHIRExporter: Sendable {
                 return
             }
             var bytes: [UInt8] = []
-            bytes.reserveCapacity(entries.count * 4608)
+            bytes.reserveCapacity(entries.count * (format == .xml ? 6144 : 4608))
             var events = 0
             switch format {
             case .ndjson, .json:

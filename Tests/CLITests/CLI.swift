@@ -1,6 +1,7 @@
 import AuditCore
 import AuditTestSupport
 import Foundation
+import Testing
 
 /// Runs the built `caretrail` executable, as a user or script would.
 enum CLI {
@@ -68,4 +69,22 @@ struct CLISession {
     func json(_ output: CLI.Output) throws -> JSONValue {
         try JSONParser.parse(output.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
     }
+}
+
+/// Runs the executable and returns its peak resident memory, measured by the kernel.
+func peakResidentKilobytes(_ arguments: [String]) throws -> Int {
+    let script = "import resource, subprocess, sys\nstatus = subprocess.run(sys.argv[1:]).returncode\n"
+        + "print(status, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", script, CLI.binary.path] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    let parts = output.split(separator: " ").map { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    #expect(parts.first == 0, "the command exits 0")
+    return try #require(parts.last ?? nil)
 }

@@ -205,24 +205,6 @@ struct RsyslogStreamTests {
         #expect(large < small + 40_000, "peak RSS \(small) kB for 5,000 entries, \(large) kB for \(head)")
     }
 
-    /// Runs the executable and returns its peak resident memory, measured by the kernel.
-    func peakResidentKilobytes(_ arguments: [String]) throws -> Int {
-        let script = "import resource, subprocess, sys\nstatus = subprocess.run(sys.argv[1:]).returncode\n"
-            + "print(status, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, CLI.binary.path] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        let parts = output.split(separator: " ").map { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        #expect(parts.first == 0, "the stream exits 0")
-        return try #require(parts.last ?? nil)
-    }
-
     @Test func serveStreamsToItsConfiguredDestinationsWithTheLagInMetrics() throws {
         let head = try makeLog(lines: 0)
         let collector = try Rsyslog(folder: session.folder, port: freePort())
