@@ -23,6 +23,7 @@ extension AuditLog {
         _ = try storeCall { () throws(StoreError) in
             try store.revokeAPIKey(id: id, at: store.clock().description, event: keyEvent("revoked", key, by: admin))
         }
+        apiKeyCache.forget(id: id)
     }
 
     /// Every API key (no secrets), newest first.
@@ -30,11 +31,20 @@ extension AuditLog {
         try storeCall { () throws(StoreError) in try store.apiKeys() }
     }
 
-    /// The active key a bearer secret belongs to, or `nil`.
+    /// The active key a bearer secret belongs to, or `nil`. A key found is trusted for up to a
+    /// second without reading the table again (see ``APIKeyCache``); the secret is checked
+    /// against its hash every time.
     public func authenticate(secret: String) -> APIKeyRecord? {
-        guard let id = APIKeySecret.keyID(of: secret), let key = try? store.apiKey(id: id), !key.isRevoked,
-            APIKeySecret.equal(key.secretHash, APIKeySecret.hash(secret))
-        else { return nil }
+        guard let id = APIKeySecret.keyID(of: secret) else { return nil }
+        let key: APIKeyRecord
+        if let cached = apiKeyCache.key(id: id) {
+            key = cached
+        } else {
+            guard let stored = try? store.apiKey(id: id) else { return nil }
+            apiKeyCache.remember(stored)
+            key = stored
+        }
+        guard !key.isRevoked, APIKeySecret.equal(key.secretHash, APIKeySecret.hash(secret)) else { return nil }
         return key
     }
 

@@ -21,6 +21,8 @@ public final class AuditLog: Sendable {
     public let sanitizer: Sanitizer
     /// Live anomaly detection, run inside every append; holds the configuration in force.
     let monitor: AlertMonitor
+    /// API keys looked up recently by ``authenticate(secret:)``.
+    let apiKeyCache = APIKeyCache()
 
     init(store: AuditStore, keyRing: KeyRing, policy: SanitizerPolicy, monitor: AlertMonitor) {
         self.store = store

@@ -14,11 +14,13 @@ import Testing
 /// known report log ingested.
 struct ServerFixture {
     let log: AuditLog
+    let database: String
     var secrets: [String: String] = [:]
 
     init() throws {
         let folder = temporaryFolder()
-        log = try AuditLog.create(database: folder.appendingPathComponent("audit.sqlite").path)
+        database = folder.appendingPathComponent("audit.sqlite").path
+        log = try AuditLog.create(database: database)
         _ = try log.ingest(path: FixturePath.url("report/calls.jsonl").path)
         for role in APIRole.allCases {
             secrets[role.rawValue] = try log.createAPIKey(role: role, tenant: "hospital-1", name: "\(role.rawValue)-1", by: "admin").secret
@@ -115,9 +117,24 @@ struct ServerTests {
             try await client.execute(uri: "/v1/head", method: .get, headers: fixture.headers("privacy_officer")) { response in
                 #expect(response.status == .unauthorized)
             }
+            // Revoked by another process (`caretrail keys revoke` beside the server): within a second.
+            try await client.execute(uri: "/v1/head", method: .get, headers: fixture.headers("siem")) { response in
+                #expect(response.status == .ok)
+            }
+            let other = try AuditLog.open(database: fixture.database)
+            let siem = try #require(try other.apiKeys().first { $0.name == "siem-1" })
+            try other.revokeAPIKey(id: siem.id, by: "admin")
+            let revokedAt = ContinuousClock.now
+            var status = HTTPResponse.Status.ok
+            while status != .unauthorized, ContinuousClock.now - revokedAt < .seconds(3) {
+                try await client.execute(uri: "/v1/head", method: .get, headers: fixture.headers("siem")) { status = $0.status }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(status == .unauthorized)
+            #expect(ContinuousClock.now - revokedAt < .milliseconds(1500))
         }
         // Key creations, the revocation and the review are chained.
-        #expect(try fixture.log.store.entries(kind: .keyEvent).count == 7)
+        #expect(try fixture.log.store.entries(kind: .keyEvent).count == 8)
         #expect(try fixture.log.store.entries(kind: .review).count == 1)
         #expect(try fixture.log.store.verify().isIntact)
     }
