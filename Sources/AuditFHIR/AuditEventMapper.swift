@@ -134,22 +134,9 @@ public struct AuditEventMapper: Sendable {
             sink.string("severity", reason != nil ? "alert" : (failed ? "error" : "informational"))
             period("occurredPeriod", content.timestamp, body, into: &sink)
             sink.string("recorded", entry.recordedAt)
-            sink.beginObject("outcome")
-            if let code = Constants.outcomeCodesR5[outcome] { sink.constant(code) }
-            if let errorText {
-                sink.beginArray("detail")
-                sink.beginObject("detail")
-                sink.string("text", errorText)
-                sink.endObject()
-                sink.endArray()
-            }
-            sink.endObject()
+            outcomeR5(outcome, detail: errorText, into: &sink)
             concept?.write("authorization", into: &sink)
-            if let patient {
-                sink.beginObject("patient")
-                sink.string("reference", "Patient/\(patient)")
-                sink.endObject()
-            }
+            patientReference(patient, into: &sink)
         }
         agents(entry, body, action: action, purpose: concept, into: &sink)
         source(content.tenantID, into: &sink)
@@ -158,6 +145,28 @@ public struct AuditEventMapper: Sendable {
         toolCallEntity(entry, body, query: action == .execute, into: &sink)
         sink.endArray()
         sink.endResource()
+    }
+
+    /// R5's structured outcome: the coded outcome and, when given, a text detail.
+    private func outcomeR5<Sink: FHIRSink>(_ outcome: String, detail: String?, into sink: inout Sink) {
+        sink.beginObject("outcome")
+        if let code = Constants.outcomeCodesR5[outcome] { sink.constant(code) }
+        if let detail {
+            sink.beginArray("detail")
+            sink.beginObject("detail")
+            sink.string("text", detail)
+            sink.endObject()
+            sink.endArray()
+        }
+        sink.endObject()
+    }
+
+    /// R5's `patient` reference.
+    private func patientReference<Sink: FHIRSink>(_ patient: String?, into sink: inout Sink) {
+        guard let patient else { return }
+        sink.beginObject("patient")
+        sink.string("reference", "Patient/\(patient)")
+        sink.endObject()
     }
 
     static let outcomeDisplay = ["0": "Success", "4": "Minor failure", "8": "Serious failure", "12": "Major failure"]
@@ -493,21 +502,8 @@ public struct AuditEventMapper: Sendable {
             sink.string("action", "E")
             sink.string("severity", breakGlass ? "alert" : "warning")
             sink.string("recorded", entry.recordedAt)
-            sink.beginObject("outcome")
-            if let code = Constants.outcomeCodesR5["0"] { sink.constant(code) }
-            if let summary {
-                sink.beginArray("detail")
-                sink.beginObject("detail")
-                sink.string("text", summary)
-                sink.endObject()
-                sink.endArray()
-            }
-            sink.endObject()
-            if let patient = content.patientID {
-                sink.beginObject("patient")
-                sink.string("reference", "Patient/\(patient)")
-                sink.endObject()
-            }
+            outcomeR5("0", detail: summary, into: &sink)
+            patientReference(content.patientID, into: &sink)
         }
         // The agent: the user concerned, else CareTrail's detector.
         sink.beginArray("agent")
