@@ -154,15 +154,15 @@ public struct SIEMRenderer: Sendable {
         if let outcome = content.outcome { param("outcome", outcome) }
         header.append(contentsOf: "] ".utf8)
         header.append(contentsOf: [0xEF, 0xBB, 0xBF])
-        var message = header
-        var wrote = false
+        var message: [UInt8] = []
         if format == .rfc5424FHIR {
             // The entry's AuditEvent (a query's for its first patient), written straight into the message.
-            var sink = FHIRJSONSink(framing: .bare, out: message)
-            wrote = Self.mapper.write(entry, firstOnly: true, into: &sink) > 0
-            if wrote { message = sink.out }
+            var sink = FHIRJSONSink(framing: .bare)
+            sink.out.reserveCapacity(header.count + 6144)
+            sink.out.append(contentsOf: header)
+            if Self.mapper.write(entry, firstOnly: true, into: &sink) > 0 { message = sink.out }
         }
-        if !wrote { message += entry.canonicalJSON }
+        if message.isEmpty { message = header + entry.canonicalJSON }
         if message.count > maximumMessageLength {
             // Never cut silently: say so, and name the entry so the full record can be fetched.
             let body = CanonicalJSON.string(.object([

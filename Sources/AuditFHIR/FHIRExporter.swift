@@ -153,16 +153,19 @@ public struct FHIRExporter: Sendable {
                 slots.fail(error)
                 return
             }
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(entries.count * (format == .xml ? 6144 : 4608))
+            // The sink owns its buffer from the start: reserved there, it is never copied.
+            let capacity = entries.count * (format == .xml ? 6144 : 4608)
+            let bytes: [UInt8]
             var events = 0
             switch format {
             case .ndjson, .json:
-                var sink = FHIRJSONSink(framing: format == .ndjson ? .line : .bundleEntry, out: bytes)
+                var sink = FHIRJSONSink(framing: format == .ndjson ? .line : .bundleEntry)
+                sink.out.reserveCapacity(capacity)
                 for entry in entries { events += mapper.write(entry, onlyPatient: patient, into: &sink) }
                 bytes = sink.out
             case .xml:
-                var sink = FHIRXMLSink(framing: .bundleEntry, out: bytes)
+                var sink = FHIRXMLSink(framing: .bundleEntry)
+                sink.out.reserveCapacity(capacity)
                 for entry in entries { events += mapper.write(entry, onlyPatient: patient, into: &sink) }
                 bytes = sink.out
             }
