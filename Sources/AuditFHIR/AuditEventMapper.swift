@@ -102,11 +102,10 @@ public struct AuditEventMapper: Sendable {
     // MARK: Tool calls
 
     private func toolCall<Sink: FHIRSink>(_ entry: StoredEntry, _ body: EntryBody, patient: String?, index: Int?, into sink: inout Sink) {
-        let content = entry.content
-        let action = ToolAction(rawValue: content.action ?? "R") ?? .read
-        let purpose = content.purposeOfUse.flatMap { Constants.purposeCodings[$0] }
+        let action = ToolAction(rawValue: entry.content.action ?? "R") ?? .read
+        let purpose = entry.content.purposeOfUse.flatMap { Constants.purposeCodings[$0] }
         let reason = body.string("break_glass", "reason")
-        let failed = content.outcome == Outcome.failure.rawValue
+        let failed = entry.content.outcome == Outcome.failure.rawValue
         let errorText = failed ? Self.errorText(body.parsed) : nil
         let outcome = errorText.map(Self.failureOutcome(errorText:)) ?? "0"
         let constants = version == .r4 ? Constants.r4 : Constants.r5
@@ -122,7 +121,7 @@ public struct AuditEventMapper: Sendable {
             sink.constant(constants.restType)
             sink.constant(constants.interaction[action.rawValue] ?? constants.restType)
             sink.string("action", action.rawValue)
-            period("period", content.timestamp, body, into: &sink)
+            period("period", entry.content.timestamp, body, into: &sink)
             sink.string("recorded", entry.recordedAt)
             sink.string("outcome", outcome)
             if let errorText { sink.string("outcomeDesc", errorText) }
@@ -132,14 +131,14 @@ public struct AuditEventMapper: Sendable {
             sink.constant(constants.interaction[action.rawValue] ?? constants.restType)
             sink.string("action", action.rawValue)
             sink.string("severity", reason != nil ? "alert" : (failed ? "error" : "informational"))
-            period("occurredPeriod", content.timestamp, body, into: &sink)
+            period("occurredPeriod", entry.content.timestamp, body, into: &sink)
             sink.string("recorded", entry.recordedAt)
             outcomeR5(outcome, detail: errorText, into: &sink)
             concept?.write("authorization", into: &sink)
             patientReference(patient, into: &sink)
         }
         agents(entry, body, action: action, purpose: concept, into: &sink)
-        source(content.tenantID, into: &sink)
+        source(entry.content.tenantID, into: &sink)
         sink.beginArray("entity")
         if let patient { patientEntity(patient, into: &sink) }
         toolCallEntity(entry, body, query: action == .execute, into: &sink)
@@ -217,7 +216,6 @@ public struct AuditEventMapper: Sendable {
     }
 
     private func extensions<Sink: FHIRSink>(_ entry: StoredEntry, _ body: EntryBody, hash: String, into sink: inout Sink) {
-        let content = entry.content
         func string(_ url: FHIRText, _ value: String?) {
             guard let value else { return }
             sink.beginExtension(url: url)
@@ -225,9 +223,9 @@ public struct AuditEventMapper: Sendable {
             sink.endExtension()
         }
         sink.beginArray("extension")
-        string(Constants.toolName, content.toolName)
-        string(Constants.conversationID, content.conversationID)
-        string(Constants.traceID, content.traceID)
+        string(Constants.toolName, entry.content.toolName)
+        string(Constants.conversationID, entry.content.conversationID)
+        string(Constants.traceID, entry.content.traceID)
         if let turn = body.number("turn_number") {
             sink.beginExtension(url: Constants.turnNumber)
             sink.integer("valueInteger", Int64(turn))
@@ -277,7 +275,7 @@ public struct AuditEventMapper: Sendable {
                 sink.endExtension()
             }
         }
-        string(Constants.tenant, content.tenantID)
+        string(Constants.tenant, entry.content.tenantID)
         chainEntry(entry.seq, hash: hash, into: &sink)
         sink.endArray()
     }
@@ -321,7 +319,6 @@ public struct AuditEventMapper: Sendable {
     }
 
     private func agents<Sink: FHIRSink>(_ entry: StoredEntry, _ body: EntryBody, action: ToolAction, purpose: PurposeConcept?, into sink: inout Sink) {
-        let content = entry.content
         // BALP: reads flow from the tool server (source) to the agent (destination); creates,
         // updates and searches the other way; deletes name the client an Application.
         let (modelType, serverType): (FHIRConstant, FHIRConstant)
@@ -345,7 +342,7 @@ public struct AuditEventMapper: Sendable {
         sink.beginObject("who")
         sink.beginObject("identifier")
         sink.string("system", Constants.userSystem)
-        sink.string("value", content.userID)
+        sink.string("value", entry.content.userID)
         sink.endObject()
         sink.endObject()
         sink.bool("requestor", true)
@@ -369,9 +366,9 @@ public struct AuditEventMapper: Sendable {
         sink.beginObject("agent")
         sink.constant(modelType)
         sink.beginObject("who")
-        sink.string("display", content.model)
+        sink.string("display", entry.content.model)
         sink.endObject()
-        if version == .r4 { sink.string("name", content.model) }
+        if version == .r4 { sink.string("name", entry.content.model) }
         sink.bool("requestor", false)
         sink.endObject()
 
@@ -379,9 +376,9 @@ public struct AuditEventMapper: Sendable {
         sink.beginObject("agent")
         sink.constant(serverType)
         sink.beginObject("who")
-        sink.string("display", content.toolName ?? "tool")
+        sink.string("display", entry.content.toolName ?? "tool")
         sink.endObject()
-        if version == .r4, let tool = content.toolName { sink.string("name", tool) }
+        if version == .r4, let tool = entry.content.toolName { sink.string("name", tool) }
         sink.bool("requestor", false)
         sink.endObject()
 
@@ -456,7 +453,6 @@ public struct AuditEventMapper: Sendable {
     // MARK: Alerts
 
     private func alert<Sink: FHIRSink>(_ entry: StoredEntry, _ body: EntryBody, into sink: inout Sink) {
-        let content = entry.content
         let constants = version == .r4 ? Constants.r4 : Constants.r5
         let kind = body["alert_kind"]?.stringValue ?? "alert"
         let breakGlass = kind == "break_glass"
@@ -483,7 +479,7 @@ public struct AuditEventMapper: Sendable {
         sink.endArray()
         sink.endExtension()
         sink.beginExtension(url: Constants.tenant)
-        sink.string("valueString", content.tenantID)
+        sink.string("valueString", entry.content.tenantID)
         sink.endExtension()
         chainEntry(entry.seq, hash: entry.entryHash.hex, into: &sink)
         sink.endArray()
@@ -503,7 +499,7 @@ public struct AuditEventMapper: Sendable {
             sink.string("severity", breakGlass ? "alert" : "warning")
             sink.string("recorded", entry.recordedAt)
             outcomeR5("0", detail: summary, into: &sink)
-            patientReference(content.patientID, into: &sink)
+            patientReference(entry.content.patientID, into: &sink)
         }
         // The agent: the user concerned, else CareTrail's detector.
         sink.beginArray("agent")
@@ -522,8 +518,8 @@ public struct AuditEventMapper: Sendable {
         sink.bool("requestor", false)
         sink.endObject()
         sink.endArray()
-        source(content.tenantID, into: &sink)
-        if let patient = content.patientID {
+        source(entry.content.tenantID, into: &sink)
+        if let patient = entry.content.patientID {
             sink.beginArray("entity")
             patientEntity(patient, into: &sink)
             sink.endArray()

@@ -161,12 +161,12 @@ public struct FHIRExporter: Sendable {
             case .ndjson, .json:
                 var sink = FHIRJSONSink(framing: format == .ndjson ? .line : .bundleEntry)
                 sink.out.reserveCapacity(capacity)
-                for entry in entries { events += mapper.write(entry, onlyPatient: patient, into: &sink) }
+                for index in entries.indices { events += mapper.write(entries[index], onlyPatient: patient, into: &sink) }
                 bytes = sink.out
             case .xml:
                 var sink = FHIRXMLSink(framing: .bundleEntry)
                 sink.out.reserveCapacity(capacity)
-                for entry in entries { events += mapper.write(entry, onlyPatient: patient, into: &sink) }
+                for index in entries.indices { events += mapper.write(entries[index], onlyPatient: patient, into: &sink) }
                 bytes = sink.out
             }
             slots.set(worker, (bytes, events))
