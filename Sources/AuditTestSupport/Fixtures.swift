@@ -26,3 +26,18 @@ public func sampleWorkload(lines count: Int, in folder: URL) throws -> String {
     try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
     return path
 }
+
+/// Runs a program found on `PATH` (xmllint, curl, openssl, python3) and returns its exit status
+/// and what it wrote, standard output and standard error together.
+public func runProgram(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}

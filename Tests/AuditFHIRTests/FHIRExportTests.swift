@@ -34,20 +34,6 @@ func export(_ log: AuditLog, version: FHIRVersion = .r4, format: FHIRExporter.Fo
     return String(decoding: bytes, as: UTF8.self)
 }
 
-/// Runs a program; returns its exit status and output.
-func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
 /// Every AuditEvent of an NDJSON export, parsed.
 func resources(_ ndjson: String) throws -> [JSONValue] {
     try ndjson.split(separator: "\n").map { try JSONParser.parse(String($0)) }
@@ -72,7 +58,7 @@ struct FHIRExportTests {
             files.append(file.path)
         }
         let schema = sharedFHIR.appendingPathComponent("r4/xsd/fhir-single.xsd").path
-        let result = try run(["xmllint", "--noout", "--schema", schema] + files)
+        let result = try runProgram(["xmllint", "--noout", "--schema", schema] + files)
         #expect(result.status == 0, "\(result.output.prefix(2000))")
         #expect(result.output.components(separatedBy: " validates").count - 1 == files.count)
     }
@@ -85,9 +71,9 @@ struct FHIRExportTests {
         try export(log, format: .json, patient: "PAT-100").write(to: bundle, atomically: true, encoding: .utf8)
         let schema = sharedFHIR.appendingPathComponent("r4/json-schema/fhir.schema.json").path
         let script = FixturePath.root.deletingLastPathComponent().appendingPathComponent("scripts/validate-fhir-json.py").path
-        let events = try run(["python3", script, schema, "--ndjson", ndjson.path])
+        let events = try runProgram(["python3", script, schema, "--ndjson", ndjson.path])
         #expect(events.status == 0, "\(events.output.prefix(2000))")
-        let bundled = try run(["python3", script, schema, bundle.path])
+        let bundled = try runProgram(["python3", script, schema, bundle.path])
         #expect(bundled.status == 0, "\(bundled.output.prefix(2000))")
     }
 

@@ -59,7 +59,7 @@ struct FHIRImportTests {
         for file in Self.officialJSON + Self.officialXML { _ = try log.importFHIR(path: file.path) }
         let file = folder.appendingPathComponent("examples.xml")
         try export(log, format: .xml).write(to: file, atomically: true, encoding: .utf8)
-        let result = try run(["xmllint", "--noout", "--schema", sharedFHIR.appendingPathComponent("r4/xsd/fhir-single.xsd").path, file.path])
+        let result = try runProgram(["xmllint", "--noout", "--schema", sharedFHIR.appendingPathComponent("r4/xsd/fhir-single.xsd").path, file.path])
         #expect(result.status == 0, "\(result.output.prefix(1500))")
         // Mapped fields are indexed: the patient of the official read example is found.
         #expect(try log.store.entries(.patient("example")).count >= 1)

@@ -212,7 +212,7 @@ struct RsyslogStreamTests {
         let config = session.folder.appendingPathComponent("serve.json")
         try #"{"streams": [{"to": "\#(to)", "format": "rfc5424-json", "checkpoint_interval": 1, "confirm_every": 100}]}"#
             .write(to: config, atomically: true, encoding: .utf8)
-        let port = freePort(in: 30_000...39_000)
+        let port = freePort(in: 26_000...26_999)
         let server = unblockedProcess(CLI.binary.path)
         server.arguments! += ["serve", "--db", db, "--port", String(port), "--config", config.path]
         server.standardOutput = FileHandle.nullDevice

@@ -15,7 +15,7 @@ struct ServeCrashTests {
     /// Starts `caretrail serve` on a free port; returns the process and its base URL once healthy.
     func startServer() throws -> (Process, URL) {
         for _ in 0..<5 {
-            let port = Int.random(in: 20_000...40_000)
+            let port = freePort(in: 27_000...28_999)
             let process = Process()
             process.executableURL = CLI.binary
             process.arguments = ["serve", "--db", session.db, "--port", String(port)]

@@ -7,29 +7,16 @@ import Testing
 struct ServeTLSTests {
     let session = CLISession()
 
-    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     @Test func httpsWithTheGivenCertificateAndNoPlainHTTP() throws {
         #expect(try session.caretrail("init", "--db", session.db).status == 0)
         let cert = session.folder.appendingPathComponent("cert.pem").path
         let key = session.folder.appendingPathComponent("key.pem").path
-        let made = try run([
+        let made = try runProgram([
             "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
             "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
         ])
         #expect(made.status == 0)
-        let port = Int.random(in: 40_001...50_000)
+        let port = freePort(in: 29_000...29_999)
         // Port and TLS from a configuration file.
         let config = session.folder.appendingPathComponent("serve.json").path
         try #"{"host": "127.0.0.1", "port": \#(port), "tls": {"cert": "\#(cert)", "key": "\#(key)"}}"#
@@ -46,7 +33,7 @@ struct ServeTLSTests {
         }
         var answer = ""
         for _ in 0..<100 {
-            let result = try run(["curl", "-s", "--cacert", cert, "https://127.0.0.1:\(port)/health"])
+            let result = try runProgram(["curl", "-s", "--cacert", cert, "https://127.0.0.1:\(port)/health"])
             if result.status == 0 {
                 answer = result.output
                 break
@@ -55,8 +42,8 @@ struct ServeTLSTests {
         }
         #expect(try JSONParser.parse(answer)["ready"] == true)
         // Plain HTTP on the TLS port gets no answer; TLS 1.1 is refused.
-        #expect(try run(["curl", "-s", "--max-time", "2", "http://127.0.0.1:\(port)/health"]).output.isEmpty)
-        #expect(try run(["curl", "-s", "--cacert", cert, "--tls-max", "1.1", "https://127.0.0.1:\(port)/health"]).status != 0)
+        #expect(try runProgram(["curl", "-s", "--max-time", "2", "http://127.0.0.1:\(port)/health"]).output.isEmpty)
+        #expect(try runProgram(["curl", "-s", "--cacert", cert, "--tls-max", "1.1", "https://127.0.0.1:\(port)/health"]).status != 0)
         #expect(try session.caretrail("serve", "--db", session.db, "--tls-cert", cert).status == 64)
         let typo = session.folder.appendingPathComponent("typo.json").path
         try #"{"hots": "0.0.0.0"}"#.write(toFile: typo, atomically: true, encoding: .utf8)

@@ -55,13 +55,13 @@ struct StreamCommandTests {
         let folder = session.folder.path
         let pki = try TestPKI(in: session.folder)
 
-        let tcpPort = Int.random(in: 50_001...55_000)
+        let tcpPort = freePort(in: 30_000...30_999)
         let tcpOut = "\(folder)/tcp.log"
         let tcp = try collector(port: tcpPort, out: tcpOut)
         defer { kill(tcp.processIdentifier, SIGKILL) }
         #expect(try caretrail("stream", "--db", db, "--to", "syslog+tcp://127.0.0.1:\(tcpPort)", "--once").status == 0)
 
-        let tlsPort = tcpPort + 5000
+        let tlsPort = freePort(in: 31_000...31_999)
         let tlsOut = "\(folder)/tls.log"
         let tls = try collector(port: tlsPort, out: tlsOut, tls: (pki.serverCertificate, pki.serverKey))
         defer { kill(tls.processIdentifier, SIGKILL) }
@@ -86,7 +86,7 @@ struct StreamCommandTests {
         #expect(try caretrail("ingest", "--db", db, FixturePath.url("report/calls.jsonl").path).status == 0)
         #expect(try caretrail("ingest", "--db", db, try sampleWorkload(lines: 100, in: session.folder)).status == 0)
         let pki = try TestPKI(in: session.folder)
-        let port = Int.random(in: 50_001...60_000)
+        let port = freePort(in: 32_000...32_700)
         let out = "\(session.folder.path)/hung-up.log"
         let receiver = try collector(port: port, out: out, tls: tls ? (pki.serverCertificate, pki.serverKey) : nil, hangUpAfter: 20_000)
         defer { kill(receiver.processIdentifier, SIGKILL) }
