@@ -108,7 +108,7 @@ extension AuditStore {
             let probe = Postings.tailSQL(
                 probe: "SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(Self.bucketShift)) = bucket.b AND e.\(column) IN (?)"
             )
-            return try plan("SELECT seqs FROM posting AS p WHERE block = ? AND kind = ? AND key = ?", [0, 1, "k"])
+            return try plan(Postings.blocksSQL(keys: 1), [3, 1, "k"])
                 + plan(probe, [0, 3, "k"]) + plan("SELECT \(Self.selectColumns) FROM entry AS e WHERE seq = ?", [1])
         }
     }

@@ -127,6 +127,16 @@ enum Postings {
         """
     }
 
+    /// The postings of `keys` keys in every complete block, blocks in order: one statement whose
+    /// arguments are the last complete block, the kind, then the keys.
+    static func blocksSQL(keys: Int) -> String {
+        let list = (0..<max(1, keys)).map { _ in "?" }.joined(separator: ", ")
+        return """
+            WITH RECURSIVE blocks(b) AS (SELECT 0 UNION ALL SELECT b + 1 FROM blocks WHERE b < ?)
+            SELECT p.seqs FROM blocks CROSS JOIN posting AS p ON p.block = blocks.b AND p.kind = ? AND p.key IN (\(list))
+            """
+    }
+
     /// The sequence numbers of every entry filed under one of `keys`, up to `last`, in order:
     /// postings of complete blocks, then the bucketed indexes for the block still filling.
     static func seqs(_ db: Database, kind: Kind, keys: [String], last: Int64) throws -> [Int64] {
@@ -135,14 +145,13 @@ enum Postings {
         let through = min(try compactedThrough(db), last)
         var result: [Int64] = []
         if through > 0 {
-            let blocks = (through >> Int64(shift)) - 1
-            let statement = try db.cachedStatement(sql: "SELECT seqs FROM posting WHERE block = ? AND kind = ? AND key = ?")
-            for block in 0...blocks {
-                for key in keys {
-                    if let data = try Data.fetchOne(statement, arguments: [block, kind.rawValue, key]) {
-                        result.append(contentsOf: decode(data))
-                    }
-                }
+            // One statement seeks every complete block, in block order (`block` leads the key).
+            let lastBlock = (through >> Int64(shift)) - 1
+            let statement = try db.cachedStatement(sql: blocksSQL(keys: keys.count))
+            let rows = try Row.fetchCursor(statement, arguments: StatementArguments([lastBlock, kind.rawValue]) + StatementArguments(keys))
+            while let row = try rows.next() {
+                let data: Data = row[0]
+                result.append(contentsOf: decode(data))
             }
         }
         // The block still filling, through the bucketed indexes on its buckets only.
