@@ -82,12 +82,15 @@ final class Rsyslog {
         self.process = nil
     }
 
-    /// Kills rsyslogd (SIGKILL), as a crash would, and waits for it to exit.
-    func crash() {
-        guard let process, process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        self.process = nil
+    /// Freezes rsyslogd (SIGSTOP): it reads nothing and closes nothing (the kernel still
+    /// completes connections and buffers what they send).
+    func pause() {
+        if let process, process.isRunning { kill(process.processIdentifier, SIGSTOP) }
+    }
+
+    /// Lets a frozen rsyslogd go on (SIGCONT).
+    func resume() {
+        if let process, process.isRunning { kill(process.processIdentifier, SIGCONT) }
     }
 
     deinit { stop() }
