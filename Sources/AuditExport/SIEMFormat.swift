@@ -177,12 +177,6 @@ public struct SIEMRenderer: Sendable {
     private static let mapper = AuditEventMapper(version: .r4)
 
     /// RFC 5424 PARAM-VALUE: `"`, `\` and `]` are escaped with a backslash.
-    static func escapeParam(_ value: String) -> String {
-        var out: [UInt8] = []
-        escapeParam(value, into: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
     static func escapeParam(_ value: String, into out: inout [UInt8]) {
         for byte in value.utf8 {
             if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "]") { out.append(UInt8(ascii: "\\")) }

@@ -57,16 +57,27 @@ public struct FHIRJSONSink: FHIRSink {
         out.append(UInt8(ascii: ":"))
     }
 
-    public mutating func beginResource(_ type: StaticString, id: String) {
+    /// A Bundle entry's start, up to its resource: `{"fullUrl":…,"resource":`.
+    private mutating func startEntry(id: String?) {
+        guard case .bundleEntry = framing else { return }
+        if !out.isEmpty { out.append(UInt8(ascii: ",")) }
+        out.append(0x0A)
+        out.append(contentsOf: "{\"fullUrl\":".utf8)
+        CanonicalJSON.writeString(id.map { fullURLBase + $0 } ?? FHIRVocabulary.base, into: &out)
+        out.append(contentsOf: ",\"resource\":".utf8)
+    }
+
+    /// What follows a resource: a line's newline, a Bundle entry's closing brace.
+    private mutating func endEntry() {
         switch framing {
-        case .bare, .line: break
-        case .bundleEntry:
-            if !out.isEmpty { out.append(UInt8(ascii: ",")) }
-            out.append(0x0A)
-            out.append(contentsOf: "{\"fullUrl\":".utf8)
-            CanonicalJSON.writeString(fullURLBase + id, into: &out)
-            out.append(contentsOf: ",\"resource\":".utf8)
+        case .bare: break
+        case .line: out.append(0x0A)
+        case .bundleEntry: out.append(UInt8(ascii: "}"))
         }
+    }
+
+    public mutating func beginResource(_ type: StaticString, id: String) {
+        startEntry(id: id)
         depth = 0
         arrays = 0
         open(UInt8(ascii: "{"), array: false)
@@ -78,29 +89,13 @@ public struct FHIRJSONSink: FHIRSink {
 
     public mutating func endResource() {
         close(UInt8(ascii: "}"))
-        switch framing {
-        case .bare: break
-        case .line: out.append(0x0A)
-        case .bundleEntry: out.append(UInt8(ascii: "}"))
-        }
+        endEntry()
     }
 
     public mutating func resource(_ node: FHIRNode) {
-        switch framing {
-        case .bare: FHIRJSONWriter.write(node, into: &out)
-        case .line:
-            FHIRJSONWriter.write(node, into: &out)
-            out.append(0x0A)
-        case .bundleEntry:
-            if !out.isEmpty { out.append(UInt8(ascii: ",")) }
-            out.append(0x0A)
-            out.append(contentsOf: "{\"fullUrl\":".utf8)
-            let id = node["id"].flatMap { if case .string(let id) = $0 { id } else { nil } }
-            CanonicalJSON.writeString(id.map { fullURLBase + $0 } ?? FHIRVocabulary.base, into: &out)
-            out.append(contentsOf: ",\"resource\":".utf8)
-            FHIRJSONWriter.write(node, into: &out)
-            out.append(UInt8(ascii: "}"))
-        }
+        startEntry(id: node.id)
+        FHIRJSONWriter.write(node, into: &out)
+        endEntry()
     }
 
     public mutating func beginObject(_ name: StaticString) {

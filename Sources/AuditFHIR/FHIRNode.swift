@@ -40,6 +40,12 @@ public indirect enum FHIRNode: Sendable, Hashable {
         return "\(value)"
     }
 
+    /// A resource's `id`, if it has one.
+    public var id: String? {
+        if case .string(let id)? = self["id"] { return id }
+        return nil
+    }
+
     /// The member named `name`, if any.
     public subscript(name: String) -> FHIRNode? {
         switch self {

@@ -58,7 +58,7 @@ public struct FHIRXMLSink: FHIRSink {
 
     public mutating func resource(_ node: FHIRNode) {
         guard case .resource(let type, let members) = node else { return }
-        startEntry(id: node["id"].flatMap { if case .string(let id) = $0 { id } else { nil } })
+        startEntry(id: node.id)
         FHIRXMLWriter.writeResource(type, members, into: &out)
         endEntry()
     }

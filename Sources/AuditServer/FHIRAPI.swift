@@ -151,7 +151,7 @@ struct FHIRAPI: Sendable {
         bundle.add("link", .array(links))
         bundle.add("entry", .array(matches.map { event in
             var entry = FHIRMembers()
-            if case .string(let id)? = event["id"] { entry.add("fullUrl", string: "\(base)/AuditEvent/\(id)") }
+            if let id = event.id { entry.add("fullUrl", string: "\(base)/AuditEvent/\(id)") }
             entry.add("resource", event)
             entry.add("search", .object([.init("mode", .string("match"))]))
             return .object(entry.members)
