@@ -82,13 +82,52 @@ public struct EntryHasher: Sendable {
     /// The entry hash from raw column bytes: `column(i, body)` calls `body` with the bytes of
     /// ``hashedColumns``[i] (`nil` for SQL NULL). This is the verifier's fast path: no strings
     /// are made.
+    ///
+    /// The bytes are streamed into SHA-256 rather than laid out whole: small members gather in
+    /// `buffer`, and a JSON column (the body, most of an entry) is hashed straight from the
+    /// caller's memory, never copied.
     public func hash(
         seq: Int64, buffer: inout [UInt8], column: (Int, (UnsafeBufferPointer<UInt8>?) -> Void) -> Void
     ) -> ChainHash {
         buffer.removeAll(keepingCapacity: true)
-        writeCanonical(seq: seq, into: &buffer, column: column)
-        return Self.digest(buffer)
+        var sha = SHA256()
+        let prefixes = Self.memberPrefixes
+        let encodings = Self.encodings
+        var index = 0
+        while index < prefixes.count {
+            buffer.append(contentsOf: prefixes[index])
+            let encoding = encodings[index]
+            if encoding == .integer {
+                CanonicalJSON.writeNumber(Double(seq), into: &buffer)
+            } else {
+                column(index) { bytes in
+                    guard let bytes else {
+                        buffer.append(contentsOf: Self.null)
+                        return
+                    }
+                    switch encoding {
+                    case .text: CanonicalJSON.writeString(bytes: bytes, into: &buffer)
+                    case .json:
+                        // Stored canonical: hashed as it is, where it is.
+                        buffer.withUnsafeBytes { sha.update(bufferPointer: $0) }
+                        buffer.removeAll(keepingCapacity: true)
+                        sha.update(bufferPointer: UnsafeRawBufferPointer(bytes))
+                    case .hash:
+                        buffer.append(UInt8(ascii: "\""))
+                        ChainHash.appendHex(bytes, to: &buffer)
+                        buffer.append(UInt8(ascii: "\""))
+                    case .integer: break
+                    }
+                }
+            }
+            index += 1
+        }
+        buffer.append(UInt8(ascii: "}"))
+        buffer.withUnsafeBytes { sha.update(bufferPointer: $0) }
+        return sha.finalize().withUnsafeBytes { raw in ChainHash(unchecked: raw.bindMemory(to: UInt8.self)) }
     }
+
+    private static let null: [UInt8] = Array("null".utf8)
 
     private func writeCanonical(seq: Int64, recordedAt: String, prevHash: ChainHash, content e: EncodedEntry, into out: inout [UInt8]) {
         let values = Self.columnTexts(e, recordedAt: recordedAt)

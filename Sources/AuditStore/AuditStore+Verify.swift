@@ -189,12 +189,11 @@ extension AuditStore {
             let seq = sqlite3_column_int64(statement, 12)
             let computed = hasher.hash(seq: seq, buffer: &buffer) { index, body in
                 let column = Int32(index)
-                if index == prevHashColumn {
-                    let pointer = sqlite3_column_blob(statement, column)?.assumingMemoryBound(to: UInt8.self)
-                    return body(UnsafeBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement, column))))
-                }
-                // SQLite gives NULL for a NULL column and a valid pointer for any text, even empty.
-                guard let pointer = sqlite3_column_text(statement, column) else { return body(nil) }
+                // Text is read as a blob: the same bytes, but without the copy SQLite makes to
+                // add a terminating NUL for sqlite3_column_text. A blob of no bytes has no
+                // pointer, so NULL is told apart by its type.
+                if index != prevHashColumn, sqlite3_column_type(statement, column) == SQLITE_NULL { return body(nil) }
+                let pointer = sqlite3_column_blob(statement, column)?.assumingMemoryBound(to: UInt8.self)
                 body(UnsafeBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement, column))))
             }
             let stored = Self.hashColumn(statement, hashColumn)

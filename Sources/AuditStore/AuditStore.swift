@@ -46,10 +46,11 @@ public final class AuditStore: Sendable {
     /// Creates a new, empty log. Fails if a file is already there.
     ///
     /// `postingBlockShift` sets the size of the blocks whose postings are written when they
-    /// are complete (2^shift entries, at least 2^12); tests use small blocks.
+    /// are complete (2^shift entries, at least 2^12), and `postingRunBlocks` how many complete
+    /// blocks are merged into a run; tests use small blocks and runs.
     public static func create(
         at path: String, clock: @escaping @Sendable () -> Timestamp = systemClock, observer: (any AppendObserver)? = nil,
-        postingBlockShift: Int = 16
+        postingBlockShift: Int = 16, postingRunBlocks: Int = 16
     ) throws(StoreError) -> AuditStore {
         if FileManager.default.fileExists(atPath: path) {
             throw StoreError(code: .alreadyExists, message: "a file already exists at \(path)")
@@ -59,8 +60,11 @@ public final class AuditStore: Sendable {
         do {
             try store.pool.write { db in
                 try db.execute(
-                    sql: "INSERT INTO meta (key, value) VALUES ('format', ?), ('created_at', ?), ('posting_block_shift', ?)",
-                    arguments: [Schema.format, clock().description, String(shift)]
+                    sql: """
+                        INSERT INTO meta (key, value) VALUES ('format', ?), ('created_at', ?), ('posting_block_shift', ?),
+                            ('posting_run_blocks', ?)
+                        """,
+                    arguments: [Schema.format, clock().description, String(shift), String(max(1, postingRunBlocks))]
                 )
             }
         } catch {
@@ -98,6 +102,10 @@ public final class AuditStore: Sendable {
         configuration.prepareDatabase { db in
             // A 64 MiB page cache per connection keeps the indexes' hot pages in memory.
             try db.execute(sql: "PRAGMA cache_size = -65536")
+            // Readers map the file (up to SQLite's 2 GB cap) instead of copying every page they
+            // visit into their cache: verification, exports and reports read without a system
+            // call per page. The writer keeps plain I/O, so a failing disk surfaces as an error.
+            if db.configuration.readonly { try db.execute(sql: "PRAGMA mmap_size = 2147418112") }
         }
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)

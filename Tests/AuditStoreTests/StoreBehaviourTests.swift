@@ -134,6 +134,35 @@ struct StoreBehaviourTests {
         #expect(small.entriesChecked == 1000)
     }
 
+    /// Verify reads columns straight from SQLite's buffers and streams them into SHA-256; the
+    /// append hashed the same entry laid out whole. Empty text, NULL, escapes and non-ASCII
+    /// text must come out the same both ways, and a change to any of them must be caught.
+    @Test func verifyRehashesEmptyNullEscapedAndNonASCIIColumnsAsTheAppendHashedThem() throws {
+        let folder = temporaryFolder()
+        let store = try newStore(folder)
+        var odd = entry(1)
+        odd.conversationID = ""
+        odd.traceID = nil
+        odd.toolName = "quote\"back\\slash\ttab\u{1}"
+        odd.userID = "Zoë-医生"
+        odd.body = #"{"note":"line\nbreak","empty":""}"#
+        var query = entry(2)
+        query.action = "E"
+        query.patientID = nil
+        query.patientIDs = #"["PAT-1","PAT-2"]"#
+        let receipt = try store.appendNow([odd, query, entry(3)])
+        let verified = try store.verify()
+        #expect(verified.isIntact)
+        #expect(verified.head == receipt.head)
+        // The same bytes with one column changed (an empty string made NULL) must not verify.
+        let queue = try DatabaseQueue(path: store.path)
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "DROP TRIGGER entry_is_append_only_update")
+            try db.execute(sql: "UPDATE entry SET conversation_id = NULL WHERE seq = 1")
+        }
+        #expect(try store.verify().problem?.seq == 1)
+    }
+
     @Test func expectedHeadThatIsStillThereVerifies() throws {
         let folder = temporaryFolder()
         let store = try newStore(folder)
