@@ -7,6 +7,32 @@ extension AccessReport {
     /// `report`, `schema_version`, `patient_id`, `pseudonyms`, `period` (`from`, `to`),
     /// `generated_at`, `total_accesses`, `unique_users`, `summary`, `accesses`, `alerts`, `integrity`.
     public var jsonValue: JSONValue {
+        object(accesses: .array(accesses.map(\.jsonValue)))
+    }
+
+    /// ``jsonValue`` in canonical form (RFC 8785), as the API serves it, written without a
+    /// tree per access: the accesses, nearly all of a report's bytes, go straight to bytes.
+    /// `accesses` sorts first among the members, so the rest is the canonical form of the
+    /// report with no accesses, spliced in after them.
+    public var canonicalJSON: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512 + accesses.count * 480)
+        out.append(contentsOf: Self.accessesPrefix)
+        for (index, access) in accesses.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            access.writeCanonical(into: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+        var rest: [UInt8] = []
+        CanonicalJSON.write(object(accesses: .array([])), into: &rest)
+        // `{"accesses":[]` then `,` and the other members.
+        out.append(contentsOf: rest.dropFirst(Self.accessesPrefix.count + 1))
+        return out
+    }
+
+    private static let accessesPrefix: [UInt8] = Array(#"{"accesses":["#.utf8)
+
+    private func object(accesses accessList: JSONValue) -> JSONValue {
         func number(_ value: Int) -> JSONValue { .number(Double(value)) }
         func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
         let states = breakGlassReviewStates
@@ -27,7 +53,7 @@ extension AccessReport {
             "period": .object(["from": text(from?.description), "to": text(to?.description)]),
             "generated_at": .string(generatedAt.description), "total_accesses": number(totalAccesses),
             "unique_users": number(uniqueUsers), "summary": summary,
-            "accesses": .array(accesses.map(\.jsonValue)),
+            "accesses": accessList,
             "alerts": .array(alerts.map(\.jsonValue)),
             "integrity": integrity.jsonValue,
         ])
@@ -47,6 +73,40 @@ extension AccessReport.Access {
             "conversation_id": text(row.conversationID), "trace_id": text(row.traceID), "model": .string(row.model),
         ])
     }
+}
+
+extension AccessReport.Access {
+    /// Writes ``jsonValue`` canonically: the members in sorted order, straight to bytes.
+    func writeCanonical(into out: inout [UInt8]) {
+        func member(_ name: StaticString, _ value: String?) {
+            out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            if let value { CanonicalJSON.writeString(value, into: &out) } else { out.append(contentsOf: Self.null) }
+        }
+        member(#"{"access":"#, access)
+        member(#","action":"#, row.action)
+        out.append(contentsOf: row.breakGlass ? Self.breakGlassTrue : Self.breakGlassFalse)
+        member(#","break_glass_reason":"#, row.breakGlassReason)
+        member(#","conversation_id":"#, row.conversationID)
+        member(#","model":"#, row.model)
+        member(#","outcome":"#, row.outcome)
+        member(#","purpose_display":"#, purposeDisplay)
+        member(#","purpose_of_use":"#, row.purposeOfUse)
+        member(#","recorded_at":"#, row.recordedAt)
+        out.append(contentsOf: Self.seqMember)
+        CanonicalJSON.writeNumber(Double(row.seq), into: &out)
+        member(#","tenant_id":"#, row.tenantID)
+        member(#","time":"#, row.time)
+        member(#","tool_name":"#, row.toolName)
+        member(#","trace_id":"#, row.traceID)
+        member(#","user_id":"#, row.userID)
+        member(#","user_role":"#, row.userRole)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    private static let null: [UInt8] = Array("null".utf8)
+    private static let breakGlassTrue: [UInt8] = Array(#","break_glass":true"#.utf8)
+    private static let breakGlassFalse: [UInt8] = Array(#","break_glass":false"#.utf8)
+    private static let seqMember: [UInt8] = Array(#","seq":"#.utf8)
 }
 
 extension VerificationReport {

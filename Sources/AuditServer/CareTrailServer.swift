@@ -205,7 +205,7 @@ struct API: Sendable {
         )
         if key.role != .admin { report = report.restricted(toTenant: key.tenantID) }
         switch query["format"].map(String.init) ?? "json" {
-        case "json": return JSONResponse.make(report.jsonValue)
+        case "json": return JSONResponse.make(canonical: report.canonicalJSON)
         case "csv": return JSONResponse.text(report.csv, contentType: "text/csv; charset=utf-8")
         case "html": return JSONResponse.text(report.html, contentType: "text/html; charset=utf-8")
         default: throw APIError.badRequest("format: json, csv or html")

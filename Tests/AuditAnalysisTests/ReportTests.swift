@@ -143,6 +143,8 @@ struct ReportGoldenTests {
         let report = try report()
         try expectGolden(report.table, "PAT-100.txt")
         try expectGolden(CanonicalJSON.string(report.jsonValue) + "\n", "PAT-100.json")
+        // What the API serves, written without a tree per access: the same golden bytes.
+        try expectGolden(String(decoding: report.canonicalJSON, as: UTF8.self) + "\n", "PAT-100.json")
         try expectGolden(report.csv, "PAT-100.csv")
         try expectGolden(report.html, "PAT-100.html")
     }
@@ -197,6 +199,11 @@ struct ReportGoldenTests {
             return url.path
         }
         #expect(scan.leaks(inFiles: files).isEmpty)
+        // The API's direct writer gives the very bytes of the general canonical encoder.
+        for subject in [AuditLog.ReportSubject.patientID(burst), .clearText("Maria Garcia")] {
+            let report = try log.patientReport(subject, from: nil, to: nil)
+            #expect(report.canonicalJSON == Array(CanonicalJSON.string(report.jsonValue).utf8))
+        }
         #expect(outputs[0].contains("Accesses: 12"))
     }
 }
