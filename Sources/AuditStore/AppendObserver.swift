@@ -32,7 +32,7 @@ public struct LogReader {
     /// The last entry of `kind` at or before `seq`, if any.
     public func latest(_ kind: RecordKind, atOrBefore seq: Int64) throws -> StoredEntry? {
         try AuditStore.fetchEntries(
-            db, where: "kind = '\(kind.rawValue)' AND seq <= ?", arguments: [seq], limit: 1, order: "seq DESC"
+            db, where: "\(AuditStore.kindFilter(kind)) AND seq <= ?", arguments: [seq], limit: 1, order: "seq DESC"
         ).first
     }
 }

@@ -181,13 +181,27 @@ public final class AuditStore: Sendable {
     /// Every entry of `kind` (alerts, reviews or configuration changes: the kinds CareTrail
     /// writes, which are few and indexed), in log order.
     public func entries(kind: RecordKind) throws(StoreError) -> [StoredEntry] {
-        try read { db in try Self.fetchEntries(db, where: "kind = '\(kind.rawValue)'", arguments: []) }
+        try read { db in try Self.fetchEntries(db, where: Self.kindFilter(kind), arguments: []) }
     }
 
     /// The last entry of `kind`, if any.
     public func latest(_ kind: RecordKind) throws(StoreError) -> StoredEntry? {
         try read { db in
-            try Self.fetchEntries(db, where: "kind = '\(kind.rawValue)'", arguments: [], limit: 1, order: "seq DESC").first
+            try Self.fetchEntries(db, where: Self.kindFilter(kind), arguments: [], limit: 1, order: "seq DESC").first
+        }
+    }
+
+    /// The kinds the partial index `entry_notice` holds (its WHERE clause, word for word).
+    static let noticeKinds = "kind IN ('alert', 'review', 'config', 'key_event')"
+
+    /// SQL that selects the entries of `kind`. For the kinds of `entry_notice` it repeats the
+    /// index's own condition: SQLite uses a partial index only when the query states that
+    /// condition, and `kind = 'config'` alone would scan the whole log (seconds at ten million
+    /// entries, at every opening of the log).
+    static func kindFilter(_ kind: RecordKind) -> String {
+        switch kind {
+        case .alert, .review, .config, .keyEvent: "kind = '\(kind.rawValue)' AND \(noticeKinds)"
+        case .toolCall, .agentRequest, .fhirAuditEvent: "kind = '\(kind.rawValue)'"
         }
     }
 

@@ -73,6 +73,23 @@ struct EntryQueryTests {
         }
     }
 
+    /// Opening a log looks up its latest configuration; alerts and reviews are listed by kind.
+    /// Those lookups must go through the partial index of notices, never scan the log.
+    @Test(arguments: [RecordKind.alert, .review, .config, .keyEvent])
+    func entriesOfANoticeKindAreFoundThroughItsIndex(kind: RecordKind) throws {
+        let (store, _) = try Self.populatedStore()
+        for condition in [AuditStore.kindFilter(kind), AuditStore.kindFilter(kind) + " AND seq <= 5000"] {
+            let plan = try store.pool.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT seq FROM entry WHERE \(condition) ORDER BY seq DESC LIMIT 1")
+                    .map { $0["detail"] as String? ?? "" }
+            }
+            #expect(plan.contains { $0.contains("entry_notice") }, "\(plan)")
+            #expect(!plan.contains { $0.hasPrefix("SCAN") }, "\(plan)")
+        }
+        #expect(try store.latest(kind) == nil)
+        #expect(try store.entries(kind: kind).isEmpty)
+    }
+
     @Test func timeRangeIsInclusiveAndUsesTheEventTime() throws {
         let (store, all) = try Self.populatedStore()
         let from = try #require(Timestamp(rfc3339: all[4100].timestamp ?? ""))
