@@ -91,38 +91,12 @@ public struct EntryHasher: Sendable {
     ) -> ChainHash {
         buffer.removeAll(keepingCapacity: true)
         var sha = SHA256()
-        let prefixes = Self.memberPrefixes
-        let encodings = Self.encodings
-        var index = 0
-        while index < prefixes.count {
-            buffer.append(contentsOf: prefixes[index])
-            let encoding = encodings[index]
-            if encoding == .integer {
-                CanonicalJSON.writeNumber(Double(seq), into: &buffer)
-            } else {
-                column(index) { bytes in
-                    guard let bytes else {
-                        buffer.append(contentsOf: Self.null)
-                        return
-                    }
-                    switch encoding {
-                    case .text: CanonicalJSON.writeString(bytes: bytes, into: &buffer)
-                    case .json:
-                        // Stored canonical: hashed as it is, where it is.
-                        buffer.withUnsafeBytes { sha.update(bufferPointer: $0) }
-                        buffer.removeAll(keepingCapacity: true)
-                        sha.update(bufferPointer: UnsafeRawBufferPointer(bytes))
-                    case .hash:
-                        buffer.append(UInt8(ascii: "\""))
-                        ChainHash.appendHex(bytes, to: &buffer)
-                        buffer.append(UInt8(ascii: "\""))
-                    case .integer: break
-                    }
-                }
-            }
-            index += 1
+        writeCanonical(seq: seq, into: &buffer, column: column) { pending, json in
+            // Stored canonical: hashed as it is, where it is, after what gathered before it.
+            pending.withUnsafeBytes { sha.update(bufferPointer: $0) }
+            pending.removeAll(keepingCapacity: true)
+            sha.update(bufferPointer: UnsafeRawBufferPointer(json))
         }
-        buffer.append(UInt8(ascii: "}"))
         buffer.withUnsafeBytes { sha.update(bufferPointer: $0) }
         return sha.finalize().withUnsafeBytes { raw in ChainHash(unchecked: raw.bindMemory(to: UInt8.self)) }
     }
@@ -131,7 +105,7 @@ public struct EntryHasher: Sendable {
 
     private func writeCanonical(seq: Int64, recordedAt: String, prevHash: ChainHash, content e: EncodedEntry, into out: inout [UInt8]) {
         let values = Self.columnTexts(e, recordedAt: recordedAt)
-        writeCanonical(seq: seq, into: &out) { index, body in
+        writeCanonical(seq: seq, into: &out, column: { index, body in
             if index == 9 {
                 prevHash.bytes.withUnsafeBufferPointer { body($0) }
                 return
@@ -139,7 +113,7 @@ public struct EntryHasher: Sendable {
             guard let value = values[index] else { return body(nil) }
             var copy = value
             copy.withUTF8 { body($0) }
-        }
+        }, json: { out, json in out.append(contentsOf: json) })
     }
 
     /// `"name":` of each hashed column, as bytes (a leading comma for all but the first).
@@ -148,8 +122,19 @@ public struct EntryHasher: Sendable {
     }
     private static let encodings: [ColumnEncoding] = hashedColumns.map(\.encoding)
 
+    /// Lays out the canonical object in `out`, handing each JSON column to `json` with what
+    /// `out` holds so far: appended by the byte form, hashed in place by the streaming form.
     private func writeCanonical(
-        seq: Int64, into out: inout [UInt8], column: (Int, (UnsafeBufferPointer<UInt8>?) -> Void) -> Void
+        seq: Int64, into out: inout [UInt8], column: (Int, (UnsafeBufferPointer<UInt8>?) -> Void) -> Void,
+        json splice: (inout [UInt8], UnsafeBufferPointer<UInt8>) -> Void
+    ) {
+        // `column` runs `splice` only while it runs itself: nothing escapes.
+        withoutActuallyEscaping(splice) { json in writeMembers(seq: seq, into: &out, column: column, json: json) }
+    }
+
+    private func writeMembers(
+        seq: Int64, into out: inout [UInt8], column: (Int, (UnsafeBufferPointer<UInt8>?) -> Void) -> Void,
+        json: @escaping (inout [UInt8], UnsafeBufferPointer<UInt8>) -> Void
     ) {
         let prefixes = Self.memberPrefixes
         let encodings = Self.encodings
@@ -162,12 +147,12 @@ public struct EntryHasher: Sendable {
             } else {
                 column(index) { bytes in
                     guard let bytes else {
-                        out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+                        out.append(contentsOf: Self.null)
                         return
                     }
                     switch encoding {
                     case .text: CanonicalJSON.writeString(bytes: bytes, into: &out)
-                    case .json: out.append(contentsOf: bytes)
+                    case .json: json(&out, bytes)
                     case .hash:
                         out.append(UInt8(ascii: "\""))
                         ChainHash.appendHex(bytes, to: &out)
