@@ -46,11 +46,10 @@ public final class AuditStore: Sendable {
     /// Creates a new, empty log. Fails if a file is already there.
     ///
     /// `postingBlockShift` sets the size of the blocks whose postings are written when they
-    /// are complete (2^shift entries, at least 2^12), and `postingRunBlocks` how many complete
-    /// blocks are merged into a run; tests use small blocks and runs.
+    /// are complete (2^shift entries, at least 2^12); tests use small blocks.
     public static func create(
         at path: String, clock: @escaping @Sendable () -> Timestamp = systemClock, observer: (any AppendObserver)? = nil,
-        postingBlockShift: Int = 16, postingRunBlocks: Int = 16
+        postingBlockShift: Int = 16
     ) throws(StoreError) -> AuditStore {
         if FileManager.default.fileExists(atPath: path) {
             throw StoreError(code: .alreadyExists, message: "a file already exists at \(path)")
@@ -60,11 +59,8 @@ public final class AuditStore: Sendable {
         do {
             try store.pool.write { db in
                 try db.execute(
-                    sql: """
-                        INSERT INTO meta (key, value) VALUES ('format', ?), ('created_at', ?), ('posting_block_shift', ?),
-                            ('posting_run_blocks', ?)
-                        """,
-                    arguments: [Schema.format, clock().description, String(shift), String(max(1, postingRunBlocks))]
+                    sql: "INSERT INTO meta (key, value) VALUES ('format', ?), ('created_at', ?), ('posting_block_shift', ?)",
+                    arguments: [Schema.format, clock().description, String(shift)]
                 )
             }
         } catch {

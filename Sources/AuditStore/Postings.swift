@@ -8,14 +8,9 @@ import GRDB
 /// While a block fills, its entries are found through the bucketed indexes on `entry`
 /// (`(seq >> 12, key)`), which keep appends cheap; when the block is complete, the append that
 /// completes it writes its postings in key order at the end of `posting` (`block` leads the
-/// key), which is sequential and cheap too.
-///
-/// Every 16 complete blocks (meta `posting_run_blocks`) are then merged into a run: one row
-/// per key holding its sequence numbers from all 16 blocks, written at the end of
-/// `posting_run`, and the blocks' own rows are dropped. A lookup seeks once per run, once per
-/// complete block not yet in a run, and probes at most 2^(blockShift − 12) buckets of the
-/// block still filling: at ten million entries 9 + 8 + 16 seeks, instead of 170 with blocks
-/// alone and 2,400 with buckets alone.
+/// key), which is sequential and cheap too. A lookup then seeks once per complete block and
+/// probes at most 2^(blockShift − 12) buckets of the block still filling: about 170 seeks at
+/// ten million entries instead of 2,400.
 enum Postings {
     /// What a posting list is keyed by.
     enum Kind: Int64, CaseIterable {
@@ -40,76 +35,19 @@ enum Postings {
         return try String.fetchOne(statement).flatMap { Int64($0) } ?? 0
     }
 
-    /// How many complete blocks make a run (meta `posting_run_blocks`; 16 when not set).
-    static func runBlocks(_ db: Database) throws -> Int64 {
-        let statement = try db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'posting_run_blocks'")
-        return max(1, try String.fetchOne(statement).flatMap { Int64($0) } ?? 16)
-    }
-
-    /// How many runs have been written: they hold blocks `0..<runs * runBlocks`.
-    static func runCount(_ db: Database) throws -> Int64 {
-        let statement = try db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'posting_runs'")
-        return try String.fetchOne(statement).flatMap { Int64($0) } ?? 0
-    }
-
-    /// Writes the postings of every block completed up to `head`, then merges every 16
-    /// complete blocks not yet in a run into one.
+    /// Writes the postings of every block completed up to `head`.
     static func compact(_ db: Database, head: Int64) throws {
         let shift = try blockShift(db)
         let size = Int64(1) << Int64(shift)
         var through = try compactedThrough(db)
-        if through + size <= head {
-            while through + size <= head {
-                try writeBlock(db, block: through >> Int64(shift), from: through + 1, through: through + size)
-                through += size
-            }
-            try setMeta(db, "postings_through", through)
+        guard through + size <= head else { return }
+        while through + size <= head {
+            try writeBlock(db, block: through >> Int64(shift), from: through + 1, through: through + size)
+            through += size
         }
-        try mergeRuns(db, completeBlocks: through >> Int64(shift))
-    }
-
-    /// Merges each 16 complete blocks into a run: their rows read in key order (SQLite sorts
-    /// them), each key's sequence numbers concatenated (blocks are disjoint and in order, so
-    /// the result stays sorted), one row per key appended to `posting_run`, and the blocks'
-    /// rows deleted. It runs in the transaction of the append that completes the 16th block.
-    private static func mergeRuns(_ db: Database, completeBlocks: Int64) throws {
-        let per = try runBlocks(db)
-        var runs = try runCount(db)
-        guard (runs + 1) * per <= completeBlocks else { return }
-        let insert = try db.cachedStatement(sql: "INSERT INTO posting_run (run, kind, key, seqs) VALUES (?, ?, ?, ?)")
-        while (runs + 1) * per <= completeBlocks {
-            let first = runs * per
-            let last = first + per - 1
-            let rows = try Row.fetchCursor(
-                db, sql: "SELECT kind, key, seqs FROM posting WHERE block BETWEEN ? AND ? ORDER BY kind, key, block",
-                arguments: [first, last]
-            )
-            var current: (kind: Int64, key: String)?
-            var seqs = Data()
-            while let row = try rows.next() {
-                let kind: Int64 = row[0]
-                let key: String = row[1]
-                let data: Data = row[2]
-                // Keys compare as bytes, as SQLite sorted them (not as Swift's canonical equivalence).
-                if let open = current, open.kind == kind, open.key.utf8.elementsEqual(key.utf8) {
-                    seqs.append(data)
-                    continue
-                }
-                if let open = current { try insert.execute(arguments: [runs, open.kind, open.key, seqs]) }
-                current = (kind, key)
-                seqs = data
-            }
-            if let open = current { try insert.execute(arguments: [runs, open.kind, open.key, seqs]) }
-            try db.execute(sql: "DELETE FROM posting WHERE block BETWEEN ? AND ?", arguments: [first, last])
-            runs += 1
-        }
-        try setMeta(db, "posting_runs", runs)
-    }
-
-    private static func setMeta(_ db: Database, _ key: String, _ value: Int64) throws {
         try db.execute(
-            sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            arguments: [key, String(value)]
+            sql: "INSERT INTO meta (key, value) VALUES ('postings_through', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            arguments: [String(through)]
         )
     }
 
@@ -189,14 +127,13 @@ enum Postings {
         """
     }
 
-    /// The postings of `keys` keys in a range of complete blocks (`table` `posting`, column
-    /// `block`) or of runs (`posting_run`, `run`), in order: one statement whose arguments are
-    /// the first and last block or run, the kind, then the keys.
-    static func blocksSQL(keys: Int, table: String = "posting", column: String = "block") -> String {
+    /// The postings of `keys` keys in every complete block, blocks in order: one statement whose
+    /// arguments are the last complete block, the kind, then the keys.
+    static func blocksSQL(keys: Int) -> String {
         let list = (0..<max(1, keys)).map { _ in "?" }.joined(separator: ", ")
         return """
-            WITH RECURSIVE blocks(b) AS (SELECT ? UNION ALL SELECT b + 1 FROM blocks WHERE b < ?)
-            SELECT p.seqs FROM blocks CROSS JOIN \(table) AS p ON p.\(column) = blocks.b AND p.kind = ? AND p.key IN (\(list))
+            WITH RECURSIVE blocks(b) AS (SELECT 0 UNION ALL SELECT b + 1 FROM blocks WHERE b < ?)
+            SELECT p.seqs FROM blocks CROSS JOIN posting AS p ON p.block = blocks.b AND p.kind = ? AND p.key IN (\(list))
             """
     }
 
@@ -210,27 +147,13 @@ enum Postings {
         let through = (min(try compactedThrough(db), last) >> Int64(shift)) << Int64(shift)
         var result: [Int64] = []
         if through > 0 {
-            let completeBlocks = through >> Int64(shift)
-            let per = try runBlocks(db)
-            // Runs first, then the complete blocks after them; one statement each, in order
-            // (`run` and `block` lead their keys). Given an earlier `last`, the last run may
-            // reach past it: its surplus is dropped below.
-            let runs = min(try runCount(db), (completeBlocks + per - 1) / per)
-            var ranges: [(sql: String, first: Int64, last: Int64)] = []
-            if runs > 0 { ranges.append((blocksSQL(keys: keys.count, table: "posting_run", column: "run"), 0, runs - 1)) }
-            if runs * per < completeBlocks { ranges.append((blocksSQL(keys: keys.count), runs * per, completeBlocks - 1)) }
-            for range in ranges {
-                let statement = try db.cachedStatement(sql: range.sql)
-                let rows = try Row.fetchCursor(
-                    statement, arguments: StatementArguments([range.first, range.last, kind.rawValue]) + StatementArguments(keys)
-                )
-                while let row = try rows.next() {
-                    let data: Data = row[0]
-                    result.append(contentsOf: decode(data))
-                }
-            }
-            if runs * per > completeBlocks {
-                result.removeAll { $0 > through }
+            // One statement seeks every complete block, in block order (`block` leads the key).
+            let lastBlock = (through >> Int64(shift)) - 1
+            let statement = try db.cachedStatement(sql: blocksSQL(keys: keys.count))
+            let rows = try Row.fetchCursor(statement, arguments: StatementArguments([lastBlock, kind.rawValue]) + StatementArguments(keys))
+            while let row = try rows.next() {
+                let data: Data = row[0]
+                result.append(contentsOf: decode(data))
             }
         }
         // The block still filling, through the bucketed indexes on its buckets only.

@@ -191,21 +191,6 @@ enum Schema {
                     """
             )
         }
-        migrator.registerMigration("v3: runs of posting lists") { db in
-            try db.execute(
-                sql: """
-                    -- Runs: the posting lists of 16 complete blocks merged, one row per key (see
-                    -- Postings). run leads the key, so a new run is written at the end of the tree.
-                    CREATE TABLE posting_run (
-                        run INTEGER NOT NULL,
-                        kind INTEGER NOT NULL,
-                        key TEXT NOT NULL,
-                        seqs BLOB NOT NULL,
-                        PRIMARY KEY (run, kind, key)
-                    ) STRICT, WITHOUT ROWID;
-                    """
-            )
-        }
         return migrator
     }
 }

@@ -14,6 +14,8 @@ enum ReportsBench {
         var calls = 10_000_000
         var database: String?
         var samples = 300
+        /// Runs the trace lookups this many times (for a profiler).
+        var repeats = 1
         var iterator = arguments.makeIterator()
         while let flag = iterator.next() {
             let value = iterator.next() ?? ""
@@ -21,6 +23,7 @@ enum ReportsBench {
             case "--calls": calls = Int(value) ?? calls
             case "--db": database = value
             case "--samples": samples = Int(value) ?? samples
+            case "--repeat": repeats = max(1, Int(value) ?? 1)
             default: print("unknown option \(flag)"); exit(64)
             }
         }
@@ -92,9 +95,12 @@ enum ReportsBench {
                      percentile(lookupTimes, 0.5) * 1000, percentile(buildTimes, 0.5) * 1000, percentile(renderTimes, 0.5) * 1000))
         var traceTimes: [Double] = []
         var traceEntries = 0
-        for trace in traces {
-            traceTimes.append(try seconds { traceEntries += try log.store.entries(.trace(trace)).count })
+        for _ in 0..<repeats {
+            for trace in traces {
+                traceTimes.append(try seconds { traceEntries += try log.store.entries(.trace(trace)).count })
+            }
         }
+        traceEntries /= repeats
         print(String(format: "trace:   lookup of one trace's entries, %d traces: median %.3f ms, p95 %.3f ms (%.1f entries each)",
                      traces.count, percentile(traceTimes, 0.5) * 1000, percentile(traceTimes, 0.95) * 1000,
                      Double(traceEntries) / Double(max(1, traces.count))))

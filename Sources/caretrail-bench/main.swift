@@ -2,7 +2,7 @@
 // ../shared/bench/gen_workload.py (about 1 KB per call).
 //
 //   swift run -c release caretrail-bench [--calls N] [--batch B] [--single N] [--tasks T] [--workload FILE]
-//   swift run -c release caretrail-bench reports [--calls N] [--db PATH] [--samples S]   (see ReportsBench)
+//   swift run -c release caretrail-bench reports [--calls N] [--db PATH] [--samples S] [--repeat R]   (see ReportsBench)
 //   swift run -c release caretrail-bench export --db PATH                              (see ExportBench)
 //
 // It prints, for one fresh database in a temporary folder:

@@ -9,11 +9,8 @@ import Testing
 @Suite("Queries privacy officers ask")
 struct EntryQueryTests {
     /// 9,000 entries (three index buckets; two blocks of postings of 4,096, then a block still filling): 50 patients, 7 users, queries naming two patients.
-    /// With `runBlocks` 2, the two complete blocks are merged into a run.
-    static func populatedStore(runBlocks: Int = 16) throws -> (AuditStore, [EncodedEntry]) {
-        let store = try AuditStore.create(
-            at: temporaryFolder().appendingPathComponent("audit.sqlite").path, postingBlockShift: 12, postingRunBlocks: runBlocks
-        )
+    static func populatedStore() throws -> (AuditStore, [EncodedEntry]) {
+        let store = try AuditStore.create(at: temporaryFolder().appendingPathComponent("audit.sqlite").path, postingBlockShift: 12)
         var all: [EncodedEntry] = []
         for index in 0..<9000 {
             var e = entry(index, patient: "PAT-\(index % 50)")
@@ -33,19 +30,10 @@ struct EntryQueryTests {
         return (store, all)
     }
 
-    /// Blocks alone (runs of 16 are never reached), and the same two blocks merged into a run.
-    @Test(arguments: [16, 2])
-    func everyQueryReturnsExactlyTheMatchingEntriesInLogOrder(runBlocks: Int) throws {
-        let (store, all) = try Self.populatedStore(runBlocks: runBlocks)
+    @Test func everyQueryReturnsExactlyTheMatchingEntriesInLogOrder() throws {
+        let (store, all) = try Self.populatedStore()
         // Two complete blocks of 4,096 have posting lists; the rest is found through the buckets.
         #expect(try store.pool.read { try Postings.compactedThrough($0) } == 8192)
-        let (runs, blockRows, runRows) = try store.pool.read { db in
-            (try Postings.runCount(db), try Int.fetchOne(db, sql: "SELECT count(*) FROM posting") ?? -1,
-             try Int.fetchOne(db, sql: "SELECT count(*) FROM posting_run") ?? -1)
-        }
-        #expect(runs == (runBlocks == 2 ? 1 : 0))
-        // A merged block's rows move into the run: one row per key, none left behind.
-        #expect(runBlocks == 2 ? blockRows == 0 && runRows > 0 : blockRows > 0 && runRows == 0)
         func expected(_ match: (EncodedEntry) -> Bool) -> [Int64] {
             all.enumerated().filter { match($0.element) }.map { Int64($0.offset + 1) }
         }
@@ -59,11 +47,11 @@ struct EntryQueryTests {
         #expect(try store.entries(.failures).map(\.seq) == expected { $0.outcome == "failure" })
     }
 
-    /// A lookup bounded by an earlier head (a report computed at that head) must not return
-    /// what a run holds beyond it, nor miss what lies between the head and the run's end.
-    @Test(arguments: [16, 2])
-    func aLookupUpToAnEarlierHeadSeesNothingAfterIt(runBlocks: Int) throws {
-        let (store, all) = try Self.populatedStore(runBlocks: runBlocks)
+    /// A lookup bounded by an earlier head (a report computed at the head it verified, while
+    /// appends went on) must return exactly the entries up to that head: none after it, and
+    /// none missed between its block boundary and it.
+    @Test func aLookupUpToAnEarlierHeadReturnsExactlyTheEntriesUpToIt() throws {
+        let (store, all) = try Self.populatedStore()
         for last: Int64 in [1, 4095, 4096, 4097, 5000, 8192, 8500] {
             let seqs = try store.pool.read { db in try Postings.seqs(db, kind: .patient, keys: ["PAT-7"], last: last) }
             let expected = all.prefix(Int(last)).enumerated()
