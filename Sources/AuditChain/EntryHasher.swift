@@ -82,30 +82,17 @@ public struct EntryHasher: Sendable {
     /// The entry hash from raw column bytes: `column(i, body)` calls `body` with the bytes of
     /// ``hashedColumns``[i] (`nil` for SQL NULL). This is the verifier's fast path: no strings
     /// are made.
-    ///
-    /// The bytes are streamed into SHA-256 rather than laid out whole: small members gather in
-    /// `buffer`, and a JSON column (the body, most of an entry) is hashed straight from the
-    /// caller's memory, never copied.
     public func hash(
         seq: Int64, buffer: inout [UInt8], column: (Int, (UnsafeBufferPointer<UInt8>?) -> Void) -> Void
     ) -> ChainHash {
         buffer.removeAll(keepingCapacity: true)
-        var sha = SHA256()
-        writeCanonical(seq: seq, into: &buffer, column: column) { pending, json in
-            // Stored canonical: hashed as it is, where it is, after what gathered before it.
-            pending.withUnsafeBytes { sha.update(bufferPointer: $0) }
-            pending.removeAll(keepingCapacity: true)
-            sha.update(bufferPointer: UnsafeRawBufferPointer(json))
-        }
-        buffer.withUnsafeBytes { sha.update(bufferPointer: $0) }
-        return sha.finalize().withUnsafeBytes { raw in ChainHash(unchecked: raw.bindMemory(to: UInt8.self)) }
+        writeCanonical(seq: seq, into: &buffer, column: column)
+        return Self.digest(buffer)
     }
-
-    private static let null: [UInt8] = Array("null".utf8)
 
     private func writeCanonical(seq: Int64, recordedAt: String, prevHash: ChainHash, content e: EncodedEntry, into out: inout [UInt8]) {
         let values = Self.columnTexts(e, recordedAt: recordedAt)
-        writeCanonical(seq: seq, into: &out, column: { index, body in
+        writeCanonical(seq: seq, into: &out) { index, body in
             if index == 9 {
                 prevHash.bytes.withUnsafeBufferPointer { body($0) }
                 return
@@ -113,7 +100,7 @@ public struct EntryHasher: Sendable {
             guard let value = values[index] else { return body(nil) }
             var copy = value
             copy.withUTF8 { body($0) }
-        }, json: { out, json in out.append(contentsOf: json) })
+        }
     }
 
     /// `"name":` of each hashed column, as bytes (a leading comma for all but the first).
@@ -122,19 +109,8 @@ public struct EntryHasher: Sendable {
     }
     private static let encodings: [ColumnEncoding] = hashedColumns.map(\.encoding)
 
-    /// Lays out the canonical object in `out`, handing each JSON column to `json` with what
-    /// `out` holds so far: appended by the byte form, hashed in place by the streaming form.
     private func writeCanonical(
-        seq: Int64, into out: inout [UInt8], column: (Int, (UnsafeBufferPointer<UInt8>?) -> Void) -> Void,
-        json splice: (inout [UInt8], UnsafeBufferPointer<UInt8>) -> Void
-    ) {
-        // `column` runs `splice` only while it runs itself: nothing escapes.
-        withoutActuallyEscaping(splice) { json in writeMembers(seq: seq, into: &out, column: column, json: json) }
-    }
-
-    private func writeMembers(
-        seq: Int64, into out: inout [UInt8], column: (Int, (UnsafeBufferPointer<UInt8>?) -> Void) -> Void,
-        json: @escaping (inout [UInt8], UnsafeBufferPointer<UInt8>) -> Void
+        seq: Int64, into out: inout [UInt8], column: (Int, (UnsafeBufferPointer<UInt8>?) -> Void) -> Void
     ) {
         let prefixes = Self.memberPrefixes
         let encodings = Self.encodings
@@ -147,12 +123,12 @@ public struct EntryHasher: Sendable {
             } else {
                 column(index) { bytes in
                     guard let bytes else {
-                        out.append(contentsOf: Self.null)
+                        out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
                         return
                     }
                     switch encoding {
                     case .text: CanonicalJSON.writeString(bytes: bytes, into: &out)
-                    case .json: json(&out, bytes)
+                    case .json: out.append(contentsOf: bytes)
                     case .hash:
                         out.append(UInt8(ascii: "\""))
                         ChainHash.appendHex(bytes, to: &out)
