@@ -39,11 +39,9 @@ public struct APIError: HTTPResponseError {
 /// JSON responses.
 enum JSONResponse {
     static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
-        var bytes = CanonicalJSON.string(value)
-        bytes.append("\n")
-        return Response(
-            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: bytes))
-        )
+        var bytes: [UInt8] = []
+        CanonicalJSON.write(value, into: &bytes)
+        return make(canonical: bytes, status: status)
     }
 
     /// JSON already in canonical form, as bytes.
