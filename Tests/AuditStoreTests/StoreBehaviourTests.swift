@@ -15,6 +15,15 @@ func entry(_ index: Int, patient: String = "PAT-1", kind: String = "tool_call") 
     )
 }
 
+/// A query (action `E`) whose results named `patients` (a JSON array's text).
+func query(_ index: Int, naming patients: String) -> EncodedEntry {
+    var query = entry(index)
+    query.action = "E"
+    query.patientID = nil
+    query.patientIDs = patients
+    return query
+}
+
 func newStore(_ folder: URL) throws -> AuditStore {
     try AuditStore.create(at: folder.appendingPathComponent("audit.sqlite").path)
 }
@@ -113,11 +122,7 @@ struct StoreBehaviourTests {
     @Test func queriesIndexEveryPatientTheyNamed() throws {
         let folder = temporaryFolder()
         let store = try newStore(folder)
-        var query = entry(1)
-        query.action = "E"
-        query.patientID = nil
-        query.patientIDs = #"["PAT-1","PAT-2","PAT-3"]"#
-        _ = try store.appendNow([query])
+        _ = try store.appendNow([query(1, naming: #"["PAT-1","PAT-2","PAT-3"]"#)])
         let queue = try DatabaseQueue(path: store.path)
         let rows = try queue.read { try String.fetchAll($0, sql: "SELECT patient_id FROM entry_patient ORDER BY patient_id") }
         #expect(rows == ["PAT-1", "PAT-2", "PAT-3"])
@@ -134,9 +139,9 @@ struct StoreBehaviourTests {
         #expect(small.entriesChecked == 1000)
     }
 
-    /// Verify reads columns straight from SQLite's buffers and streams them into SHA-256; the
-    /// append hashed the same entry laid out whole. Empty text, NULL, escapes and non-ASCII
-    /// text must come out the same both ways, and a change to any of them must be caught.
+    /// Verify reads columns straight from SQLite's buffers (text as blobs); the append hashed
+    /// the entry from its Swift strings. Empty text, NULL, escapes and non-ASCII text must come
+    /// out the same both ways, and a change to any of them must be caught.
     @Test func verifyRehashesEmptyNullEscapedAndNonASCIIColumnsAsTheAppendHashedThem() throws {
         let folder = temporaryFolder()
         let store = try newStore(folder)
@@ -146,11 +151,7 @@ struct StoreBehaviourTests {
         odd.toolName = "quote\"back\\slash\ttab\u{1}"
         odd.userID = "Zoë-医生"
         odd.body = #"{"note":"line\nbreak","empty":""}"#
-        var query = entry(2)
-        query.action = "E"
-        query.patientID = nil
-        query.patientIDs = #"["PAT-1","PAT-2"]"#
-        let receipt = try store.appendNow([odd, query, entry(3)])
+        let receipt = try store.appendNow([odd, query(2, naming: #"["PAT-1","PAT-2"]"#), entry(3)])
         let verified = try store.verify()
         #expect(verified.isIntact)
         #expect(verified.head == receipt.head)
