@@ -1,6 +1,7 @@
 import AuditChain
 public import AuditCore
 import GRDB
+import GRDBSQLite
 
 /// One row of a patient's access history, as reports list it: an access (a tool call that
 /// read, changed or queried the record), or an alert or review about the patient.
@@ -57,37 +58,48 @@ extension AuditStore {
                 case .patientID(let patient): seqs = try Postings.seqs(db, kind: .patient, keys: [patient], last: min(head, last ?? head))
                 case .pseudonyms(let tokens): seqs = try Postings.seqs(db, kind: .token, keys: tokens, last: min(head, last ?? head))
                 }
+                // The body is read for tool calls (their user's role, found by a scan of the
+                // canonical bytes) and for alerts and reviews (handed on whole); the rare
+                // break-the-glass members are left to SQLite's JSON functions.
                 let statement = try db.cachedStatement(sql: """
                     SELECT e.seq, e.kind, coalesce(e.timestamp, e.recorded_at), e.recorded_at, e.tenant_id, e.user_id,
-                    CASE WHEN e.kind = 'tool_call' THEN json_extract(e.body, '$.user_role') END, e.model, e.tool_name,
+                    CASE WHEN e.kind IN ('tool_call', 'alert', 'review') THEN e.body END, e.model, e.tool_name,
                     e.action, e.purpose_of_use, e.outcome,
                     CASE WHEN e.kind = 'tool_call' AND e.purpose_of_use IN ('ETREAT', 'BTG', 'ERTREAT')
                         THEN json_type(e.body, '$.break_glass') END,
                     CASE WHEN e.kind = 'tool_call' AND e.purpose_of_use IN ('ETREAT', 'BTG', 'ERTREAT')
                         THEN json_extract(e.body, '$.break_glass.reason') END,
-                    e.conversation_id, e.trace_id, CASE WHEN e.kind IN ('alert', 'review') THEN e.body END
+                    e.conversation_id, e.trace_id
                     FROM entry AS e WHERE e.seq = ?
-                    """)
+                    """).sqliteStatement
+                defer { sqlite3_reset(statement) }
+                let columns = StatementColumns(statement: statement)
                 let lower = from?.description
                 let upper = to?.description
                 let tokenSearch: Bool
                 if case .pseudonyms = key { tokenSearch = true } else { tokenSearch = false }
                 for seq in seqs {
-                    guard let row = try Row.fetchOne(statement, arguments: [seq]) else { continue }
-                    let kind: String = row[1]
-                    let time: String = row[2]
+                    sqlite3_reset(statement)
+                    sqlite3_bind_int64(statement, 1, seq)
+                    guard try StatementColumns.step(statement, db) else { continue }
+                    let kind = columns.string(1)
+                    let time = columns.string(2)
                     if kind == "tool_call" || kind == "agent_request" {
                         if let lower, time < lower { continue }
                         if let upper, time > upper { continue }
                     }
                     // A search by pseudonym lists accesses only.
                     if tokenSearch && kind != "tool_call" { continue }
-                    let action: String? = row[9]
+                    let action = columns.text(9)
+                    let isCall = kind == "tool_call"
                     try body(AccessRow(
-                        seq: seq, kind: kind, time: time, recordedAt: row[3], tenantID: row[4], userID: row[5], userRole: row[6],
-                        model: row[7], toolName: row[8], action: action, purposeOfUse: row[10], outcome: row[11],
-                        breakGlass: (row[12] as String?) != nil, breakGlassReason: row[13], conversationID: row[14],
-                        traceID: row[15], viaQuery: action == ToolAction.execute.rawValue, body: row[16]
+                        seq: seq, kind: kind, time: time, recordedAt: columns.string(3), tenantID: columns.string(4),
+                        userID: columns.string(5),
+                        userRole: isCall ? columns.withBytes(6) { $0.flatMap { BodyScan.topLevelString("user_role", in: $0) } } : nil,
+                        model: columns.string(7), toolName: columns.text(8), action: action, purposeOfUse: columns.text(10),
+                        outcome: columns.text(11), breakGlass: !columns.isNull(12), breakGlassReason: columns.text(13),
+                        conversationID: columns.text(14), traceID: columns.text(15), viaQuery: action == ToolAction.execute.rawValue,
+                        body: isCall ? nil : columns.text(6)
                     ))
                 }
             }

@@ -62,12 +62,10 @@ extension AuditStore {
                 }
                 if let (kind, key) = keyed {
                     let last = try Self.head(db)?.seq ?? 0
-                    let statement = try db.cachedStatement(sql: "SELECT \(Self.selectColumns) FROM entry WHERE seq = ?")
                     var count = 0
                     for seq in try Postings.seqs(db, kind: kind, keys: [key], last: last) {
                         guard count < limit else { break }
-                        guard let row = try Row.fetchOne(statement, arguments: [seq]) else { continue }
-                        let entry = Self.storedEntry(row)
+                        guard let entry = try Self.entry(db, seq: seq) else { continue }
                         let time = entry.content.timestamp ?? entry.recordedAt
                         if let lower, time < lower { continue }
                         if let upper, time > upper { continue }

@@ -180,28 +180,22 @@ extension AuditStore {
         var expectedIndex: [(Int64, String, String)] = []
         let hashColumn = Int32(EntryHasher.hashedColumns.count)
         let prevHashColumn = EntryHasher.hashedColumns.firstIndex { $0.name == "prev_hash" } ?? 9
-        while true {
-            let code = sqlite3_step(statement)
-            if code == SQLITE_DONE { break }
-            guard code == SQLITE_ROW else {
-                throw StoreError(code: .readFailed, message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-            }
-            let seq = sqlite3_column_int64(statement, 12)
+        let columns = StatementColumns(statement: statement)
+        while try StatementColumns.step(statement, db) {
+            let seq = columns.int64(12)
             let computed = hasher.hash(seq: seq, buffer: &buffer) { index, body in
-                let column = Int32(index)
-                // Text is read as a blob: the same bytes, but without the copy SQLite makes to
-                // add a terminating NUL for sqlite3_column_text. A blob of no bytes has no
-                // pointer, so NULL is told apart by its type.
-                if index != prevHashColumn, sqlite3_column_type(statement, column) == SQLITE_NULL { return body(nil) }
-                let pointer = sqlite3_column_blob(statement, column)?.assumingMemoryBound(to: UInt8.self)
-                body(UnsafeBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement, column))))
+                if index == prevHashColumn {
+                    columns.withBytes(Int32(index)) { body($0 ?? UnsafeBufferPointer(start: nil, count: 0)) }
+                } else {
+                    columns.withBytes(Int32(index), body)
+                }
             }
-            let stored = Self.hashColumn(statement, hashColumn)
-            let prev = Self.hashColumn(statement, 9)
+            let stored = columns.hash(hashColumn)
+            let prev = columns.hash(9)
             result.links.append(ChainLink(seq: seq, prevHash: prev, entryHash: stored, hashIsValid: computed == stored))
-            if sqlite3_column_type(statement, 8) != SQLITE_NULL, Self.text(statement, 0) == "E" {
-                let at = Self.text(statement, 14) ?? Self.text(statement, 11) ?? ""
-                let ids = Self.text(statement, 8).flatMap { try? JSONParser.parse($0) }?.arrayValue ?? []
+            if !columns.isNull(8), columns.text(0) == "E" {
+                let at = columns.text(14) ?? columns.text(11) ?? ""
+                let ids = columns.text(8).flatMap { try? JSONParser.parse($0) }?.arrayValue ?? []
                 for patient in Set(ids.compactMap(\.stringValue)) { expectedIndex.append((seq, patient, at)) }
             }
         }
@@ -237,21 +231,6 @@ extension AuditStore {
             }
             return ChainVerifier.diagnose(suspect: suspect, before: before, after: after)
         }
-    }
-
-    private static func hashColumn(_ statement: SQLiteStatement, _ column: Int32) -> ChainHash {
-        let count = Int(sqlite3_column_bytes(statement, column))
-        guard let pointer = sqlite3_column_blob(statement, column)?.assumingMemoryBound(to: UInt8.self) else {
-            return ChainHash(unchecked: UnsafeBufferPointer<UInt8>(start: nil, count: 0))
-        }
-        return ChainHash(unchecked: UnsafeBufferPointer(start: pointer, count: count))
-    }
-
-    private static func text(_ statement: SQLiteStatement, _ column: Int32) -> String? {
-        guard sqlite3_column_type(statement, column) != SQLITE_NULL, let pointer = sqlite3_column_text(statement, column) else {
-            return nil
-        }
-        return String(cString: pointer)
     }
 }
 

@@ -140,16 +140,17 @@ public final class AuditStore: Sendable {
     }
 
     static func head(_ db: Database) throws -> ChainHead? {
-        let statement = try db.cachedStatement(sql: "SELECT seq, entry_hash FROM entry ORDER BY seq DESC LIMIT 1")
-        guard let row = try Row.fetchOne(statement) else {
-            return nil
-        }
-        return ChainHead(seq: row[0], hash: ChainHash(unchecked: [UInt8](row[1] as Data)))
+        let statement = try db.cachedStatement(sql: "SELECT seq, entry_hash FROM entry ORDER BY seq DESC LIMIT 1").sqliteStatement
+        sqlite3_reset(statement)
+        defer { sqlite3_reset(statement) }
+        guard try StatementColumns.step(statement, db) else { return nil }
+        let columns = StatementColumns(statement: statement)
+        return ChainHead(seq: columns.int64(0), hash: columns.hash(1))
     }
 
     /// The entry at `seq`.
     public func entry(seq: Int64) throws(StoreError) -> StoredEntry? {
-        try read { db in try Self.fetchEntries(db, where: "seq = ?", arguments: [seq]).first }
+        try read { db in try Self.entry(db, seq: seq) }
     }
 
     /// The entries of one trace (its agent request and its tool calls), in log order.
@@ -236,6 +237,28 @@ public final class AuditStore: Sendable {
             entries.append(storedEntry(row))
         }
         return entries
+    }
+
+    /// The entry at `seq` through a cached statement of ``selectColumns``, read without GRDB's
+    /// `Row` (lookups and reports fetch their entries one sequence number at a time).
+    static func entry(_ db: Database, seq: Int64) throws -> StoredEntry? {
+        let statement = try db.cachedStatement(sql: "SELECT \(selectColumns) FROM entry WHERE seq = ?").sqliteStatement
+        sqlite3_reset(statement)
+        defer { sqlite3_reset(statement) }
+        sqlite3_bind_int64(statement, 1, seq)
+        guard try StatementColumns.step(statement, db) else { return nil }
+        return storedEntry(StatementColumns(statement: statement))
+    }
+
+    /// The entry in the current row of a statement of ``selectColumns``.
+    static func storedEntry(_ c: StatementColumns) -> StoredEntry {
+        // Column order: see EntryHasher.hashedColumns, then entry_hash (18).
+        let content = EncodedEntry(
+            kind: c.string(4), tenantID: c.string(13), userID: c.string(17), model: c.string(5), toolName: c.text(15),
+            action: c.text(0), patientID: c.text(7), patientIDs: c.text(8), purposeOfUse: c.text(10), outcome: c.text(6),
+            conversationID: c.text(2), traceID: c.text(16), timestamp: c.text(14), keyID: c.string(3), body: c.string(1)
+        )
+        return StoredEntry(seq: c.int64(12), recordedAt: c.string(11), prevHash: c.hash(9), entryHash: c.hash(18), content: content)
     }
 
     static func storedEntry(_ row: Row) -> StoredEntry {

@@ -1,3 +1,4 @@
+import AuditCore
 /// What the store derives from an entry's canonical `body` for its search and statistics
 /// tables, found in one pass over the bytes without building a JSON tree.
 struct BodyScan {
@@ -17,25 +18,50 @@ struct BodyScan {
     }
 
     private mutating func scan(_ bytes: UnsafeBufferPointer<UInt8>) {
-        var index = 0
+        Self.forEachMember(bytes) { name, value in
+            let key = String(decoding: name, as: UTF8.self)
+            if Self.searchedMembers.contains(key) {
+                collectTokens(value)
+            } else if key == "duration_ms" {
+                durationMS = Double(String(decoding: value, as: UTF8.self))
+            }
+            return true
+        }
+    }
+
+    /// The string value of the top-level member `key` of a canonical JSON object, unescaped;
+    /// `nil` when it is absent or not a string. Reports read `user_role` this way: SQLite's
+    /// `json_extract` parses the whole body into a tree first, which costs several times more.
+    static func topLevelString(_ key: String, in bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        let wanted = Array(key.utf8)
+        var found: String?
+        forEachMember(bytes) { name, value in
+            guard name.elementsEqual(wanted) else { return true }
+            if value.first == UInt8(ascii: "\""), case .string(let text)? = try? JSONParser.parse(value) { found = text }
+            return false
+        }
+        return found
+    }
+
+    /// Calls `body` with the name (unescaped bytes as stored) and the value bytes of each
+    /// top-level member of a canonical JSON object, in order, until it returns `false`.
+    private static func forEachMember(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Bool
+    ) {
         let count = bytes.count
         guard count > 1, bytes[0] == UInt8(ascii: "{") else { return }
-        index = 1
+        var index = 1
         while index < count {
-            // A member: "key": value
+            // A member: "key":value
             guard bytes[index] == UInt8(ascii: "\"") else { return }
             let keyStart = index + 1
-            index = Self.skipString(bytes, from: index)
-            let key = String(decoding: UnsafeBufferPointer(rebasing: bytes[keyStart..<max(keyStart, index - 1)]), as: UTF8.self)
+            index = skipString(bytes, from: index)
+            let name = UnsafeBufferPointer(rebasing: bytes[keyStart..<max(keyStart, index - 1)])
             guard index < count, bytes[index] == UInt8(ascii: ":") else { return }
             index += 1
             let valueStart = index
-            index = Self.skipValue(bytes, from: index)
-            if Self.searchedMembers.contains(key) {
-                collectTokens(UnsafeBufferPointer(rebasing: bytes[valueStart..<index]))
-            } else if key == "duration_ms" {
-                durationMS = Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[valueStart..<index]), as: UTF8.self))
-            }
+            index = skipValue(bytes, from: index)
+            guard body(name, UnsafeBufferPointer(rebasing: bytes[valueStart..<index])) else { return }
             guard index < count, bytes[index] == UInt8(ascii: ",") else { return }
             index += 1
         }
