@@ -53,15 +53,17 @@ extension AuditStore {
 
     private func writeKeyChange(_ event: EncodedEntry, _ body: (Database) throws -> Void) throws(StoreError) {
         do {
+            var completedBlock = false
             try pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
                     try body(db)
                     var sink = AppendSink(db: db, store: self, head: try Self.head(db))
                     try sink.append([event])
-                    try sink.finish()
+                    completedBlock = sink.completedBlock
                     return .commit
                 }
             }
+            if completedBlock { compactPostingsNow() }
         } catch let error as StoreError {
             throw error
         } catch {

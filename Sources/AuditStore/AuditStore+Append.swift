@@ -36,17 +36,20 @@ extension AuditStore {
     /// entries were given, how many the observer derived (alerts), and the head.
     public func appendAll(_ produce: (inout AppendSink) throws -> Void) throws -> (count: Int64, derived: Int64, head: ChainHead?) {
         do {
-            return try pool.writeWithoutTransaction { db in
+            var completedBlock = false
+            let result = try pool.writeWithoutTransaction { db in
                 var result: (Int64, Int64, ChainHead?) = (0, 0, nil)
                 try db.inTransaction(.immediate) {
                     var sink = AppendSink(db: db, store: self, head: try Self.head(db))
                     try produce(&sink)
-                    try sink.finish()
                     result = (sink.appended, sink.derived, sink.head)
+                    completedBlock = sink.completedBlock
                     return .commit
                 }
                 return result
             }
+            if completedBlock { compactPostingsNow() }
+            return result
         } catch {
             observer?.appendRolledBack()
             if let error = error as? DatabaseError {
@@ -60,7 +63,10 @@ extension AuditStore {
     /// rolled back alone; if the commit fails, every batch fails.
     func commit(_ batches: [[EncodedEntry]]) -> [Result<AppendReceipt, StoreError>] {
         do {
-            return try pool.writeWithoutTransaction { db in try commit(batches, in: db) }
+            let (results, completedBlock) = try pool.writeWithoutTransaction { db in try commit(batches, in: db) }
+            // The batches are durable; the block's postings follow, outside their transaction.
+            if completedBlock { compactPostingsNow() }
+            return results
         } catch {
             observer?.appendRolledBack()
             let failure = StoreError(code: .appendFailed, message: "nothing was appended: \(Self.reason(error))")
@@ -69,9 +75,13 @@ extension AuditStore {
     }
 
     /// ``commit(_:)`` on GRDB's writer queue, suspending instead of blocking the caller's thread.
+    /// A completed block's postings are written by a background task, so the appends that
+    /// arrive meanwhile wait only for its final inserts, not for the reading of its entries.
     func commitAsync(_ batches: [[EncodedEntry]]) async -> [Result<AppendReceipt, StoreError>] {
         do {
-            return try await pool.writeWithoutTransaction { db in try self.commit(batches, in: db) }
+            let (results, completedBlock) = try await pool.writeWithoutTransaction { db in try self.commit(batches, in: db) }
+            if completedBlock { compactPostingsInBackground() }
+            return results
         } catch {
             observer?.appendRolledBack()
             let failure = StoreError(code: .appendFailed, message: "nothing was appended: \(Self.reason(error))")
@@ -79,8 +89,9 @@ extension AuditStore {
         }
     }
 
-    private func commit(_ batches: [[EncodedEntry]], in db: Database) throws -> [Result<AppendReceipt, StoreError>] {
+    private func commit(_ batches: [[EncodedEntry]], in db: Database) throws -> ([Result<AppendReceipt, StoreError>], completedBlock: Bool) {
         var results: [Result<AppendReceipt, StoreError>] = []
+        var completedBlock = false
         try db.inTransaction(.immediate) {
             results = []
             var sink = AppendSink(db: db, store: self, head: try Self.head(db))
@@ -108,10 +119,10 @@ extension AuditStore {
                     )))
                 }
             }
-            try sink.finish()
+            completedBlock = sink.completedBlock
             return .commit
         }
-        return results
+        return (results, completedBlock)
     }
 }
 
@@ -126,8 +137,9 @@ public struct AppendSink {
     public private(set) var appended: Int64 = 0
     /// How many entries the store's observer derived from them (alerts) and this sink appended.
     public private(set) var derived: Int64 = 0
-    /// Whether a block of postings was completed and awaits ``finish()``.
-    private var postingsDue = false
+    /// Whether these appends completed a block of postings, which the store then writes
+    /// after the commit (see ``AuditStore/compactPostingsNow()``).
+    private(set) var completedBlock = false
     private var buffer: [UInt8] = []
 
     init(db: Database, store: AuditStore, head: ChainHead?) {
@@ -151,7 +163,7 @@ public struct AppendSink {
         var before = head?.hash ?? .genesis
         let firstSeq = (head?.seq ?? 0) + 1
         let receipts = try insert(entries, recordedAt: recordedAt)
-        defer { if let last = head?.seq, last >= firstSeq { postingsDue = postingsDue || Self.completesBlock(firstSeq, last, shift: store.postingBlockShift) } }
+        defer { if let last = head?.seq, last >= firstSeq { completedBlock = completedBlock || Self.completesBlock(firstSeq, last, shift: store.postingBlockShift) } }
         guard let observer = store.observer, !entries.isEmpty else { return receipts }
         var observed = Self.stored(entries, receipts: receipts, prevHash: before, recordedAt: recordedAt)
         while true {
@@ -169,14 +181,6 @@ public struct AppendSink {
     /// Whether the entries `first...last` complete a block of postings.
     private static func completesBlock(_ first: Int64, _ last: Int64, shift: Int) -> Bool {
         ((first - 1) >> Int64(shift)) != (last >> Int64(shift))
-    }
-
-    /// Writes the postings of blocks this sink completed. The store calls it once per
-    /// transaction, after every batch.
-    mutating func finish() throws {
-        guard postingsDue, let last = head?.seq else { return }
-        try Postings.compact(db, head: last)
-        postingsDue = false
     }
 
     /// Entries as stored, from their receipts; `prevHash` is the hash before the first.

@@ -21,6 +21,8 @@ public final class AuditStore: Sendable {
     public let clock: @Sendable () -> Timestamp
     let hasher = EntryHasher()
     let committer: GroupCommitter
+    /// Writes the postings of completed blocks after the appends that completed them.
+    let compaction = CompactionState()
     /// Sees every appended entry inside its transaction (CareTrail's alert detection).
     let observer: (any AppendObserver)?
     /// Entries per block of posting lists, as 2^shift (fixed when the log was created).

@@ -1,6 +1,7 @@
 import AuditCore
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// Posting lists: for each block of 2^`blockShift` entries once it is complete, each key's
 /// sequence numbers in one row of `posting`, so a lookup costs one seek per block.
@@ -35,29 +36,59 @@ enum Postings {
         return try String.fetchOne(statement).flatMap { Int64($0) } ?? 0
     }
 
-    /// Writes the postings of every block completed up to `head`.
+    /// Writes the postings of every block completed up to `head`, in the caller's transaction
+    /// (opening a log). Appends leave it to ``AuditStore/compactPostings()``, which reads each
+    /// block outside the write lock.
     static func compact(_ db: Database, head: Int64) throws {
         let shift = try blockShift(db)
         let size = Int64(1) << Int64(shift)
         var through = try compactedThrough(db)
         guard through + size <= head else { return }
         while through + size <= head {
-            try writeBlock(db, block: through >> Int64(shift), from: through + 1, through: through + size)
+            try write(db, collect(db, block: through >> Int64(shift), from: through + 1, through: through + size))
             through += size
         }
+        try setCompactedThrough(db, through)
+    }
+
+    static func setCompactedThrough(_ db: Database, _ through: Int64) throws {
         try db.execute(
             sql: "INSERT INTO meta (key, value) VALUES ('postings_through', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             arguments: [String(through)]
         )
     }
 
-    private static func writeBlock(_ db: Database, block: Int64, from low: Int64, through high: Int64) throws {
+    /// One complete block's posting lists and tool counters, collected from its entries.
+    struct Block {
+        var number: Int64
         var lists: [Kind: [String: [Int64]]] = [:]
+        var counters = ToolDayCounters()
+    /// The block's posting rows in key order (kind, then key), each key's sequence numbers sorted
+    /// and once each (a query naming its patient twice, or a patient both read and named).
+    func rows() -> [Posting] {
+        var rows: [Posting] = []
+        for kind in Kind.allCases {
+            guard let keys = lists[kind] else { continue }
+            for key in keys.keys.sorted() {
+                var seqs = keys[key] ?? []
+                seqs.sort()
+                var unique: [Int64] = []
+                unique.reserveCapacity(seqs.count)
+                for seq in seqs where unique.last != seq { unique.append(seq) }
+                rows.append(Posting(kind: kind, key: key, seqs: encode(unique)))
+            }
+        }
+        return rows
+    }
+    }
+
+    /// Reads the entries `low...high` (one complete block) and collects their postings; writes nothing.
+    static func collect(_ db: Database, block number: Int64, from low: Int64, through high: Int64) throws -> Block {
+        var block = Block(number: number)
         func add(_ kind: Kind, _ key: String?, _ seq: Int64) {
             guard let key else { return }
-            lists[kind, default: [:]][key, default: []].append(seq)
+            block.lists[kind, default: [:]][key, default: []].append(seq)
         }
-        var counters = ToolDayCounters()
         let rows = try Row.fetchCursor(
             db, sql: """
                 SELECT seq, patient_id, user_id, conversation_id, trace_id, kind, tool_name, coalesce(timestamp, recorded_at),
@@ -76,25 +107,49 @@ enum Postings {
             let scan = BodyScan(row[9])
             for token in scan.tokens { add(.token, token, seq) }
             if kind == "tool_call", let tool: String = row[6] {
-                counters.add(tool: tool, time: row[7], failed: (row[8] as String?) == "failure", durationMS: scan.durationMS, user: row[2])
+                block.counters.add(tool: tool, time: row[7], failed: (row[8] as String?) == "failure", durationMS: scan.durationMS, user: row[2])
             }
         }
-        try counters.flush(db)
         let queryPatients = try Row.fetchCursor(
             db, sql: "SELECT seq, patient_id FROM entry_patient WHERE seq BETWEEN ? AND ? ORDER BY seq", arguments: [low, high]
         )
         while let row = try queryPatients.next() { add(.patient, row[1], row[0]) }
-        let insert = try db.cachedStatement(sql: "INSERT INTO posting (block, kind, key, seqs) VALUES (?, ?, ?, ?)")
-        for kind in Kind.allCases {
-            guard let keys = lists[kind] else { continue }
-            for key in keys.keys.sorted() {
-                // A query naming its patient twice, or a patient both read and named: once each.
-                var seqs = keys[key] ?? []
-                seqs.sort()
-                var unique: [Int64] = []
-                unique.reserveCapacity(seqs.count)
-                for seq in seqs where unique.last != seq { unique.append(seq) }
-                try insert.execute(arguments: [block, kind.rawValue, key, encode(unique)])
+        return block
+    }
+
+    /// One row of `posting`: a key's sequence numbers in a block, encoded (``encode(_:)``).
+    struct Posting {
+        var kind: Kind
+        var key: String
+        var seqs: Data
+    }
+
+    /// Inserts a collected block's postings and counters, all in the caller's transaction.
+    static func write(_ db: Database, _ block: Block) throws {
+        var counters = block.counters
+        try counters.flush(db)
+        try insert(db, block: block.number, block.rows()[...])
+    }
+
+    /// Inserts posting rows of one block. `OR REPLACE`: a compaction cut short by a crash
+    /// leaves some rows of its block, which the next one writes again, identical.
+    static func insert(_ db: Database, block: Int64, _ rows: ArraySlice<Posting>) throws {
+        let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO posting (block, kind, key, seqs) VALUES (?, ?, ?, ?)").sqliteStatement
+        defer { sqlite3_reset(statement) }
+        for row in rows {
+            sqlite3_reset(statement)
+            sqlite3_bind_int64(statement, 1, block)
+            sqlite3_bind_int64(statement, 2, row.kind.rawValue)
+            var key = row.key
+            key.withUTF8 { bytes in
+                _ = bytes.withMemoryRebound(to: CChar.self) { sqlite3_bind_text(statement, 3, $0.baseAddress, Int32($0.count), sqliteTransient) }
+            }
+            row.seqs.withUnsafeBytes { seqs in
+                _ = sqlite3_bind_blob(statement, 4, seqs.baseAddress, Int32(seqs.count), sqliteTransient)
+            }
+            let code = sqlite3_step(statement)
+            guard code == SQLITE_DONE else {
+                throw StoreError(code: .appendFailed, message: "SQLite error \(code): \(String(cString: sqlite3_errmsg(db.sqliteConnection)))")
             }
         }
     }

@@ -1,13 +1,15 @@
 // caretrail-bench: measures the figures the foundation issue names, on a workload from
 // ../shared/bench/gen_workload.py (about 1 KB per call).
 //
-//   swift run -c release caretrail-bench [--calls N] [--batch B] [--single N] [--tasks T] [--workload FILE]
+//   swift run -c release caretrail-bench [--calls N] [--batch B] [--single N] [--tasks T] [--workload FILE] [--store-only yes]
 //   swift run -c release caretrail-bench reports [--calls N] [--db PATH] [--samples S] [--repeat R]   (see ReportsBench)
 //   swift run -c release caretrail-bench export --db PATH                              (see ExportBench)
 //
 // It prints, for one fresh database in a temporary folder:
 //   ingest   durable batched ingest, from JSON-lines bytes to committed entries (parse, validate,
 //            sanitise, pseudonymise, canonicalise, hash, insert, fsync), calls/s;
+//   store    the store alone (calls prepared beforehand), with its CPU time and commit latencies;
+//   async    the same batches through the group committer, as the server appends: latencies;
 //   single   one appender committing every call alone, calls/s;
 //   grouped  T concurrent tasks appending one call each, sharing group commits, calls/s;
 //   detect   the cost of live anomaly detection: the store phase with and without it;
@@ -187,6 +189,31 @@ print(String(format: "         CPU time %.2f s (%.1f µs per call); the rest of 
 print(String(format: "         commit latency per batch: median %.1f ms, p99 %.1f ms, max %.1f ms",
              commitLatencies[commitLatencies.count / 2] * 1000, commitLatencies[commitLatencies.count * 99 / 100] * 1000,
              (commitLatencies.last ?? 0) * 1000))
+
+// 1b'. The same batches through the group committer, as the server appends them: a completed
+//      block's postings are then written in the background, so no append waits for them.
+let asyncLog = try AuditLog.create(database: folder.appendingPathComponent("async.sqlite").path)
+let asyncBatches = preparedBatches
+final class Latencies: @unchecked Sendable { var values: [Double] = [] }
+let asyncLatencies = Latencies()
+let asyncSemaphore = DispatchSemaphore(value: 0)
+let asyncStart = DispatchTime.now().uptimeNanoseconds
+Task.detached {
+    for batch in asyncBatches {
+        let start = DispatchTime.now().uptimeNanoseconds
+        _ = try? await asyncLog.store.append(batch)
+        asyncLatencies.values.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    asyncSemaphore.signal()
+}
+asyncSemaphore.wait()
+let asyncTime = Double(DispatchTime.now().uptimeNanoseconds - asyncStart) / 1e9
+asyncLatencies.values.sort()
+let asyncValues = asyncLatencies.values
+print(String(format: "async:   the same batches appended one after another through the group committer: %.2f s = %.0f calls/s",
+             asyncTime, Double(count) / asyncTime))
+print(String(format: "         append latency per batch: median %.1f ms, p99 %.1f ms, max %.1f ms",
+             asyncValues[asyncValues.count / 2] * 1000, asyncValues[asyncValues.count * 99 / 100] * 1000, (asyncValues.last ?? 0) * 1000))
 if options.storeOnly { exit(0) }
 
 // 1c. Live anomaly detection's cost: the same prepared batches into a store without the

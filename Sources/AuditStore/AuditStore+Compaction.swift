@@ -1,0 +1,104 @@
+import AuditChain
+import Foundation
+import GRDB
+
+extension AuditStore {
+    /// Writes the postings of every complete block that has none yet, one block at a time.
+    ///
+    /// A block's 65,536 entries are read and their postings collected in a read transaction,
+    /// beside the appends (WAL readers do not block the writer); only the inserts of the
+    /// postings take the write lock. Appends that arrive meanwhile wait for those inserts at
+    /// most, instead of for the whole block being read inside an append's transaction, which
+    /// took about a second. If another connection wrote the block first, it is not written
+    /// again. A failure leaves the block to the next call or the next opening of the log:
+    /// postings are derived from the entries, and until a block has them, lookups read it
+    /// through the bucketed indexes.
+    func compactPostingsNow() {
+        do {
+            try compactPendingBlocks()
+        } catch {
+            // Derived data only: the entries are durable, and lookups do without the postings.
+        }
+    }
+
+    /// ``compactPostingsNow()`` on a background queue (not Swift's cooperative pool, whose few
+    /// threads serve requests). At most one runs at a time; a request made while it runs makes
+    /// it go round once more.
+    func compactPostingsInBackground() {
+        guard compaction.request() else { return }
+        DispatchQueue.global(qos: .utility).async { [self] in
+            while compaction.nextPass() { compactPostingsNow() }
+        }
+    }
+
+    private func compactPendingBlocks() throws {
+        while true {
+            let collected: (through: Int64, size: Int64, block: Postings.Block)? = try pool.read { db in
+                let shift = Int64(try Postings.blockShift(db))
+                let size = Int64(1) << shift
+                let through = try Postings.compactedThrough(db)
+                guard let head = try Self.head(db)?.seq, through + size <= head else { return nil }
+                return (through, size, try Postings.collect(db, block: through >> shift, from: through + 1, through: through + size))
+            }
+            guard let collected else { return }
+            // Outside the write lock: sorting and encoding the rows; then inserts in chunks of
+            // a few thousand rows, each its own short transaction, so that appends queued
+            // behind one wait milliseconds. The counters (which add up, so must be written
+            // once) and the mark that the block is done go with the last chunk.
+            let rows = collected.block.rows()
+            var start = 0
+            var done = false
+            while !done {
+                let end = min(rows.count, start + Self.postingsPerTransaction)
+                let last = end == rows.count
+                let written = try pool.write { db -> Bool in
+                    guard try Postings.compactedThrough(db) == collected.through else { return false }
+                    try Postings.insert(db, block: collected.block.number, rows[start..<end])
+                    if last {
+                        var counters = collected.block.counters
+                        try counters.flush(db)
+                        try Postings.setCompactedThrough(db, collected.through + collected.size)
+                    }
+                    return true
+                }
+                // Another connection wrote the block meanwhile.
+                if !written { return }
+                start = end
+                done = last
+            }
+        }
+    }
+
+    /// Posting rows inserted per write transaction by a background compaction.
+    static let postingsPerTransaction = 4096
+}
+
+/// The state of a store's background compaction: at most one runner; requests made while it
+/// runs are not lost.
+final class CompactionState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var running = false
+    private var requested = false
+
+    /// Records a request; `true` if the caller must start a runner.
+    func request() -> Bool {
+        lock.withLock {
+            requested = true
+            if running { return false }
+            running = true
+            return true
+        }
+    }
+
+    /// Asked by the runner before each pass: `true` to make one, `false` when it stops.
+    func nextPass() -> Bool {
+        lock.withLock {
+            if requested {
+                requested = false
+                return true
+            }
+            running = false
+            return false
+        }
+    }
+}
