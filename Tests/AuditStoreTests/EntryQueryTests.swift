@@ -11,19 +11,7 @@ struct EntryQueryTests {
     /// 9,000 entries (three index buckets; two blocks of postings of 4,096, then a block still filling): 50 patients, 7 users, queries naming two patients.
     static func populatedStore() throws -> (AuditStore, [EncodedEntry]) {
         let store = try AuditStore.create(at: temporaryFolder().appendingPathComponent("audit.sqlite").path, postingBlockShift: 12)
-        var all: [EncodedEntry] = []
-        for index in 0..<9000 {
-            var e = entry(index, patient: "PAT-\(index % 50)")
-            e.timestamp = Timestamp(millisecondsSinceEpoch: 1_767_600_000_000 + Int64(index) * 1000).description
-            if index % 10 == 3 {
-                e.action = "E"
-                e.patientID = nil
-                e.patientIDs = #"["PAT-\#(index % 50)","PAT-\#((index + 1) % 50)"]"#
-            }
-            if index % 13 == 0 { e.outcome = "failure" }
-            e.toolName = ["get_patient_record", "order_lab", "search_patients"][index % 3]
-            all.append(e)
-        }
+        let all = (0..<9000).map { mixedEntry($0, spacingMS: 1000) }
         for start in stride(from: 0, to: all.count, by: 1000) {
             _ = try store.appendNow(Array(all[start..<start + 1000]))
         }

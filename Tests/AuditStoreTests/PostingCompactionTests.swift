@@ -10,15 +10,7 @@ import Testing
 struct PostingCompactionTests {
     /// 9,000 entries: two complete blocks of 4,096, with queries naming two patients, failures and tools.
     static let entries: [EncodedEntry] = (0..<9000).map { index in
-        var e = entry(index, patient: "PAT-\(index % 50)")
-        e.timestamp = Timestamp(millisecondsSinceEpoch: 1_767_600_000_000 + Int64(index) * 60_000).description
-        if index % 10 == 3 {
-            e.action = "E"
-            e.patientID = nil
-            e.patientIDs = #"["PAT-\#(index % 50)","PAT-\#((index + 1) % 50)"]"#
-        }
-        if index % 13 == 0 { e.outcome = "failure" }
-        e.toolName = ["get_patient_record", "order_lab", "search_patients"][index % 3]
+        var e = mixedEntry(index, spacingMS: 60_000)
         e.body = #"{"duration_ms":\#(index % 400),"trigger":"user_request"}"#
         return e
     }

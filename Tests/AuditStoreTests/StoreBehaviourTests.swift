@@ -15,6 +15,21 @@ func entry(_ index: Int, patient: String = "PAT-1", kind: String = "tool_call") 
     )
 }
 
+/// The `index`-th entry of a mixed workload, `spacingMS` apart from 2026-01-05: 50 patients,
+/// every tenth a query naming two of them, every thirteenth failed, three tools in turn.
+func mixedEntry(_ index: Int, spacingMS: Int64) -> EncodedEntry {
+    var e = entry(index, patient: "PAT-\(index % 50)")
+    e.timestamp = Timestamp(millisecondsSinceEpoch: 1_767_600_000_000 + Int64(index) * spacingMS).description
+    if index % 10 == 3 {
+        e.action = "E"
+        e.patientID = nil
+        e.patientIDs = #"["PAT-\#(index % 50)","PAT-\#((index + 1) % 50)"]"#
+    }
+    if index % 13 == 0 { e.outcome = "failure" }
+    e.toolName = ["get_patient_record", "order_lab", "search_patients"][index % 3]
+    return e
+}
+
 /// A query (action `E`) whose results named `patients` (a JSON array's text).
 func query(_ index: Int, naming patients: String) -> EncodedEntry {
     var query = entry(index)
