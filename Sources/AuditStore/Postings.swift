@@ -7,9 +7,10 @@ import GRDBSQLite
 /// sequence numbers in one row of `posting`, so a lookup costs one seek per block.
 ///
 /// While a block fills, its entries are found through the bucketed indexes on `entry`
-/// (`(seq >> 12, key)`), which keep appends cheap; when the block is complete, the append that
-/// completes it writes its postings in key order at the end of `posting` (`block` leads the
-/// key), which is sequential and cheap too. A lookup then seeks once per complete block and
+/// (`(seq >> 12, key)`), which keep appends cheap; once the block is complete, its postings are
+/// written after the append that completed it (``AuditStore/compactPostingsNow()``), in key order
+/// at the end of `posting` (`block` leads the key), which is sequential and cheap too. Until then
+/// the block is read through the buckets like the one still filling. A lookup seeks once per complete block and
 /// probes at most 2^(blockShift − 12) buckets of the block still filling: about 170 seeks at
 /// ten million entries instead of 2,400.
 enum Postings {
