@@ -115,11 +115,12 @@ public final class AuditStore: Sendable {
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = 4096")
             }
             try Schema.migrator.migrate(pool)
-            // A log written by schema v1, or one whose last append crashed before its block's
-            // postings: write the postings of every complete block.
-            try pool.write { db in try Postings.compact(db, head: try head(db)?.seq ?? 0) }
             let shift = try postingBlockShift ?? pool.read { db in try Postings.blockShift(db) }
-            return AuditStore(path: path, pool: pool, clock: clock, observer: observer, postingBlockShift: shift)
+            let store = AuditStore(path: path, pool: pool, clock: clock, observer: observer, postingBlockShift: shift)
+            // A log written by schema v1, or one whose process ended before its last block's
+            // postings were written: write the postings of every complete block.
+            store.compactPostingsNow()
+            return store
         } catch {
             throw StoreError(code: .notACareTrailLog, message: "cannot open \(path) as a CareTrail log: \(reason(error))")
         }

@@ -37,21 +37,6 @@ enum Postings {
         return try String.fetchOne(statement).flatMap { Int64($0) } ?? 0
     }
 
-    /// Writes the postings of every block completed up to `head`, in the caller's transaction
-    /// (opening a log). Appends leave it to ``AuditStore/compactPostings()``, which reads each
-    /// block outside the write lock.
-    static func compact(_ db: Database, head: Int64) throws {
-        let shift = try blockShift(db)
-        let size = Int64(1) << Int64(shift)
-        var through = try compactedThrough(db)
-        guard through + size <= head else { return }
-        while through + size <= head {
-            try write(db, collect(db, block: through >> Int64(shift), from: through + 1, through: through + size))
-            through += size
-        }
-        try setCompactedThrough(db, through)
-    }
-
     static func setCompactedThrough(_ db: Database, _ through: Int64) throws {
         try db.execute(
             sql: "INSERT INTO meta (key, value) VALUES ('postings_through', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -123,13 +108,6 @@ enum Postings {
         var kind: Kind
         var key: String
         var seqs: Data
-    }
-
-    /// Inserts a collected block's postings and counters, all in the caller's transaction.
-    static func write(_ db: Database, _ block: Block) throws {
-        var counters = block.counters
-        try counters.flush(db)
-        try insert(db, block: block.number, block.rows()[...])
     }
 
     /// Inserts posting rows of one block. `OR REPLACE`: a compaction cut short by a crash
