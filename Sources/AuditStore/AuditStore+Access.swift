@@ -46,61 +46,45 @@ extension AuditStore {
 
     /// Calls `body` with every access to the patient whose event time lies in `from...to`, in
     /// log order, and with every alert and review about the patient (at any time). Rows are
-    /// streamed from SQLite, found through the bucketed patient (or token) indexes.
+    /// streamed: a patient's accesses from the records of its posting lists, the rest (the
+    /// block still filling, alerts, reviews, a search by pseudonym) read from the entries.
     public func forEachAccess(
         to key: PatientKey, from: Timestamp?, to: Timestamp?, through last: Int64? = nil, _ body: (AccessRow) throws -> Void
     ) throws(StoreError) {
         do {
             try pool.read { db in
                 let head = try Self.head(db)?.seq ?? 0
-                let seqs: [Int64]
+                let found: [Postings.Found]
                 switch key {
-                case .patientID(let patient): seqs = try Postings.seqs(db, kind: .patient, keys: [patient], last: min(head, last ?? head))
-                case .pseudonyms(let tokens): seqs = try Postings.seqs(db, kind: .token, keys: tokens, last: min(head, last ?? head))
+                case .patientID(let patient):
+                    found = try Postings.find(db, kind: .patient, keys: [patient], last: min(head, last ?? head), rows: true)
+                case .pseudonyms(let tokens):
+                    found = try Postings.find(db, kind: .token, keys: tokens, last: min(head, last ?? head), rows: false)
                 }
-                // The body is read for tool calls (their user's role, found by a scan of the
-                // canonical bytes) and for alerts and reviews (handed on whole); the rare
-                // break-the-glass members are left to SQLite's JSON functions.
-                let statement = try db.cachedStatement(sql: """
-                    SELECT e.seq, e.kind, coalesce(e.timestamp, e.recorded_at), e.recorded_at, e.tenant_id, e.user_id,
-                    CASE WHEN e.kind IN ('tool_call', 'alert', 'review') THEN e.body END, e.model, e.tool_name,
-                    e.action, e.purpose_of_use, e.outcome,
-                    CASE WHEN e.kind = 'tool_call' AND e.purpose_of_use IN ('ETREAT', 'BTG', 'ERTREAT')
-                        THEN json_type(e.body, '$.break_glass') END,
-                    CASE WHEN e.kind = 'tool_call' AND e.purpose_of_use IN ('ETREAT', 'BTG', 'ERTREAT')
-                        THEN json_extract(e.body, '$.break_glass.reason') END,
-                    e.conversation_id, e.trace_id
-                    FROM entry AS e WHERE e.seq = ?
-                    """).sqliteStatement
+                let statement = try db.cachedStatement(sql: "SELECT \(AccessRecord.columnsSQL) FROM entry AS e WHERE e.seq = ?").sqliteStatement
                 defer { sqlite3_reset(statement) }
                 let columns = StatementColumns(statement: statement)
                 let lower = from?.description
                 let upper = to?.description
                 let tokenSearch: Bool
                 if case .pseudonyms = key { tokenSearch = true } else { tokenSearch = false }
-                for seq in seqs {
-                    sqlite3_reset(statement)
-                    sqlite3_bind_int64(statement, 1, seq)
-                    guard try StatementColumns.step(statement, db) else { continue }
-                    let kind = columns.string(1)
-                    let time = columns.string(2)
-                    if kind == "tool_call" || kind == "agent_request" {
-                        if let lower, time < lower { continue }
-                        if let upper, time > upper { continue }
+                for entry in found {
+                    let row: AccessRow
+                    if let recorded = entry.row {
+                        row = recorded
+                    } else {
+                        sqlite3_reset(statement)
+                        sqlite3_bind_int64(statement, 1, entry.seq)
+                        guard try StatementColumns.step(statement, db) else { continue }
+                        row = AccessRecord.row(columns)
+                    }
+                    if row.kind == "tool_call" || row.kind == "agent_request" {
+                        if let lower, row.time < lower { continue }
+                        if let upper, row.time > upper { continue }
                     }
                     // A search by pseudonym lists accesses only.
-                    if tokenSearch && kind != "tool_call" { continue }
-                    let action = columns.text(9)
-                    let isCall = kind == "tool_call"
-                    try body(AccessRow(
-                        seq: seq, kind: kind, time: time, recordedAt: columns.string(3), tenantID: columns.string(4),
-                        userID: columns.string(5),
-                        userRole: isCall ? columns.withBytes(6) { $0.flatMap { BodyScan.topLevelString("user_role", in: $0) } } : nil,
-                        model: columns.string(7), toolName: columns.text(8), action: action, purposeOfUse: columns.text(10),
-                        outcome: columns.text(11), breakGlass: !columns.isNull(12), breakGlassReason: columns.text(13),
-                        conversationID: columns.text(14), traceID: columns.text(15), viaQuery: action == ToolAction.execute.rawValue,
-                        body: isCall ? nil : columns.text(6)
-                    ))
+                    if tokenSearch && row.kind != "tool_call" { continue }
+                    try body(row)
                 }
             }
         } catch let error as StoreError {

@@ -16,6 +16,7 @@ extension AuditStore {
     func compactPostingsNow() {
         do {
             try compactPendingBlocks()
+            try mergePendingSpans()
         } catch {
             // Derived data only: the entries are durable, and lookups do without the postings.
         }
@@ -71,6 +72,71 @@ extension AuditStore {
 
     /// Posting rows inserted per write transaction by a background compaction.
     static let postingsPerTransaction = 4096
+
+    /// Span rows inserted per write transaction: each goes to its key's place in the tree,
+    /// so a transaction touches about as many pages as it has rows.
+    static let spanRowsPerTransaction = 1024
+
+    /// Merges the postings of every complete span of blocks into `posting_span`, then removes
+    /// the merged blocks' rows from `posting`.
+    ///
+    /// Each round reads the next keys of every block of the span, in key order, in a read
+    /// transaction, and writes their merged rows in a short write transaction; the mark that
+    /// the span is done goes with the last. Lookups use the span only once it is marked, so
+    /// until then they read the blocks, which are removed only after it. A merge cut short
+    /// by a crash is done again (`INSERT OR REPLACE`, identical rows).
+    private func mergePendingSpans() throws {
+        while true {
+            let pending: (spanned: Int64, span: Int64, firstBlock: Int64, blocks: Int64, size: Int64)? = try pool.read { db in
+                let shift = Int64(try Postings.blockShift(db))
+                let blocks = Int64(1) << Int64(try Postings.spanShift(db))
+                let size = blocks << shift
+                let spanned = try Postings.spannedThrough(db)
+                guard spanned + size <= (try Postings.compactedThrough(db)) else { return nil }
+                return (spanned, spanned / size, spanned >> shift, blocks, size)
+            }
+            guard let pending else { break }
+            var after: (kind: Int64, key: String)?
+            while true {
+                let (rows, more) = try pool.read { db in
+                    try Postings.mergedRows(
+                        db, blocks: pending.firstBlock..<(pending.firstBlock + pending.blocks), after: after, limit: Self.spanRowsPerTransaction
+                    )
+                }
+                let written = try pool.write { db -> Bool in
+                    guard try Postings.spannedThrough(db) == pending.spanned else { return false }
+                    try Postings.insert(db, span: pending.span, rows[...])
+                    if !more { try Postings.setSpannedThrough(db, pending.spanned + pending.size) }
+                    return true
+                }
+                // Another connection merged the span meanwhile.
+                if !written || !more { break }
+                if let last = rows.last { after = (last.kind.rawValue, last.key) }
+            }
+        }
+        try removeSpannedBlocks()
+    }
+
+    /// Removes the rows of `posting` of blocks already merged into spans, a few thousand rows per
+    /// transaction (also what a crash after a merge left).
+    private func removeSpannedBlocks() throws {
+        while true {
+            let removed = try pool.write { db -> Int in
+                let shift = Int64(try Postings.blockShift(db))
+                let spannedBlocks = try Postings.spannedThrough(db) >> shift
+                guard spannedBlocks > 0 else { return 0 }
+                try db.execute(
+                    sql: """
+                        DELETE FROM posting WHERE block < ?1 AND (block, kind, key) IN
+                            (SELECT block, kind, key FROM posting WHERE block < ?1 ORDER BY block, kind, key LIMIT ?2)
+                        """,
+                    arguments: [spannedBlocks, Self.postingsPerTransaction]
+                )
+                return db.changesCount
+            }
+            if removed == 0 { return }
+        }
+    }
 }
 
 /// The state of a store's background compaction: at most one runner; requests made while it

@@ -106,7 +106,7 @@ extension AuditStore {
             let probe = Postings.tailSQL(
                 probe: "SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(Self.bucketShift)) = bucket.b AND e.\(column) IN (?)"
             )
-            return try plan(Postings.blocksSQL(keys: 1), [3, 1, "k"])
+            return try plan(Postings.spansSQL(keys: 1), [1, 3, "k"]) + plan(Postings.blocksSQL(keys: 1), [0, 3, 1, "k"])
                 + plan(probe, [0, 3, "k"]) + plan("SELECT \(Self.selectColumns) FROM entry AS e WHERE seq = ?", [1])
         }
     }

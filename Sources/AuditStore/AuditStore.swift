@@ -48,10 +48,11 @@ public final class AuditStore: Sendable {
     /// Creates a new, empty log. Fails if a file is already there.
     ///
     /// `postingBlockShift` sets the size of the blocks whose postings are written when they
-    /// are complete (2^shift entries, at least 2^12); tests use small blocks.
+    /// are complete (2^shift entries, at least 2^12), and `postingSpanShift` how many blocks
+    /// (2^shift) are merged into a span (see `Postings`); tests use small blocks and spans.
     public static func create(
         at path: String, clock: @escaping @Sendable () -> Timestamp = systemClock, observer: (any AppendObserver)? = nil,
-        postingBlockShift: Int = 16
+        postingBlockShift: Int = 16, postingSpanShift: Int = 4
     ) throws(StoreError) -> AuditStore {
         if FileManager.default.fileExists(atPath: path) {
             throw StoreError(code: .alreadyExists, message: "a file already exists at \(path)")
@@ -61,8 +62,11 @@ public final class AuditStore: Sendable {
         do {
             try store.pool.write { db in
                 try db.execute(
-                    sql: "INSERT INTO meta (key, value) VALUES ('format', ?), ('created_at', ?), ('posting_block_shift', ?)",
-                    arguments: [Schema.format, clock().description, String(shift)]
+                    sql: """
+                        INSERT INTO meta (key, value) VALUES ('format', ?), ('created_at', ?), ('posting_block_shift', ?),
+                            ('posting_span_shift', ?)
+                        """,
+                    arguments: [Schema.format, clock().description, String(shift), String(max(0, min(postingSpanShift, 10)))]
                 )
             }
         } catch {

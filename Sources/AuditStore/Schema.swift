@@ -191,6 +191,32 @@ enum Schema {
                     """
             )
         }
+        migrator.registerMigration("v3: report records in patients' postings; spans of blocks") { db in
+            // Postings and tool counters are derived from the entries: they are dropped here and
+            // written again, with records, by the compaction that opening a log runs. The entries
+            // are untouched.
+            try db.execute(
+                sql: """
+                    DELETE FROM posting;
+                    DELETE FROM tool_day;
+                    DELETE FROM tool_day_duration;
+                    DELETE FROM tool_day_user;
+                    DELETE FROM meta WHERE key IN ('postings_through', 'spans_through');
+                    ALTER TABLE posting ADD COLUMN records BLOB;
+
+                    -- Postings of spans of complete blocks (see Postings): kind and key lead the
+                    -- key, so all of a key's spans are one range of the tree.
+                    CREATE TABLE posting_span (
+                        kind INTEGER NOT NULL,
+                        key TEXT NOT NULL,
+                        span INTEGER NOT NULL,
+                        seqs BLOB NOT NULL,
+                        records BLOB,
+                        PRIMARY KEY (kind, key, span)
+                    ) STRICT, WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -40,11 +40,13 @@ public final class AuditLog: Sendable {
 
     /// Creates a new database and a new key file (mode 0600). Refuses to overwrite either.
     ///
-    /// `postingBlockShift` sets how many entries (2^shift) make a block of posting lists; the
-    /// default suits production, tests use small blocks.
+    /// `postingBlockShift` sets how many entries (2^shift) make a block of posting lists, and
+    /// `postingSpanShift` how many blocks (2^shift) are merged into a span; the defaults suit
+    /// production, tests use small blocks and spans.
     public static func create(
         database path: String, keyFile: String? = nil, policy: SanitizerPolicy = .default,
-        clock: @escaping @Sendable () -> Timestamp = AuditStore.systemClock, postingBlockShift: Int = 16
+        clock: @escaping @Sendable () -> Timestamp = AuditStore.systemClock, postingBlockShift: Int = 16,
+        postingSpanShift: Int = 4
     ) throws(CareTrailError) -> AuditLog {
         let keyPath = keyFile ?? defaultKeyFile(forDatabase: path)
         if FileManager.default.fileExists(atPath: path) {
@@ -58,7 +60,9 @@ public final class AuditLog: Sendable {
         }
         do {
             let monitor = AlertMonitor()
-            let store = try AuditStore.create(at: path, clock: clock, observer: monitor, postingBlockShift: postingBlockShift)
+            let store = try AuditStore.create(
+                at: path, clock: clock, observer: monitor, postingBlockShift: postingBlockShift, postingSpanShift: postingSpanShift
+            )
             return AuditLog(store: store, keyRing: ring, policy: policy, monitor: monitor)
         } catch {
             throw CareTrailError(code: .store, message: error.message)
