@@ -109,6 +109,41 @@ enum AccessRecord {
             ))
         }
 
+        /// The bytes of the next record, without decoding it; `nil` at the end or at damaged bytes.
+        mutating func skip() -> Range<Int>? {
+            let start = offset
+            guard offset < bytes.count, let kind = skipText(), let kind else { return nil }
+            if bytes[kind].elementsEqual(Self.toolCall) {
+                for _ in 0..<14 { guard skipText() != nil else { return nil } }
+            }
+            return start..<offset
+        }
+
+        private static let toolCall = Array(RecordKind.toolCall.rawValue.utf8)
+
+        /// Skips a field: the range of its bytes, `.some(nil)` for NULL, `nil` past the end.
+        private mutating func skipText() -> Range<Int>?? {
+            var length: UInt64 = 0
+            var shift: UInt64 = 0
+            var complete = false
+            while offset < bytes.count, shift < 64 {
+                let byte = bytes[offset]
+                offset += 1
+                length |= UInt64(byte & 0x7F) << shift
+                if byte & 0x80 == 0 {
+                    complete = true
+                    break
+                }
+                shift += 7
+            }
+            guard complete else { return nil }
+            if length == 0 { return .some(nil) }
+            let count = Int(length - 1)
+            guard count <= bytes.count - offset else { return nil }
+            offset += count
+            return offset - count..<offset
+        }
+
         enum Decoded: Equatable {
             case row(AccessRow)
             case entry

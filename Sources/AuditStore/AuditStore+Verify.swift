@@ -105,6 +105,11 @@ extension AuditStore {
         var report = VerificationReport(problem: nil, entriesChecked: 0, head: head, expectedHead: expectHead)
         var verifier = ChainVerifier(after: anchor)
         let lastSeq = head?.seq ?? 0
+        // A full verification also checks the patients' posting lists and report records of
+        // every complete block (see PatientPostingCheck); an incremental one checks entries only.
+        let shift = Int64(postingBlockShift)
+        let derivedThrough = anchor == nil ? try read { db in try Postings.compactedThrough(db) } : 0
+        var expectedDigests: [Int64: MultisetDigest] = [:]
         var low: Int64 = (anchor?.seq ?? 0) + 1
         // More chunks than cores per round, so a slow chunk does not leave a core idle.
         let parallelism = 8
@@ -112,8 +117,9 @@ extension AuditStore {
             let ranges = (0..<parallelism).map { part in
                 (low + Int64(part * chunkSize), min(lastSeq, low + Int64((part + 1) * chunkSize) - 1))
             }.filter { $0.0 <= $0.1 }
-            let results = try scanInParallel(ranges)
+            let results = try scanInParallel(ranges, derivedThrough: derivedThrough)
             for result in results {
+                expectedDigests.merge(result.patientDigests) { $0.adding($1) }
                 if let index = verifier.check(result.links) {
                     report.entriesChecked = verifier.checkedCount
                     report.problem = try diagnose(result.links[index].seq)
@@ -131,6 +137,18 @@ extension AuditStore {
             low += Int64(parallelism * chunkSize)
         }
         report.entriesChecked = verifier.checkedCount
+        if derivedThrough > 0 {
+            let stored = try read { db in try PatientPostingCheck.stored(db, through: derivedThrough, blockShift: shift) }
+            let blocks = Set(stored.keys).union(expectedDigests.keys).sorted()
+            if let block = blocks.first(where: { stored[$0] != expectedDigests[$0] }) {
+                let first = block << shift + 1
+                report.problem = ChainProblem(
+                    kind: .indexMismatch, seq: first,
+                    message: "the patient posting lists or report records of entries \(first)...\((block + 1) << shift) do not match the entries"
+                )
+                return report
+            }
+        }
         // Rows below seq 1, or a tail beyond what the head said, cannot exist: seq is the key.
         if let expectHead {
             let stored = try entry(seq: expectHead.seq)
@@ -142,15 +160,23 @@ extension AuditStore {
     private struct ScanResult: Sendable {
         var links: [ChainLink] = []
         var indexMismatch: Int64?
+        /// What the entries say patients' postings hold, per block (full verifications).
+        var patientDigests: [Int64: MultisetDigest] = [:]
         var failure: StoreError?
     }
 
-    private func scanInParallel(_ ranges: [(Int64, Int64)]) throws(StoreError) -> [ScanResult] {
+    private func scanInParallel(_ ranges: [(Int64, Int64)], derivedThrough: Int64) throws(StoreError) -> [ScanResult] {
         let slots = Slots<ScanResult>(count: ranges.count)
         DispatchQueue.concurrentPerform(iterations: ranges.count) { index in
             let (low, high) = ranges[index]
             do {
-                let result = try pool.read { db in try self.scan(db, from: low, through: high) }
+                let result = try pool.read { db in
+                    var result = try self.scan(db, from: low, through: high)
+                    result.patientDigests = try PatientPostingCheck.expected(
+                        db, from: low, through: min(high, derivedThrough), blockShift: Int64(self.postingBlockShift)
+                    )
+                    return result
+                }
                 slots.set(index, result)
             } catch {
                 slots.set(index, ScanResult(failure: StoreError(code: .readFailed, message: "cannot read the log: \(Self.reason(error))")))

@@ -154,6 +154,44 @@ struct PostingSpanTests {
         #expect(differences(try Self.derived(marked), markedExpected) == 0)
     }
 
+    /// Reports read patients' accesses from the posting lists and records, so a full
+    /// verification checks them against the entries: an access hidden, altered or added there
+    /// is found, in a span and in a block alike, and pinpointed to its block.
+    @Test func verifyFindsPatientPostingsThatDisagreeWithTheEntries() throws {
+        let intact = try Self.store(blockShift: 12, spanShift: 1)
+        #expect(try intact.verify().isIntact)
+
+        let damages: [(name: String, sql: String, block: Int64)] = [
+            // A record's role changed (same length), in the span.
+            ("record edited in a span", "UPDATE posting_span SET records = CAST(replace(CAST(records AS TEXT), 'physician', 'physiciam') AS BLOB) WHERE kind = 1 AND key = 'PAT-14'", 0),
+            // An access dropped from a patient's list: the other blocks of the span still agree.
+            ("access hidden in a span", "UPDATE posting_span SET seqs = substr(seqs, 1, length(seqs) - 8) WHERE kind = 1 AND key = 'PAT-7'", 1),
+            // A patient's whole row removed from the span.
+            ("patient row deleted", "DELETE FROM posting_span WHERE kind = 1 AND key = 'PAT-3'", 0),
+            // An access attributed to another patient.
+            ("posting moved to another patient", "UPDATE posting_span SET key = 'PAT-99' WHERE kind = 1 AND key = 'PAT-5'", 0),
+        ]
+        for damage in damages {
+            let store = try Self.store(blockShift: 12, spanShift: 1)
+            try store.pool.write { db in
+                try db.execute(sql: damage.sql)
+                #expect(db.changesCount == 1, "\(damage.name)")
+            }
+            let report = try store.verify()
+            #expect(report.problem?.kind == .indexMismatch, "\(damage.name)")
+            #expect(report.problem?.seq == damage.block * 4096 + 1, "\(damage.name)")
+            // The message names entries, never a patient.
+            #expect(report.problem?.message.contains("PAT-") == false)
+        }
+        // Also when the block's rows are not merged yet.
+        let blocks = try Self.store(blockShift: 12, spanShift: 5)
+        #expect(try blocks.verify().isIntact)
+        try blocks.pool.write { db in
+            try db.execute(sql: "UPDATE posting SET seqs = substr(seqs, 9) WHERE kind = 1 AND block = 1 AND key = 'PAT-40'")
+        }
+        #expect(try blocks.verify().problem?.seq == 4097)
+    }
+
     @Test func aRecordIsReadBackAsTheRowItWasMadeOf() {
         let row = AccessRow(
             seq: 7, kind: "tool_call", time: "2026-03-01T10:00:00.000Z", recordedAt: "2026-03-01T10:00:00.120Z", tenantID: "hospital-1",
