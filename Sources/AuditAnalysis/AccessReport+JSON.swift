@@ -36,13 +36,14 @@ extension AccessReport {
         func number(_ value: Int) -> JSONValue { .number(Double(value)) }
         func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
         let states = breakGlassReviewStates
+        let users = uniqueUsers
         let summary: JSONValue = .object([
-            "total_accesses": number(totalAccesses), "unique_users": number(uniqueUsers), "failures": number(failures),
+            "total_accesses": number(totalAccesses), "unique_users": number(users), "failures": number(failures),
             "by_purpose": .array(byPurpose.map { .object(["code": .string($0.code), "display": .string($0.display), "count": number($0.count)]) }),
             "by_tool": .array(byTool.map { .object(["tool_name": .string($0.tool), "count": number($0.count)]) }),
-            "by_access": .object(Dictionary(grouping: accesses, by: \.access).mapValues { number($0.count) }),
+            "by_access": .object(byAccess.mapValues { number($0) }),
             "break_glass": .object([
-                "count": number(breakGlassAccesses.count), "alerts_reviewed": number(states.reviewed),
+                "count": number(accesses.reduce(0) { $0 + ($1.row.breakGlass ? 1 : 0) }), "alerts_reviewed": number(states.reviewed),
                 "alerts_open": number(states.open), "alerts_overdue": number(states.overdue),
             ]),
             "alerts": number(alerts.count),
@@ -52,7 +53,7 @@ extension AccessReport {
             "pseudonyms": .array(pseudonyms.map(JSONValue.string)),
             "period": .object(["from": text(from?.description), "to": text(to?.description)]),
             "generated_at": .string(generatedAt.description), "total_accesses": number(totalAccesses),
-            "unique_users": number(uniqueUsers), "summary": summary,
+            "unique_users": number(users), "summary": summary,
             "accesses": accessList,
             "alerts": .array(alerts.map(\.jsonValue)),
             "integrity": integrity.jsonValue,

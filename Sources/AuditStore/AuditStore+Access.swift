@@ -54,13 +54,6 @@ extension AuditStore {
         do {
             try pool.read { db in
                 let head = try Self.head(db)?.seq ?? 0
-                let found: [Postings.Found]
-                switch key {
-                case .patientID(let patient):
-                    found = try Postings.find(db, kind: .patient, keys: [patient], last: min(head, last ?? head), rows: true)
-                case .pseudonyms(let tokens):
-                    found = try Postings.find(db, kind: .token, keys: tokens, last: min(head, last ?? head), rows: false)
-                }
                 let statement = try db.cachedStatement(sql: "SELECT \(AccessRecord.columnsSQL) FROM entry AS e WHERE e.seq = ?").sqliteStatement
                 defer { sqlite3_reset(statement) }
                 let columns = StatementColumns(statement: statement)
@@ -68,23 +61,31 @@ extension AuditStore {
                 let upper = to?.description
                 let tokenSearch: Bool
                 if case .pseudonyms = key { tokenSearch = true } else { tokenSearch = false }
-                for entry in found {
-                    let row: AccessRow
-                    if let recorded = entry.row {
-                        row = recorded
-                    } else {
-                        sqlite3_reset(statement)
-                        sqlite3_bind_int64(statement, 1, entry.seq)
-                        guard try StatementColumns.step(statement, db) else { continue }
-                        row = AccessRecord.row(columns)
+                func visit(_ seq: Int64, _ recorded: AccessRow?) throws {
+                    if let recorded {
+                        if let lower, recorded.time < lower { return }
+                        if let upper, recorded.time > upper { return }
+                        return try body(recorded)
                     }
+                    sqlite3_reset(statement)
+                    sqlite3_bind_int64(statement, 1, seq)
+                    guard try StatementColumns.step(statement, db) else { return }
+                    let row = AccessRecord.row(columns)
                     if row.kind == "tool_call" || row.kind == "agent_request" {
-                        if let lower, row.time < lower { continue }
-                        if let upper, row.time > upper { continue }
+                        if let lower, row.time < lower { return }
+                        if let upper, row.time > upper { return }
                     }
                     // A search by pseudonym lists accesses only.
-                    if tokenSearch && row.kind != "tool_call" { continue }
+                    if tokenSearch && row.kind != "tool_call" { return }
                     try body(row)
+                }
+                let through = min(head, last ?? head)
+                switch key {
+                case .patientID(let patient):
+                    // One key: streamed in order, each row decoded from its record once.
+                    try Postings.visit(db, kind: .patient, keys: [patient], last: through, rows: true, visit)
+                case .pseudonyms(let tokens):
+                    for found in try Postings.find(db, kind: .token, keys: tokens, last: through, rows: false) { try visit(found.seq, nil) }
                 }
             }
         } catch let error as StoreError {

@@ -32,43 +32,46 @@ enum Postings {
         case token = 5
     }
 
+    /// A number kept in `meta` under `key`, or `fallback` when there is none.
+    private static func metaNumber(_ db: Database, _ key: String, fallback: Int64) throws -> Int64 {
+        let statement = try db.cachedStatement(sql: "SELECT value FROM meta WHERE key = ?")
+        return try String.fetchOne(statement, arguments: [key]).flatMap { Int64($0) } ?? fallback
+    }
+
+    private static func setMetaNumber(_ db: Database, _ key: String, _ value: Int64) throws {
+        try db.execute(
+            sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            arguments: [key, String(value)]
+        )
+    }
+
     /// The block size of this log (meta `posting_block_shift`).
     static func blockShift(_ db: Database) throws -> Int {
-        let statement = try db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'posting_block_shift'")
-        return try String.fetchOne(statement).flatMap { Int($0) } ?? 16
+        Int(try metaNumber(db, "posting_block_shift", fallback: 16))
     }
 
     /// The last sequence number whose block has postings (0 for none).
     static func compactedThrough(_ db: Database) throws -> Int64 {
-        let statement = try db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'postings_through'")
-        return try String.fetchOne(statement).flatMap { Int64($0) } ?? 0
+        try metaNumber(db, "postings_through", fallback: 0)
     }
 
     static func setCompactedThrough(_ db: Database, _ through: Int64) throws {
-        try db.execute(
-            sql: "INSERT INTO meta (key, value) VALUES ('postings_through', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            arguments: [String(through)]
-        )
+        try setMetaNumber(db, "postings_through", through)
     }
 
     /// Blocks per span, as 2^shift (meta `posting_span_shift`, fixed when the log was created).
     static func spanShift(_ db: Database) throws -> Int {
-        let statement = try db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'posting_span_shift'")
-        return try String.fetchOne(statement).flatMap { Int($0) } ?? 4
+        Int(try metaNumber(db, "posting_span_shift", fallback: 4))
     }
 
     /// The last sequence number whose span has postings in `posting_span` (0 for none). The
     /// postings of the blocks before it are no longer in `posting`.
     static func spannedThrough(_ db: Database) throws -> Int64 {
-        let statement = try db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'spans_through'")
-        return try String.fetchOne(statement).flatMap { Int64($0) } ?? 0
+        try metaNumber(db, "spans_through", fallback: 0)
     }
 
     static func setSpannedThrough(_ db: Database, _ through: Int64) throws {
-        try db.execute(
-            sql: "INSERT INTO meta (key, value) VALUES ('spans_through', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            arguments: [String(through)]
-        )
+        try setMetaNumber(db, "spans_through", through)
     }
 
     /// One complete block's posting lists, report records and tool counters, collected from its entries.
@@ -347,20 +350,38 @@ enum Postings {
     /// the block still filling. With `rows`, a patient's entries come with the report rows
     /// their records hold.
     static func find(_ db: Database, kind: Kind, keys: [String], last: Int64, rows: Bool) throws -> [Found] {
-        guard !keys.isEmpty, last > 0 else { return [] }
+        var result: [Found] = []
+        try visit(db, kind: kind, keys: keys, last: last, rows: rows) { seq, row in result.append(Found(seq: seq, row: row)) }
+        guard keys.count > 1 else { return result }
+        // Several keys: each key's entries are in order, not all of them together.
+        result.sort { $0.seq < $1.seq }
+        var unique: [Found] = []
+        unique.reserveCapacity(result.count)
+        for found in result where unique.last?.seq != found.seq { unique.append(found) }
+        return unique
+    }
+
+    /// Calls `body` with every entry filed under `keys` up to `last`, and its report row when
+    /// `rows` and the postings hold one, as it is read: for one key, in order and each once
+    /// (the tiers hold disjoint ranges; a block's rows and the buckets' union are sorted and
+    /// unique); for several, key by key. A report streams a patient's rows this way instead of
+    /// collecting them first.
+    static func visit(
+        _ db: Database, kind: Kind, keys: [String], last: Int64, rows: Bool, _ body: (Int64, AccessRow?) throws -> Void
+    ) throws {
+        guard !keys.isEmpty, last > 0 else { return }
         let shift = Int64(try blockShift(db))
         let spanned = try spannedThrough(db)
         let spanBlocks = Int64(1) << Int64(try spanShift(db))
-        var result: [Found] = []
         func read(_ statement: SQLiteStatement) throws {
             let columns = StatementColumns(statement: statement)
             while try StatementColumns.step(statement, db) {
                 let seqs = columns.withBytes(0) { bytes in bytes.map { decode(UnsafeRawBufferPointer($0)) } ?? [] }
                 guard rows, !columns.isNull(1) else {
-                    for seq in seqs where seq <= last { result.append(Found(seq: seq)) }
+                    for seq in seqs where seq <= last { try body(seq, nil) }
                     continue
                 }
-                columns.withBytes(1) { bytes in
+                try columns.withBytes(1) { bytes in
                     var reader = AccessRecord.Reader(UnsafeRawBufferPointer(bytes ?? UnsafeBufferPointer(start: nil, count: 0)))
                     var intact = true
                     for seq in seqs where seq <= last {
@@ -372,7 +393,7 @@ enum Postings {
                             case nil: intact = false
                             }
                         }
-                        result.append(Found(seq: seq, row: row))
+                        try body(seq, row)
                     }
                 }
             }
@@ -403,15 +424,8 @@ enum Postings {
                 bind(statement, from: 4)
                 try read(statement)
             }
-            for seq in try bucketSeqs(db, kind: kind, keys: keys, after: through, last: last) { result.append(Found(seq: seq)) }
+            for seq in try bucketSeqs(db, kind: kind, keys: keys, after: through, last: last) { try body(seq, nil) }
         }
-        guard keys.count > 1 || kind == .patient else { return result }
-        // Several keys, or a patient both read and named by a query in the block still filling.
-        result.sort { $0.seq < $1.seq }
-        var unique: [Found] = []
-        unique.reserveCapacity(result.count)
-        for found in result where unique.last?.seq != found.seq { unique.append(found) }
-        return unique
     }
 
     /// The block still filling (entries `after + 1 ... last`), through the bucketed indexes on

@@ -22,10 +22,10 @@ struct StatementColumns {
     /// Text as UTF-8 bytes, or `nil` for NULL. Read as a blob: the same bytes, without the copy
     /// SQLite makes to add a terminating NUL for `sqlite3_column_text`. A blob of no bytes has
     /// no pointer, so NULL is told apart by its type.
-    func withBytes<T>(_ column: Int32, _ body: (UnsafeBufferPointer<UInt8>?) -> T) -> T {
-        if isNull(column) { return body(nil) }
+    func withBytes<T>(_ column: Int32, _ body: (UnsafeBufferPointer<UInt8>?) throws -> T) rethrows -> T {
+        if isNull(column) { return try body(nil) }
         let pointer = sqlite3_column_blob(statement, column)?.assumingMemoryBound(to: UInt8.self)
-        return body(UnsafeBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement, column))))
+        return try body(UnsafeBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement, column))))
     }
 
     /// Text, or `nil` for NULL.
