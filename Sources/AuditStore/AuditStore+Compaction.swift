@@ -120,6 +120,12 @@ extension AuditStore {
     /// Removes the rows of `posting` of blocks already merged into spans, a few thousand rows per
     /// transaction (also what a crash after a merge left).
     private func removeSpannedBlocks() throws {
+        // Usually there is nothing to remove: find out without taking the write lock.
+        let pending = try pool.read { db -> Bool in
+            let spannedBlocks = try Postings.spannedThrough(db) >> Int64(try Postings.blockShift(db))
+            return try spannedBlocks > 0 && Bool.fetchOne(db, sql: "SELECT 1 FROM posting WHERE block < ? LIMIT 1", arguments: [spannedBlocks]) == true
+        }
+        guard pending else { return }
         while true {
             let removed = try pool.write { db -> Int in
                 let shift = Int64(try Postings.blockShift(db))
