@@ -93,7 +93,7 @@ enum AccessRecord {
         /// The next record as the row of entry `seq`: `.row` for a tool call, `.entry` for
         /// another kind (to be read whole), `nil` at the end or at damaged bytes.
         mutating func next(seq: Int64) -> Decoded? {
-            guard offset < bytes.count, let kind = text() else { return nil }
+            guard case let kind?? = field() else { return nil }
             guard kind == RecordKind.toolCall.rawValue else { return .entry }
             guard case let time?? = field(), case let recordedAt?? = field(), case let tenant?? = field(),
                 case let user?? = field(), case let role? = field(), case let model?? = field(),
@@ -151,30 +151,9 @@ enum AccessRecord {
 
         /// A field: `.some(nil)` for NULL, `nil` past the end.
         private mutating func field() -> String?? {
-            guard offset < bytes.count else { return nil }
-            if bytes[offset] == 0 {
-                offset += 1
-                return .some(nil)
-            }
-            return text().map { .some($0) }
-        }
-
-        private mutating func text() -> String? {
-            var length: UInt64 = 0
-            var shift: UInt64 = 0
-            while offset < bytes.count, shift < 64 {
-                let byte = bytes[offset]
-                offset += 1
-                length |= UInt64(byte & 0x7F) << shift
-                if byte & 0x80 == 0 { break }
-                shift += 7
-            }
-            guard length > 0 else { return nil }
-            let count = Int(length - 1)
-            guard count <= bytes.count - offset else { return nil }
-            let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + count]), as: UTF8.self)
-            offset += count
-            return text
+            guard let field = skipText() else { return nil }
+            guard let range = field else { return .some(nil) }
+            return .some(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self))
         }
     }
 }
