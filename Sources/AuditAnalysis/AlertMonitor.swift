@@ -29,6 +29,9 @@ public final class AlertMonitor: AppendObserver {
     /// The configuration in force, as of the last entry observed.
     public var configuration: LogConfiguration { state.withLock { $0.configuration } }
 
+    /// The last entry the detector has seen, `nil` before it has read any history.
+    public var observedThrough: Int64? { state.withLock { $0.detector?.lastSeq } }
+
     /// Sets the configuration read from the log when it was opened.
     public func prime(_ configuration: LogConfiguration, seq: Int64) {
         state.withLock { state in
@@ -44,18 +47,30 @@ public final class AlertMonitor: AppendObserver {
     public func entriesAppended(_ entries: [StoredEntry], reader: LogReader) throws -> [EncodedEntry] {
         guard let first = entries.first else { return [] }
         return try state.withLock { state in
-            if let detector = state.detector, detector.lastSeq < first.seq - 1,
-                first.seq - 1 - detector.lastSeq <= Self.catchUpLimit
-            {
-                try Self.catchUp(&state, from: detector.lastSeq + 1, through: first.seq - 1, reader: reader)
-            } else if state.detector?.lastSeq != first.seq - 1 {
-                try Self.warmUp(&state, through: first.seq - 1, reader: reader)
-            }
+            if state.detector?.lastSeq != first.seq - 1 { try Self.bringUpToDate(&state, through: first.seq - 1, reader: reader) }
             var alerts: [EncodedEntry] = []
             for entry in entries {
                 for draft in Self.observe(entry, state: &state) { alerts.append(EncodedEntry(draft.content)) }
             }
             return alerts
+        }
+    }
+
+    public func catchUp(through seq: Int64, reader: LogReader) throws {
+        try state.withLock { state in
+            // Appends of this process may have gone past `seq` meanwhile: nothing to do then.
+            if let lastSeq = state.detector?.lastSeq, lastSeq >= seq { return }
+            try Self.bringUpToDate(&state, through: seq, reader: reader)
+        }
+    }
+
+    /// Replays what others appended after the detector's last entry through `seq`, or, when
+    /// there is no detector or that is too much, rebuilds it from the recent history.
+    private static func bringUpToDate(_ state: inout State, through seq: Int64, reader: LogReader) throws {
+        if let detector = state.detector, detector.lastSeq < seq, seq - detector.lastSeq <= catchUpLimit {
+            try catchUp(&state, from: detector.lastSeq + 1, through: seq, reader: reader)
+        } else {
+            try warmUp(&state, through: seq, reader: reader)
         }
     }
 

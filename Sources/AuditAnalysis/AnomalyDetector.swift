@@ -22,7 +22,10 @@ public struct AnomalyDetector: Sendable {
     private var users: [String: Window] = [:]
     private var failures: [String: Window] = [:]
     private var afterHours: [String: Int64] = [:]
-    private var sinceSweep = 0
+    private var expiry = ReminderQueue()
+    /// Reminders left since the last `expire`: it takes up to twice as many, so the queue
+    /// drains as fast as it fills.
+    private var remindersLeft = 0
 
     /// A detector with no history, that will next observe the entry after `seq`.
     public init(rules: AlertRules = .standard, startingAfter seq: Int64 = 0) {
@@ -55,10 +58,12 @@ public struct AnomalyDetector: Sendable {
             events.insert(event, at: index)
         }
 
-        /// Removes the events at or before `cut`.
+        /// Removes the events at or before `cut`; to keep this amortised constant time per
+        /// event, only once they are at least half the window or 64 events. The rules never
+        /// look at events at or before `cut`, so the ones left do no harm.
         mutating func removeEvents(through cut: Int64) {
             let count = firstIndex(after: cut)
-            guard count > 0 else { return }
+            guard count > 0, count >= 64 || count * 2 >= events.count else { return }
             events.removeFirst(count)
             countsValid = false
         }
@@ -150,13 +155,19 @@ public struct AnomalyDetector: Sendable {
         {
             alerts.append(alert)
         }
-        sinceSweep += 1
-        if sinceSweep >= 4096 { sweep(before: cut) }
+        expire(before: cut)
         return alerts
+    }
+
+    /// Leaves a reminder to look at `key`'s history in `table` again once `time` is past the horizon.
+    private mutating func remind(_ table: Table, _ key: String, at time: Int64) {
+        expiry.append(Reminder(time: time, table: table, key: key))
+        remindersLeft += 1
     }
 
     private mutating func patientBurst(_ entry: ObservedEntry, patient: String, cut: Int64) -> AlertDraft? {
         let rule = rules.patientAccessBurst
+        remind(.patients, patient, at: entry.time)
         guard let recent = Self.reachThreshold(
             &patients, key: patient, entry, threshold: rule.threshold, windowMinutes: rule.windowMinutes, cut: cut
         ) else { return nil }
@@ -196,6 +207,7 @@ public struct AnomalyDetector: Sendable {
         let rule = rules.userManyPatients
         let lower = max(entry.time - Int64(rule.windowMinutes) * 60_000, cut)
         let key = entry.tenantID + "\u{1F}" + entry.userID
+        remind(.users, key, at: entry.time)
         let events = entry.patientIDs.map { Window.Event(time: entry.time, seq: entry.seq, patient: $0) }
         let recent = users[key, default: Window()].addPatients(events, lower: lower, upper: entry.time, limit: rule.maxPatients)
         guard let recent else { return nil }
@@ -212,8 +224,10 @@ public struct AnomalyDetector: Sendable {
 
     private mutating func repeatedFailures(_ entry: ObservedEntry, cut: Int64) -> AlertDraft? {
         let rule = rules.repeatedFailures
+        let key = entry.tenantID + "\u{1F}" + entry.userID
+        remind(.failures, key, at: entry.time)
         guard let recent = Self.reachThreshold(
-            &failures, key: entry.tenantID + "\u{1F}" + entry.userID, entry, threshold: rule.threshold,
+            &failures, key: key, entry, threshold: rule.threshold,
             windowMinutes: rule.windowMinutes, cut: cut
         ) else { return nil }
         return Self.countAlert(
@@ -227,6 +241,7 @@ public struct AnomalyDetector: Sendable {
         let key = entry.tenantID + "\u{1F}" + entry.userID
         let previous = afterHours[key]
         afterHours[key] = max(previous ?? entry.time, entry.time)
+        remind(.afterHours, key, at: entry.time)
         if let previous, entry.time - previous < Int64(rule.windowMinutes) * 60_000 { return nil }
         return AlertDraft(
             kind: .afterHours, severity: AlertKind.afterHours.severity, tenantID: entry.tenantID, userID: entry.userID,
@@ -241,19 +256,66 @@ public struct AnomalyDetector: Sendable {
         )
     }
 
-    /// Drops history no window can reach any more.
-    private mutating func sweep(before cut: Int64) {
-        sinceSweep = 0
-        func prune(_ windows: inout [String: Window]) {
-            windows = windows.compactMapValues { window in
-                var window = window
-                window.removeEvents(through: cut)
-                return window.events.isEmpty ? nil : window
+    /// Drops history no window can reach any more, a few windows at a time: each event left
+    /// a reminder in `expiry`, and the reminders older than `cut` are taken from its front.
+    /// Work per observed entry stays small, so no append waits for a sweep of every window.
+    private mutating func expire(before cut: Int64) {
+        var budget = 2 * remindersLeft + 4
+        remindersLeft = 0
+        while budget > 0, let reminder = expiry.first, reminder.time <= cut {
+            expiry.removeFirst()
+            budget -= 1
+            switch reminder.table {
+            case .patients: Self.prune(&patients, key: reminder.key, through: cut)
+            case .users: Self.prune(&users, key: reminder.key, through: cut)
+            case .failures: Self.prune(&failures, key: reminder.key, through: cut)
+            case .afterHours:
+                if let last = afterHours[reminder.key], last <= cut { afterHours[reminder.key] = nil }
             }
         }
-        prune(&patients)
-        prune(&users)
-        prune(&failures)
-        afterHours = afterHours.filter { $0.value > cut }
+    }
+
+    private static func prune(_ windows: inout [String: Window], key: String, through cut: Int64) {
+        guard let index = windows.index(forKey: key) else { return }
+        windows.values[index].removeEvents(through: cut)
+        if windows.values[index].events.isEmpty { windows.remove(at: index) }
+    }
+
+    /// Which table a reminder in `expiry` points into.
+    enum Table: UInt8, Sendable {
+        case patients, users, failures, afterHours
+    }
+
+    /// A window (or after-hours mark) to look at again once `time` is past the horizon.
+    struct Reminder: Sendable {
+        var time: Int64
+        var table: Table
+        var key: String
+    }
+
+    /// The reminders in the order they were left: a queue kept in an array with a moving front.
+    struct ReminderQueue: Sendable {
+        private var items: [Reminder] = []
+        private var front = 0
+
+        var first: Reminder? { front < items.count ? items[front] : nil }
+        var count: Int { items.count - front }
+
+        mutating func append(_ reminder: Reminder) { items.append(reminder) }
+
+        mutating func removeFirst() {
+            front += 1
+            // Compact once the taken part is half the storage: amortised constant time.
+            if front >= 1024, front * 2 >= items.count {
+                items.removeFirst(front)
+                front = 0
+            }
+        }
+    }
+
+    /// How many events the windows hold: about the events of the horizon (twice the longest
+    /// window), however long the detector runs.
+    public var retainedEvents: Int {
+        [patients, users, failures].reduce(0) { total, windows in total + windows.values.reduce(0) { $0 + $1.events.count } }
     }
 }

@@ -23,9 +23,12 @@ public enum APIKeySecret {
 
     /// The key id a secret names, or `nil` if it is not shaped like one of ours.
     public static func keyID(of secret: String) -> String? {
-        let parts = secret.split(separator: "_", maxSplits: 2)
-        guard parts.count == 3, parts[0] == "ctk", parts[1].hasPrefix("key-") else { return nil }
-        return String(parts[1])
+        // Byte by byte: this runs for every request the server answers.
+        let bytes = secret.utf8
+        guard bytes.starts(with: "ctk_key-".utf8) else { return nil }
+        let start = bytes.index(bytes.startIndex, offsetBy: 4)
+        guard let end = bytes[start...].firstIndex(of: UInt8(ascii: "_")), bytes.index(after: end) < bytes.endIndex else { return nil }
+        return String(secret[start..<end])
     }
 
     /// Compares two hashes in time independent of where they differ.

@@ -1,5 +1,4 @@
 import AuditStore
-import Foundation
 public import CareTrail
 public import Hummingbird
 import HTTPTypes
@@ -19,11 +18,22 @@ public struct APIKeyAuthenticator: RouterMiddleware {
 
     public func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
         if publicPaths.contains(request.uri.path) { return try await next(request, context) }
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-            let key = log.authenticate(secret: String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces))
+        guard let header = request.headers[.authorization], let secret = Self.bearerToken(header),
+            let key = log.authenticate(secret: secret)
         else { throw APIError.unauthorized }
         var context = context
         context.key = key
         return try await next(request, context)
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header, without the spaces or tabs
+    /// around it; `nil` for any other scheme or an empty token.
+    static func bearerToken(_ header: String) -> String? {
+        let bytes = header.utf8
+        guard bytes.starts(with: "Bearer ".utf8) else { return nil }
+        let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        let rest = bytes.dropFirst(7)
+        guard let first = rest.firstIndex(where: { !blank($0) }), let last = rest.lastIndex(where: { !blank($0) }) else { return nil }
+        return String(header[first...last])
     }
 }

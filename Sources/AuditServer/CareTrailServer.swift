@@ -7,6 +7,7 @@ import Foundation
 public import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
+import Logging
 import NIOSSL
 import Prometheus
 
@@ -37,7 +38,8 @@ public enum CareTrailServer {
         }
         return Application(
             router: router(log: log, metrics: ServerMetrics(streams: streams), metricsNeedKey: metricsNeedKey), server: server,
-            configuration: .init(address: .hostname(host, port: port), serverName: "CareTrail")
+            configuration: .init(address: .hostname(host, port: port), serverName: "CareTrail"),
+            logger: Logger(label: "CareTrail") { ServerLogHandler(label: $0) }
         )
     }
 

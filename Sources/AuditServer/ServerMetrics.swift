@@ -5,6 +5,7 @@ import AuditStore
 import CareTrail
 import Hummingbird
 import Prometheus
+import Synchronization
 
 /// What `/metrics` exposes, in Prometheus text format: requests by method and status, their
 /// latencies, appended entries, failed appends, and at scrape time the head and open alerts.
@@ -37,11 +38,27 @@ public final class ServerMetrics: Sendable {
         openAlerts = registry.makeGauge(descriptor: name("open_alerts", "", "Alerts awaiting a closing review."))
     }
 
+    /// The request counters by method and status, made once each: the registry's lookup
+    /// builds the metric's name and sorts its labels every time it is asked.
+    private let requestCounters = Mutex<[RequestKey: Counter]>([:])
+
+    private struct RequestKey: Hashable {
+        var method: String
+        var status: Int
+    }
+
     func countRequest(method: String, status: Int) {
-        registry.makeCounter(
-            descriptor: MetricNameDescriptor(namespace: "caretrail", metricName: "http_requests", unitName: "total", helpText: "Requests answered."),
-            labels: [("method", method), ("status", String(status))]
-        ).increment()
+        let key = RequestKey(method: method, status: status)
+        let counter = requestCounters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = registry.makeCounter(
+                descriptor: MetricNameDescriptor(namespace: "caretrail", metricName: "http_requests", unitName: "total", helpText: "Requests answered."),
+                labels: [("method", method), ("status", String(status))]
+            )
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
     }
 
     /// The metrics as Prometheus text, with the gauges read now.

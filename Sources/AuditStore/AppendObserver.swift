@@ -18,6 +18,14 @@ public protocol AppendObserver: AnyObject, Sendable {
     /// The transaction that held the last entries passed in was rolled back: they are not in
     /// the log. The observer must forget what it learnt from them.
     func appendRolledBack()
+
+    /// Brings the observer up to date with the log through `seq`, outside any append, so that
+    /// the first append does not do it inside its transaction. Optional.
+    func catchUp(through seq: Int64, reader: LogReader) throws
+}
+
+extension AppendObserver {
+    public func catchUp(through seq: Int64, reader: LogReader) throws {}
 }
 
 /// Read access to the log inside an append transaction, for an ``AppendObserver``.

@@ -27,6 +27,8 @@ public final class AuditStore: Sendable {
     let observer: (any AppendObserver)?
     /// Entries per block of posting lists, as 2^shift (fixed when the log was created).
     let postingBlockShift: Int
+    /// Checkpoints the WAL beside the appends instead of inside them.
+    let checkpointer: WALCheckpointer
 
     /// The system clock, in milliseconds.
     public static let systemClock: @Sendable () -> Timestamp = {
@@ -35,14 +37,20 @@ public final class AuditStore: Sendable {
 
     private init(
         path: String, pool: DatabasePool, clock: @escaping @Sendable () -> Timestamp, observer: (any AppendObserver)?,
-        postingBlockShift: Int
+        postingBlockShift: Int, checkpointer: WALCheckpointer
     ) {
+        self.checkpointer = checkpointer
         self.path = path
         self.pool = pool
         self.clock = clock
         self.committer = GroupCommitter()
         self.observer = observer
         self.postingBlockShift = postingBlockShift
+    }
+
+    deinit {
+        // SQLite calls the checkpointer after each commit: take it off before it goes.
+        pool.writeWithoutTransaction { db in checkpointer.uninstall(from: db) }
     }
 
     /// Creates a new, empty log. Fails if a file is already there.
@@ -109,18 +117,21 @@ public final class AuditStore: Sendable {
             // call per page. The writer keeps plain I/O, so a failing disk surfaces as an error.
             if db.configuration.readonly { try db.execute(sql: "PRAGMA mmap_size = 2147418112") }
         }
+        let checkpointer = WALCheckpointer(path: path)
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
             // DatabasePool's WAL setup leaves synchronous=NORMAL, under which a commit can roll back
             // after a power cut. FULL syncs the WAL at every commit: an acknowledged append survives.
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = FULL")
-                // Checkpoint every 16 MiB of WAL rather than every 4 MiB: fewer, larger syncs of the main file.
-                try db.execute(sql: "PRAGMA wal_autocheckpoint = 4096")
+                // Checkpoints run beside the appends, not in the commit that crosses a threshold.
+                checkpointer.install(on: db)
             }
             try Schema.migrator.migrate(pool)
             let shift = try postingBlockShift ?? pool.read { db in try Postings.blockShift(db) }
-            let store = AuditStore(path: path, pool: pool, clock: clock, observer: observer, postingBlockShift: shift)
+            let store = AuditStore(
+                path: path, pool: pool, clock: clock, observer: observer, postingBlockShift: shift, checkpointer: checkpointer
+            )
             // A log written by schema v1, or one whose process ended before its last block's
             // postings were written: write the postings of every complete block.
             store.compactPostingsNow()
@@ -220,6 +231,21 @@ public final class AuditStore: Sendable {
             return true
         } catch {
             return false
+        }
+    }
+
+    /// Lets the store's ``AppendObserver`` (alert detection) read the history it needs now,
+    /// in a read transaction beside any appends, rather than in the first append's
+    /// transaction. A server calls this before it takes requests: on a log with hours of busy
+    /// history, that first append would otherwise wait seconds, and every append behind it.
+    /// Returns the head it caught up to.
+    @discardableResult
+    public func prepareObserver() throws(StoreError) -> Int64 {
+        guard let observer else { return 0 }
+        return try read { db in
+            let seq = try Self.head(db)?.seq ?? 0
+            try observer.catchUp(through: seq, reader: LogReader(db: db))
+            return seq
         }
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import AuditCore
 import AuditExport
 import AuditServer
+import AuditStore
 import Foundation
 import CareTrail
 import Hummingbird
@@ -64,6 +65,14 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             printError("caretrail: cannot use the TLS certificate or key: \(error)")
             throw ExitCode(CLIExit.ioError.rawValue)
+        }
+        // Alert detection reads its recent history before the first request, not inside the
+        // first append's transaction (seconds on a busy log, with every append queued behind it).
+        // A failure here is not fatal: the first append tries again.
+        do {
+            try log.store.prepareObserver()
+        } catch {
+            printError("caretrail: alert detection will read its history at the first append: \(error.message)")
         }
         // Each stream runs on a thread of its own (it blocks on its socket) until the server stops.
         for follower in followers {

@@ -54,6 +54,28 @@ struct AlertLifecycleTests {
         #expect(try log.store.head()?.seq == 2)
     }
 
+    @Test func detectionReadsItsHistoryBeforeTheFirstAppendWhenAskedTo() async throws {
+        let writer = try AuditLog.create(database: database)
+        _ = try await writer.record((0..<9).map { read(minute: Double($0)) })
+        // A second process opens the log, as `caretrail serve` does, and prepares detection.
+        let monitor = AlertMonitor()
+        let store = try AuditStore.open(at: database, observer: monitor)
+        #expect(monitor.observedThrough == nil)
+        #expect(try store.prepareObserver() == 9)
+        #expect(monitor.observedThrough == 9)
+        // The tenth access within the hour raises the burst alert from the history read beforehand.
+        let ninth = try #require(try store.entry(seq: 9))
+        let receipt = try await store.append([ninth.content])
+        #expect(receipt.entries.map(\.seq) == [10])
+        #expect(receipt.head?.seq == 11)
+        let alert = try #require(try store.entry(seq: 11))
+        #expect(alert.content.kind == "alert")
+        #expect(alert.content.body.contains("patient_access_burst"))
+        // Asking again changes nothing once the detector has seen the head.
+        #expect(try store.prepareObserver() == 11)
+        #expect(monitor.observedThrough == 11)
+    }
+
     @Test func aReviewIsChainedAndTheStateIsDerivedFromIt() async throws {
         let log = try AuditLog.create(database: database)
         _ = try await log.record([

@@ -125,4 +125,23 @@ import Testing
         #expect(detector.observe(Self.access(4, at: night + 20 * Self.minute, user: "usr-2", purpose: .emergencyTreatment)).isEmpty)
         #expect(detector.observe(Self.access(5, at: night + 3 * 60 * Self.minute)).map(\.kind) == [.afterHours])
     }
+
+    @Test func historyBeyondTheHorizonIsDroppedAsEntriesArriveWithoutChangingAlerts() {
+        // 100,000 accesses a second apart (28 hours), to 30,000 patients by one user, with a
+        // burst of ten to one patient at the end: the windows keep only the last two hours.
+        var detector = AnomalyDetector(rules: .standard)
+        var alerts: [AlertDraft] = []
+        var largest = 0
+        for index in 0..<100_000 {
+            let patient = index >= 99_990 ? "PAT-BURST" : "PAT-\(index % 30_000)"
+            alerts += detector.observe(Self.access(Int64(index + 1), at: Self.start + Int64(index) * 1000, patient: patient))
+            if index % 1_000 == 999 { largest = max(largest, detector.retainedEvents) }
+        }
+        // Two hours of one access a second, held by the patient windows and by the user's
+        // window, with some slack for removal in steps.
+        let horizon = 2 * 7_200
+        #expect(largest <= horizon + 2_000, "\(largest) events held")
+        #expect(detector.retainedEvents >= 7_200)
+        #expect(alerts.contains { $0.kind == .patientAccessBurst && $0.patientID == "PAT-BURST" })
+    }
 }

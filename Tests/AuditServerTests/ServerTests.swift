@@ -111,6 +111,17 @@ struct ServerTests {
                 let report = try json(response)
                 #expect(report["total_accesses"] == 0)
             }
+            // The bearer token may have blanks around it; another scheme, a bare prefix or a
+            // secret with its id cut off is no key.
+            let secret = try #require(fixture.secrets["siem"])
+            for (header, status) in [
+                ("Bearer \t \(secret)  ", HTTPResponse.Status.ok), ("bearer \(secret)", .unauthorized), ("Bearer ", .unauthorized),
+                ("Bearer    ", .unauthorized), ("Basic \(secret)", .unauthorized), ("Bearer \(secret.prefix(20))", .unauthorized),
+            ] {
+                try await client.execute(uri: "/v1/head", method: .get, headers: [.authorization: header]) { response in
+                    #expect(response.status == status, "\(header.prefix(10))")
+                }
+            }
             // A revoked key stops working at once.
             let revoked = try #require(try fixture.log.apiKeys().first { $0.name == "privacy_officer-1" })
             try fixture.log.revokeAPIKey(id: revoked.id, by: "admin")
