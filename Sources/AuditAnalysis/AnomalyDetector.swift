@@ -299,7 +299,6 @@ public struct AnomalyDetector: Sendable {
         private var front = 0
 
         var first: Reminder? { front < items.count ? items[front] : nil }
-        var count: Int { items.count - front }
 
         mutating func append(_ reminder: Reminder) { items.append(reminder) }
 

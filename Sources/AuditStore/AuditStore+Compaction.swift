@@ -147,9 +147,9 @@ extension AuditStore {
     }
 }
 
-/// The state of a store's background compaction: at most one runner; requests made while it
-/// runs are not lost.
-final class CompactionState: @unchecked Sendable {
+/// The state of work a store runs in the background on request (posting compaction, WAL
+/// checkpoints): at most one runner; requests made while it runs are not lost.
+final class BackgroundPasses: @unchecked Sendable {
     private let lock = NSLock()
     private var running = false
     private var requested = false

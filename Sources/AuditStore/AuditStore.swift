@@ -22,7 +22,7 @@ public final class AuditStore: Sendable {
     let hasher = EntryHasher()
     let committer: GroupCommitter
     /// Writes the postings of completed blocks after the appends that completed them.
-    let compaction = CompactionState()
+    let compaction = BackgroundPasses()
     /// Sees every appended entry inside its transaction (CareTrail's alert detection).
     let observer: (any AppendObserver)?
     /// Entries per block of posting lists, as 2^shift (fixed when the log was created).

@@ -28,7 +28,7 @@ final class WALCheckpointer: Sendable {
     /// WAL size, in pages, at which the writer checkpoints in its own commit.
     let inlinePages: Int32
     private let path: String
-    private let passes = CompactionState()
+    private let passes = BackgroundPasses()
     private let connection = Mutex<DatabaseQueue?>(nil)
     private let counts = Mutex<Counts>(Counts())
     /// The WAL's size when the last background pass was requested.

@@ -84,7 +84,7 @@ struct PostingCompactionTests {
     }
 
     @Test func onlyOneBackgroundRunnerAndNoRequestIsLost() {
-        let state = CompactionState()
+        let state = BackgroundPasses()
         #expect(state.request())
         #expect(!state.request())  // runs already: the runner goes round once more
         #expect(state.nextPass())
