@@ -49,8 +49,9 @@ public final class AuditStore: Sendable {
     }
 
     deinit {
-        // SQLite calls the checkpointer after each commit: take it off before it goes.
-        pool.writeWithoutTransaction { db in checkpointer.uninstall(from: db) }
+        // SQLite calls the checkpointer after each commit: take it off before it goes. Reentrant,
+        // because the last reference may go with a closure that ran on the writer's queue.
+        pool.unsafeReentrantWrite { db in checkpointer.uninstall(from: db) }
     }
 
     /// Creates a new, empty log. Fails if a file is already there.

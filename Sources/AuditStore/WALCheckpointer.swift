@@ -22,7 +22,7 @@ import Synchronization
 /// Durability does not depend on checkpoints: a commit is durable once its WAL frames are
 /// synced (`synchronous=FULL`). A checkpoint that fails is retried at the next threshold.
 final class WALCheckpointer: Sendable {
-    /// WAL size, in pages, at which a background pass is requested (SQLite's default
+    /// WAL growth, in pages, after which a background pass is requested (SQLite's default
     /// automatic checkpoint threshold).
     let backgroundPages: Int32
     /// WAL size, in pages, at which the writer checkpoints in its own commit.
