@@ -18,7 +18,8 @@ B=${CARETRAIL:-.build/release/caretrail}
 [ -x "$B" ] || swift build -c release --product caretrail
 command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)"; exit 2; }
 dir=$(mktemp -d)
-trap 'kill $PID 2>/dev/null || true; rm -rf "$dir"' EXIT
+PID=
+trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$dir"' EXIT
 $B init --db "$dir/audit.sqlite" >/dev/null
 SECRET=$($B keys create --db "$dir/audit.sqlite" --role agent --tenant hospital-1 --format json |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')

@@ -43,7 +43,7 @@ extension AuditStore {
             }
             guard let collected else { return }
             // Outside the write lock: sorting and encoding the rows; then inserts in chunks of
-            // a few thousand rows, each its own short transaction, so that appends queued
+            // `postingsPerTransaction` rows, each its own short transaction, so that appends queued
             // behind one wait milliseconds. The counters (which add up, so must be written
             // once) and the mark that the block is done go with the last chunk.
             let rows = collected.block.rows()
@@ -119,8 +119,8 @@ extension AuditStore {
         try removeSpannedBlocks()
     }
 
-    /// Removes the rows of `posting` of blocks already merged into spans, a few thousand rows per
-    /// transaction (also what a crash after a merge left).
+    /// Removes the rows of `posting` of blocks already merged into spans,
+    /// `postingsPerTransaction` rows per transaction (also what a crash after a merge left).
     private func removeSpannedBlocks() throws {
         // Usually there is nothing to remove: find out without taking the write lock.
         let pending = try pool.read { db -> Bool in
