@@ -27,15 +27,34 @@ extension AccessReport {
     }
 
     /// CSV (RFC 4180): a header line, then one line per access; CRLF line ends; fields with a
-    /// comma, quote or line break quoted, quotes doubled.
+    /// comma, quote or line break quoted, quotes doubled. A cell that a spreadsheet would read
+    /// as a formula is neutralised as OWASP recommends: see ``csvField(_:)``.
     public var csv: String {
-        func field(_ value: String) -> String {
-            guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
-            return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-        }
-        var lines = [Self.columns.map(field).joined(separator: ",")]
-        for access in accesses { lines.append(Self.cells(access).map(field).joined(separator: ",")) }
+        var lines = [Self.columns.map(Self.csvField).joined(separator: ",")]
+        for access in accesses { lines.append(Self.cells(access).map(Self.csvField).joined(separator: ",")) }
         return lines.joined(separator: "\r\n") + "\r\n"
+    }
+
+    /// One CSV field. A value that starts with `=`, `+`, `-`, `@`, a tab or a carriage return
+    /// (or their full-width forms) would run as a formula in a spreadsheet
+    /// (`=HYPERLINK(...)`): it gets a leading `'` and is quoted, as OWASP's CSV injection
+    /// advice says. Other values are quoted only when they hold a comma, quote or line break.
+    public static func csvField(_ value: String) -> String {
+        let formula = value.unicodeScalars.first.map { Self.formulaStarts.contains($0) } ?? false
+        let text = formula ? "'" + value : value
+        guard formula || text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    private static let formulaStarts: Set<Unicode.Scalar> = ["=", "+", "-", "@", "\t", "\r", "\u{FF1D}", "\u{FF0B}", "\u{FF0D}", "\u{FF20}"]
+
+    /// A cell for the terminal table: control characters (an escape sequence could rewrite the
+    /// screen, a line break fake a row) become U+FFFD.
+    static func printable(_ cell: String) -> String {
+        guard cell.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 >= 0xC2 }) else { return cell }
+        return String(String.UnicodeScalarView(cell.unicodeScalars.map {
+            $0.value < 0x20 || ($0.value >= 0x7F && $0.value <= 0x9F) || $0.value == 0x2028 || $0.value == 0x2029 ? "\u{FFFD}" : $0
+        }))
     }
 
     /// Plain text for a terminal: heading, summary, the accesses as aligned columns, integrity.
@@ -60,7 +79,7 @@ extension AccessReport {
                 row.breakGlass ? "yes: \(row.breakGlassReason ?? "")" : "-", row.conversationID ?? "-", row.traceID ?? "-", row.model,
             ]
         }
-        out.append(Self.align(header: header, rows: rows))
+        out.append(Self.align(header: header, rows: rows.map { $0.map(Self.printable) }))
         return out.joined(separator: "\n") + "\n"
     }
 

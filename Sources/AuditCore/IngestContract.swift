@@ -121,7 +121,7 @@ public enum IngestContract {
                 "trigger", Trigger.self, expected: "one of user_request, proactive, retry, follow_up, system"
             ) ?? .userRequest,
             action: action, arguments: try r.optionalObject("arguments"), result: result, error: error,
-            durationMS: try r.optionalNonNegative("duration_ms"),
+            durationMS: try r.optionalBounded("duration_ms", maximum: IngestLimits.maximumDurationMS),
             sessionMetadata: try r.optionalObject("session_metadata"), usage: try r.optionalUsage(),
             breakGlass: breakGlass
         )
@@ -135,8 +135,9 @@ public enum IngestContract {
             turnNumber: try r.optionalCount("turn_number"), userRole: try r.optionalIdentifier("user_role"),
             purposeOfUse: r.has("purpose_of_use") ? try r.requiredPurpose() : nil,
             input: try r.optionalString("input"), output: try r.optionalString("output"),
-            usage: try r.optionalUsage(), costUSD: try r.optionalNonNegative("cost_usd"),
-            durationMS: try r.optionalNonNegative("duration_ms"), timestamp: try r.optionalTimestamp("timestamp"),
+            usage: try r.optionalUsage(), costUSD: try r.optionalBounded("cost_usd", maximum: IngestLimits.maximumCostUSD),
+            durationMS: try r.optionalBounded("duration_ms", maximum: IngestLimits.maximumDurationMS),
+            timestamp: try r.optionalTimestamp("timestamp"),
             sessionMetadata: try r.optionalObject("session_metadata")
         )
     }
@@ -184,8 +185,13 @@ struct FieldReader {
         guard !string.isEmpty else {
             throw IngestError(code: .invalidValue, field: name(key), message: "must not be empty")
         }
-        guard string.utf8.count <= 256 else {
-            throw IngestError(code: .invalidValue, field: name(key), message: "longer than 256 bytes")
+        guard string.utf8.count <= IngestLimits.identifierBytes else {
+            throw IngestError(code: .outOfRange, field: name(key), message: "longer than \(IngestLimits.identifierBytes) bytes")
+        }
+        guard !Self.hasControlCharacter(string) else {
+            throw IngestError(
+                code: .invalidValue, field: name(key), message: "must not contain control characters or line breaks"
+            )
         }
         return string
     }
@@ -204,17 +210,35 @@ struct FieldReader {
         guard case .array(let elements) = value else {
             throw IngestError(code: .wrongType, field: name(key), message: "must be an array of strings")
         }
+        guard elements.count <= IngestLimits.maximumPatientIDs else {
+            throw IngestError(
+                code: .outOfRange, field: name(key), message: "more than \(IngestLimits.maximumPatientIDs) identifiers"
+            )
+        }
         var ids: [String] = []
         ids.reserveCapacity(elements.count)
         for (index, element) in elements.enumerated() {
-            guard case .string(let id) = element, !id.isEmpty, id.utf8.count <= 256 else {
+            guard case .string(let id) = element, !id.isEmpty, id.utf8.count <= IngestLimits.identifierBytes,
+                !Self.hasControlCharacter(id)
+            else {
                 throw IngestError(
-                    code: .wrongType, field: "\(name(key))[\(index)]", message: "must be a non-empty string"
+                    code: .wrongType, field: "\(name(key))[\(index)]",
+                message: "must be a non-empty string of at most \(IngestLimits.identifierBytes) bytes, without control characters"
                 )
             }
             ids.append(id)
         }
         return ids
+    }
+
+    /// Whether `text` holds a C0 or C1 control character, DEL, or a Unicode line or paragraph
+    /// separator. Identifiers reach syslog headers, CEF headers and CSV cells, where such a
+    /// character could end a line and forge another record.
+    static func hasControlCharacter(_ text: String) -> Bool {
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 >= 0xC2 }) else { return false }
+        return text.unicodeScalars.contains {
+            $0.value < 0x20 || ($0.value >= 0x7F && $0.value <= 0x9F) || $0.value == 0x2028 || $0.value == 0x2029
+        }
     }
 
     func optionalEnum<E: RawRepresentable<String>>(_ key: String, _: E.Type, expected: String) throws(IngestError) -> E? {
@@ -249,24 +273,29 @@ struct FieldReader {
         return number
     }
 
-    func optionalNonNegative(_ key: String) throws(IngestError) -> Double? {
+    /// A finite number in `0...maximum`.
+    func optionalBounded(_ key: String, maximum: Double) throws(IngestError) -> Double? {
         guard let number = try optionalNumber(key) else { return nil }
-        guard number >= 0 else {
-            throw IngestError(code: .invalidValue, field: name(key), message: "must not be negative")
+        guard number.isFinite, number >= 0, number <= maximum else {
+            throw IngestError(
+                code: .outOfRange, field: name(key), message: "must be a number from 0 to \(Int64(maximum))"
+            )
         }
         return number
     }
 
-    /// A non-negative integer (`turn_number`, token counts).
+    /// A non-negative integer up to ``IngestLimits/maximumCount`` (`turn_number`, token counts).
     func optionalCount(_ key: String) throws(IngestError) -> Int? {
         guard let number = try optionalNumber(key) else { return nil }
-        guard number.rounded(.towardZero) == number, number < 9_007_199_254_740_992 else {
+        guard number.isFinite, number.rounded(.towardZero) == number else {
             throw IngestError(code: .wrongType, field: name(key), message: "must be an integer")
         }
-        guard number >= 0 else {
-            throw IngestError(code: .invalidValue, field: name(key), message: "must not be negative")
+        guard number >= 0, number <= Double(IngestLimits.maximumCount), let count = Int(exactly: number) else {
+            throw IngestError(
+                code: .outOfRange, field: name(key), message: "must be an integer from 0 to \(IngestLimits.maximumCount)"
+            )
         }
-        return Int(number)
+        return count
     }
 
     func optionalTimestamp(_ key: String) throws(IngestError) -> Timestamp? {
@@ -274,7 +303,8 @@ struct FieldReader {
         guard let timestamp = Timestamp(rfc3339: text) else {
             throw IngestError(
                 code: .invalidValue, field: name(key),
-                message: "must be an RFC 3339 date-time with a time-zone offset, e.g. 2026-01-05T08:00:01.376Z"
+                message: "must be an RFC 3339 date-time with a time-zone offset between 0001-01-01T00:00:00Z and "
+                    + "9999-12-31T23:59:59.999Z in UTC, e.g. 2026-01-05T08:00:01.376Z"
             )
         }
         return timestamp
@@ -305,7 +335,7 @@ struct FieldReader {
         try usage.rejectUnknown(allowed: ["input_tokens", "output_tokens", "cost_usd"])
         return TokenUsage(
             inputTokens: try usage.optionalCount("input_tokens"), outputTokens: try usage.optionalCount("output_tokens"),
-            costUSD: try usage.optionalNonNegative("cost_usd")
+            costUSD: try usage.optionalBounded("cost_usd", maximum: IngestLimits.maximumCostUSD)
         )
     }
 

@@ -17,6 +17,10 @@ public struct IngestError: Error, Sendable, Equatable, CustomStringConvertible {
         case wrongType = "wrong_type"
         /// A field of the right type whose value the contract does not allow.
         case invalidValue = "invalid_value"
+        /// A number or date outside the bounds of ``IngestLimits``.
+        case outOfRange = "out_of_range"
+        /// A `timestamp` further ahead of the log's clock than the allowed skew.
+        case timestampSkew = "timestamp_skew"
         /// `purpose_of_use` is not an HL7 v3 PurposeOfUse code.
         case unknownPurpose = "unknown_purpose"
         /// `purpose_of_use` is a valid code this tenant does not allow.

@@ -3,19 +3,44 @@
 ///
 /// The normalised form sorts lexicographically in time order, which is what the log's indexes
 /// and range queries rely on. Sub-millisecond digits are truncated.
+///
+/// The accepted range is ``minimum`` (`0001-01-01T00:00:00.000Z`) through ``maximum``
+/// (`9999-12-31T23:59:59.999Z`), after normalisation to UTC: the years that the normalised
+/// form, FHIR's `instant` and every renderer can write with four digits. Text outside it
+/// (`0000-01-01T00:00:00+01:00` is year 0 in UTC) does not parse.
 public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Milliseconds since 1970-01-01T00:00:00Z.
     public let millisecondsSinceEpoch: Int64
 
+    /// `0001-01-01T00:00:00.000Z`, the earliest accepted instant.
+    public static let minimum = Timestamp(millisecondsSinceEpoch: -62_135_596_800_000)
+    /// `9999-12-31T23:59:59.999Z`, the latest accepted instant.
+    public static let maximum = Timestamp(millisecondsSinceEpoch: 253_402_300_799_999)
+
+    /// An instant; values outside ``minimum``...``maximum`` are clamped to that range, so that
+    /// every timestamp can be written.
     public init(millisecondsSinceEpoch: Int64) {
-        self.millisecondsSinceEpoch = millisecondsSinceEpoch
+        self.millisecondsSinceEpoch = min(max(millisecondsSinceEpoch, -62_135_596_800_000), 253_402_300_799_999)
+    }
+
+    /// The instant `milliseconds` later (or earlier, when negative), or `nil` when that leaves
+    /// the accepted range. Never traps, whatever the arithmetic.
+    public func adding(milliseconds: Int64) -> Timestamp? {
+        let (sum, overflow) = millisecondsSinceEpoch.addingReportingOverflow(milliseconds)
+        guard !overflow, sum >= Self.minimum.millisecondsSinceEpoch, sum <= Self.maximum.millisecondsSinceEpoch else {
+            return nil
+        }
+        return Timestamp(millisecondsSinceEpoch: sum)
     }
 
     /// Parses RFC 3339 `date-time` text (a time-zone offset or `Z` is required).
-    /// Returns `nil` for anything else, including impossible dates such as February 30.
+    /// Returns `nil` for anything else, including impossible dates such as February 30 and
+    /// instants outside ``minimum``...``maximum`` once normalised to UTC.
     public init?(rfc3339 text: String) {
         var text = text
-        guard let value = text.withUTF8({ Self.parse($0) }) else { return nil }
+        guard let value = text.withUTF8({ Self.parse($0) }),
+            value >= Self.minimum.millisecondsSinceEpoch, value <= Self.maximum.millisecondsSinceEpoch
+        else { return nil }
         self.millisecondsSinceEpoch = value
     }
 

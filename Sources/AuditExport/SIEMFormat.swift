@@ -176,40 +176,79 @@ public struct SIEMRenderer: Sendable {
 
     private static let mapper = AuditEventMapper(version: .r4)
 
-    /// RFC 5424 PARAM-VALUE: `"`, `\` and `]` are escaped with a backslash.
+    /// RFC 5424 PARAM-VALUE: `"`, `\` and `]` are escaped with a backslash. A line break or
+    /// any other control character would let a value forge a second message in a file or a
+    /// stream framed by newlines, so line feed and carriage return are written as the two
+    /// characters `\n` and `\r`, and every other control character as U+FFFD.
     static func escapeParam(_ value: String, into out: inout [UInt8]) {
-        for byte in value.utf8 {
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "]") { out.append(UInt8(ascii: "\\")) }
-            out.append(byte)
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 >= 0xC2 }) {
+            for byte in value.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "]") { out.append(UInt8(ascii: "\\")) }
+                out.append(byte)
+            }
+            return
         }
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"", "\\", "]":
+                out.append(UInt8(ascii: "\\"))
+                out.append(UInt8(scalar.value))
+            case "\n": out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case "\r": out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            default:
+                if Self.isControl(scalar) {
+                    out.append(contentsOf: [0xEF, 0xBF, 0xBD])
+                } else {
+                    out.append(contentsOf: String(scalar).utf8)
+                }
+            }
+        }
+    }
+
+    /// C0 and C1 control characters, DEL, and the Unicode line and paragraph separators: the
+    /// characters a SIEM field must never carry raw.
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        let value = scalar.value
+        return value < 0x20 || (value >= 0x7F && value <= 0x9F) || value == 0x2028 || value == 0x2029
     }
 
     // MARK: CEF
 
-    /// CEF header fields escape `\` and `|`; extension values escape `\`, `=` and line breaks.
+    /// CEF header fields escape `\` and `|`; line feed and carriage return become `\n` and
+    /// `\r`, any other control character U+FFFD, so that no value can end the line.
     static func cefHeader(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "|") }) else { return text }
-        var out = ""
-        for character in text {
-            if character == "\\" || character == "|" { out.append("\\") }
-            out.append(character)
-        }
-        return out
-    }
-
-    static func cefValue(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "=") || $0 == 0x0A || $0 == 0x0D }) else { return text }
-        var out = ""
-        for character in text {
-            switch character {
-            case "\\": out += "\\\\"
-            case "=": out += "\\="
-            case "\r\n", "\n": out += "\\n"
-            case "\r": out += "\\r"
-            default: out.append(character)
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "|") || $0 < 0x20 || $0 == 0x7F || $0 >= 0xC2 })
+        else { return text }
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\", "|":
+                out.append("\\")
+                out.append(scalar)
+            case "\n": out.append(contentsOf: "\\n".unicodeScalars)
+            case "\r": out.append(contentsOf: "\\r".unicodeScalars)
+            default: out.append(isControl(scalar) ? "\u{FFFD}" : scalar)
             }
         }
-        return out
+        return String(out)
+    }
+
+    /// CEF extension values escape `\`, `=` and line breaks; any other control character
+    /// becomes U+FFFD.
+    static func cefValue(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "=") || $0 < 0x20 || $0 == 0x7F || $0 >= 0xC2 })
+        else { return text }
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": out.append(contentsOf: "\\\\".unicodeScalars)
+            case "=": out.append(contentsOf: "\\=".unicodeScalars)
+            case "\n": out.append(contentsOf: "\\n".unicodeScalars)
+            case "\r": out.append(contentsOf: "\\r".unicodeScalars)
+            default: out.append(isControl(scalar) ? "\u{FFFD}" : scalar)
+            }
+        }
+        return String(out)
     }
 
     func cef(_ entry: StoredEntry) -> String {

@@ -95,7 +95,9 @@ extension AuditEventMapper {
         static let sourceApplication = FHIRConstant("type", codings(V.coding(V.dicom, "110153"), V.coding(V.dicom, "110150")))
         static let source = FHIRConstant("type", codings(V.coding(V.dicom, "110153")))
         static let destination = FHIRConstant("type", codings(V.coding(V.dicom, "110152")))
+        /// R4 `source.type` is a list of Coding; R5 made it a list of CodeableConcept.
         static let sourceTypes = FHIRConstant("type", .array([V.coding(V.sourceType, "4")]))
+        static let sourceTypesR5 = FHIRConstant("type", .array([codings(V.coding(V.sourceType, "4"))]))
         static let personType = FHIRConstant("type", V.coding(V.entityType, "1"))
         static let systemObjectType = FHIRConstant("type", V.coding(V.entityType, "2"))
 

@@ -208,11 +208,21 @@ public struct AuditEventMapper: Sendable {
         guard let timestamp, let start = Timestamp(rfc3339: timestamp) else { return }
         sink.beginObject(name)
         sink.string("start", timestamp)
-        if let duration = body.number("duration_ms") {
-            let end = Timestamp(millisecondsSinceEpoch: start.millisecondsSinceEpoch + Int64(duration.rounded(.up)))
+        // A duration that does not fit (an entry stored before the contract bounded it) leaves
+        // the period open rather than stopping the renderer.
+        if let duration = body.number("duration_ms"), duration >= 0, let milliseconds = Int64(exactly: duration.rounded(.up)),
+            let end = start.adding(milliseconds: milliseconds)
+        {
             sink.string("end", end.description)
         }
         sink.endObject()
+    }
+
+    /// A stored number as FHIR's `integer`, a signed 32-bit value; `nil` when it is not one
+    /// (the contract refuses such values, but an older entry may hold one).
+    static func fhirInteger(_ number: Double) -> Int64? {
+        guard let value = Int32(exactly: number) else { return nil }
+        return Int64(value)
     }
 
     private func extensions<Sink: FHIRSink>(_ entry: StoredEntry, _ body: EntryBody, hash: String, into sink: inout Sink) {
@@ -226,9 +236,9 @@ public struct AuditEventMapper: Sendable {
         string(Constants.toolName, entry.content.toolName)
         string(Constants.conversationID, entry.content.conversationID)
         string(Constants.traceID, entry.content.traceID)
-        if let turn = body.number("turn_number") {
+        if let turn = body.number("turn_number").flatMap(Self.fhirInteger) {
             sink.beginExtension(url: Constants.turnNumber)
-            sink.integer("valueInteger", Int64(turn))
+            sink.integer("valueInteger", turn)
             sink.endExtension()
         }
         if let trigger = body.string("trigger") {
@@ -244,26 +254,26 @@ public struct AuditEventMapper: Sendable {
             sink.endObject()
             sink.endExtension()
         }
-        if let duration = body.number("duration_ms") {
+        if let duration = body.number("duration_ms"), duration.isFinite {
             sink.beginExtension(url: Constants.durationMS)
             sink.decimal("valueDecimal", duration)
             sink.endExtension()
         }
         if body.isObject("usage") {
-            let input = body.number("usage", "input_tokens")
-            let output = body.number("usage", "output_tokens")
-            let cost = body.number("usage", "cost_usd")
+            let input = body.number("usage", "input_tokens").flatMap(Self.fhirInteger)
+            let output = body.number("usage", "output_tokens").flatMap(Self.fhirInteger)
+            let cost = body.number("usage", "cost_usd").flatMap { $0.isFinite ? $0 : nil }
             if input != nil || output != nil || cost != nil {
                 sink.beginExtension(url: Constants.tokenUsage)
                 sink.beginArray("extension")
                 if let input {
                     sink.beginExtension(url: Constants.inputTokens)
-                    sink.integer("valueInteger", Int64(input))
+                    sink.integer("valueInteger", input)
                     sink.endExtension()
                 }
                 if let output {
                     sink.beginExtension(url: Constants.outputTokens)
-                    sink.integer("valueInteger", Int64(output))
+                    sink.integer("valueInteger", output)
                     sink.endExtension()
                 }
                 if let cost {
@@ -395,7 +405,7 @@ public struct AuditEventMapper: Sendable {
         sink.endObject()
         sink.string("display", Constants.careTrail)
         sink.endObject()
-        sink.constant(Constants.sourceTypes)
+        sink.constant(version == .r4 ? Constants.sourceTypes : Constants.sourceTypesR5)
         sink.endObject()
     }
 

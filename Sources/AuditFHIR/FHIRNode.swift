@@ -36,7 +36,8 @@ public indirect enum FHIRNode: Sendable, Hashable {
 
     /// The text of a decimal: the shortest that reads back as the same double.
     static func decimalText(_ value: Double) -> String {
-        if value.rounded() == value, abs(value) < 1e15 { return String(Int64(value)) }
+        guard value.isFinite else { return "0" }
+        if value.rounded() == value, abs(value) < 1e15, let integer = Int64(exactly: value) { return String(integer) }
         return "\(value)"
     }
 

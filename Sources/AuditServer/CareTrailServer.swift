@@ -27,14 +27,17 @@ public enum CareTrailServer {
         log: AuditLog, host: String = "127.0.0.1", port: Int = 8080, tls: (certificate: String, key: String)? = nil,
         streams: [String] = [], metricsNeedKey: Bool = false
     ) throws -> some ApplicationProtocol {
-        var server = HTTPServerBuilder.http1()
+        // A connection that sends or reads nothing for `idleTimeout` is closed, so slow or
+        // stalled clients cannot hold connections open.
+        let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(Self.idleTimeoutSeconds)))
+        var server = HTTPServerBuilder.http1(configuration: http1)
         if let tls {
             var configuration = TLSConfiguration.makeServerConfiguration(
                 certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificate).map { .certificate($0) },
                 privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.key, format: .pem))
             )
             configuration.minimumTLSVersion = .tlsv12
-            server = try .tls(.http1(), tlsConfiguration: configuration)
+            server = try .tls(.http1(configuration: http1), tlsConfiguration: configuration)
         }
         return Application(
             router: router(log: log, metrics: ServerMetrics(streams: streams), metricsNeedKey: metricsNeedKey), server: server,
@@ -43,20 +46,26 @@ public enum CareTrailServer {
         )
     }
 
+    /// Seconds a connection may stay idle (nothing read, nothing written) before it is closed.
+    public static let idleTimeoutSeconds = 30
+    /// Seconds a client has to send a request body in full.
+    public static let bodyTimeoutSeconds = 60
+
     /// The routes, for the application and for tests without sockets.
     public static func router(log: AuditLog, metrics: ServerMetrics = ServerMetrics(), metricsNeedKey: Bool = false) -> Router<ServerContext> {
         let router = Router(context: ServerContext.self)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.add(middleware: ProblemMiddleware())
         router.add(middleware: APIKeyAuthenticator(log: log, metricsNeedKey: metricsNeedKey))
         let api = API(log: log, metrics: metrics)
         router.get("/metrics") { _, context in
             if metricsNeedKey { _ = try api.require(context, [.siem, .admin]) }
             return JSONResponse.text(metrics.render(log: log), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
-        router.get("/health") { _, _ in try api.health() }
+        router.get("/health") { _, _ in try await api.health() }
         router.post("/v1/tool-calls") { request, context in try await api.appendToolCalls(request, context) }
         router.get("/v1/head") { _, context in try api.head(context) }
-        router.get("/v1/verify") { _, context in try api.verify(context) }
+        router.get("/v1/verify") { _, context in try await api.verify(context) }
         router.get("/v1/entries/:seq") { _, context in try api.entry(context) }
         router.get("/v1/traces/:id") { _, context in try api.trace(context) }
         router.get("/v1/conversations/:id/timeline") { _, context in try api.timeline(context) }
@@ -77,6 +86,17 @@ public enum CareTrailServer {
 struct API: Sendable {
     let log: AuditLog
     let metrics: ServerMetrics
+    let healthState: HealthState
+    /// Full verifications read the whole log: one at a time.
+    let verifications = ConcurrencyLimit(maximum: 1, code: "verify_in_progress", what: "a full verification is")
+    /// Each export holds a thread while it streams.
+    let exports = ConcurrencyLimit(maximum: 4, code: "too_many_exports", what: "exports are")
+
+    init(log: AuditLog, metrics: ServerMetrics) {
+        self.log = log
+        self.metrics = metrics
+        self.healthState = HealthState(store: log.store)
+    }
 
     /// The caller's key, if its role is one of `roles`.
     func require(_ context: ServerContext, _ roles: Set<APIRole>) throws -> APIKeyRecord {
@@ -96,28 +116,30 @@ struct API: Sendable {
 
     /// A time from the query string: RFC 3339, or a UTC day (`to` runs to the day's last millisecond).
     static func queryTime(_ request: Request, _ name: String, endOfDay: Bool) throws -> Timestamp? {
-        guard let text = request.uri.queryParameters[name[...]].map(String.init) else { return nil }
-        if let timestamp = Timestamp(rfc3339: text) { return timestamp }
-        if text.count == 10, let day = Timestamp(rfc3339: text + (endOfDay ? "T23:59:59.999Z" : "T00:00:00Z")) { return day }
-        throw APIError.badRequest("\(name): expected RFC 3339 or YYYY-MM-DD")
+        try QueryValue.time(request, name, endOfDay: endOfDay)
     }
 
-    func health() throws -> Response {
-        let head = try? log.store.head()
-        let writable = log.store.canWrite()
-        return JSONResponse.make(
+    /// Liveness and readiness. Ready means the head can be read and the last append over
+    /// HTTP succeeded; it never takes the write lock, so anonymous callers cannot stall
+    /// appends. A 503 carries `Retry-After`.
+    func health() async throws -> Response {
+        let reading = await healthState.read()
+        let ready = reading.readable && !healthState.appendsFailing
+        var response = JSONResponse.make(
             .object([
-                "status": .string(writable ? "ok" : "unavailable"), "live": .bool(true), "ready": .bool(writable),
-                "head": head.map(\.jsonValue) ?? .null,
+                "status": .string(ready ? "ok" : "unavailable"), "live": .bool(true), "ready": .bool(ready),
+                "head": reading.head.map(\.jsonValue) ?? .null,
             ]),
-            status: writable ? .ok : .serviceUnavailable
+            status: ready ? .ok : .serviceUnavailable
         )
+        if !ready { response.headers[.retryAfter] = String(APIError.defaultRetryAfter) }
+        return response
     }
 
     func appendToolCalls(_ request: Request, _ context: ServerContext) async throws -> Response {
         let key = try require(context, [.agent, .admin])
         var request = request
-        let body = try await request.collectBody(upTo: context.maxUploadSize)
+        let body = try await request.collectBody(upTo: context.maxUploadSize, within: CareTrailServer.bodyTimeoutSeconds)
         let bytes = Array(body.readableBytesView)
         var records: [IngestRecord] = []
         var errors: [IngestError] = []
@@ -132,7 +154,7 @@ struct API: Sendable {
             }
         }
         if !errors.isEmpty {
-            throw APIError(.badRequest, code: "invalid_records", message: "\(errors.count) bad record(s); nothing was appended", recordErrors: errors)
+            throw APIError.invalidRecords("\(errors.count) bad record(s); nothing was appended", errors)
         }
         guard !records.isEmpty else { throw APIError.badRequest("the body holds no record") }
         for record in records where !allows(key, tenant: record.tenantID) {
@@ -140,6 +162,7 @@ struct API: Sendable {
         }
         do {
             let receipt = try await log.record(records)
+            healthState.appendFinished(succeeded: true)
             metrics.appended.increment(by: Int64(records.count))
             return JSONResponse.make(
                 .object([
@@ -148,10 +171,11 @@ struct API: Sendable {
                 status: .created
             )
         } catch {
-            metrics.appendFailures.increment()
             if error.code == .invalidRecords {
-                throw APIError(.badRequest, code: "invalid_records", message: error.message, recordErrors: error.recordErrors)
+                throw APIError.invalidRecords(error.message, error.recordErrors)
             }
+            metrics.appendFailures.increment()
+            healthState.appendFinished(succeeded: false)
             throw APIError(.serviceUnavailable, code: "append_failed", message: "the records were not appended; retry")
         }
     }
@@ -161,9 +185,18 @@ struct API: Sendable {
         return JSONResponse.make((try log.store.head())?.jsonValue ?? .object(["seq": 0, "hash": .string(String(repeating: "0", count: 64))]))
     }
 
-    func verify(_ context: ServerContext) throws -> Response {
+    /// A full verification, one at a time per server (another caller meanwhile gets 429 with
+    /// `Retry-After`), run on a thread of its own so request threads stay free.
+    func verify(_ context: ServerContext) async throws -> Response {
         _ = try require(context, Self.readers)
-        let report = try log.store.verify()
+        try verifications.acquire()
+        defer { verifications.release() }
+        let store = log.store
+        let report = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<VerificationReport, any Error>) in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try store.verify() })
+            }
+        }
         return JSONResponse.make(report.jsonValue)
     }
 
@@ -227,12 +260,14 @@ struct API: Sendable {
         let alert = try log.alert(id: id)
         guard allows(key, tenant: alert.tenantID) else { throw APIError.forbidden("the alert belongs to another tenant") }
         var request = request
-        let body = try await request.collectBody(upTo: 1 << 16)
+        let body = try await request.collectBody(upTo: 1 << 16, within: CareTrailServer.bodyTimeoutSeconds)
         guard case .object(let members)? = try? JSONParser.parse(String(buffer: body)),
             let decision = members["decision"]?.stringValue.flatMap(ReviewDecision.init(rawValue:)),
             let note = members["note"]?.stringValue
         else { throw APIError.badRequest("expected {\"decision\": \"justified|unjustified|needs-follow-up\", \"note\": \"...\"}") }
-        let head = try log.review(alertID: id, by: key.name ?? key.id, decision: decision, note: note)
+        let head = try log.review(
+            alertID: id, by: key.name ?? key.id, otherIdentities: [key.id] + (key.name.map { [$0] } ?? []), decision: decision, note: note
+        )
         let status = try log.alerts().first { $0.alert.seq == alert.seq }
         return JSONResponse.make(.object(["review_seq": .number(Double(head.seq)), "alert": status?.jsonValue ?? .null]), status: .created)
     }
@@ -241,7 +276,8 @@ struct API: Sendable {
 extension CareTrailError: HTTPResponseError {
     public var status: HTTPResponse.Status {
         switch code {
-        case .invalidRecords, .invalidArgument: .badRequest
+        case .invalidRecords: .unprocessableContent
+        case .invalidArgument: .badRequest
         case .notFound: .notFound
         default: .serviceUnavailable
         }

@@ -5,6 +5,7 @@ import AuditStore
 import CareTrail
 import Foundation
 import Hummingbird
+import Logging
 import Synchronization
 
 /// `GET /v1/export/fhir?format=ndjson|json|xml&fhir_version=r4|r5&patient=&from=&to=`: the
@@ -25,7 +26,12 @@ struct ExportStream: Sendable {
         case "xml": format = .xml
         default: throw APIError.badRequest("format: ndjson, json or xml")
         }
-        let version: FHIRVersion = query["fhir_version"] == "r5" ? .r5 : .r4
+        let version: FHIRVersion
+        switch query["fhir_version"].map(String.init) ?? "r4" {
+        case "r4": version = .r4
+        case "r5": version = .r5
+        default: throw APIError.badRequest("fhir_version: r4 or r5")
+        }
         func time(_ name: String, endOfDay: Bool) throws -> Timestamp? {
             try API.queryTime(request, name, endOfDay: endOfDay)
         }
@@ -34,6 +40,8 @@ struct ExportStream: Sendable {
             tenant: key.role == .admin ? nil : key.tenantID
         )
         let exporter = FHIRExporter(version: version, format: format)
+        let limit = api.exports
+        try limit.acquire()
         let channel = ChunkChannel(capacity: 8)
         let store = log.store
         Thread.detachNewThread {
@@ -41,10 +49,16 @@ struct ExportStream: Sendable {
                 _ = try exporter.export(store: store, selection: selection, bundleID: "caretrail-export", timestamp: store.clock()) { bytes in
                     if !channel.put(bytes) { throw CancellationError() }
                 }
-            } catch {}
-            channel.close()
+                channel.close(failure: nil)
+            } catch is CancellationError {
+                channel.close(failure: nil)
+            } catch {
+                channel.close(failure: "\(error)")
+            }
+            limit.release()
         }
         let contentType = format == .xml ? "application/fhir+xml" : (format == .json ? "application/fhir+json" : "application/fhir+ndjson")
+        let logger = context.logger
         return Response(
             status: .ok, headers: [.contentType: contentType],
             body: ResponseBody { writer in
@@ -52,11 +66,22 @@ struct ExportStream: Sendable {
                 while let chunk = await channel.take() {
                     try await writer.write(ByteBuffer(bytes: chunk))
                 }
+                // The status line is sent already: a failure mid-stream can only reach the
+                // client by aborting the connection, so that it never takes a truncated export
+                // for a whole one.
+                if let failure = channel.failure {
+                    logger.error("export failed mid-stream; the connection is aborted", metadata: ["reason": .string(failure)])
+                    throw ExportFailure()
+                }
                 try await writer.finish(nil)
             }
         )
     }
 }
+
+/// Thrown from a response body when the export behind it failed: Hummingbird then closes the
+/// connection without finishing the response.
+struct ExportFailure: Error {}
 
 /// A bounded hand-over of byte chunks from a producing thread to an async consumer.
 final class ChunkChannel: Sendable {
@@ -64,6 +89,8 @@ final class ChunkChannel: Sendable {
         var chunks: [[UInt8]] = []
         var closed = false
         var cancelled = false
+        /// Why the producer stopped early, when it failed.
+        var failure: String?
         var waiter: CheckedContinuation<[UInt8]?, Never>?
     }
 
@@ -94,9 +121,14 @@ final class ChunkChannel: Sendable {
         return true
     }
 
-    func close() {
+    /// Why the producer failed, once it has closed the channel after a failure.
+    var failure: String? { state.withLock { $0.failure } }
+
+    /// The producer is done: `failure` says why it stopped early, `nil` when it finished.
+    func close(failure: String?) {
         let waiter = state.withLock { state -> CheckedContinuation<[UInt8]?, Never>? in
             state.closed = true
+            state.failure = failure
             defer { state.waiter = nil }
             return state.waiter
         }

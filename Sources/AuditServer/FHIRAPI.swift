@@ -74,18 +74,25 @@ struct FHIRAPI: Sendable {
         return respond(event, xml: try wantsXML(request))
     }
 
+    /// Most entries one search page examines. A page whose filters match few entries stops
+    /// there and links to the next page, so a search that matches nothing never scans the
+    /// whole log in one request.
+    static let scanBudget = 10_000
+
     /// Search. Paging is stable while entries arrive: the first page fixes the head (`_at`),
-    /// and `next` continues after the last entry returned (`_after`).
+    /// and `next` continues after the last entry examined (`_after`). Every parameter is
+    /// checked before anything is read: `_count` is 1...1000, `_at` is 1 through the current
+    /// head, `_after` is 0 through `_at`; anything else is a 400 naming the parameter.
     func search(_ request: Request, _ context: ServerContext) throws -> Response {
         let key = try api.require(context, Self.readers)
         let query = request.uri.queryParameters
         for (name, _) in query where !Self.searchParameters.contains(String(name)) && name != "_at" && name != "_after" {
-            throw APIError.badRequest("unsupported search parameter \(String(name).prefix(40))")
+            throw APIError.badRequest("unsupported search parameter \(QueryValue.printable(String(name)))")
         }
-        let count = min(1000, max(1, Int(query["_count"].map(String.init) ?? "") ?? 100))
         let currentHead = try log.store.head()?.seq ?? 0
-        let at = Int64(query["_at"].map(String.init) ?? "") ?? currentHead
-        let after = Int64(query["_after"].map(String.init) ?? "") ?? 0
+        let count = try QueryValue.integer(request, "_count", in: 1...1000) ?? 100
+        let at = try QueryValue.integer(request, "_at", in: 0...currentHead) ?? currentHead
+        let after = try QueryValue.integer(request, "_after", in: 0...at) ?? 0
         var lower: String?
         var upper: String?
         for value in query.getAll("date") {
@@ -93,43 +100,58 @@ struct FHIRAPI: Sendable {
             let prefix = String(text.prefix(2))
             let rest = ["ge", "le", "gt", "lt", "eq"].contains(prefix) ? String(text.dropFirst(2)) : text
             let day = rest.count == 10
-            guard let start = Timestamp(rfc3339: day ? rest + "T00:00:00Z" : rest) else { throw APIError.badRequest("date: expected [ge|le|gt|lt|eq]YYYY-MM-DD or an instant") }
-            let end = day ? Timestamp(millisecondsSinceEpoch: start.millisecondsSinceEpoch + 86_399_999) : start
+            guard let start = Timestamp(rfc3339: day ? rest + "T00:00:00Z" : rest) else {
+                throw APIError.badRequest(
+                    "date: expected [ge|le|gt|lt|eq]YYYY-MM-DD or an instant, from 0001-01-01 to 9999-12-31 in UTC"
+                )
+            }
+            let end = day ? (start.adding(milliseconds: 86_399_999) ?? Timestamp.maximum) : start
             switch prefix {
-            case "ge", "gt": lower = (prefix == "gt" ? Timestamp(millisecondsSinceEpoch: end.millisecondsSinceEpoch + 1) : start).description
-            case "le", "lt": upper = (prefix == "lt" ? Timestamp(millisecondsSinceEpoch: start.millisecondsSinceEpoch - 1) : end).description
+            case "gt": lower = (end.adding(milliseconds: 1) ?? Timestamp.maximum).description
+            case "ge": lower = start.description
+            case "lt": upper = (start.adding(milliseconds: -1) ?? Timestamp.minimum).description
+            case "le": upper = end.description
             default: (lower, upper) = (start.description, end.description)
             }
         }
         let patient = query["patient"].map { String($0).replacingOccurrences(of: "Patient/", with: "") }
         let agent = query["agent"].map(String.init)
         func token(_ name: String) -> String? { query[name[...]].map { String($0.split(separator: "|").last ?? $0) } }
-        let (type, subtype, outcome, purpose, entity) = (token("type"), token("subtype"), token("outcome"), token("purpose"), query["entity"].map(String.init))
+        let filter = Filter(
+            patient: patient, agent: agent, type: token("type"), subtype: token("subtype"), outcome: token("outcome"),
+            purpose: token("purpose"), entity: query["entity"].map(String.init)
+        )
 
         var matches: [FHIRNode] = []
         var lastSeq: Int64 = after
         var more = false
+        var examined = 0
+        /// `false` once the page is full or its budget is spent.
         func consider(_ entry: StoredEntry) -> Bool {
-            guard entry.seq > after, entry.seq <= at, api.allows(key, tenant: entry.content.tenantID) else { return true }
+            if examined == Self.scanBudget {
+                more = true
+                return false
+            }
+            examined += 1
+            guard entry.seq > after, entry.seq <= at else { return true }
+            defer { if !more { lastSeq = entry.seq } }
+            guard api.allows(key, tenant: entry.content.tenantID) else { return true }
             let time = entry.content.timestamp ?? entry.recordedAt
             if let lower, time < lower { return true }
             if let upper, time > upper { return true }
-            for event in mapper.events(for: entry) where Self.matches(event, patient: patient, type: type, subtype: subtype, outcome: outcome, purpose: purpose, entity: entity) {
-                if matches.count == count {
-                    more = true
-                    return false
-                }
-                matches.append(event)
-                lastSeq = entry.seq
+            let events = mapper.events(for: entry).filter { Self.matches($0, filter) }
+            // An entry's events stay on one page: the next page starts after the entry.
+            if !events.isEmpty, matches.count + events.count > count, !matches.isEmpty {
+                more = true
+                return false
             }
+            matches.append(contentsOf: events)
             return true
         }
         if let patient {
-            var stop = false
-            try log.store.forEachEntry(.patient(patient)) { entry in if !stop { stop = !consider(entry) } }
+            try log.store.forEachEntry(.patient(patient), after: after, through: at) { consider($0) }
         } else if let agent {
-            var stop = false
-            try log.store.forEachEntry(.user(agent)) { entry in if !stop { stop = !consider(entry) } }
+            try log.store.forEachEntry(.user(agent), after: after, through: at) { consider($0) }
         } else {
             var low = after + 1
             scan: while low <= at {
@@ -141,7 +163,9 @@ struct FHIRAPI: Sendable {
         let base = FHIRVocabulary.base
         var links: [FHIRNode] = [.object([.init("relation", .string("self")), .init("url", .string("\(base)/AuditEvent?\(request.uri.query ?? "")"))])]
         if more {
-            var items = query.filter { $0.key != "_at" && $0.key != "_after" }.map { "\($0.key)=\($0.value)" }
+            var items = query.filter { $0.key != "_at" && $0.key != "_after" }.map {
+                "\(QueryValue.encode(String($0.key)))=\(QueryValue.encode(String($0.value)))"
+            }
             items += ["_at=\(at)", "_after=\(lastSeq)"]
             links.append(.object([.init("relation", .string("next")), .init("url", .string("\(base)/AuditEvent?\(items.joined(separator: "&"))"))]))
         }
@@ -157,6 +181,31 @@ struct FHIRAPI: Sendable {
             return .object(entry.members)
         }))
         return respond(.resource("Bundle", bundle.members), xml: try wantsXML(request))
+    }
+
+    /// The search parameters that filter events; `nil` means no filter.
+    struct Filter: Sendable {
+        var patient: String?
+        var agent: String?
+        var type: String?
+        var subtype: String?
+        var outcome: String?
+        var purpose: String?
+        var entity: String?
+    }
+
+    static func matches(_ event: FHIRNode, _ filter: Filter) -> Bool {
+        if let agent = filter.agent {
+            let agents: [FHIRNode] = { if case .array(let items)? = event["agent"] { items } else { [] } }()
+            let named = agents.contains { item in
+                item["who"]?["identifier"]?["value"] == .string(agent) || item["who"]?["reference"] == .string(agent)
+            }
+            if !named { return false }
+        }
+        return matches(
+            event, patient: filter.patient, type: filter.type, subtype: filter.subtype, outcome: filter.outcome,
+            purpose: filter.purpose, entity: filter.entity
+        )
     }
 
     static func matches(

@@ -45,6 +45,39 @@ extension AuditStore {
         try forEachEntryInternal(query, from: from, to: to, limit: limit, body)
     }
 
+    /// The entries of a patient's or a user's posting list with `after < seq <= through`, in
+    /// seq order, until `body` returns `false`. Paging readers (FHIR search) use it to start
+    /// where the previous page ended and to stop as soon as a page is full, without fetching
+    /// the entries before or after.
+    public func forEachEntry(
+        _ query: EntryQuery, after: Int64, through: Int64, _ body: (StoredEntry) throws -> Bool
+    ) throws(StoreError) {
+        do {
+            try pool.read { db in
+                let kind: Postings.Kind
+                let key: String
+                switch query {
+                case .patient(let patient): (kind, key) = (.patient, patient)
+                case .user(let user): (kind, key) = (.user, user)
+                case .conversation(let conversation): (kind, key) = (.conversation, conversation)
+                case .trace(let trace): (kind, key) = (.trace, trace)
+                case .tool, .failures:
+                    throw StoreError(code: .readFailed, message: "only keyed queries page by sequence number")
+                }
+                let last = min(try Self.head(db)?.seq ?? 0, through)
+                guard after < last else { return }
+                for seq in try Postings.seqs(db, kind: kind, keys: [key], last: last) where seq > after && seq <= last {
+                    guard let entry = try Self.entry(db, seq: seq) else { continue }
+                    guard try body(entry) else { return }
+                }
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(code: .readFailed, message: "cannot read the log: \(Self.reason(error))")
+        }
+    }
+
     private func forEachEntryInternal(
         _ query: EntryQuery, from: Timestamp?, to: Timestamp?, limit: Int, _ body: (StoredEntry) throws -> Void
     ) throws(StoreError) {

@@ -1,3 +1,4 @@
+import AuditKeys
 public import AuditAnalysis
 public import AuditChain
 public import AuditCore
@@ -30,10 +31,15 @@ extension AuditLog {
     }
 
     /// Appends a privacy officer's review of an alert to the chain. The note is kept readable
-    /// but scrubbed of identifiers first. A user cannot review an alert about their own access.
+    /// but scrubbed of identifiers first.
+    ///
+    /// A user cannot review an alert about their own access. Identities are compared in their
+    /// normalised form (Unicode NFC, lower-cased, trimmed, inner whitespace collapsed), so
+    /// `" Dr.Smith "` is `dr.smith`: the reviewer named by `reviewer` and every one of
+    /// `otherIdentities` (over HTTP: the API key's id and its name) is checked.
     @discardableResult
     public func review(
-        alertID: String, by reviewer: String, decision: ReviewDecision, note: String
+        alertID: String, by reviewer: String, otherIdentities: [String] = [], decision: ReviewDecision, note: String
     ) throws(CareTrailError) -> ChainHead {
         let alert = try alert(id: alertID)
         let who = reviewer.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -43,7 +49,9 @@ extension AuditLog {
         guard note.trimmingCharacters(in: .whitespacesAndNewlines).count >= 3 else {
             throw CareTrailError(code: .invalidArgument, message: "--note: say what the review found")
         }
-        if alert.userID == who {
+        if let subject = alert.userID.map(HMACPseudonymizer.normalize),
+            ([who] + otherIdentities).contains(where: { HMACPseudonymizer.normalize($0) == subject })
+        {
             throw CareTrailError(code: .invalidArgument, message: "--by: a user cannot review an alert about their own access")
         }
         let content = ReviewRecord.content(

@@ -134,7 +134,7 @@ struct IngestContractTests {
     @Test(arguments: [("turn_number", -1.0), ("duration_ms", -0.5)])
     func negativeNumberIsRejected(field: String, value: Double) {
         let error = decodeError(with([field: .number(value)]))
-        #expect(error?.code == .invalidValue)
+        #expect(error?.code == .outOfRange)
         #expect(error?.field == field)
     }
 

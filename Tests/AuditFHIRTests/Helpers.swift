@@ -128,6 +128,12 @@ struct ProfileChecker {
             if let pattern = element["patternCoding"], let system = pattern["system"]?.stringValue, let code = pattern["code"]?.stringValue {
                 patterns.append((parts, system, code))
             }
+            // A CodeableConcept pattern: the element's `coding` must hold the pattern's coding.
+            if let coding = element["patternCodeableConcept"]?["coding"]?.arrayValue?.first,
+                let system = coding["system"]?.stringValue, let code = coding["code"]?.stringValue
+            {
+                patterns.append((parts + ["coding"], system, code))
+            }
             if let min = element["min"]?.numberValue, min > 0 { rules.append(Rule(path: parts, min: Int(min), max: Self.max(element["max"]))) }
             else if let max = Self.max(element["max"]) { rules.append(Rule(path: parts, min: 0, max: max)) }
         }

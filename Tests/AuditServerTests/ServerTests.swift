@@ -58,14 +58,19 @@ struct ServerTests {
                 #expect(body["entries"]?.arrayValue?.count == 2)
                 #expect(body["head"]?["seq"] != nil)
             }
-            // A bad line: 400 naming line and field, nothing appended.
+            // A bad line: 422 problem details naming line and field, nothing appended.
             let before = try fixture.log.store.count()
             let bad = ServerFixture.call() + "\n" + ServerFixture.call(purpose: "Maria Garcia")
             try await client.execute(uri: "/v1/tool-calls", method: .post, headers: headers, body: ByteBuffer(string: bad)) { response in
-                #expect(response.status == .badRequest)
-                let error = try json(response)["error"]
-                #expect(error?["errors"]?.arrayValue?.first?["line"] == 2)
-                #expect(error?["errors"]?.arrayValue?.first?["field"] == "purpose_of_use")
+                #expect(response.status == .unprocessableContent)
+                #expect(response.headers[.contentType] == "application/problem+json")
+                let problem = try json(response)
+                #expect(problem["status"] == 422)
+                #expect(problem["type"] == "urn:caretrail:problem:invalid_records")
+                #expect(problem["title"] == "Unprocessable Content")
+                #expect(problem["detail"]?.stringValue?.contains("nothing was appended") == true)
+                #expect(problem["errors"]?.arrayValue?.first?["line"] == 2)
+                #expect(problem["errors"]?.arrayValue?.first?["field"] == "purpose_of_use")
                 #expect(!String(buffer: response.body).contains("Maria"))
             }
             #expect(try fixture.log.store.count() == before)
