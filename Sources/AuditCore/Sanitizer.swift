@@ -34,17 +34,27 @@ public struct Sanitizer: Sendable {
     /// The storable content of a tool call.
     public func sanitize(_ call: ToolCall) -> EntryContent {
         var known: [String] = []
-        for object in [call.arguments, call.result, call.sessionMetadata] {
+        // Search terms in the arguments name whom the call is about: the names found in them
+        // scrub the rest of the call. A result's or an error's prose does not add names.
+        if let arguments = call.arguments {
+            collectIdentifierValues(.object(arguments), classified: .plain, freeText: true, into: &known)
+        }
+        for object in [call.result, call.sessionMetadata] {
             if let object { collectIdentifierValues(.object(object), classified: .plain, into: &known) }
         }
         if let error = call.error { collectIdentifierValues(error, classified: .plain, into: &known) }
         let scrubber = TextScrubber(
             pseudonymizer: pseudonymizer, knownValues: known, commonWords: compiled.commonWords
         )
+        // The top-level strings are identifiers of users, conversations, tools and models, not
+        // of patients; a value the call gave as a patient's identifier anywhere, or an SSN,
+        // phone, e-mail or date in them, is still pseudonymised in place.
+        func top(_ text: String) -> String { scrubber.scrub(text, names: false) }
+        func topOptional(_ text: String?) -> String? { text.map(top) }
 
         var body: [String: JSONValue] = ["trigger": .string(call.trigger.rawValue)]
         if let turn = call.turnNumber { body["turn_number"] = .number(Double(turn)) }
-        if let role = call.userRole { body["user_role"] = .string(role) }
+        if let role = call.userRole { body["user_role"] = .string(top(role)) }
         if let arguments = call.arguments { body["arguments"] = clean(.object(arguments), scrubber) }
         if let result = call.result { body["result"] = summarize(result, scrubber) }
         if let error = call.error { body["error"] = clean(error, scrubber) }
@@ -59,10 +69,10 @@ public struct Sanitizer: Sendable {
             body["severity"] = .string(Severity.high.rawValue)
         }
         return EntryContent(
-            kind: .toolCall, tenantID: call.tenantID, userID: call.userID, model: call.model,
-            toolName: call.toolName, action: call.action, patientID: call.patientID, patientIDs: call.patientIDs,
+            kind: .toolCall, tenantID: call.tenantID, userID: top(call.userID), model: top(call.model),
+            toolName: top(call.toolName), action: call.action, patientID: call.patientID, patientIDs: call.patientIDs,
             purposeOfUse: call.purposeOfUse.code, outcome: Self.outcome(of: call),
-            conversationID: call.conversationID, traceID: call.traceID, timestamp: call.timestamp?.description,
+            conversationID: top(call.conversationID), traceID: topOptional(call.traceID), timestamp: call.timestamp?.description,
             keyID: pseudonymizer.keyID, body: body
         )
     }
@@ -82,12 +92,17 @@ public struct Sanitizer: Sendable {
         if let metadata = request.sessionMetadata {
             collectIdentifierValues(.object(metadata), classified: .plain, into: &known)
         }
+        if let input = request.input {
+            collectIdentifierValues(.string(input), classified: .freeText, freeText: true, into: &known)
+        }
         let scrubber = TextScrubber(
             pseudonymizer: pseudonymizer, knownValues: known, commonWords: compiled.commonWords
         )
+        func top(_ text: String) -> String { scrubber.scrub(text, names: false) }
+        func topOptional(_ text: String?) -> String? { text.map(top) }
         var body: [String: JSONValue] = [:]
         if let turn = request.turnNumber { body["turn_number"] = .number(Double(turn)) }
-        if let role = request.userRole { body["user_role"] = .string(role) }
+        if let role = request.userRole { body["user_role"] = .string(top(role)) }
         if let input = request.input {
             body["input"] = freeText(input, previewLength: policy.inputPreviewLength, scrubber)
         }
@@ -99,9 +114,9 @@ public struct Sanitizer: Sendable {
         if let duration = request.durationMS { body["duration_ms"] = .number(duration) }
         if let metadata = request.sessionMetadata { body["session_metadata"] = clean(.object(metadata), scrubber) }
         return EntryContent(
-            kind: .agentRequest, tenantID: request.tenantID, userID: request.userID, model: request.model,
-            purposeOfUse: request.purposeOfUse?.code, conversationID: request.conversationID,
-            traceID: request.traceID, timestamp: request.timestamp?.description, keyID: pseudonymizer.keyID,
+            kind: .agentRequest, tenantID: request.tenantID, userID: top(request.userID), model: top(request.model),
+            purposeOfUse: request.purposeOfUse?.code, conversationID: topOptional(request.conversationID),
+            traceID: top(request.traceID), timestamp: request.timestamp?.description, keyID: pseudonymizer.keyID,
             body: body
         )
     }
@@ -148,11 +163,24 @@ public struct Sanitizer: Sendable {
             var out: [String: JSONValue] = [:]
             out.reserveCapacity(members.count)
             for (key, member) in members {
-                out[key] = clean(member, under: compiled.classify(key), scrubber)
+                out[memberName(key, scrubber)] = clean(member, under: compiled.classify(key), scrubber)
             }
             return .object(out)
         default: return value
         }
+    }
+
+    /// A member name as stored. Names are data too: a map keyed by patient name or e-mail
+    /// address (`{"Maria Garcia": {...}}`). A name that reads like a field name (ASCII
+    /// letters, digits and `_-.:$@/#[]`, no spaces) is scanned for the values the call gave as
+    /// identifiers and for SSN-, phone-, e-mail- and date-like text; any other name is
+    /// scanned as strictly as a search term, name-like words included.
+    private func memberName(_ key: String, _ scrubber: TextScrubber) -> String {
+        let fieldLike = key.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || "_-.:$/#[]".utf8.contains(byte)
+        }
+        return scrubber.scrub(key, names: !fieldLike)
     }
 
     private func clean(_ value: JSONValue, under keyClass: CompiledPolicy.KeyClass, _ scrubber: TextScrubber) -> JSONValue {
@@ -175,9 +203,26 @@ public struct Sanitizer: Sendable {
         case .string(let string): return .string(pseudonymizer.pseudonym(for: string))
         case .number(let number): return .string(pseudonymizer.pseudonym(for: Self.text(of: number)))
         case .array(let elements): return .array(elements.map(pseudonymizeLeaves))
-        case .object(let members): return .object(members.mapValues(pseudonymizeLeaves))
+        case .object(let members):
+            // Under an identifier key, member names are kept only when they are parts of a
+            // name, address or contact point (`given`, `line`, `system`); any other name may be
+            // the identifier itself (a map keyed by patient name) and is pseudonymised.
+            var out: [String: JSONValue] = [:]
+            out.reserveCapacity(members.count)
+            for (key, member) in members {
+                let kept = Self.structuralMembers.contains(key.lowercased()) || compiled.classify(key) != .plain
+                out[kept ? key : pseudonymizer.pseudonym(for: key)] = pseudonymizeLeaves(member)
+            }
+            return .object(out)
         }
     }
+
+    /// Member names of FHIR HumanName, Address and ContactPoint and of common EHR shapes,
+    /// kept under identifier keys.
+    static let structuralMembers: Set<String> = [
+        "use", "system", "value", "type", "code", "text", "period", "start", "end", "line", "id", "rank", "extension",
+        "url", "country", "state", "district", "coding", "display", "version", "label", "kind",
+    ]
 
     private func freeText(_ text: String, previewLength: Int, _ scrubber: TextScrubber) -> JSONValue {
         .object([
@@ -279,17 +324,19 @@ public struct Sanitizer: Sendable {
         return .object(kept)
     }
 
+    /// Collects the values given under identifier keys (and, with `freeText`, the names and
+    /// identifiers found in search terms and messages) for the scrubber to find elsewhere.
     private func collectIdentifierValues(
-        _ value: JSONValue, classified keyClass: CompiledPolicy.KeyClass, into known: inout [String]
+        _ value: JSONValue, classified keyClass: CompiledPolicy.KeyClass, freeText: Bool = false, into known: inout [String]
     ) {
         switch value {
         case .object(let members):
             for (key, member) in members {
                 let memberClass = keyClass == .identifier ? .identifier : compiled.classify(key)
-                collectIdentifierValues(member, classified: memberClass, into: &known)
+                collectIdentifierValues(member, classified: memberClass, freeText: freeText, into: &known)
             }
         case .array(let elements):
-            for element in elements { collectIdentifierValues(element, classified: keyClass, into: &known) }
+            for element in elements { collectIdentifierValues(element, classified: keyClass, freeText: freeText, into: &known) }
         case .string(let string) where keyClass == .identifier:
             let trimmed = string.trimmingWhitespace
             guard trimmed.count >= 2 else { return }
@@ -301,6 +348,10 @@ public struct Sanitizer: Sendable {
             }
         case .number(let number) where keyClass == .identifier:
             known.append(Self.text(of: number))
+        case .string(let string) where keyClass == .freeText && freeText:
+            // Names and other identifiers given in search terms and messages scrub the rest of
+            // the call too (`query: "Maria Garcia"` then `error: "no match for Maria Garcia"`).
+            known.append(contentsOf: identifiers(in: Self.head(of: string, 4096)).filter { $0.count >= 2 })
         default:
             return
         }

@@ -65,6 +65,8 @@ public struct SanitizerPolicy: Sendable, Hashable, Codable {
             "postal_code", "phone", "phone_number", "mobile", "telephone", "fax", "email", "email_address",
             "next_of_kin", "emergency_contact", "guardian", "guardian_name", "insured_name", "subscriber_name",
             "contact_name", "drivers_license", "passport", "passport_number", "license_number",
+            // FHIR Patient search parameters and HumanName parts, and a coding's display text.
+            "given", "family", "display", "telecom", "phonetic", "prefix", "suffix",
         ],
         identifierKeySuffixes: ["patient_name", "phone", "email", "ssn", "address", "birth_date", "date_of_birth", "dob"],
         freeTextKeys: [
@@ -92,6 +94,78 @@ public struct SanitizerPolicy: Sendable, Hashable, Codable {
             "last", "new", "recent", "has", "have", "he", "she", "they", "his", "her", "their", "it", "this", "that",
         ]
     )
+
+    // MARK: Tokens
+
+    /// Word tokens that make any key a secret key, whatever its spelling (`access_token`,
+    /// `refreshTokens`, `X-Auth-Header`, `otp_code`). See ``KeyTokens`` for how keys split.
+    public static let secretTokens: Set<String> = [
+        "password", "passwords", "passwd", "pwd", "passphrase", "passcode", "secret", "secrets", "token", "tokens",
+        "jwt", "jwts", "otp", "otps", "totp", "bearer", "authorization", "auth", "cookie", "cookies", "credential",
+        "credentials", "signature", "signatures", "cvv", "cvc", "pin", "pins", "apikey", "apikeys", "privatekey",
+        "sessionid", "nonce",
+    ]
+
+    /// Pairs of adjacent tokens that make a secret key (`api_key`, `private-key`, `card number`).
+    public static let secretTokenPairs: Set<[String]> = [
+        ["api", "key"], ["api", "keys"], ["private", "key"], ["access", "key"], ["secret", "key"], ["session", "id"],
+        ["credit", "card"], ["card", "number"], ["client", "secret"], ["set", "cookie"],
+    ]
+
+    /// Tokens that make a `token` key a counter rather than a secret (`input_tokens`,
+    /// `max_tokens`, `completionTokenCount`).
+    public static let countingTokens: Set<String> = [
+        "input", "output", "prompt", "completion", "total", "max", "min", "count", "limit", "used", "cached", "reasoning",
+        "remaining", "budget", "num", "usage",
+    ]
+
+    /// Word tokens that make any key an identifier key: names, birth, SSN, phone, e-mail,
+    /// address and contact parts, in the spellings of FHIR, HL7 v2 and common EHR APIs
+    /// (`patient_first_name`, `PatientLastName`, `birthDate`, `DateTimeOfBirth`,
+    /// `home-phone`, `e_mail`, `postalCode`, `StreetAddress2`).
+    public static let identifierTokens: Set<String> = [
+        "name", "names", "fname", "lname", "mname", "firstname", "lastname", "fullname", "givenname", "familyname",
+        "surname", "surnames", "maiden", "nickname", "alias", "aliases", "initials", "birth", "birthdate", "birthday",
+        "dob", "ssn", "ssns", "phone", "phones", "telephone", "tel", "mobile", "cellphone", "fax", "telecom", "email",
+        "emails", "mail", "address", "addresses", "addr", "street", "city", "zip", "zipcode", "postcode", "postal",
+        "postalcode", "kin", "guardian", "insured", "subscriber", "passport", "license", "licence", "contact",
+        "contacts", "phonetic",
+    ]
+
+    /// Pairs of adjacent tokens that make an identifier key (`social_security_number`).
+    public static let identifierTokenPairs: Set<[String]> = [["social", "security"], ["given", "name"], ["family", "name"]]
+
+    /// Tokens that say a `name` is not a person's (`tool_name`, `drugName`, `file-name`): with
+    /// one of these, a key whose only identifier token is `name`, `names` or `display` is not
+    /// an identifier key.
+    public static let nonPersonNameTokens: Set<String> = [
+        "tool", "file", "filename", "model", "host", "hostname", "server", "service", "drug", "medication", "med",
+        "medicine", "test", "lab", "procedure", "department", "dept", "facility", "organization", "organisation", "org",
+        "resource", "field", "key", "class", "type", "event", "function", "method", "table", "column", "app",
+        "application", "product", "brand", "generic", "code", "unit", "ward", "clinic", "hospital", "practice", "payer",
+        "plan", "document", "report", "form", "template", "category", "vaccine", "allergen", "condition", "diagnosis",
+        "device", "study", "trial", "protocol", "queue", "bucket", "schema", "attribute", "parameter", "param", "bed",
+        "room", "location", "site", "insurance", "company", "vendor", "manufacturer", "specimen", "panel", "order",
+        "observation", "component", "analyte", "section", "tag", "label", "metric", "feature", "variable", "property",
+        "index", "database", "db", "queue", "channel", "topic", "role", "group", "team", "project", "workflow", "step",
+        "task", "action", "operation", "query", "search", "tenant", "environment", "region", "zone", "bundle",
+    ]
+
+    /// Word tokens that make a key hold search terms or messages (`search_query`,
+    /// `clinicalNote`, `free-text`, `chief_complaint`).
+    public static let freeTextTokens: Set<String> = [
+        "query", "queries", "search", "searches", "term", "terms", "keyword", "keywords", "text", "texts", "prompt",
+        "prompts", "message", "messages", "msg", "note", "notes", "comment", "comments", "description", "narrative",
+        "summary", "question", "answer", "input", "output", "body", "content", "instructions", "instruction", "remark",
+        "remarks", "memo", "complaint", "history", "hpi", "impression", "findings", "transcript", "dictation",
+    ]
+
+    /// Tokens that make a free-text-looking key a plain one (`content_type`, `note_id`,
+    /// `message_count`): such keys hold codes, counts and identifiers of things, not prose.
+    public static let plainQualifierTokens: Set<String> = [
+        "type", "code", "codes", "id", "ids", "count", "status", "length", "size", "format", "language", "lang",
+        "encoding", "url", "uri", "version", "hash", "mime", "hmac", "tokens",
+    ]
 
     /// Lower-cased, without `_`, `-`, `.` or spaces.
     static func normalize(_ key: String) -> String {
@@ -156,19 +230,51 @@ final class CompiledPolicy: @unchecked Sendable {
     private func classifyUncached(_ key: String) -> KeyClass {
         let normalized = SanitizerPolicy.normalize(key)
         let singular = normalized.hasSuffix("s") ? String(normalized.dropLast()) : normalized
+        let tokens = KeyTokens.split(key)
+        let tokenSet = Set(tokens)
+        let pairs = zip(tokens, tokens.dropFirst()).map { [$0, $1] }
+        let counting = !tokenSet.isDisjoint(with: SanitizerPolicy.countingTokens)
+            || SanitizerPolicy.countingTokens.contains { normalized.hasPrefix($0) }
+
+        // Secrets: exact keys, then tokens, then fragments inside run-together keys.
         if secretKeys.contains(normalized) || secretKeys.contains(singular) { return .secret }
-        // Counters such as input_tokens are not secrets: a fragment must not be followed by an `s`.
+        let secretTokens = tokenSet.intersection(SanitizerPolicy.secretTokens)
+        if !secretTokens.isEmpty {
+            // `input_tokens` and `max_tokens` count tokens; they are not tokens.
+            let onlyCounted = secretTokens.isSubset(of: ["token", "tokens"]) && counting
+            if !onlyCounted { return .secret }
+        }
+        if pairs.contains(where: { SanitizerPolicy.secretTokenPairs.contains($0) }) { return .secret }
         let bytes = Array(normalized.utf8)
         for fragment in secretFragmentBytes {
-            if let end = Self.endOfFirstMatch(of: fragment, in: bytes), !(end == bytes.count - 1 && bytes[end] == UInt8(ascii: "s")) {
-                return .secret
+            if Self.endOfFirstMatch(of: fragment, in: bytes) != nil {
+                // Counters such as `inputtokens` are not secrets; `accesstokens` is.
+                if !(fragment.elementsEqual("token".utf8) && counting) { return .secret }
             }
         }
+
+        // Identifiers: exact keys and suffixes, then tokens.
         for candidate in [normalized, singular] {
             if identifierKeys.contains(candidate) { return .identifier }
             if identifierSuffixes.contains(where: { candidate.hasSuffix($0) }) { return .identifier }
         }
+        let identifierTokens = tokenSet.intersection(SanitizerPolicy.identifierTokens)
+        if !identifierTokens.isEmpty {
+            let onlyName = identifierTokens.isSubset(of: ["name", "names"])
+            if !(onlyName && !tokenSet.isDisjoint(with: SanitizerPolicy.nonPersonNameTokens)) { return .identifier }
+        }
+        if pairs.contains(where: { SanitizerPolicy.identifierTokenPairs.contains($0) }) { return .identifier }
+        if tokenSet.contains("display") && tokenSet.isDisjoint(with: SanitizerPolicy.nonPersonNameTokens) {
+            return .identifier
+        }
+
+        // Free text: exact keys, then tokens unless the key names a code, count or id.
         if freeTextKeys.contains(normalized) || freeTextKeys.contains(singular) { return .freeText }
+        if !tokenSet.isDisjoint(with: SanitizerPolicy.freeTextTokens),
+            tokenSet.isDisjoint(with: SanitizerPolicy.plainQualifierTokens)
+        {
+            return .freeText
+        }
         return .plain
     }
 
