@@ -50,7 +50,7 @@ public final class AlertMonitor: AppendObserver {
             if state.detector?.lastSeq != first.seq - 1 { try Self.bringUpToDate(&state, through: first.seq - 1, reader: reader) }
             var alerts: [EncodedEntry] = []
             for entry in entries {
-                for draft in Self.observe(entry, state: &state) { alerts.append(EncodedEntry(draft.content)) }
+                for draft in try Self.observe(entry, state: &state, history: reader) { alerts.append(EncodedEntry(draft.content)) }
             }
             return alerts
         }
@@ -79,19 +79,24 @@ public final class AlertMonitor: AppendObserver {
     }
 
     /// Feeds one entry: a configuration change restarts detection; anything else goes to the rules.
-    private static func observe(_ entry: StoredEntry, state: inout State) -> [AlertDraft] {
+    private static func observe(_ entry: StoredEntry, state: inout State, history: any DetectionHistory) throws -> [AlertDraft] {
         if entry.content.kind == RecordKind.config.rawValue {
             if let configuration = try? LogConfiguration(entry: entry) {
                 state.configuration = configuration
                 state.configurationSeq = entry.seq
             }
-            state.detector = AnomalyDetector(rules: state.configuration.alerts, startingAfter: entry.seq)
+            state.detector = detector(state.configuration, startingAfter: entry.seq)
             return []
         }
         if state.detector == nil {
-            state.detector = AnomalyDetector(rules: state.configuration.alerts, startingAfter: entry.seq - 1)
+            state.detector = detector(state.configuration, startingAfter: entry.seq - 1)
         }
-        return state.detector?.observe(ObservedEntry(entry)) ?? []
+        return try state.detector?.observe(ObservedEntry(entry), history: history) ?? []
+    }
+
+    /// A detector for `configuration`'s rules and record-time policy.
+    static func detector(_ configuration: LogConfiguration, startingAfter seq: Int64) -> AnomalyDetector {
+        AnomalyDetector(rules: configuration.alerts, startingAfter: seq, maximumSkewMS: configuration.recordTime.maximumSkewMS)
     }
 
     /// Replays entries someone else appended (their alerts are in the log already).
@@ -99,7 +104,7 @@ public final class AlertMonitor: AppendObserver {
         var low = first
         while low <= last {
             let high = min(last, low + 4095)
-            for entry in try reader.entries(from: low, through: high) { _ = observe(entry, state: &state) }
+            for entry in try reader.entries(from: low, through: high) { _ = try observe(entry, state: &state, history: reader) }
             low = high + 1
         }
     }
@@ -113,25 +118,24 @@ public final class AlertMonitor: AppendObserver {
         } else {
             state.configurationSeq = 0
         }
-        let start = try historyStart(through: last, after: state.configurationSeq, rules: state.configuration.alerts, reader: reader)
-        state.detector = AnomalyDetector(rules: state.configuration.alerts, startingAfter: start - 1)
+        let start = try historyStart(
+            through: last, after: state.configurationSeq, rules: state.configuration.alerts,
+            skewMS: state.configuration.recordTime.maximumSkewMS, reader: reader
+        )
+        state.detector = detector(state.configuration, startingAfter: start - 1)
         if start <= last { try catchUp(&state, from: start, through: last, reader: reader) }
     }
 
-    /// The first entry whose history the rules may still need: walking back from `last` a
-    /// chunk at a time, until a whole chunk lies beyond the horizon of the newest event seen.
-    static func historyStart(through last: Int64, after floor: Int64, rules: AlertRules, reader: LogReader) throws -> Int64 {
-        var high = last
-        var newest = Int64.min
-        while high > floor {
-            let low = max(floor + 1, high - 4095)
-            let times = try reader.entries(from: low, through: high).map {
-                ObservedEntry.milliseconds($0.content.timestamp ?? $0.recordedAt)
-            }
-            newest = max(newest, times.max() ?? newest)
-            if let latest = times.max(), latest <= newest - rules.horizonMilliseconds { return low }
-            high = low - 1
-        }
-        return floor + 1
+    /// The first entry whose history the rules may still need: the detector's clock is the
+    /// log's (`recorded_at`), and no entry recorded more than the horizon plus the allowed
+    /// skew before the last one can hold an event the windows still reach.
+    static func historyStart(
+        through last: Int64, after floor: Int64, rules: AlertRules, skewMS: Int64 = IngestLimits.defaultMaximumSkewMS,
+        reader: LogReader
+    ) throws -> Int64 {
+        guard last > floor, let newest = try reader.entries(from: last, through: last).first else { return floor + 1 }
+        let clock = ObservedEntry.milliseconds(newest.recordedAt)
+        let since = Timestamp(millisecondsSinceEpoch: clock - rules.horizonMilliseconds - skewMS)
+        return max(floor + 1, try reader.firstSeq(recordedAtOrAfter: since.description, through: last))
     }
 }

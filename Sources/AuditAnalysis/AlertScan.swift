@@ -35,9 +35,14 @@ public struct AlertScan: Sendable {
     public static func run(
         store: AuditStore, from: Timestamp? = nil, to: Timestamp? = nil, chunk: Int = 8192
     ) throws(StoreError) -> AlertScan {
-        let last = try store.head()?.seq ?? 0
+        try store.withLogReader { reader in try run(reader: reader, from: from, to: to, chunk: chunk) }
+    }
+
+    /// Replays the log through one snapshot, reading late records' windows from it.
+    static func run(reader: LogReader, from: Timestamp?, to: Timestamp?, chunk: Int) throws -> AlertScan {
+        let last = try reader.head()?.seq ?? 0
         var configuration = LogConfiguration.standard
-        var detector = AnomalyDetector(rules: configuration.alerts)
+        var detector = AlertMonitor.detector(configuration, startingAfter: 0)
         var recomputed: [AlertDraft] = []
         var logged: [AlertRecord] = []
         func inPeriod(_ time: Int64) -> Bool {
@@ -46,21 +51,21 @@ public struct AlertScan: Sendable {
         var low: Int64 = 1
         while low <= last {
             let high = min(last, low + Int64(chunk) - 1)
-            for entry in try store.entries(from: low, through: high, limit: chunk) {
+            for entry in try reader.entries(from: low, through: high) {
                 switch RecordKind(rawValue: entry.content.kind) {
                 case .config:
                     if let changed = try? LogConfiguration(entry: entry) { configuration = changed }
-                    detector = AnomalyDetector(rules: configuration.alerts, startingAfter: entry.seq)
+                    detector = AlertMonitor.detector(configuration, startingAfter: entry.seq)
                 case .alert:
                     if let alert = AlertRecord(entry), let time = alert.eventTime.flatMap(Timestamp.init(rfc3339:)),
                         inPeriod(time.millisecondsSinceEpoch)
                     {
                         logged.append(alert)
                     }
-                    _ = detector.observe(ObservedEntry(entry))
+                    _ = try detector.observe(ObservedEntry(entry), history: reader)
                 default:
                     let observed = ObservedEntry(entry)
-                    for draft in detector.observe(observed) where inPeriod(draft.time) { recomputed.append(draft) }
+                    for draft in try detector.observe(observed, history: reader) where inPeriod(draft.time) { recomputed.append(draft) }
                 }
             }
             low = high + 1

@@ -1,4 +1,6 @@
 import AuditCore
+import AuditChain
+import AuditStore
 
 /// The anomaly rules as one pure state machine over the log's entries in sequence order.
 ///
@@ -9,15 +11,24 @@ import AuditCore
 /// access at `t` counts the accesses in `(t - window, t]` seen so far. An alert opens an
 /// *episode* for its patient or user; further accesses while the window still holds the
 /// threshold raise nothing, and the episode ends at the first access whose window holds less.
-/// History older than twice the longest window behind the newest event is dropped, so memory
-/// is bounded; an event arriving later than that is not judged by the window rules.
+///
+/// The detector's clock is the log's own (`recorded_at`), never an agent's `timestamp`: no
+/// record, however it is dated, moves the clock for other records. History older than twice
+/// the longest window behind that clock is dropped, so memory is bounded. A record dated
+/// more than one longest window behind the clock is judged against the log's stored history
+/// of its own window (``DetectionHistory``), however late it arrives; the alerts it raises
+/// carry `"late": true`.
 public struct AnomalyDetector: Sendable {
     public let rules: AlertRules
     /// The last sequence number observed.
     public private(set) var lastSeq: Int64 = 0
 
     private let workingHours: WorkingHours?
+    /// The log's clock: the latest `recorded_at` observed.
     private var newest: Int64 = .min
+    /// How far ahead of `recorded_at` an event time is believed: later times are taken as
+    /// `recorded_at` plus this (entries stored before the skew rule existed).
+    private let maximumSkewMS: Int64
     private var patients: [String: Window] = [:]
     private var users: [String: Window] = [:]
     private var failures: [String: Window] = [:]
@@ -26,12 +37,32 @@ public struct AnomalyDetector: Sendable {
     /// Reminders left since the last `expire`: it takes up to twice as many, so the queue
     /// drains as fast as it fills.
     private var remindersLeft = 0
+    /// Stored history read for late records, by patient or user: exact for its time range as
+    /// of the last entry observed, since every later entry is added as it is observed. Late
+    /// records of a backfill mostly fall in ranges read already, so each reads the log once.
+    private var historyCache: [HistoryKey: CachedHistory] = [:]
+
+    enum HistoryKey: Hashable, Sendable {
+        case patient(String)
+        case user(String)
+    }
+
+    struct CachedHistory: Sendable {
+        /// Event times `(after, through]`.
+        var after: Int64
+        var through: Int64
+        var entries: [ObservedEntry]
+    }
+
+    /// Most keys whose history is kept; past this the cache starts again (it is only a cache).
+    static let historyCacheLimit = 131_072
 
     /// A detector with no history, that will next observe the entry after `seq`.
-    public init(rules: AlertRules = .standard, startingAfter seq: Int64 = 0) {
+    public init(rules: AlertRules = .standard, startingAfter seq: Int64 = 0, maximumSkewMS: Int64 = 300_000) {
         self.rules = rules
         self.lastSeq = seq
         self.workingHours = rules.afterHours.flatMap(WorkingHours.init)
+        self.maximumSkewMS = maximumSkewMS
     }
 
     /// One patient's or user's recent events, sorted by time, and whether an episode is open.
@@ -120,24 +151,45 @@ public struct AnomalyDetector: Sendable {
         }
     }
 
-    /// Observes the next entry; returns the alerts it raises.
+    /// Observes the next entry; returns the alerts it raises. Without `history`, a record dated
+    /// too far behind the log's clock is judged only by the rules that need no window.
     public mutating func observe(_ entry: ObservedEntry) -> [AlertDraft] {
-        lastSeq = entry.seq
-        guard entry.kind == .toolCall else { return [] }
+        (try? observe(entry, history: nil)) ?? []
+    }
+
+    /// Observes the next entry, reading the stored history of its window from `history` when
+    /// it is dated too far behind the log's clock for the windows in memory.
+    public mutating func observe(_ original: ObservedEntry, history: (any DetectionHistory)?) throws -> [AlertDraft] {
+        lastSeq = original.seq
+        guard original.kind == .toolCall else { return [] }
+        defer { addToHistoryCache(original) }
+        var entry = original
+        // A time further ahead than the skew allows (stored before the rule existed) counts as
+        // the latest time the rule allows.
+        if entry.time - entry.recordedAt > maximumSkewMS { entry.time = entry.recordedAt + maximumSkewMS }
         var alerts: [AlertDraft] = []
         if entry.breakGlass {
             alerts.append(AlertDraft(
                 kind: .breakGlass, severity: AlertKind.breakGlass.severity, tenantID: entry.tenantID,
                 userID: entry.userID, patientID: entry.patientIDs.first, triggerSeq: entry.seq, entrySeqs: [entry.seq],
-                time: entry.time, windowStart: entry.time, parameters: [:],
-                summary: "break-the-glass access (\(entry.purpose?.code ?? "no purpose")): review required",
+                time: entry.time, windowStart: entry.time, parameters: entry.late ? ["late": .bool(true)] : [:],
+                summary: "break-the-glass access (\(entry.purpose?.code ?? "no purpose")): review required"
+                    + (entry.late ? Self.lateNote : ""),
                 keyID: entry.keyID
             ))
         }
-        newest = max(newest, entry.time)
+        newest = max(newest, entry.recordedAt)
         let cut = newest - rules.horizonMilliseconds
-        // Too late to judge by the windows: its history may already be gone.
-        guard entry.time > cut else { return alerts }
+        // The windows in memory hold every event later than `cut`; a window reaching back
+        // before it is judged from the stored history instead.
+        let judgedInMemory = entry.time - rules.horizonMilliseconds / 2 > cut
+        if !judgedInMemory {
+            if let history { alerts += try judgeFromHistory(entry, history) }
+            // Still remembered for the events that follow, when it lies within the horizon.
+            if entry.time > cut { remember(entry, cut: cut) }
+            expire(before: cut)
+            return alerts
+        }
 
         if rules.patientAccessBurst.enabled, !(entry.isQuery && !rules.patientAccessBurst.countQueries) {
             for patient in entry.patientIDs {
@@ -156,7 +208,144 @@ public struct AnomalyDetector: Sendable {
             alerts.append(alert)
         }
         expire(before: cut)
-        return alerts
+        return alerts.map { entry.late ? Self.markedLate($0) : $0 }
+    }
+
+    static let lateNote = " (late record: judged in its own time window)"
+
+    static func markedLate(_ alert: AlertDraft) -> AlertDraft {
+        guard alert.parameters["late"] == nil else { return alert }
+        var alert = alert
+        alert.parameters["late"] = .bool(true)
+        alert.summary += lateNote
+        return alert
+    }
+
+    /// Adds a late entry's events to the windows in memory without judging them there.
+    private mutating func remember(_ entry: ObservedEntry, cut: Int64) {
+        if rules.patientAccessBurst.enabled, !(entry.isQuery && !rules.patientAccessBurst.countQueries) {
+            for patient in entry.patientIDs {
+                patients[patient, default: Window()].insert(.init(time: entry.time, seq: entry.seq, patient: nil))
+                remind(.patients, patient, at: entry.time)
+            }
+        }
+        let userKey = entry.tenantID + "\u{1F}" + entry.userID
+        if rules.userManyPatients.enabled, !entry.patientIDs.isEmpty {
+            for patient in entry.patientIDs {
+                users[userKey, default: Window()].insert(.init(time: entry.time, seq: entry.seq, patient: patient))
+            }
+            remind(.users, userKey, at: entry.time)
+        }
+        if rules.repeatedFailures.enabled, entry.failed {
+            failures[userKey, default: Window()].insert(.init(time: entry.time, seq: entry.seq, patient: nil))
+            remind(.failures, userKey, at: entry.time)
+        }
+    }
+
+    /// Adds an observed tool call to the cached histories whose range holds its time.
+    private mutating func addToHistoryCache(_ entry: ObservedEntry) {
+        guard entry.kind == .toolCall, !historyCache.isEmpty else { return }
+        var keys = Set(entry.patientIDs.map(HistoryKey.patient))
+        keys.insert(.user(entry.userID))
+        for key in keys {
+            guard let index = historyCache.index(forKey: key) else { continue }
+            let cached = historyCache.values[index]
+            if entry.time > cached.after, entry.time <= cached.through { historyCache.values[index].entries.append(entry) }
+        }
+    }
+
+    /// The stored tool calls of `key` before `entry` with event time in `(after, through]`:
+    /// from the cache when it covers the range, else read from the log for a range a window
+    /// wider on each side.
+    private mutating func storedHistory(
+        _ key: HistoryKey, before entry: ObservedEntry, after: Int64, through: Int64, _ history: any DetectionHistory
+    ) throws -> [ObservedEntry] {
+        if let cached = historyCache[key], cached.after <= after, cached.through >= through {
+            return cached.entries.filter { $0.time > after && $0.time <= through }
+        }
+        let span = rules.horizonMilliseconds / 2
+        let (low, high) = (Timestamp(millisecondsSinceEpoch: after - span), Timestamp(millisecondsSinceEpoch: through + span))
+        let recorded = try history.recordedRange(eventAfter: low, through: high, before: entry.seq, skewMS: maximumSkewMS)
+        let stored: [StoredEntry]
+        switch key {
+        case .patient(let patient):
+            stored = try history.entries(patient: patient, eventAfter: low, through: high, before: entry.seq, recorded: recorded)
+        case .user(let user):
+            stored = try history.entries(user: user, eventAfter: low, through: high, before: entry.seq, recorded: recorded)
+        }
+        if historyCache.count >= Self.historyCacheLimit { historyCache.removeAll(keepingCapacity: true) }
+        let entries = stored.map { ObservedEntry($0, readingLateMark: false) }.filter { $0.kind == .toolCall }
+        historyCache[key] = CachedHistory(after: low.millisecondsSinceEpoch, through: high.millisecondsSinceEpoch, entries: entries)
+        return entries.filter { $0.time > after && $0.time <= through }
+    }
+
+    /// Judges a late entry against the stored entries of its window: those before it in the
+    /// chain (what was stored when it arrived), with event time in `(t - window, t]`.
+    private mutating func judgeFromHistory(_ entry: ObservedEntry, _ history: any DetectionHistory) throws -> [AlertDraft] {
+        guard entry.seq > 1 else { return [] }
+        let longest = rules.horizonMilliseconds / 2
+        let after = entry.time - longest
+        var alerts: [AlertDraft] = []
+        let burst = rules.patientAccessBurst
+        if burst.enabled, !(entry.isQuery && !burst.countQueries) {
+            let lower = entry.time - Int64(burst.windowMinutes) * 60_000
+            for patient in entry.patientIDs {
+                let before = try storedHistory(.patient(patient), before: entry, after: after, through: entry.time, history).filter {
+                    $0.time > lower && $0.patientIDs.contains(patient) && !($0.isQuery && !burst.countQueries)
+                }
+                if before.count + 1 >= burst.threshold, before.count < burst.threshold {
+                    let events = (before + [entry]).map { Window.Event(time: $0.time, seq: $0.seq, patient: nil) }
+                    alerts.append(Self.countAlert(
+                        .patientAccessBurst, entry, events, userID: nil, patientID: patient, threshold: burst.threshold,
+                        windowMinutes: burst.windowMinutes, what: "accesses to one patient"
+                    ))
+                }
+            }
+        }
+        let many = rules.userManyPatients
+        let failuresRule = rules.repeatedFailures
+        let needsUser = (many.enabled && !entry.patientIDs.isEmpty) || (failuresRule.enabled && entry.failed)
+            || (workingHours != nil && entry.purpose?.isEmergency != true)
+        let userEntries = needsUser
+            ? try storedHistory(.user(entry.userID), before: entry, after: after, through: entry.time, history)
+                .filter { $0.tenantID == entry.tenantID }
+            : []
+        if many.enabled, !entry.patientIDs.isEmpty {
+            let lower = entry.time - Int64(many.windowMinutes) * 60_000
+            let before = userEntries.filter { $0.time > lower && !$0.patientIDs.isEmpty }
+            let distinctBefore = Set(before.flatMap(\.patientIDs))
+            let distinctAfter = distinctBefore.union(entry.patientIDs)
+            if distinctAfter.count > many.maxPatients, distinctBefore.count <= many.maxPatients {
+                alerts.append(AlertDraft(
+                    kind: .userManyPatients, severity: AlertKind.userManyPatients.severity, tenantID: entry.tenantID,
+                    userID: entry.userID, patientID: nil, triggerSeq: entry.seq,
+                    entrySeqs: Array(Set(before.map(\.seq) + [entry.seq])).sorted(), time: entry.time,
+                    windowStart: (before.map(\.time) + [entry.time]).min() ?? entry.time,
+                    parameters: ["max_patients": .number(Double(many.maxPatients)), "window_minutes": .number(Double(many.windowMinutes))],
+                    summary: "one user accessed \(distinctAfter.count) distinct patients within \(many.windowMinutes) minutes (limit \(many.maxPatients))",
+                    keyID: entry.keyID
+                ))
+            }
+        }
+        if failuresRule.enabled, entry.failed {
+            let lower = entry.time - Int64(failuresRule.windowMinutes) * 60_000
+            let before = userEntries.filter { $0.time > lower && $0.failed }
+            if before.count + 1 >= failuresRule.threshold, before.count < failuresRule.threshold {
+                let events = (before + [entry]).map { Window.Event(time: $0.time, seq: $0.seq, patient: nil) }
+                alerts.append(Self.countAlert(
+                    .repeatedFailures, entry, events, userID: entry.userID, patientID: nil, threshold: failuresRule.threshold,
+                    windowMinutes: failuresRule.windowMinutes, what: "failed or denied calls by one user"
+                ))
+            }
+        }
+        if let workingHours, let rule = rules.afterHours, entry.purpose?.isEmergency != true, workingHours.isAfterHours(entry.time) {
+            let lower = entry.time - Int64(rule.windowMinutes) * 60_000
+            let episode = userEntries.contains {
+                $0.time > lower && $0.purpose?.isEmergency != true && workingHours.isAfterHours($0.time)
+            }
+            if !episode, let alert = Self.afterHoursAlert(entry, rule: rule) { alerts.append(alert) }
+        }
+        return alerts.map(Self.markedLate)
     }
 
     /// Leaves a reminder to look at `key`'s history in `table` again once `time` is past the horizon.
@@ -243,7 +432,11 @@ public struct AnomalyDetector: Sendable {
         afterHours[key] = max(previous ?? entry.time, entry.time)
         remind(.afterHours, key, at: entry.time)
         if let previous, entry.time - previous < Int64(rule.windowMinutes) * 60_000 { return nil }
-        return AlertDraft(
+        return Self.afterHoursAlert(entry, rule: rule)
+    }
+
+    private static func afterHoursAlert(_ entry: ObservedEntry, rule: AlertRules.AfterHours) -> AlertDraft? {
+        AlertDraft(
             kind: .afterHours, severity: AlertKind.afterHours.severity, tenantID: entry.tenantID, userID: entry.userID,
             patientID: entry.patientIDs.first, triggerSeq: entry.seq, entrySeqs: [entry.seq], time: entry.time,
             windowStart: entry.time,

@@ -17,7 +17,8 @@ public import AuditCore
 ///     "repeated_failures": {"threshold": 5, "window_minutes": 10},
 ///     "after_hours": {"time_zone": "Europe/Berlin", "start": "07:00", "end": "19:00", "working_days": [1, 2, 3, 4, 5]}
 ///   },
-///   "review_deadline_days": 7
+///   "review_deadline_days": 7,
+///   "record_time": {"max_skew_seconds": 300, "late_after_minutes": 1440}
 /// }
 /// ```
 public struct LogConfiguration: Sendable, Hashable {
@@ -25,11 +26,17 @@ public struct LogConfiguration: Sendable, Hashable {
     public var alerts: AlertRules
     /// Days a privacy officer has to review an alert before it shows as overdue.
     public var reviewDeadlineDays: Int
+    /// How far an agent's `timestamp` may run ahead of the log's clock, and when it is late.
+    public var recordTime: RecordTimePolicy
 
-    public init(purposeRestrictions: PurposeRestrictions = .none, alerts: AlertRules = .standard, reviewDeadlineDays: Int = 7) {
+    public init(
+        purposeRestrictions: PurposeRestrictions = .none, alerts: AlertRules = .standard, reviewDeadlineDays: Int = 7,
+        recordTime: RecordTimePolicy = .standard
+    ) {
         self.purposeRestrictions = purposeRestrictions
         self.alerts = alerts
         self.reviewDeadlineDays = reviewDeadlineDays
+        self.recordTime = recordTime
     }
 
     /// The defaults: no purpose restrictions, the standard rules, 7 days to review.
@@ -55,7 +62,7 @@ public struct LogConfiguration: Sendable, Hashable {
     /// Reads the parsed JSON form, strictly.
     public init(_ value: JSONValue) throws(Problem) {
         let root = try Reader(value, path: "")
-        try root.allow(["purpose_restrictions", "alerts", "review_deadline_days"])
+        try root.allow(["purpose_restrictions", "alerts", "review_deadline_days", "record_time"])
         var configuration = LogConfiguration()
         if let restrictions = try root.object("purpose_restrictions") {
             try restrictions.allow(["default", "tenants"])
@@ -110,6 +117,21 @@ public struct LogConfiguration: Sendable, Hashable {
             guard days >= 1 else { throw Problem(message: "review_deadline_days must be at least 1") }
             configuration.reviewDeadlineDays = days
         }
+        if let time = try root.object("record_time") {
+            try time.allow(["max_skew_seconds", "late_after_minutes"])
+            if let seconds = try time.int("max_skew_seconds") {
+                guard (0...86_400).contains(seconds) else {
+                    throw Problem(message: "record_time.max_skew_seconds must be between 0 and 86400")
+                }
+                configuration.recordTime.maximumSkewMS = Int64(seconds) * 1000
+            }
+            if let minutes = try time.int("late_after_minutes") {
+                guard (1...525_600).contains(minutes) else {
+                    throw Problem(message: "record_time.late_after_minutes must be between 1 and 525600")
+                }
+                configuration.recordTime.latenessMS = Int64(minutes) * 60_000
+            }
+        }
         self = configuration
     }
 
@@ -144,6 +166,10 @@ public struct LogConfiguration: Sendable, Hashable {
         return .object([
             "purpose_restrictions": restrictions, "alerts": .object(alertRules),
             "review_deadline_days": number(reviewDeadlineDays),
+            "record_time": .object([
+                "max_skew_seconds": .number(Double(recordTime.maximumSkewMS / 1000)),
+                "late_after_minutes": .number(Double(recordTime.latenessMS / 60_000)),
+            ]),
         ])
     }
 

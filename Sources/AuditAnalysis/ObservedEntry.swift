@@ -14,12 +14,17 @@ public struct ObservedEntry: Sendable, Hashable {
     public var purpose: PurposeOfUse?
     /// Event time: the agent's `timestamp`, else `recorded_at`, in milliseconds since the epoch.
     public var time: Int64
+    /// The log's own clock when the entry was appended (`recorded_at`), in milliseconds.
+    public var recordedAt: Int64
+    /// Whether the entry was marked late when it was appended (`"late": true`).
+    public var late: Bool
     public var breakGlass: Bool
     public var keyID: String
 
     public init(
         seq: Int64, kind: RecordKind?, tenantID: String, userID: String, patientIDs: [String], isQuery: Bool,
-        failed: Bool, purpose: PurposeOfUse?, time: Int64, breakGlass: Bool, keyID: String
+        failed: Bool, purpose: PurposeOfUse?, time: Int64, recordedAt: Int64? = nil, late: Bool = false,
+        breakGlass: Bool, keyID: String
     ) {
         self.seq = seq
         self.kind = kind
@@ -30,6 +35,8 @@ public struct ObservedEntry: Sendable, Hashable {
         self.failed = failed
         self.purpose = purpose
         self.time = time
+        self.recordedAt = recordedAt ?? time
+        self.late = late
         self.breakGlass = breakGlass
         self.keyID = keyID
     }
@@ -37,6 +44,12 @@ public struct ObservedEntry: Sendable, Hashable {
     /// Reads a stored entry. Only entries with an emergency purpose have their body parsed
     /// (to find `break_glass`), so observing stays cheap.
     public init(_ entry: StoredEntry) {
+        self.init(entry, readingLateMark: true)
+    }
+
+    /// Reads a stored entry; without `readingLateMark`, `late` is left false and the body is
+    /// not parsed for it (history lookups do not need it).
+    init(_ entry: StoredEntry, readingLateMark: Bool) {
         let content = entry.content
         let purpose = content.purposeOfUse.flatMap { PurposeOfUse(code: $0) }
         var breakGlass = false
@@ -51,12 +64,23 @@ public struct ObservedEntry: Sendable, Hashable {
         } else if let patient = content.patientID {
             patients = [patient]
         }
-        let time = Self.milliseconds(content.timestamp ?? entry.recordedAt)
+        let recordedAt = Self.milliseconds(entry.recordedAt)
+        let time = content.timestamp.map(Self.milliseconds) ?? recordedAt
+        // Only an entry dated well before it was recorded can be late: look for the mark then.
+        let late = readingLateMark && recordedAt - time > 60_000 && Self.marksLate(content.body)
         self.init(
             seq: entry.seq, kind: RecordKind(rawValue: content.kind), tenantID: content.tenantID, userID: content.userID,
             patientIDs: patients, isQuery: isQuery, failed: content.outcome == Outcome.failure.rawValue,
-            purpose: purpose, time: time, breakGlass: breakGlass, keyID: content.keyID
+            purpose: purpose, time: time, recordedAt: recordedAt, late: late, breakGlass: breakGlass, keyID: content.keyID
         )
+    }
+
+    /// Whether a stored body carries the late mark (canonical JSON: `"late":true`).
+    static func marksLate(_ body: String) -> Bool {
+        // Canonical JSON writes the member as `"late":true`; only then is the body parsed.
+        guard body.utf8.count > 12, body.contains(#""late":true"#) else { return false }
+        guard case .object(let members)? = try? JSONParser.parse(body) else { return false }
+        return members["late"] == .bool(true)
     }
 
     static func milliseconds(_ text: String) -> Int64 {

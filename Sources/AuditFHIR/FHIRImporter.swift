@@ -52,7 +52,24 @@ public enum FHIRImporter {
             default: throw Problem(message: "not an AuditEvent or a Bundle of AuditEvents")
             }
         }
-        return events
+        return try events.enumerated().map { index, event throws(Problem) in
+            if let problem = FHIRSchema.unknownElement(in: event) {
+                throw Problem(message: "AuditEvent \(index + 1): \(problem)")
+            }
+            return withoutNarrative(event)
+        }
+    }
+
+    /// The event without its narrative (`text`) and without the narrative of contained
+    /// resources: markup from outside is never stored, so it can never reach an export.
+    static func withoutNarrative(_ event: JSONValue) -> JSONValue {
+        guard case .object(var members) = event else { return event }
+        members["text"] = nil
+        members["_text"] = nil
+        if case .array(let contained)? = members["contained"] {
+            members["contained"] = .array(contained.map(withoutNarrative))
+        }
+        return .object(members)
     }
 
     /// The chain entry an AuditEvent says it was exported from (our `chain-entry` extension).
@@ -60,7 +77,9 @@ public enum FHIRImporter {
         guard let ext = event["extension"]?.arrayValue?.first(where: { $0["url"]?.stringValue == FHIRVocabulary.Extension.chainEntry.url }),
             let parts = ext["extension"]?.arrayValue,
             let seqValue = parts.first(where: { $0["url"] == "seq" }),
-            let seq = seqValue["valueDecimal"]?.numberValue.map({ Int64($0) }) ?? seqValue["valueInteger64"]?.stringValue.flatMap({ Int64($0) }),
+            let seq = seqValue["valueDecimal"]?.numberValue.flatMap({ Int64(exactly: $0) })
+                ?? seqValue["valueInteger64"]?.stringValue.flatMap({ Int64($0) }),
+            seq >= 1,
             let hex = parts.first(where: { $0["url"] == "hash" })?["valueString"]?.stringValue, let hash = ChainHash(hex: hex)
         else { return nil }
         return ChainHead(seq: seq, hash: hash)

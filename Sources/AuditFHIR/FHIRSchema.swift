@@ -116,6 +116,40 @@ public enum FHIRSchema {
         }
     }
 
+    /// The path of the first member that the AuditEvent definition (and the datatypes it
+    /// uses) does not define, or `nil` when every member is known. Extensions carry any
+    /// `value[x]`; `_name` members (extensions of primitives) are allowed beside a known
+    /// primitive. Names are quoted only when they are plain identifiers.
+    public static func unknownElement(in value: JSONValue, context: String = "AuditEvent", path: String = "AuditEvent") -> String? {
+        switch value {
+        case .array(let items):
+            for item in items { if let problem = unknownElement(in: item, context: context, path: path) { return problem } }
+            return nil
+        case .object(let members):
+            let resourceType = members["resourceType"]?.stringValue
+            if let resourceType, resourceType != "AuditEvent", datatypes[resourceType] == nil {
+                return "\(path): resource type not allowed here"
+            }
+            let context = resourceType ?? context
+            for name in members.keys.sorted() where name != "resourceType" {
+                let base = name.hasPrefix("_") ? String(name.dropFirst()) : name
+                guard let (element, type) = element(base, in: context) else {
+                    let plain = FHIRXMLWriter.isElementName(name) && name.utf8.count <= 64
+                    return plain ? "\(path).\(name): not an element of \(context)" : "\(path): a member whose name is not an element name"
+                }
+                guard let member = members[name] else { continue }
+                if name.hasPrefix("_") { continue }
+                if !isPrimitive(type) || type == "Resource" {
+                    let child = type == "Resource" ? "AuditEvent" : childContext(type: type, path: context + "." + element.name)
+                    if let problem = unknownElement(in: member, context: child, path: path + "." + name) { return problem }
+                }
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+
     private static func convert(_ value: JSONValue, type: String, path: String) -> FHIRNode {
         switch value {
         case .array(let items): return .array(items.map { convert($0, type: type, path: path) })

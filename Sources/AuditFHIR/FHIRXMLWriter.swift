@@ -17,16 +17,27 @@ public enum FHIRXMLWriter {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Whether `name` may be written as an element name: FHIR's names are ASCII letters and
+    /// digits. Anything else (markup smuggled in a member name) is never written.
+    static func isElementName(_ name: String) -> Bool {
+        guard let first = name.utf8.first, (first | 0x20) >= 0x61, (first | 0x20) <= 0x7A else { return false }
+        return name.utf8.allSatisfy { ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) }
+    }
+
     static func writeResource(_ type: String, _ members: [FHIRNode.Member], into out: inout [UInt8]) {
+        guard isElementName(type) else { return }
         out.append(contentsOf: "<\(type) xmlns=\"\(namespace)\">".utf8)
         for member in members { writeMember(member.name, member.value, into: &out) }
         out.append(contentsOf: "</\(type)>".utf8)
     }
 
     static func writeMember(_ name: String, _ value: FHIRNode, into out: inout [UInt8]) {
+        guard isElementName(name) else { return }
         switch value {
         case .string(let text): primitive(name, text, into: &out)
-        case .xhtml(let markup): out.append(contentsOf: markup.utf8)
+        case .xhtml:
+            // Narrative is never written back: imported markup cannot reach an XML page.
+            return
         case .number(let text): primitive(name, text, into: &out)
         case .bool(let flag): primitive(name, flag ? "true" : "false", into: &out)
         case .array(let items): for item in items { writeMember(name, item, into: &out) }

@@ -86,12 +86,13 @@ public final class AuditStore: Sendable {
 
     /// Opens an existing log.
     public static func open(
-        at path: String, clock: @escaping @Sendable () -> Timestamp = systemClock, observer: (any AppendObserver)? = nil
+        at path: String, clock: @escaping @Sendable () -> Timestamp = systemClock, observer: (any AppendObserver)? = nil,
+        busyTimeout: Double = 30
     ) throws(StoreError) -> AuditStore {
         guard FileManager.default.fileExists(atPath: path) else {
             throw StoreError(code: .notFound, message: "no CareTrail log at \(path) (run 'caretrail init' first)")
         }
-        let store = try connect(path: path, clock: clock, observer: observer)
+        let store = try connect(path: path, clock: clock, observer: observer, busyTimeout: busyTimeout)
         let format: String?
         do {
             format = try store.pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'format'") }
@@ -105,10 +106,12 @@ public final class AuditStore: Sendable {
     }
 
     private static func connect(
-        path: String, clock: @escaping @Sendable () -> Timestamp, observer: (any AppendObserver)?, postingBlockShift: Int? = nil
+        path: String, clock: @escaping @Sendable () -> Timestamp, observer: (any AppendObserver)?, postingBlockShift: Int? = nil,
+        busyTimeout: Double = 30
     ) throws(StoreError) -> AuditStore {
         var configuration = Configuration()
-        configuration.busyMode = .timeout(30)
+        // How long a write waits for another process's lock before it fails (and is answered 503).
+        configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "caretrail"
         configuration.prepareDatabase { db in
             // A 64 MiB page cache per connection keeps the indexes' hot pages in memory.
@@ -235,6 +238,12 @@ public final class AuditStore: Sendable {
         }
     }
 
+    /// Runs `body` with a ``LogReader`` over one read transaction: a consistent snapshot of the
+    /// log, as an ``AppendObserver`` sees it inside an append.
+    public func withLogReader<T>(_ body: (LogReader) throws -> T) throws(StoreError) -> T {
+        try read { db in try body(LogReader(db: db)) }
+    }
+
     /// Lets the store's ``AppendObserver`` (alert detection) read the history it needs now,
     /// in a read transaction beside any appends, rather than in the first append's
     /// transaction. A server calls this before it takes requests: on a log with hours of busy
@@ -262,10 +271,10 @@ public final class AuditStore: Sendable {
         _ db: Database, where condition: String, arguments: StatementArguments, limit: Int? = nil, order: String = "seq"
     ) throws -> [StoredEntry] {
         let limitClause = limit.map { " LIMIT \($0)" } ?? ""
-        let rows = try Row.fetchCursor(
-            db, sql: "SELECT \(selectColumns) FROM entry WHERE \(condition) ORDER BY \(order)\(limitClause)",
-            arguments: arguments
+        let statement = try db.cachedStatement(
+            sql: "SELECT \(selectColumns) FROM entry WHERE \(condition) ORDER BY \(order)\(limitClause)"
         )
+        let rows = try Row.fetchCursor(statement, arguments: arguments)
         var entries: [StoredEntry] = []
         while let row = try rows.next() {
             entries.append(storedEntry(row))

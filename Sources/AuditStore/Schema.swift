@@ -217,6 +217,23 @@ enum Schema {
                     """
             )
         }
+        migrator.registerMigration("v4: late entries by user and patient and event time") { db in
+            // Entries recorded more than a minute after their event time (agents that buffered
+            // while offline, backfilled files) are indexed by user and by patient and event
+            // time, so anomaly detection can judge a late record against the stored history of
+            // its own window without scanning the log. On-time entries are found by the
+            // sequence buckets of the minutes they were recorded in.
+            try db.execute(
+                sql: """
+                    CREATE INDEX entry_late_user ON entry(user_id, coalesce(timestamp, recorded_at))
+                        WHERE julianday(recorded_at) - julianday(timestamp) > 0.0007;
+                    CREATE INDEX entry_late_patient ON entry(patient_id, coalesce(timestamp, recorded_at))
+                        WHERE patient_id IS NOT NULL AND julianday(recorded_at) - julianday(timestamp) > 0.0007;
+                    -- The patients a query's result named, by patient and event time.
+                    CREATE INDEX entry_patient_time ON entry_patient(patient_id, at);
+                    """
+            )
+        }
         return migrator
     }
 }

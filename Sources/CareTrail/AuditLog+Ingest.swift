@@ -87,7 +87,8 @@ extension AuditLog {
     /// Parses, validates, sanitises and encodes lines, on every core.
     func prepare(_ lines: [(line: Int, bytes: ArraySlice<UInt8>)]) -> [Result<EncodedEntry, IngestError>] {
         let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, lines.count / 256))
-        let restrictions = configuration.purposeRestrictions
+        let configuration = self.configuration
+        let now = store.clock()
         let slots = ResultSlots(count: lines.count)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var index = worker
@@ -96,12 +97,16 @@ extension AuditLog {
                 let result: Result<EncodedEntry, IngestError> = bytes.withUnsafeBufferPointer { buffer in
                     do throws(IngestError) {
                         let record = try IngestContract.decode(bytes: buffer, lineNumber: number)
+                        let late: Bool
                         do throws(IngestError) {
-                            try restrictions.check(record)
+                            late = try admit(
+                                record, restrictions: configuration.purposeRestrictions,
+                                recordTime: configuration.recordTime, now: now
+                            )
                         } catch {
                             throw error.at(line: number)
                         }
-                        return .success(encode(record))
+                        return .success(encode(record, late: late))
                     } catch {
                         return .failure(error)
                     }

@@ -70,14 +70,16 @@ public final class AuditLog: Sendable {
     }
 
     /// Opens an existing database with its key file.
+    /// `busyTimeout` is how many seconds a write waits for another process's lock before it
+    /// fails.
     public static func open(
         database path: String, keyFile: String? = nil, policy: SanitizerPolicy = .default,
-        clock: @escaping @Sendable () -> Timestamp = AuditStore.systemClock
+        clock: @escaping @Sendable () -> Timestamp = AuditStore.systemClock, busyTimeout: Double = 30
     ) throws(CareTrailError) -> AuditLog {
         let store: AuditStore
         let monitor = AlertMonitor()
         do {
-            store = try AuditStore.open(at: path, clock: clock, observer: monitor)
+            store = try AuditStore.open(at: path, clock: clock, observer: monitor, busyTimeout: busyTimeout)
             if let entry = try store.latest(.config) {
                 monitor.prime(try LogConfiguration(entry: entry), seq: entry.seq)
             }
@@ -96,7 +98,23 @@ public final class AuditLog: Sendable {
 
     /// Sanitises and encodes one record for the store.
     public func encode(_ record: IngestRecord) -> EncodedEntry {
-        EncodedEntry(sanitizer.sanitize(record))
+        encode(record, late: false)
+    }
+
+    /// Sanitises and encodes one record; a late record carries `"late": true` in its body.
+    func encode(_ record: IngestRecord, late: Bool) -> EncodedEntry {
+        var content = sanitizer.sanitize(record)
+        if late { content.body["late"] = .bool(true) }
+        return EncodedEntry(content)
+    }
+
+    /// Checks a decoded record against the log's rules before it is sanitised: the tenant's
+    /// purpose restrictions and the record-time policy (`timestamp_skew`). Returns whether the
+    /// record is late.
+    func admit(_ record: IngestRecord, restrictions: PurposeRestrictions, recordTime: RecordTimePolicy, now: Timestamp) throws(IngestError) -> Bool {
+        try restrictions.check(record)
+        try recordTime.check(record, now: now)
+        return recordTime.isLate(record, now: now)
     }
 
     /// Records one record durably; returns its place in the chain.
@@ -111,11 +129,17 @@ public final class AuditLog: Sendable {
     /// Records a batch durably and atomically (all of it or none), sharing the commit with
     /// concurrent callers.
     public func record(_ records: [IngestRecord]) async throws(CareTrailError) -> AppendReceipt {
-        let restrictions = configuration.purposeRestrictions
+        let configuration = self.configuration
+        let now = store.clock()
         var errors: [IngestError] = []
+        var encoded: [EncodedEntry] = []
+        encoded.reserveCapacity(records.count)
         for (index, record) in records.enumerated() {
             do throws(IngestError) {
-                try restrictions.check(record)
+                let late = try admit(
+                    record, restrictions: configuration.purposeRestrictions, recordTime: configuration.recordTime, now: now
+                )
+                if errors.isEmpty { encoded.append(encode(record, late: late)) }
             } catch {
                 errors.append(records.count > 1 ? error.at(line: index + 1) : error)
             }
@@ -123,7 +147,6 @@ public final class AuditLog: Sendable {
         if !errors.isEmpty {
             throw CareTrailError(code: .invalidRecords, message: "nothing was appended", recordErrors: errors)
         }
-        let encoded = records.map(encode)
         do {
             return try await store.append(encoded)
         } catch let error as StoreError {
