@@ -26,7 +26,7 @@ struct BoundsTests {
 
     static let outOfRange: [(String, JSONValue)] = [
         ("duration_ms", 1e19), ("duration_ms", 604_800_001), ("turn_number", 2_147_483_648), ("turn_number", 1e19),
-        ("cost_usd", 1e7), ("duration_ms", -1),
+        ("duration_ms", -1),
     ]
 
     @Test(arguments: outOfRange)
@@ -34,6 +34,12 @@ struct BoundsTests {
         let error = decodeError(with([field: value]))
         #expect(error?.code == .outOfRange, "\(field)")
         #expect(error?.field == field)
+    }
+
+    @Test func costsBeyondTheBoundAreRefused() {
+        let error = decodeError(with(["usage": .object(["cost_usd": 1e7])]))
+        #expect(error?.code == .outOfRange)
+        #expect(error?.field == "usage.cost_usd")
     }
 
     @Test(arguments: [1e19, 2_147_483_648.0, -1.0])

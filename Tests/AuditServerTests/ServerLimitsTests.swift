@@ -5,7 +5,6 @@ import AuditStore
 import AuditTestSupport
 import CareTrail
 import Foundation
-import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -65,9 +64,9 @@ struct ServerLimitsTests {
         let fixture = try ServerFixture()
         let log = try AuditLog.open(database: fixture.database, busyTimeout: 0.3)
         let app = Application(router: CareTrailServer.router(log: log))
-        let other = try DatabaseQueue(path: fixture.database)
+        let other = try WriteLockHolder(database: fixture.database)
         try await app.test(.router) { client in
-            try await other.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+            try other.lock()
             let start = ContinuousClock.now
             let health = try await client.execute(uri: "/health", method: .get)
             #expect(health.status == .ok)
@@ -83,7 +82,7 @@ struct ServerLimitsTests {
                 #expect(response.status == .serviceUnavailable)
                 #expect(response.headers[.retryAfter] != nil)
             }
-            try await other.writeWithoutTransaction { db in try db.execute(sql: "ROLLBACK") }
+            other.release()
             try await client.execute(
                 uri: "/v1/tool-calls", method: .post, headers: fixture.headers("agent"), body: ByteBuffer(string: ServerFixture.call())
             ) { response in
@@ -150,5 +149,47 @@ struct ServerLimitsTests {
             return time >= "2026-01-10"
         default: return false
         }
+    }
+}
+
+/// Another process that holds SQLite's write lock on a database (Python's sqlite3, `BEGIN
+/// IMMEDIATE`) until it is released.
+final class WriteLockHolder: @unchecked Sendable {
+    let process = Process()
+    let input = Pipe()
+    let output = Pipe()
+
+    init(database: String) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let script = """
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+            sys.stdin.readline()
+            c.execute('BEGIN IMMEDIATE')
+            print('locked', flush=True)
+            sys.stdin.readline()
+            c.execute('ROLLBACK')
+            """
+        process.arguments = ["python3", "-c", script, database]
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+    }
+
+    /// Takes the lock; returns once it is held.
+    func lock() throws {
+        input.fileHandleForWriting.write(Data("lock\n".utf8))
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        #expect(String(decoding: line, as: UTF8.self).hasPrefix("locked"))
+    }
+
+    func release() {
+        input.fileHandleForWriting.write(Data("release\n".utf8))
+        process.waitUntilExit()
     }
 }
