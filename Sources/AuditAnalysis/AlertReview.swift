@@ -57,8 +57,8 @@ public struct AlertRecord: Sendable, Hashable {
         patientID = content.patientID
         raisedAt = entry.recordedAt
         eventTime = content.timestamp
-        triggerSeq = body["trigger_seq"]?.numberValue.map { Int64($0) } ?? 0
-        entrySeqs = body["entries"]?.arrayValue?.compactMap { $0.numberValue.map { Int64($0) } } ?? []
+        triggerSeq = body["trigger_seq"]?.numberValue.flatMap { Int64(exactly: $0) } ?? 0
+        entrySeqs = body["entries"]?.arrayValue?.compactMap { $0.numberValue.flatMap { Int64(exactly: $0) } } ?? []
         summary = body["summary"]?.stringValue ?? ""
         rule = body["rule"]?.objectValue ?? [:]
     }
