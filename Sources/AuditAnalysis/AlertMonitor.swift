@@ -29,6 +29,9 @@ public final class AlertMonitor: AppendObserver {
     /// The configuration in force, as of the last entry observed.
     public var configuration: LogConfiguration { state.withLock { $0.configuration } }
 
+    /// The configuration in force and the `config` entry it came from (0 for the defaults).
+    public var configurationAndSeq: (LogConfiguration, Int64) { state.withLock { ($0.configuration, $0.configurationSeq) } }
+
     /// The last entry the detector has seen, `nil` before it has read any history.
     public var observedThrough: Int64? { state.withLock { $0.detector?.lastSeq } }
 

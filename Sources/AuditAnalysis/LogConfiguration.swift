@@ -1,5 +1,6 @@
 public import AuditChain
 public import AuditCore
+import Foundation
 
 /// The log's configuration: which purposes each tenant accepts, the anomaly rules, and how
 /// long a privacy officer has to review an alert.
@@ -28,15 +29,48 @@ public struct LogConfiguration: Sendable, Hashable {
     public var reviewDeadlineDays: Int
     /// How far an agent's `timestamp` may run ahead of the log's clock, and when it is late.
     public var recordTime: RecordTimePolicy
+    /// The sanitizer policy every writer applies (`sanitizer_policy`, in the form
+    /// `caretrail policy` prints). It is part of the chain, so a change is recorded with who
+    /// made it before it takes effect, and no writer can run another one.
+    public var sanitizerPolicy: SanitizerPolicy
 
     public init(
         purposeRestrictions: PurposeRestrictions = .none, alerts: AlertRules = .standard, reviewDeadlineDays: Int = 7,
-        recordTime: RecordTimePolicy = .standard
+        recordTime: RecordTimePolicy = .standard, sanitizerPolicy: SanitizerPolicy = .default
     ) {
         self.purposeRestrictions = purposeRestrictions
         self.alerts = alerts
         self.reviewDeadlineDays = reviewDeadlineDays
         self.recordTime = recordTime
+        self.sanitizerPolicy = sanitizerPolicy
+    }
+
+    /// A sanitizer policy as its JSON form (snake_case keys, as `caretrail policy` prints).
+    public static func json(_ policy: SanitizerPolicy) -> JSONValue {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        guard let data = try? encoder.encode(policy), let value = try? JSONParser.parse(String(decoding: data, as: UTF8.self)) else {
+            return .null
+        }
+        return value
+    }
+
+    /// Reads a sanitizer policy's JSON form, strictly: every list is required, bounds checked.
+    public static func sanitizerPolicy(_ value: JSONValue) throws(Problem) -> SanitizerPolicy {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let policy: SanitizerPolicy
+        do {
+            policy = try decoder.decode(SanitizerPolicy.self, from: Data(CanonicalJSON.string(value).utf8))
+        } catch {
+            throw Problem(message: "sanitizer_policy: not a complete sanitizer policy (print one with caretrail policy)")
+        }
+        guard (0...1_000_000).contains(policy.resultSizeLimit),
+            [policy.freeTextPreviewLength, policy.inputPreviewLength, policy.outputPreviewLength].allSatisfy({ (0...10_000).contains($0) })
+        else {
+            throw Problem(message: "sanitizer_policy: result_size_limit must be 0 to 1000000 and preview lengths 0 to 10000")
+        }
+        return policy
     }
 
     /// The defaults: no purpose restrictions, the standard rules, 7 days to review.
@@ -62,7 +96,7 @@ public struct LogConfiguration: Sendable, Hashable {
     /// Reads the parsed JSON form, strictly.
     public init(_ value: JSONValue) throws(Problem) {
         let root = try Reader(value, path: "")
-        try root.allow(["purpose_restrictions", "alerts", "review_deadline_days", "record_time"])
+        try root.allow(["purpose_restrictions", "alerts", "review_deadline_days", "record_time", "sanitizer_policy"])
         var configuration = LogConfiguration()
         if let restrictions = try root.object("purpose_restrictions") {
             try restrictions.allow(["default", "tenants"])
@@ -117,6 +151,9 @@ public struct LogConfiguration: Sendable, Hashable {
             guard days >= 1 else { throw Problem(message: "review_deadline_days must be at least 1") }
             configuration.reviewDeadlineDays = days
         }
+        if let policy = root.members["sanitizer_policy"], policy != .null {
+            configuration.sanitizerPolicy = try Self.sanitizerPolicy(policy)
+        }
         if let time = try root.object("record_time") {
             try time.allow(["max_skew_seconds", "late_after_minutes"])
             if let seconds = try time.int("max_skew_seconds") {
@@ -170,6 +207,7 @@ public struct LogConfiguration: Sendable, Hashable {
                 "max_skew_seconds": .number(Double(recordTime.maximumSkewMS / 1000)),
                 "late_after_minutes": .number(Double(recordTime.latenessMS / 60_000)),
             ]),
+            "sanitizer_policy": Self.json(sanitizerPolicy),
         ])
     }
 

@@ -4,6 +4,7 @@ public import AuditCore
 public import AuditKeys
 public import AuditStore
 import Foundation
+import Synchronization
 
 /// An audit log that agents record into: the store, the pseudonymisation keys and the
 /// sanitizer together. Everything appended through it is sanitised first.
@@ -17,18 +18,38 @@ public final class AuditLog: Sendable {
     public let store: AuditStore
     /// Every pseudonymisation key, and the current one.
     public let keyRing: KeyRing
-    /// The sanitizer, with the current key.
-    public let sanitizer: Sanitizer
+    /// The sanitizer, with the current key and the log's chained policy (rebuilt when a
+    /// `config` entry changes the policy).
+    public var sanitizer: Sanitizer {
+        let (configuration, seq) = monitor.configurationAndSeq
+        return sanitizerCache.withLock { cache in
+            if let cached = cache, cached.seq == seq { return cached.sanitizer }
+            let sanitizer = Sanitizer(policy: configuration.sanitizerPolicy, pseudonymizer: keyRing.current)
+            cache = (seq, sanitizer)
+            return sanitizer
+        }
+    }
+    private let sanitizerCache = Mutex<(seq: Int64, sanitizer: Sanitizer)?>(nil)
     /// Live anomaly detection, run inside every append; holds the configuration in force.
     let monitor: AlertMonitor
     /// API keys looked up recently by ``authenticate(secret:)``.
     let apiKeyCache = APIKeyCache()
 
-    init(store: AuditStore, keyRing: KeyRing, policy: SanitizerPolicy, monitor: AlertMonitor) {
+    init(store: AuditStore, keyRing: KeyRing, monitor: AlertMonitor) {
         self.store = store
         self.keyRing = keyRing
-        self.sanitizer = Sanitizer(policy: policy, pseudonymizer: keyRing.current)
         self.monitor = monitor
+    }
+
+    /// Refuses to run a sanitizer policy other than the log's: a process given one must find
+    /// it chained already (`caretrail config set`), so nobody runs a weaker policy unseen.
+    func requirePolicy(_ policy: SanitizerPolicy?) throws(CareTrailError) {
+        guard let policy, policy != configuration.sanitizerPolicy else { return }
+        throw CareTrailError(
+            code: .invalidArgument,
+            message: "--policy: the policy differs from the one chained in the log; chain it first with "
+                + "'caretrail config set' (member sanitizer_policy), which records who changed it"
+        )
     }
 
     /// The key file used when none is named: beside the database, `<database>.keys.json`.
@@ -44,7 +65,7 @@ public final class AuditLog: Sendable {
     /// `postingSpanShift` how many blocks (2^shift) are merged into a span; the defaults suit
     /// production, tests use small blocks and spans.
     public static func create(
-        database path: String, keyFile: String? = nil, policy: SanitizerPolicy = .default,
+        database path: String, keyFile: String? = nil, policy: SanitizerPolicy? = nil,
         clock: @escaping @Sendable () -> Timestamp = AuditStore.systemClock, postingBlockShift: Int = 16,
         postingSpanShift: Int = 4
     ) throws(CareTrailError) -> AuditLog {
@@ -63,9 +84,18 @@ public final class AuditLog: Sendable {
             let store = try AuditStore.create(
                 at: path, clock: clock, observer: monitor, postingBlockShift: postingBlockShift, postingSpanShift: postingSpanShift
             )
-            return AuditLog(store: store, keyRing: ring, policy: policy, monitor: monitor)
-        } catch {
+            let log = AuditLog(store: store, keyRing: ring, monitor: monitor)
+            if let policy, policy != .default {
+                // A new log with its own policy: the policy is the chain's first configuration.
+                try log.setConfiguration(LogConfiguration(sanitizerPolicy: policy), changedBy: "caretrail init")
+            }
+            return log
+        } catch let error as CareTrailError {
+            throw error
+        } catch let error as StoreError {
             throw CareTrailError(code: .store, message: error.message)
+        } catch {
+            throw CareTrailError(code: .store, message: "the log could not be created")
         }
     }
 
@@ -73,7 +103,7 @@ public final class AuditLog: Sendable {
     /// `busyTimeout` is how many seconds a write waits for another process's lock before it
     /// fails.
     public static func open(
-        database path: String, keyFile: String? = nil, policy: SanitizerPolicy = .default,
+        database path: String, keyFile: String? = nil, policy: SanitizerPolicy? = nil,
         clock: @escaping @Sendable () -> Timestamp = AuditStore.systemClock, busyTimeout: Double = 30
     ) throws(CareTrailError) -> AuditLog {
         let store: AuditStore
@@ -88,12 +118,15 @@ public final class AuditLog: Sendable {
         } catch {
             throw CareTrailError(code: .store, message: "the log's configuration entry is unreadable: \(error)")
         }
+        let ring: KeyRing
         do {
-            let ring = try KeyRing.load(from: URL(fileURLWithPath: keyFile ?? defaultKeyFile(forDatabase: path)))
-            return AuditLog(store: store, keyRing: ring, policy: policy, monitor: monitor)
+            ring = try KeyRing.load(from: URL(fileURLWithPath: keyFile ?? defaultKeyFile(forDatabase: path)))
         } catch {
             throw CareTrailError(code: .keyFile, message: error.message)
         }
+        let log = AuditLog(store: store, keyRing: ring, monitor: monitor)
+        try log.requirePolicy(policy)
+        return log
     }
 
     /// Sanitises and encodes one record for the store.

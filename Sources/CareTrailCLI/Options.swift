@@ -26,9 +26,11 @@ struct StoreOptions: ParsableArguments {
         keyFile ?? ProcessInfo.processInfo.environment["CARETRAIL_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    func sanitizerPolicy() throws -> SanitizerPolicy {
+    /// The policy named by `--policy` or `CARETRAIL_POLICY`, if any. A log runs the policy
+    /// chained in it; a process given another one is refused (exit 2).
+    func sanitizerPolicy() throws -> SanitizerPolicy? {
         guard let path = policy ?? ProcessInfo.processInfo.environment["CARETRAIL_POLICY"], !path.isEmpty else {
-            return .default
+            return nil
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CLIFailure(exitCode: .ioError, message: "cannot read the policy file \(path)")
@@ -46,7 +48,8 @@ struct StoreOptions: ParsableArguments {
         do {
             return try AuditLog.open(database: try databasePath(), keyFile: keyFilePath, policy: try sanitizerPolicy())
         } catch let error as CareTrailError {
-            throw CLIFailure(exitCode: .ioError, message: error.message)
+            // A policy the log has not chained is bad input (exit 2); anything else an I/O failure.
+            throw CLIFailure(exitCode: error.code == .invalidArgument ? .invalidInput : .ioError, message: error.message)
         }
     }
 }

@@ -67,10 +67,9 @@ struct ServerLimitsTests {
         let other = try WriteLockHolder(database: fixture.database)
         try await app.test(.router) { client in
             try other.lock()
-            let start = ContinuousClock.now
+            // Ready: it did not try the lock (an attempt would fail after the busy timeout).
             let health = try await client.execute(uri: "/health", method: .get)
             #expect(health.status == .ok)
-            #expect(ContinuousClock.now - start < .seconds(2))
             try await client.execute(
                 uri: "/v1/tool-calls", method: .post, headers: fixture.headers("agent"), body: ByteBuffer(string: ServerFixture.call())
             ) { response in

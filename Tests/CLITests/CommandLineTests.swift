@@ -192,10 +192,26 @@ struct CommandLineTests {
         let path = folder.appendingPathComponent("policy.json").path
         try CanonicalJSON.string(.object(members)).write(toFile: path, atomically: true, encoding: .utf8)
         _ = try caretrail("init", "--db", db)
-        let ingested = try caretrail("ingest", "--db", db, "--policy", path, try sampleWorkload(lines: 3, in: folder))
+        let workload = try sampleWorkload(lines: 3, in: folder)
+        // A process cannot run a policy the log has not chained: exit 2, nothing appended.
+        let refused = try caretrail("ingest", "--db", db, "--policy", path, workload)
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(refused.stderr.contains("config set"))
+        // Chained as configuration, with who changed it, the policy applies to every writer.
+        let configuration = folder.appendingPathComponent("config.json").path
+        try CanonicalJSON.string(.object(["sanitizer_policy": .object(members)])).write(toFile: configuration, atomically: true, encoding: .utf8)
+        #expect(try caretrail("config", "set", "--db", db, configuration, "--by", "privacy-officer-1").status == 0)
+        let ingested = try caretrail("ingest", "--db", db, "--policy", path, workload)
         #expect(ingested.status == 0, "\(ingested.stderr)")
-        let entry = try JSONParser.parse(try caretrail("show", "--db", db, "--seq", "2").stdout)
+        // Seq 1 is the configuration; the workload's second record is seq 3.
+        let entry = try JSONParser.parse(try caretrail("show", "--db", db, "--seq", "3").stdout)
         #expect(entry["body"]?["session_metadata"]?["user_agent"]?.stringValue?.hasPrefix("hmac-sha256:") == true)
+        let shown = try JSONParser.parse(try caretrail("config", "show", "--db", db).stdout)
+        #expect(shown["sanitizer_policy"]?["identifier_keys"]?.arrayValue?.contains("user_agent") == true)
+        // The defaults, now weaker than the log's policy, are refused too.
+        let defaultsFile = folder.appendingPathComponent("defaults.json").path
+        try defaults.stdout.write(toFile: defaultsFile, atomically: true, encoding: .utf8)
+        #expect(try caretrail("ingest", "--db", db, "--policy", defaultsFile, workload).status == 2)
         let broken = folder.appendingPathComponent("broken.json").path
         try "{}".write(toFile: broken, atomically: true, encoding: .utf8)
         #expect(try caretrail("ingest", "--db", db, "--policy", broken, path).status == 3)
