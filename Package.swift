@@ -181,6 +181,7 @@ let package = Package(
                 "AuditTestSupport",
                 "caretrail", "AuditStore", "AuditChain", "AuditCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
         ),

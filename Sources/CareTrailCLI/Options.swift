@@ -13,7 +13,7 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "The pseudonymisation key file (default: $CARETRAIL_KEY_FILE, else <db>.keys.json).")
     var keyFile: String?
 
-    @Option(name: .long, help: "A sanitizer policy JSON file (default: $CARETRAIL_POLICY, else the built-in defaults).")
+    @Option(name: .long, help: "A sanitizer policy JSON file (default: $CARETRAIL_POLICY); it must be the policy chained in the log.")
     var policy: String?
 
     func databasePath() throws -> String {

@@ -77,6 +77,23 @@ struct FHIRExportTests {
         #expect(bundled.status == 0, "\(bundled.output.prefix(2000))")
     }
 
+    /// R5 output checked by an outside validator: `fhir.resources` (PyPI, R5 5.0.0), which
+    /// holds every element to its type in the R5 definition (`source.type` is a list of
+    /// CodeableConcept there, not of Coding).
+    @Test func everyR5JSONOutputValidatesWithFHIRResources() async throws {
+        let log = try await exportLog(in: folder)
+        let ndjson = folder.appendingPathComponent("events-r5.ndjson")
+        try export(log, version: .r5, format: .ndjson).write(to: ndjson, atomically: true, encoding: .utf8)
+        let bundle = folder.appendingPathComponent("bundle-r5.json")
+        try export(log, version: .r5, format: .json, patient: "PAT-100").write(to: bundle, atomically: true, encoding: .utf8)
+        let script = FixturePath.root.deletingLastPathComponent().appendingPathComponent("scripts/validate-fhir-r5.py").path
+        let events = try runProgram(["python3", script, ndjson.path])
+        #expect(events.status == 0, "\(events.output.prefix(2000))")
+        #expect(events.output.contains(" 0 invalid"))
+        let bundled = try runProgram(["python3", script, "--bundle", bundle.path])
+        #expect(bundled.status == 0, "\(bundled.output.prefix(2000))")
+    }
+
     @Test func xmlAndJSONOfTheSameExportCarryTheSameContent() async throws {
         let log = try await exportLog(in: folder)
         let json = try JSONParser.parse(try export(log, format: .json))
