@@ -11,6 +11,16 @@ public struct ClearTextScan: Sendable {
     /// The distinct clear-text values looked for.
     public let needles: Set<String>
 
+    /// A scan for the given values (a workload's documented list of its synthetic identifiers).
+    public init(needles: Set<String>) {
+        self.needles = needles.filter { $0.utf8.count >= 5 }
+    }
+
+    /// A scan for the needles of both.
+    public func merged(with other: ClearTextScan) -> ClearTextScan {
+        ClearTextScan(needles: needles.union(other.needles))
+    }
+
     /// Gathers the identifiers of a JSON-lines input.
     public init(jsonLines path: String, sanitizer: Sanitizer) throws(CareTrailError) {
         guard let data = FileManager.default.contents(atPath: path) else {

@@ -2,6 +2,8 @@ import ArgumentParser
 import AuditAnalysis
 import AuditChain
 import AuditCore
+import AuditExport
+import AuditFHIR
 import AuditStore
 import AuditKeys
 import CareTrail
@@ -75,9 +77,52 @@ struct DemoCommand: ParsableCommand {
             let scan = try log.scanAlerts()
             print("8. caretrail alerts scan: replaying \(scan.entriesScanned) entries raises \(scan.recomputed.count) alerts, \(scan.matches ? "the same as live detection" : "NOT the same as live detection")")
 
-            let clearText = try ClearTextScan(jsonLines: input, sanitizer: log.sanitizer)
-            let leaks = clearText.leaks(inFiles: [database, database + "-wal"])
-            print("9. scanned the database file and its WAL for the \(clearText.needles.count) distinct clear-text names, SSNs, birth dates, phones, e-mails and API keys of the input: \(leaks.count) found")
+            // The key-spellings workload: one call per identifier spelling of FHIR, HL7 v2 and
+            // EHR tool schemas, names in free text, errors and member names, secrets in plural.
+            var clearText = try ClearTextScan(jsonLines: input, sanitizer: log.sanitizer)
+            if workload == nil, let spellings = try? Fixtures.find("sanitizer/key-spellings.jsonl"),
+                let needles = try? String(contentsOfFile: try Fixtures.find("sanitizer/key-spellings.needles"), encoding: .utf8)
+            {
+                let more = try log.ingest(path: spellings)
+                clearText = clearText.merged(with: ClearTextScan(needles: Set(needles.split(separator: "\n").map(String.init))))
+                print("9. ingested \(spellings): \(more.appended) calls spelling identifiers, secrets and free text the ways FHIR, HL7 v2 and EHR tools do")
+            }
+            var files = [database, database + "-wal"]
+            for version in FHIRVersion.allCases {
+                for format in [FHIRExporter.Format.ndjson, .xml] {
+                    let path = (folder as NSString).appendingPathComponent("export-\(version.rawValue).\(format == .xml ? "xml" : "ndjson")")
+                    var bytes: [UInt8] = []
+                    _ = try storeCall { () throws(StoreError) in
+                        do {
+                            return try FHIRExporter(version: version, format: format).export(
+                                store: log.store, selection: .init(), bundleID: "demo", timestamp: log.store.clock()
+                            ) { chunk in bytes += chunk }
+                        } catch {
+                            throw StoreError(code: .readFailed, message: "the export failed")
+                        }
+                    }
+                    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+                    files.append(path)
+                }
+            }
+            for format in SIEMFormat.allCases {
+                let path = (folder as NSString).appendingPathComponent("siem.\(format.rawValue)")
+                let renderer = SIEMRenderer(format: format)
+                var bytes: [UInt8] = []
+                let last = try storeCall { () throws(StoreError) in try log.store.head()?.seq } ?? 0
+                var low: Int64 = 1
+                while low <= last {
+                    for entry in try storeCall({ () throws(StoreError) in try log.store.entries(from: low, through: low + 4095, limit: 4096) }) {
+                        bytes += renderer.render(entry)
+                        bytes.append(0x0A)
+                    }
+                    low += 4096
+                }
+                FileManager.default.createFile(atPath: path, contents: Data(bytes))
+                files.append(path)
+            }
+            let leaks = clearText.leaks(inFiles: files)
+            print("10. scanned the database file, its WAL, the FHIR R4 and R5 exports and the four SIEM formats (\(files.count) files) for the \(clearText.needles.count) distinct clear-text names, SSNs, birth dates, phones, e-mails, API keys and tokens of the input: \(leaks.count) found")
             print("")
             print("Try: caretrail verify --db \(database)   |   caretrail alerts --db \(database) --open   |   caretrail show --db \(database) --trace tr-00000000")
             if !report.isIntact || !leaks.isEmpty || !scan.matches { throw ExitCode(CLIExit.integrityFailure.rawValue) }
@@ -98,7 +143,11 @@ struct DemoCommand: ParsableCommand {
 /// or beside the sources this binary was built from.
 enum Fixtures {
     static func sampleWorkload() throws -> String {
-        let relative = "workload/sample.jsonl"
+        try find("workload/sample.jsonl")
+    }
+
+    /// The path of `relative` under `fixtures/`.
+    static func find(_ relative: String) throws -> String {
         var candidates = ["fixtures/" + relative]
         if let root = ProcessInfo.processInfo.environment["CARETRAIL_FIXTURES"] {
             candidates.insert((root as NSString).appendingPathComponent(relative), at: 0)

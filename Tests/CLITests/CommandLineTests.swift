@@ -223,6 +223,8 @@ struct CommandLineTests {
         #expect(result.stdout.contains("3. verified: intact, 5177 hashes"))
         #expect(result.stdout.contains("10 alerts raised"))
         #expect(result.stdout.contains("the same as live detection"))
+        #expect(result.stdout.contains("62 calls spelling identifiers"))
+        #expect(result.stdout.contains("the FHIR R4 and R5 exports and the four SIEM formats"))
         #expect(result.stdout.contains(": 0 found"))
     }
 }
