@@ -56,7 +56,39 @@ public enum FHIRImporter {
             if let problem = FHIRSchema.unknownElement(in: event) {
                 throw Problem(message: "AuditEvent \(index + 1): \(problem)")
             }
+            if let problem = badInstant(in: event) {
+                throw Problem(message: "AuditEvent \(index + 1): \(problem)")
+            }
             return withoutNarrative(event)
+        }
+    }
+
+    /// The first instant of the event (`recorded`, `period`, `occurredPeriod`,
+    /// `occurredDateTime`) that is not an RFC 3339 date-time between 0001 and 9999 in UTC.
+    static func badInstant(in event: JSONValue) -> String? {
+        let paths: [(String, JSONValue?)] = [
+            ("recorded", event["recorded"]), ("period.start", event["period"]?["start"]), ("period.end", event["period"]?["end"]),
+            ("occurredPeriod.start", event["occurredPeriod"]?["start"]), ("occurredPeriod.end", event["occurredPeriod"]?["end"]),
+            ("occurredDateTime", event["occurredDateTime"]),
+        ]
+        for (path, value) in paths {
+            guard let value, value != .null else { continue }
+            guard let text = value.stringValue, Self.instant(text) != nil else {
+                return "\(path): not a date-time with a time zone between 0001-01-01 and 9999-12-31 in UTC"
+            }
+        }
+        return nil
+    }
+
+    /// A FHIR `dateTime` or `instant` as an instant: a full date-time with a time zone, or a
+    /// year, year-month or date (taken at its start, UTC).
+    static func instant(_ text: String) -> Timestamp? {
+        if let instant = Timestamp(rfc3339: text) { return instant }
+        switch text.utf8.count {
+        case 10: return Timestamp(rfc3339: text + "T00:00:00Z")
+        case 7: return Timestamp(rfc3339: text + "-01T00:00:00Z")
+        case 4: return Timestamp(rfc3339: text + "-01-01T00:00:00Z")
+        default: return nil
         }
     }
 

@@ -61,6 +61,8 @@ struct FHIRImportTests {
             #"{"resourceType":"AuditEvent","type":{"code":"rest"},"recorded":"2026-01-05T08:00:00Z","bogus":1}"#,
             #"{"resourceType":"AuditEvent","type":{"code":"rest","x><script>alert(1)</script":"y"},"recorded":"2026-01-05T08:00:00Z"}"#,
             #"{"resourceType":"AuditEvent","agent":[{"who":{"display":"a","evil":"b"}}],"recorded":"2026-01-05T08:00:00Z"}"#,
+            #"{"resourceType":"AuditEvent","type":{"code":"rest"},"recorded":"0000-01-01T00:00:00+01:00"}"#,
+            #"{"resourceType":"AuditEvent","type":{"code":"rest"},"recorded":"2026-01-05T08:00:00Z","period":{"start":"9999-12-31T23:59:59-01:00"}}"#,
         ]
         for (index, text) in cases.enumerated() {
             let file = folder.appendingPathComponent("bad-\(index).json")
