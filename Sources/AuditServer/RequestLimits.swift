@@ -20,8 +20,8 @@ final class ConcurrencyLimit: Sendable {
 
     /// Takes a slot, or throws 429 when all are taken. Call ``release()`` when done.
     func acquire() throws {
-        let (taken, _) = running.wrappingAdd(1, ordering: .acquiringAndReleasing)
-        if taken > maximum {
+        let (before, _) = running.wrappingAdd(1, ordering: .acquiringAndReleasing)
+        if before >= maximum {
             running.wrappingSubtract(1, ordering: .acquiringAndReleasing)
             throw APIError(
                 .tooManyRequests, code: code, message: "\(what) already running here (at most \(maximum)); retry later",

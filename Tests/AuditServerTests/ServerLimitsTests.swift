@@ -1,6 +1,6 @@
 import AuditChain
 import AuditCore
-import AuditServer
+@testable import AuditServer
 import AuditStore
 import AuditTestSupport
 import CareTrail
@@ -91,6 +91,25 @@ struct ServerLimitsTests {
                 #expect(response.status == .ok)
             }
         }
+    }
+
+    /// Heavy requests beyond their limit are answered 429 with `Retry-After`, and a slot is
+    /// free again once released.
+    @Test func heavyRequestsBeyondTheirLimitAre429() throws {
+        let limit = ConcurrencyLimit(maximum: 2, code: "too_many_exports", what: "exports are")
+        try limit.acquire()
+        try limit.acquire()
+        do {
+            try limit.acquire()
+            Issue.record("a third export was let in")
+        } catch let error as APIError {
+            #expect(error.status == .tooManyRequests)
+            #expect(error.retryAfter != nil)
+        }
+        #expect(limit.inUse == 2)
+        limit.release()
+        try limit.acquire()
+        #expect(limit.inUse == 2)
     }
 
     /// Every pair of search parameters filters exactly as a brute-force filter over the same
