@@ -84,7 +84,7 @@ struct HostileInputTests {
         }
     }
 
-    /// At least 10,000 generated requests across every route, with and without keys, with
+    /// At least 10,000 generated requests, over a socket to a live server, across every route, with and without keys, with
     /// hostile paths, query strings and bodies: every answer is 2xx or 4xx, every error is
     /// problem+json, and the log stays intact.
     @Test func tenThousandGeneratedRequestsGetOnly2xxOr4xx() async throws {
@@ -106,7 +106,8 @@ struct HostileInputTests {
         ]
         let segments = ["1", "0", "-1", "9223372036854775807", "99999999999999999999", "PAT-1", "%2F..%2F", "ct1-abc", "c-1"]
         let who = ["agent", "privacy_officer", "siem", "admin", "agent-other", "officer-other", nil]
-        try await app.test(.router) { client in
+        // A real server on loopback: every request goes over a socket, through HTTP parsing.
+        try await app.test(.live) { client in
         await propertyCheck(count: 10_000, input: Gen.int(in: 0...1_000_000), Gen.int(in: 0...1_000_000)) { a, b in
             let route = routes[a % routes.count]
             let path = route.hasSuffix("/") ? route + segments[b % segments.count] : route
