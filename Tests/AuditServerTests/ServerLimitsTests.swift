@@ -211,3 +211,33 @@ final class WriteLockHolder: @unchecked Sendable {
         process.waitUntilExit()
     }
 }
+
+@Suite("Exports that fail")
+struct ExportFailureTests {
+    /// An export that fails after its 200 was sent aborts the connection: the client never
+    /// holds a truncated export that looks whole.
+    @Test func aFailureMidStreamAbortsTheConnection() async throws {
+        let fixture = try ServerFixture()
+        let app = Application(router: CareTrailServer.router(log: fixture.log))
+        // Break a table a patient's export reads (an attacker or a failing disk).
+        let breaker = Process()
+        breaker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        breaker.arguments = [
+            "python3", "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('DROP TABLE entry_patient'); c.commit()",
+            fixture.database,
+        ]
+        try breaker.run()
+        breaker.waitUntilExit()
+        #expect(breaker.terminationStatus == 0)
+        try await app.test(.live) { client in
+            do {
+                let response = try await client.execute(
+                    uri: "/v1/export/fhir?format=json&patient=PAT-100", method: .get, headers: fixture.headers("admin")
+                )
+                Issue.record("a failed export ended as a complete \(response.status.code) answer of \(response.body.readableBytes) bytes")
+            } catch {
+                // The connection was aborted: what must happen.
+            }
+        }
+    }
+}
