@@ -52,4 +52,53 @@ struct ClearTextLeakTests {
         for needle in needles where printed.contains(needle) { leaks.append("command output: a needle of \(needle.count) characters") }
         #expect(leaks.isEmpty, "\(leaks)")
     }
+
+    /// The same workload over HTTP, one call at a time and as bad batches that quote the
+    /// names in unknown fields and wrong types, and searches that name them: the server's log
+    /// (standard error) and every answer hold none of them.
+    @Test func theServersLogAndAnswersHoldNoClearTextIdentifier() throws {
+        let needles = try String(contentsOf: FixturePath.url("sanitizer/key-spellings.needles"), encoding: .utf8)
+            .split(separator: "\n").map { $0.lowercased() }
+        #expect(try caretrail("init", "--db", db).status == 0)
+        let created = try session.json(try caretrail("keys", "create", "--db", db, "--role", "admin", "--tenant", "hospital-1", "--format", "json"))
+        let secret = try #require(created["secret"]?.stringValue)
+        let port = freePort(in: 29_000...29_999)
+        let log = session.folder.appendingPathComponent("serve.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let server = Process()
+        server.executableURL = CLI.binary
+        server.arguments = ["serve", "--db", db, "--port", String(port)]
+        server.standardOutput = try FileHandle(forWritingTo: log)
+        server.standardError = try FileHandle(forWritingTo: log)
+        try server.run()
+        defer { server.terminate() }
+        let base = "http://127.0.0.1:\(port)"
+        for _ in 0..<100 where (try? runProgram(["curl", "-sf", base + "/health"]))?.status != 0 { Thread.sleep(forTimeInterval: 0.05) }
+        var answers = ""
+        func post(_ body: String) throws {
+            let file = session.folder.appendingPathComponent("body.json")
+            try body.write(to: file, atomically: true, encoding: .utf8)
+            answers += try runProgram([
+                "curl", "-s", "-X", "POST", "-H", "Authorization: Bearer \(secret)", "--data-binary", "@\(file.path)", base + "/v1/tool-calls",
+            ]).output
+        }
+        let lines = try String(contentsOf: FixturePath.url("sanitizer/key-spellings.jsonl"), encoding: .utf8).split(separator: "\n").map(String.init)
+        for line in lines { try post(line) }
+        // Bad batches: the names under unknown fields and in fields of the wrong type.
+        try post(#"{"tenant_id":"hospital-1","conversation_id":"c","user_id":"u","model":"m","tool_name":"t","purpose_of_use":"TREAT","patient_id":"P","Quorra Vexbridge":1}"#)
+        try post(#"{"tenant_id":"hospital-1","conversation_id":"c","user_id":"u","model":"m","tool_name":"t","purpose_of_use":"Ilsabet Marrowind","patient_id":"P"}"#)
+        try post(#"{"tenant_id":"hospital-1","conversation_id":"c","user_id":"u","model":"m","tool_name":"t","purpose_of_use":"TREAT","patient_id":["Tobiah Fennimore"]}"#)
+        for query in ["patient=Quorra%20Vexbridge", "agent=qvex%40example.org", "Oriel%20Castellane=1", "date=Wendeline"] {
+            answers += try runProgram(["curl", "-s", "-H", "Authorization: Bearer \(secret)", base + "/fhir/AuditEvent?" + query]).output
+        }
+        server.terminate()
+        server.waitUntilExit()
+        let logged = String(decoding: try Data(contentsOf: log), as: UTF8.self).lowercased()
+        // A search Bundle's `self` link repeats the caller's own query, as FHIR has it; only
+        // the rest of each answer is scanned.
+        let said = answers.replacingOccurrences(of: #""url":"[^"]*""#, with: "", options: .regularExpression).lowercased()
+        #expect(said.contains("\"status\":201") || said.contains("\"entries\""), "the calls were not appended")
+        let leaks = needles.filter { logged.contains($0) || said.contains($0) }
+        #expect(leaks.isEmpty, "\(leaks.count) clear-text identifiers in the server's log or answers")
+    }
 }
