@@ -52,12 +52,16 @@ public enum CareTrailServer {
     public static let bodyTimeoutSeconds = 60
 
     /// The routes, for the application and for tests without sockets.
-    public static func router(log: AuditLog, metrics: ServerMetrics = ServerMetrics(), metricsNeedKey: Bool = false) -> Router<ServerContext> {
+    /// `bodyTimeoutSeconds` is how long a client has to send a request body in full.
+    public static func router(
+        log: AuditLog, metrics: ServerMetrics = ServerMetrics(), metricsNeedKey: Bool = false,
+        bodyTimeoutSeconds: Int = CareTrailServer.bodyTimeoutSeconds
+    ) -> Router<ServerContext> {
         let router = Router(context: ServerContext.self)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: APIKeyAuthenticator(log: log, metricsNeedKey: metricsNeedKey))
-        let api = API(log: log, metrics: metrics)
+        let api = API(log: log, metrics: metrics, bodyTimeoutSeconds: bodyTimeoutSeconds)
         router.get("/metrics") { _, context in
             if metricsNeedKey { _ = try api.require(context, [.siem, .admin]) }
             return JSONResponse.text(metrics.render(log: log), contentType: "text/plain; version=0.0.4; charset=utf-8")
@@ -92,9 +96,13 @@ struct API: Sendable {
     /// Each export holds a thread while it streams.
     let exports = ConcurrencyLimit(maximum: 4, code: "too_many_exports", what: "exports are")
 
-    init(log: AuditLog, metrics: ServerMetrics) {
+    /// Seconds a client has to send a request body.
+    let bodyTimeoutSeconds: Int
+
+    init(log: AuditLog, metrics: ServerMetrics, bodyTimeoutSeconds: Int = CareTrailServer.bodyTimeoutSeconds) {
         self.log = log
         self.metrics = metrics
+        self.bodyTimeoutSeconds = bodyTimeoutSeconds
         self.healthState = HealthState(store: log.store)
     }
 
@@ -139,7 +147,7 @@ struct API: Sendable {
     func appendToolCalls(_ request: Request, _ context: ServerContext) async throws -> Response {
         let key = try require(context, [.agent, .admin])
         var request = request
-        let body = try await request.collectBody(upTo: context.maxUploadSize, within: CareTrailServer.bodyTimeoutSeconds)
+        let body = try await request.collectBody(upTo: context.maxUploadSize, within: bodyTimeoutSeconds)
         let bytes = Array(body.readableBytesView)
         var records: [IngestRecord] = []
         var errors: [IngestError] = []
@@ -260,7 +268,7 @@ struct API: Sendable {
         let alert = try log.alert(id: id)
         guard allows(key, tenant: alert.tenantID) else { throw APIError.forbidden("the alert belongs to another tenant") }
         var request = request
-        let body = try await request.collectBody(upTo: 1 << 16, within: CareTrailServer.bodyTimeoutSeconds)
+        let body = try await request.collectBody(upTo: 1 << 16, within: bodyTimeoutSeconds)
         guard case .object(let members)? = try? JSONParser.parse(String(buffer: body)),
             let decision = members["decision"]?.stringValue.flatMap(ReviewDecision.init(rawValue:)),
             let note = members["note"]?.stringValue

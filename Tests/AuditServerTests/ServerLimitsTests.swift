@@ -241,3 +241,28 @@ struct ExportFailureTests {
         }
     }
 }
+
+@Suite("Slow clients")
+struct SlowClientTests {
+    /// A client that sends part of a body and stalls gets 408 once the body timeout passes,
+    /// instead of holding the request open.
+    @Test func aBodyThatStallsIsAnswered408() async throws {
+        let fixture = try ServerFixture()
+        let app = Application(router: CareTrailServer.router(log: fixture.log, bodyTimeoutSeconds: 1))
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let secret = try #require(fixture.secrets["agent"])
+            let script = """
+                import socket, sys, time
+                s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+                s.sendall(b"POST /v1/tool-calls HTTP/1.1\\r\\nHost: x\\r\\nAuthorization: Bearer " + sys.argv[2].encode()
+                          + b"\\r\\nContent-Length: 100\\r\\n\\r\\n{\\"tenant_id\\"")
+                start = time.time()
+                data = s.recv(4096)
+                print(data.split(b"\\r\\n")[0].decode(), round(time.time() - start))
+                """
+            let result = try runProgram(["python3", "-c", script, String(port), secret])
+            #expect(result.output.hasPrefix("HTTP/1.1 408"), "\(result.output)")
+        }
+    }
+}
