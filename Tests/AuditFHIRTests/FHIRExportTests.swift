@@ -9,7 +9,8 @@ import Foundation
 import Testing
 
 /// `../shared/fhir/` beside the project.
-let sharedFHIR = FixturePath.root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/fhir")
+/// The FHIR specification files the tests use, copied into `fixtures/fhir` (see its SOURCES.md).
+let sharedFHIR = FixturePath.url("fhir")
 
 /// A log with every kind of AuditEvent: reads, changes, queries (several patients and none),
 /// failures, break-the-glass and its alert, a burst alert.

@@ -115,7 +115,7 @@ struct FHIRAPITests {
                 try String(buffer: response.body).write(to: file, atomically: true, encoding: .utf8)
             }
         }
-        let shared = FixturePath.root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/fhir/r4/xsd/fhir-single.xsd")
+        let shared = FixturePath.url("fhir/r4/xsd/fhir-single.xsd")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["xmllint", "--noout", "--schema", shared.path, file.path]
