@@ -5,7 +5,7 @@ Usage: bench-stream.py [--caretrail .build/release/caretrail] [--db PATH] [--cal
                        [--formats rfc5424-fhir,rfc5424-json,cef,jsonl] [--lag-samples 20]
 
 Builds the log when --db does not exist yet (the synthetic workload of
-../shared/bench/gen_workload.py, N calls), makes a test CA and certificates with openssl,
+scripts/gen_workload.py, N calls), makes a test CA and certificates with openssl,
 starts rsyslogd (gtls, direct queue, writing what it receives to a file), and measures:
 - backlog delivery: `caretrail stream --once --from-seq 1` of the whole log per format, in
   entries/s, with the stream's peak RSS;
@@ -40,7 +40,7 @@ def main():
     ct = os.path.abspath(a.caretrail)
     work = tempfile.mkdtemp(prefix="caretrail-stream-bench-")
     if not os.path.exists(a.db):
-        gen = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../shared/bench/gen_workload.py")
+        gen = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gen_workload.py")
         workload = os.path.join(work, "workload.jsonl")
         with open(workload, "w") as f:
             subprocess.run([sys.executable, gen, str(a.calls)], check=True, stdout=f)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes fixtures/workload/sample.jsonl: the demo's and the tests' sample workload.
 
-5,000 tool calls from ../shared/bench/gen_workload.py (seed 7, so one access burst of 12
+5,000 tool calls from scripts/gen_workload.py (seed 7, so one access burst of 12
 calls to one patient around call 4,000), with one agent request in front of every tenth
 trace. Agent requests carry user messages and answers full of PHI (names, SSNs, birth
 dates, phones, e-mail) that must never reach the database in clear text.
@@ -9,7 +9,7 @@ Run from the project root: python3 scripts/make-sample-workload.py
 """
 import json, subprocess, sys, random
 
-out = subprocess.run([sys.executable, "../shared/bench/gen_workload.py", "5000"],
+out = subprocess.run([sys.executable, "scripts/gen_workload.py", "5000"],
                      check=True, capture_output=True, text=True).stdout.splitlines()
 rnd = random.Random(11)
 FIRST = ["Maria", "John", "Wei", "Aisha", "Carlos", "Olga", "Kenji", "Fatima"]

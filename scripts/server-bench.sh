@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The server figures of the README: a fresh log, an agent key, `caretrail serve` on loopback,
+# The server figures of docs/performance.md: a fresh log, an agent key, `caretrail serve` on loopback,
 # then `wrk` (Debian package `wrk`) with scripts/wrk-post-call.lua in the load shapes below, the
 # server's CPU time per request, and `caretrail verify` of everything that was acknowledged.
 #

@@ -2,9 +2,9 @@
 """What each secondary index costs SQLite on this machine, with CareTrail's row shape.
 
 Inserts 200,000 rows of about 1 KB (WAL, synchronous=FULL, commits of 1,000 rows) into a table
-with the key distributions of ../shared/bench/gen_workload.py (20,000 patients and 300 users at
+with the key distributions of scripts/gen_workload.py (20,000 patients and 300 users at
 random, conversations and traces in order, 8 tools), once with no secondary index, once with
-each index alone and once with all of them, and prints rows per second. The README's
+each index alone and once with all of them, and prints rows per second. docs/performance.md's
 Performance section quotes it. Run: python3 scripts/sqlite-index-probe.py
 """
 import os, random, sqlite3, tempfile, time

@@ -3,7 +3,7 @@ public import AuditCore
 public import AuditStore
 
 extension AccessReport {
-    /// The report as JSON, schema version 1 (documented in the README):
+    /// The report as JSON, schema version 1 (documented in docs/reports-and-queries.md):
     /// `report`, `schema_version`, `patient_id`, `pseudonyms`, `period` (`from`, `to`),
     /// `generated_at`, `total_accesses`, `unique_users`, `summary`, `accesses`, `alerts`, `integrity`.
     public var jsonValue: JSONValue {

@@ -1,4 +1,4 @@
-// Generated from ../shared/fhir/r4/package/CodeSystem-v3-ActReason.json (FHIR R4 4.0.1):
+// Generated from fixtures/fhir/r4/package/CodeSystem-v3-ActReason.json (FHIR R4 4.0.1):
 // the descendants of the abstract concept PurposeOfUse, with their display names and parents.
 // Regenerate rather than edit by hand.
 

@@ -50,7 +50,7 @@ public struct SanitizerPolicy: Sendable, Hashable, Codable {
         self.commonCapitalisedWords = commonCapitalisedWords
     }
 
-    /// The defaults, as documented in the README.
+    /// The defaults, as documented in docs/privacy.md.
     public static let `default` = SanitizerPolicy(
         secretKeys: [
             "password", "passwd", "pwd", "passphrase", "token", "api_key", "apikey", "secret", "authorization",

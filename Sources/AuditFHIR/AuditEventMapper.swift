@@ -8,7 +8,7 @@ public enum FHIRVersion: String, Sendable, CaseIterable {
     case r5
 }
 
-/// Maps log entries to FHIR AuditEvents (R4 following IHE BALP, or R5). The README has the
+/// Maps log entries to FHIR AuditEvents (R4 following IHE BALP, or R5). docs/fhir.md has the
 /// field-by-field table.
 ///
 /// - A tool call becomes one AuditEvent; a query (action `E`) one per patient its result named

@@ -1,4 +1,4 @@
-// Generated from ../shared/fhir/r4/package/StructureDefinition-AuditEvent.json (FHIR R4 4.0.1):
+// Generated from fixtures/fhir/r4/package/StructureDefinition-AuditEvent.json (FHIR R4 4.0.1):
 // every element path of AuditEvent in specification order, whether it repeats, and its types.
 // Regenerate rather than edit by hand.
 

@@ -43,7 +43,7 @@ public enum FHIRVocabulary {
     public static let eventSeverity = "http://hl7.org/fhir/audit-event-severity"
 
     /// Every code CareTrail emits, by system, with its display: tests check each exists in the
-    /// code system files of `../shared/fhir/`.
+    /// code system files of `fixtures/fhir/`.
     public static let emitted: [(system: String, code: String, display: String)] = [
         (auditEventType, "rest", "RESTful Operation"),
         (restfulInteraction, "read", "read"), (restfulInteraction, "search-type", "search-type"),

@@ -121,7 +121,7 @@ enum ReportsBench {
     /// Streams the generator's output into the log in durable batches of 20,000.
     static func build(_ log: AuditLog, calls: Int) throws {
         let generator = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/bench/gen_workload.py")
+            .deletingLastPathComponent().appendingPathComponent("scripts/gen_workload.py")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", generator.path, String(calls)]

@@ -1,5 +1,5 @@
 // caretrail-bench: measures the figures the foundation issue names, on a workload from
-// ../shared/bench/gen_workload.py (about 1 KB per call).
+// scripts/gen_workload.py (about 1 KB per call).
 //
 //   swift run -c release caretrail-bench [--calls N] [--batch B] [--single N] [--tasks T] [--workload FILE] [--store-only yes]
 //   swift run -c release caretrail-bench reports [--calls N] [--db PATH] [--samples S] [--repeat R]   (see ReportsBench)
@@ -80,7 +80,7 @@ func workloadLines(_ options: Options, folder: URL) throws -> [ArraySlice<UInt8>
     } else {
         path = folder.appendingPathComponent("workload.jsonl").path
         let generator = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/bench/gen_workload.py")
+            .deletingLastPathComponent().appendingPathComponent("scripts/gen_workload.py")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", generator.path, String(options.calls)]

@@ -8,9 +8,8 @@ import CareTrail
 import Foundation
 import Testing
 
-/// `../shared/fhir/` beside the project.
 /// The FHIR specification files the tests use, copied into `fixtures/fhir` (see its SOURCES.md).
-let sharedFHIR = FixturePath.url("fhir")
+let specFHIR = FixturePath.url("fhir")
 
 /// A log with every kind of AuditEvent: reads, changes, queries (several patients and none),
 /// failures, break-the-glass and its alert, a burst alert.
@@ -58,7 +57,7 @@ struct FHIRExportTests {
             try FHIRXMLWriter.string(event).write(to: file, atomically: true, encoding: .utf8)
             files.append(file.path)
         }
-        let schema = sharedFHIR.appendingPathComponent("r4/xsd/fhir-single.xsd").path
+        let schema = specFHIR.appendingPathComponent("r4/xsd/fhir-single.xsd").path
         let result = try runProgram(["xmllint", "--noout", "--schema", schema] + files)
         #expect(result.status == 0, "\(result.output.prefix(2000))")
         #expect(result.output.components(separatedBy: " validates").count - 1 == files.count)
@@ -70,7 +69,7 @@ struct FHIRExportTests {
         try export(log, format: .ndjson).write(to: ndjson, atomically: true, encoding: .utf8)
         let bundle = folder.appendingPathComponent("bundle.json")
         try export(log, format: .json, patient: "PAT-100").write(to: bundle, atomically: true, encoding: .utf8)
-        let schema = sharedFHIR.appendingPathComponent("r4/json-schema/fhir.schema.json").path
+        let schema = specFHIR.appendingPathComponent("r4/json-schema/fhir.schema.json").path
         let script = FixturePath.root.deletingLastPathComponent().appendingPathComponent("scripts/validate-fhir-json.py").path
         let events = try runProgram(["python3", script, schema, "--ndjson", ndjson.path])
         #expect(events.status == 0, "\(events.output.prefix(2000))")
@@ -154,7 +153,7 @@ struct FHIRExportTests {
     func theDirectWritersWriteWhatTheTreeWritersWrite(version: FHIRVersion) async throws {
         let log = try await exportLog(in: folder)
         // An imported AuditEvent too, which is written back from its tree.
-        let example = sharedFHIR.appendingPathComponent("r4/package/AuditEvent-example-search.json")
+        let example = specFHIR.appendingPathComponent("r4/package/AuditEvent-example-search.json")
         #expect(try log.importFHIR(path: example.path).imported == 1)
         let mapper = AuditEventMapper(version: version)
         var kinds: Set<String> = []
@@ -213,7 +212,7 @@ struct FHIRExportTests {
     }
 
     @Test func everyCodeWeEmitExistsInItsCodeSystemFile() async throws {
-        let systems = try CodeSystems.load(sharedFHIR.appendingPathComponent("r4/package"))
+        let systems = try CodeSystems.load(specFHIR.appendingPathComponent("r4/package"))
         let profiles = FixturePath.root.deletingLastPathComponent().appendingPathComponent("fhir-profiles")
         let ours = try CodeSystems.load(profiles)
         for (system, code, display) in FHIRVocabulary.emitted {
@@ -236,7 +235,7 @@ struct FHIRExportTests {
     @Test(arguments: FHIRVersion.allCases)
     func exportsMeetTheCardinalitiesOfTheCoreDefinitionAndOurProfile(version: FHIRVersion) async throws {
         let log = try await exportLog(in: folder)
-        let core = sharedFHIR.appendingPathComponent(version == .r4 ? "r4/package/StructureDefinition-AuditEvent.json" : "r5/package/StructureDefinition-AuditEvent.json")
+        let core = specFHIR.appendingPathComponent(version == .r4 ? "r4/package/StructureDefinition-AuditEvent.json" : "r5/package/StructureDefinition-AuditEvent.json")
         let profiles = FixturePath.root.deletingLastPathComponent().appendingPathComponent("fhir-profiles")
         let ours = profiles.appendingPathComponent(version == .r4 ? "StructureDefinition-caretrail-auditevent.json" : "StructureDefinition-caretrail-auditevent-r5.json")
         let checker = try ProfileChecker(core: core, profile: ours)

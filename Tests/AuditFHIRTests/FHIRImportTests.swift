@@ -12,10 +12,10 @@ struct FHIRImportTests {
     let folder = temporaryFolder()
 
     static let officialJSON: [URL] = (try? FileManager.default.contentsOfDirectory(
-        at: sharedFHIR.appendingPathComponent("r4/package"), includingPropertiesForKeys: nil
+        at: specFHIR.appendingPathComponent("r4/package"), includingPropertiesForKeys: nil
     ).filter { $0.lastPathComponent.hasPrefix("AuditEvent-") }.sorted { $0.path < $1.path }) ?? []
     static let officialXML: [URL] = (try? FileManager.default.contentsOfDirectory(
-        at: sharedFHIR.appendingPathComponent("r4/examples-xml"), includingPropertiesForKeys: nil
+        at: specFHIR.appendingPathComponent("r4/examples-xml"), includingPropertiesForKeys: nil
     ).sorted { $0.path < $1.path }) ?? []
 
     func freshLog(_ name: String) throws -> AuditLog {
@@ -84,7 +84,7 @@ struct FHIRImportTests {
         for file in Self.officialJSON + Self.officialXML { _ = try log.importFHIR(path: file.path) }
         let file = folder.appendingPathComponent("examples.xml")
         try export(log, format: .xml).write(to: file, atomically: true, encoding: .utf8)
-        let result = try runProgram(["xmllint", "--noout", "--schema", sharedFHIR.appendingPathComponent("r4/xsd/fhir-single.xsd").path, file.path])
+        let result = try runProgram(["xmllint", "--noout", "--schema", specFHIR.appendingPathComponent("r4/xsd/fhir-single.xsd").path, file.path])
         #expect(result.status == 0, "\(result.output.prefix(1500))")
         // Mapped fields are indexed: the patient of the official read example is found.
         #expect(try log.store.entries(.patient("example")).count >= 1)

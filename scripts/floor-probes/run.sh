@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What SQLite and SHA-256 alone allow on this machine, with CareTrail's own rows: the floors the
-# README's Performance section quotes for ingest and verify.
+# docs/performance.md quotes for ingest and verify.
 #
 #   bash scripts/floor-probes/run.sh LOG     (a log written by caretrail-bench or caretrail ingest)
 #   lookup-floor.c (500 point reads at random, what a report costs SQLite) is run by hand on a large log.

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian machine (run as root): Debian packages and
+# the PyPI validators. The README's test command runs it before `swift test`.
+set -euo pipefail
+
+# GRDB links the system SQLite; its headers come from libsqlite3-dev. The FHIR tests validate
+# exports with xmllint (libxml2-utils) against the official R4 XML schema, and with Python's
+# jsonschema against the R4 JSON schema. The HTTPS test makes a certificate with openssl and
+# calls the server with curl. The SIEM tests stream to a real rsyslog collector, over TLS with
+# rsyslog-gnutls.
+need=()
+for package in libsqlite3-dev libxml2-utils python3 openssl curl rsyslog rsyslog-gnutls; do
+    dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"
+fi
+
+if ! python3 -c "import jsonschema" >/dev/null 2>&1; then
+    python3 -m pip install --quiet jsonschema \
+        || python3 -m pip install --quiet --break-system-packages jsonschema \
+        || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-jsonschema; }
+fi
+# An independent CEF parser (PyPI) checks the CEF output.
+if ! python3 -c "import pycef" >/dev/null 2>&1; then
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-pip
+    fi
+    python3 -m pip install --quiet pycef || python3 -m pip install --quiet --break-system-packages pycef
+fi
+
+# An outside validator for R5 output: fhir.resources (PyPI), whose models follow R5 5.0.0.
+if ! python3 -c "import fhir.resources.auditevent" >/dev/null 2>&1; then
+    python3 -m pip install --quiet "fhir.resources>=7" \
+        || python3 -m pip install --quiet --break-system-packages "fhir.resources>=7"
+fi
