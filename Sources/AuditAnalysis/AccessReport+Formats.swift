@@ -51,10 +51,8 @@ extension AccessReport {
     /// A cell for the terminal table: control characters (an escape sequence could rewrite the
     /// screen, a line break fake a row) become U+FFFD.
     static func printable(_ cell: String) -> String {
-        guard cell.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 >= 0xC2 }) else { return cell }
-        return String(String.UnicodeScalarView(cell.unicodeScalars.map {
-            $0.value < 0x20 || ($0.value >= 0x7F && $0.value <= 0x9F) || $0.value == 0x2028 || $0.value == 0x2029 ? "\u{FFFD}" : $0
-        }))
+        guard ControlCharacters.occur(in: cell) else { return cell }
+        return String(String.UnicodeScalarView(cell.unicodeScalars.map { ControlCharacters.isControl($0) ? "\u{FFFD}" : $0 }))
     }
 
     /// Plain text for a terminal: heading, summary, the accesses as aligned columns, integrity.

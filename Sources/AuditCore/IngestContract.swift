@@ -188,7 +188,7 @@ struct FieldReader {
         guard string.utf8.count <= IngestLimits.identifierBytes else {
             throw IngestError(code: .outOfRange, field: name(key), message: "longer than \(IngestLimits.identifierBytes) bytes")
         }
-        guard !Self.hasControlCharacter(string) else {
+        guard !ControlCharacters.occur(in: string) else {
             throw IngestError(
                 code: .invalidValue, field: name(key), message: "must not contain control characters or line breaks"
             )
@@ -219,7 +219,7 @@ struct FieldReader {
         ids.reserveCapacity(elements.count)
         for (index, element) in elements.enumerated() {
             guard case .string(let id) = element, !id.isEmpty, id.utf8.count <= IngestLimits.identifierBytes,
-                !Self.hasControlCharacter(id)
+                !ControlCharacters.occur(in: id)
             else {
                 throw IngestError(
                     code: .wrongType, field: "\(name(key))[\(index)]",
@@ -229,16 +229,6 @@ struct FieldReader {
             ids.append(id)
         }
         return ids
-    }
-
-    /// Whether `text` holds a C0 or C1 control character, DEL, or a Unicode line or paragraph
-    /// separator. Identifiers reach syslog headers, CEF headers and CSV cells, where such a
-    /// character could end a line and forge another record.
-    static func hasControlCharacter(_ text: String) -> Bool {
-        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 >= 0xC2 }) else { return false }
-        return text.unicodeScalars.contains {
-            $0.value < 0x20 || ($0.value >= 0x7F && $0.value <= 0x9F) || $0.value == 0x2028 || $0.value == 0x2029
-        }
     }
 
     func optionalEnum<E: RawRepresentable<String>>(_ key: String, _: E.Type, expected: String) throws(IngestError) -> E? {

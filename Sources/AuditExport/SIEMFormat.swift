@@ -205,12 +205,8 @@ public struct SIEMRenderer: Sendable {
         }
     }
 
-    /// C0 and C1 control characters, DEL, and the Unicode line and paragraph separators: the
-    /// characters a SIEM field must never carry raw.
-    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        let value = scalar.value
-        return value < 0x20 || (value >= 0x7F && value <= 0x9F) || value == 0x2028 || value == 0x2029
-    }
+    /// The characters a SIEM field must never carry raw (``ControlCharacters``).
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool { ControlCharacters.isControl(scalar) }
 
     // MARK: CEF
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Values an agent or a reader can send that once crashed the server, poisoned an export or
 /// slipped past a bound: numbers at and beyond every limit, dates at the edges of the
 /// calendar, control characters, formula starts, long and empty strings.
@@ -72,3 +74,17 @@ public enum Hostile {
     }
 }
 
+
+/// Named counts shared by the iterations of a property check, which may run concurrently.
+public final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [String: Int] = [:]
+
+    public init() {}
+
+    /// Adds `amount` to the count `name`.
+    public func add(_ amount: Int = 1, to name: String) { lock.withLock { values[name, default: 0] += amount } }
+
+    /// The count `name`.
+    public subscript(name: String) -> Int { lock.withLock { values[name, default: 0] } }
+}

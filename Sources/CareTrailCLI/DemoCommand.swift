@@ -101,7 +101,7 @@ struct DemoCommand: ParsableCommand {
                             throw StoreError(code: .readFailed, message: "the export failed")
                         }
                     }
-                    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+                    try write(bytes, to: path)
                     files.append(path)
                 }
             }
@@ -114,11 +114,12 @@ struct DemoCommand: ParsableCommand {
                 while low <= last {
                     for entry in try storeCall({ () throws(StoreError) in try log.store.entries(from: low, through: low + 4095, limit: 4096) }) {
                         bytes += renderer.render(entry)
-                        bytes.append(0x0A)
+                        // Syslog messages carry no line end of their own; in a file, one per line.
+                        if format == .rfc5424FHIR || format == .rfc5424JSON { bytes.append(0x0A) }
                     }
                     low += 4096
                 }
-                FileManager.default.createFile(atPath: path, contents: Data(bytes))
+                try write(bytes, to: path)
                 files.append(path)
             }
             let leaks = clearText.leaks(inFiles: files)
@@ -132,6 +133,12 @@ struct DemoCommand: ParsableCommand {
     private func firstEntry(_ log: AuditLog, where predicate: (StoredEntry) -> Bool) throws -> StoredEntry? {
         try storeCall { () throws(StoreError) in try log.store.entries(from: 1, through: 500, limit: 500) }
             .first(where: predicate)
+    }
+
+    private func write(_ bytes: [UInt8], to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+            throw CLIFailure(exitCode: .ioError, message: "cannot write \(path)")
+        }
     }
 
     private func indent(_ text: String) -> String {

@@ -30,24 +30,24 @@ struct HostileInputTests {
             do {
                 let record = try IngestContract.decode(line: line, lineNumber: 1)
                 let receipt = try await log.record([record])
-                counts.stored += 1
+                counts.add(to: "stored")
                 for head in receipt.entries {
                     let entry = try #require(try log.store.entry(seq: head.seq))
                     render(entry)
                 }
             } catch let error as IngestError {
-                counts.refused += 1
+                counts.add(to: "refused")
                 #expect(error.field != nil || error.code == .invalidJSON)
                 #expect(!error.description.contains("Garcia"))
             } catch let error as CareTrailError {
-                counts.refused += 1
+                counts.add(to: "refused")
                 #expect(error.code == .invalidRecords, "\(error)")
                 #expect(!error.description.contains("Garcia"))
             } catch {
                 Issue.record("unexpected error \(error)")
             }
         }
-        #expect(counts.stored > 50 && counts.refused > 50, "stored \(counts.stored), refused \(counts.refused)")
+        #expect(counts["stored"] > 50 && counts["refused"] > 50, "stored \(counts["stored"]), refused \(counts["refused"])")
         for version in FHIRVersion.allCases {
             for format in [FHIRExporter.Format.ndjson, .json, .xml] {
                 var bytes = 0
@@ -130,7 +130,7 @@ struct HostileInputTests {
                 try await client.execute(
                     uri: uri, method: post ? .post : .get, headers: fixture.headers(who[(a + b) % who.count]), body: body
                 ) { response in
-                    counts.requests += 1
+                    counts.add(to: "requests")
                     #expect(response.status.code < 500, "\(post ? "POST" : "GET") \(uri) → \(response.status.code)")
                     if response.status.code >= 400 {
                         #expect(response.headers[.contentType] == "application/problem+json", "\(uri)")
@@ -141,20 +141,7 @@ struct HostileInputTests {
             }
         }
         }
-        #expect(counts.requests >= 10_000)
+        #expect(counts["requests"] >= 10_000)
         #expect(try fixture.log.store.verify().isIntact)
     }
-}
-
-/// Counts shared by a property check's iterations.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: [String: Int] = [:]
-
-    private func get(_ name: String) -> Int { lock.withLock { values[name, default: 0] } }
-    private func set(_ name: String, _ value: Int) { lock.withLock { values[name] = value } }
-
-    var stored: Int { get { get("stored") } set { set("stored", newValue) } }
-    var refused: Int { get { get("refused") } set { set("refused", newValue) } }
-    var requests: Int { get { get("requests") } set { set("requests", newValue) } }
 }

@@ -64,7 +64,7 @@ struct ClearTextLeakTests {
         let secret = try #require(created["secret"]?.stringValue)
         let port = freePort(in: 29_000...29_999)
         let log = session.folder.appendingPathComponent("serve.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let server = Process()
         server.executableURL = CLI.binary
         server.arguments = ["serve", "--db", db, "--port", String(port)]
