@@ -44,11 +44,14 @@ let package = Package(
             dependencies: ["AuditCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
-        // The GRDB/SQLite log: migrations, append-only triggers, group commit, queries.
+        // The storage ports: the protocols every backend implements and the records they
+        // return. Analysis, FHIR and SIEM code read the log through these alone.
+        .target(name: "AuditStorage", dependencies: ["AuditCore", "AuditChain"], swiftSettings: strictSettings),
+        // The SQLite backend (GRDB): migrations, append-only triggers, group commit, queries.
         .target(
-            name: "AuditStore",
+            name: "AuditSQLite",
             dependencies: [
-                "AuditCore", "AuditChain", .product(name: "GRDB", package: "GRDB.swift"),
+                "AuditCore", "AuditChain", "AuditStorage", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
@@ -57,20 +60,20 @@ let package = Package(
         // entries, plus the observer that runs the rules inside appends.
         .target(
             name: "AuditAnalysis",
-            dependencies: ["AuditCore", "AuditChain", "AuditStore"],
+            dependencies: ["AuditCore", "AuditChain", "AuditStorage"],
             swiftSettings: strictSettings
         ),
         // FHIR AuditEvent (R4 following IHE BALP, and R5): mapping, JSON and XML writers, export.
         .target(
             name: "AuditFHIR",
-            dependencies: ["AuditCore", "AuditChain", "AuditStore"],
+            dependencies: ["AuditCore", "AuditChain", "AuditStorage"],
             swiftSettings: strictSettings
         ),
         // The HTTP API (Hummingbird 2): composition of routes over the CareTrail library.
         .target(
             name: "AuditServer",
             dependencies: [
-                "CareTrail", "AuditCore", "AuditChain", "AuditStore", "AuditAnalysis", "AuditFHIR",
+                "CareTrail", "AuditCore", "AuditChain", "AuditStorage", "AuditAnalysis", "AuditFHIR",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -85,7 +88,7 @@ let package = Package(
         .target(
             name: "AuditExport",
             dependencies: [
-                "AuditCore", "AuditChain", "AuditStore", "AuditFHIR",
+                "AuditCore", "AuditChain", "AuditStorage", "AuditFHIR",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
@@ -94,16 +97,17 @@ let package = Package(
         // The library agents link: open a log, record tool calls, wrap tool handlers.
         .target(
             name: "CareTrail",
-            dependencies: ["AuditCore", "AuditChain", "AuditKeys", "AuditStore", "AuditAnalysis", "AuditFHIR"],
+            dependencies: [
+                "AuditCore", "AuditChain", "AuditKeys", "AuditStorage", "AuditSQLite", "AuditAnalysis", "AuditFHIR",
+            ],
             swiftSettings: strictSettings
         ),
         // The command tree of `caretrail`, kept in a library so `main` stays tiny.
         .target(
             name: "CareTrailCLI",
             dependencies: [
-                "CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStore", "AuditAnalysis", "AuditFHIR", "AuditServer", "AuditExport",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStorage", "AuditAnalysis", "AuditFHIR", "AuditServer",
+                "AuditExport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),
@@ -114,9 +118,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "caretrail-bench",
-            dependencies: ["CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStore", "AuditAnalysis", "AuditFHIR"],
+            dependencies: [
+                "CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStorage", "AuditSQLite", "AuditAnalysis", "AuditFHIR",
+            ],
             swiftSettings: strictSettings
         ),
+        // The storage contract: one suite of checks any backend must pass, run by each
+        // backend's tests. Linked by test targets only.
+        .target(name: "AuditStorageContract", dependencies: ["AuditStorage", "AuditChain", "AuditCore"], swiftSettings: strictSettings),
         // Fixture paths and temporary folders, linked by test targets only.
         .target(name: "AuditTestSupport", swiftSettings: strictSettings),
         .testTarget(name: "AuditCoreTests", dependencies: ["AuditCore"], swiftSettings: strictSettings),
@@ -126,10 +135,10 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
-            name: "AuditStoreTests",
+            name: "AuditSQLiteTests",
             dependencies: [
                 "AuditTestSupport",
-                "AuditStore", "AuditChain", "AuditCore", "AuditKeys", "CareTrail",
+                "AuditSQLite", "AuditStorage", "AuditStorageContract", "AuditChain", "AuditCore", "AuditKeys", "CareTrail",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
@@ -138,7 +147,7 @@ let package = Package(
             name: "CareTrailTests",
             dependencies: [
                 "AuditTestSupport",
-                "CareTrail", "AuditCore", "AuditKeys", "AuditStore", "AuditChain",
+                "CareTrail", "AuditCore", "AuditKeys", "AuditSQLite", "AuditStorage", "AuditChain",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
@@ -146,7 +155,7 @@ let package = Package(
         .testTarget(
             name: "AuditAnalysisTests",
             dependencies: [
-                "AuditTestSupport", "AuditAnalysis", "AuditCore", "AuditChain", "AuditStore", "CareTrail", "AuditKeys",
+                "AuditTestSupport", "AuditAnalysis", "AuditCore", "AuditChain", "AuditSQLite", "AuditStorage", "CareTrail", "AuditKeys",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
@@ -154,14 +163,14 @@ let package = Package(
         .testTarget(
             name: "AuditFHIRTests",
             dependencies: [
-                "AuditTestSupport", "AuditFHIR", "AuditAnalysis", "AuditCore", "AuditChain", "AuditStore", "CareTrail",
+                "AuditTestSupport", "AuditFHIR", "AuditAnalysis", "AuditCore", "AuditChain", "AuditStorage", "CareTrail",
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "AuditServerTests",
             dependencies: [
-                "AuditTestSupport", "AuditServer", "CareTrail", "AuditCore", "AuditChain", "AuditStore", "AuditAnalysis",
+                "AuditTestSupport", "AuditServer", "CareTrail", "AuditCore", "AuditChain", "AuditSQLite", "AuditStorage", "AuditAnalysis",
                 "AuditFHIR", "AuditExport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -172,14 +181,14 @@ let package = Package(
         ),
         .testTarget(
             name: "AuditExportTests",
-            dependencies: ["AuditTestSupport", "AuditExport", "AuditCore", "AuditChain", "AuditStore"],
+            dependencies: ["AuditTestSupport", "AuditExport", "AuditCore", "AuditChain", "AuditStorage"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "CLITests",
             dependencies: [
                 "AuditTestSupport",
-                "caretrail", "AuditStore", "AuditChain", "AuditCore",
+                "caretrail", "AuditSQLite", "AuditStorage", "AuditChain", "AuditCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],

@@ -1,7 +1,7 @@
 import AuditChain
-import Foundation
 import AuditCore
-import AuditStore
+import AuditStorage
+import Foundation
 
 extension AccessReport {
     /// Who the report is about, as printed: the patient id, or the pseudonym(s) searched for.
@@ -46,7 +46,9 @@ extension AccessReport {
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    private static let formulaStarts: Set<Unicode.Scalar> = ["=", "+", "-", "@", "\t", "\r", "\u{FF1D}", "\u{FF0B}", "\u{FF0D}", "\u{FF20}"]
+    private static let formulaStarts: Set<Unicode.Scalar> = [
+        "=", "+", "-", "@", "\t", "\r", "\u{FF1D}", "\u{FF0B}", "\u{FF0D}", "\u{FF20}",
+    ]
 
     /// A cell for the terminal table: control characters (an escape sequence could rewrite the
     /// screen, a line break fake a row) become U+FFFD.
@@ -63,10 +65,18 @@ extension AccessReport {
         out.append("Integrity: \(integrity.summaryLine)")
         out.append("")
         let states = breakGlassReviewStates
-        out.append("Accesses: \(totalAccesses)   Unique users: \(uniqueUsers)   Failures: \(failures)   Break-the-glass: \(breakGlassAccesses.count) (alerts reviewed \(states.reviewed), open \(states.open), overdue \(states.overdue))")
-        out.append("By purpose: " + (byPurpose.isEmpty ? "-" : byPurpose.map { "\($0.code) \($0.display) \($0.count)" }.joined(separator: ", ")))
+        out.append(
+            "Accesses: \(totalAccesses)   Unique users: \(uniqueUsers)   Failures: \(failures)   Break-the-glass: \(breakGlassAccesses.count) (alerts reviewed \(states.reviewed), open \(states.open), overdue \(states.overdue))"
+        )
+        out.append(
+            "By purpose: " + (byPurpose.isEmpty ? "-" : byPurpose.map { "\($0.code) \($0.display) \($0.count)" }.joined(separator: ", ")))
         out.append("By tool: " + (byTool.isEmpty ? "-" : byTool.map { "\($0.tool) \($0.count)" }.joined(separator: ", ")))
-        out.append("Alerts: " + (alerts.isEmpty ? "none" : alerts.map { "\($0.alert.id) \($0.alert.kind.rawValue) \($0.state)\($0.overdue ? " (overdue)" : "")" }.joined(separator: ", ")))
+        out.append(
+            "Alerts: "
+                + (alerts.isEmpty
+                    ? "none"
+                    : alerts.map { "\($0.alert.id) \($0.alert.kind.rawValue) \($0.state)\($0.overdue ? " (overdue)" : "")" }.joined(
+                        separator: ", ")))
         out.append("")
         let header = ["SEQ", "TIME", "USER", "ROLE", "TOOL", "ACCESS", "PURPOSE", "OUTCOME", "BTG", "CONVERSATION", "TRACE", "MODEL"]
         let rows = accesses.map { access in
@@ -83,7 +93,9 @@ extension AccessReport {
 
     static func align(header: [String], rows: [[String]]) -> String {
         var widths = header.map(\.count)
-        for row in rows { for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) } }
+        for row in rows {
+            for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
+        }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { index, cell in
                 index == cells.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count)
@@ -148,14 +160,19 @@ extension AccessReport {
         if alerts.isEmpty {
             page += "<p>None.</p>\n"
         } else {
-            page += "<table>\n<tr><th>Alert</th><th>Kind</th><th>Severity</th><th>Raised</th><th>State</th><th>Decision</th><th>Entries</th></tr>\n"
+            page +=
+                "<table>\n<tr><th>Alert</th><th>Kind</th><th>Severity</th><th>Raised</th><th>State</th><th>Decision</th><th>Entries</th></tr>\n"
             for status in alerts {
-                page += "<tr><td>\(esc(status.alert.id))</td><td>\(esc(status.alert.kind.rawValue))</td><td>\(esc(status.alert.severity.rawValue))</td><td>\(esc(status.alert.raisedAt))</td><td>\(esc(status.state))\(status.overdue ? " (overdue)" : "")</td><td>\(esc(status.decision?.rawValue ?? "-"))</td><td>\(esc(status.alert.entrySeqs.map(String.init).joined(separator: ", ")))</td></tr>\n"
+                page +=
+                    "<tr><td>\(esc(status.alert.id))</td><td>\(esc(status.alert.kind.rawValue))</td><td>\(esc(status.alert.severity.rawValue))</td><td>\(esc(status.alert.raisedAt))</td><td>\(esc(status.state))\(status.overdue ? " (overdue)" : "")</td><td>\(esc(status.decision?.rawValue ?? "-"))</td><td>\(esc(status.alert.entrySeqs.map(String.init).joined(separator: ", ")))</td></tr>\n"
             }
             page += "</table>\n"
         }
         page += "<h2>Accesses (\(totalAccesses), oldest first)</h2>\n<table>\n<tr>"
-        for title in ["Seq", "Time (UTC)", "User", "Role", "Tool", "Access", "Purpose", "Outcome", "Break-the-glass", "Conversation", "Trace", "Model"] {
+        for title in [
+            "Seq", "Time (UTC)", "User", "Role", "Tool", "Access", "Purpose", "Outcome", "Break-the-glass", "Conversation", "Trace",
+            "Model",
+        ] {
             page += "<th>\(title)</th>"
         }
         page += "</tr>\n"

@@ -1,6 +1,6 @@
 import AuditChain
 public import AuditCore
-public import AuditStore
+public import AuditStorage
 
 extension AccessReport {
     /// The report as JSON, schema version 1 (documented in docs/reports-and-queries.md):
@@ -39,7 +39,8 @@ extension AccessReport {
         let users = uniqueUsers
         let summary: JSONValue = .object([
             "total_accesses": number(totalAccesses), "unique_users": number(users), "failures": number(failures),
-            "by_purpose": .array(byPurpose.map { .object(["code": .string($0.code), "display": .string($0.display), "count": number($0.count)]) }),
+            "by_purpose": .array(
+                byPurpose.map { .object(["code": .string($0.code), "display": .string($0.display), "count": number($0.count)]) }),
             "by_tool": .array(byTool.map { .object(["tool_name": .string($0.tool), "count": number($0.count)]) }),
             "by_access": .object(byAccess.mapValues { number($0) }),
             "break_glass": .object([
@@ -135,7 +136,8 @@ extension VerificationReport {
             return "NOT VERIFIED: \(problem.map { "\($0.kind.rawValue) at seq \($0.seq): \($0.message)" } ?? "damaged") (\(at))"
         }
         if mode == .incremental, let previous {
-            return "verified incrementally: entries up to \(previous.head.seq) were verified at \(previous.verifiedAt), \(entriesChecked) appended since re-hashed now (\(at))"
+            return
+                "verified incrementally: entries up to \(previous.head.seq) were verified at \(previous.verifiedAt), \(entriesChecked) appended since re-hashed now (\(at))"
         }
         return "verified in full: \(entriesChecked) entries re-hashed and linked (\(at))"
     }

@@ -1,6 +1,6 @@
 import AuditChain
 public import AuditCore
-public import AuditStore
+public import AuditStorage
 
 /// A patient access report: every access to one patient in a period, oldest first, a summary,
 /// the alerts about the patient, and whether the log behind it verifies.
@@ -77,7 +77,7 @@ public struct AccessReport: Sendable {
 
     /// Builds the report: streams the patient's rows from the store up to the verified head.
     public static func build(
-        store: AuditStore, key: PatientKey, from: Timestamp?, to: Timestamp?, integrity: VerificationReport,
+        store: any EntryReading & AccessReading, key: PatientKey, from: Timestamp?, to: Timestamp?, integrity: VerificationReport,
         deadlineDays: Int, now: Timestamp
     ) throws(StoreError) -> AccessReport {
         var accesses: [Access] = []

@@ -1,6 +1,6 @@
 public import AuditChain
 import AuditCore
-public import AuditStore
+public import AuditStorage
 import Synchronization
 
 /// Live anomaly detection: the store's ``AppendObserver`` that runs the ``AnomalyDetector``
@@ -47,7 +47,7 @@ public final class AlertMonitor: AppendObserver {
     /// this, the monitor rebuilds from recent history instead.
     static let catchUpLimit: Int64 = 65_536
 
-    public func entriesAppended(_ entries: [StoredEntry], reader: LogReader) throws -> [EncodedEntry] {
+    public func entriesAppended(_ entries: [StoredEntry], reader: any LogReader) throws -> [EncodedEntry] {
         guard let first = entries.first else { return [] }
         return try state.withLock { state in
             if state.detector?.lastSeq != first.seq - 1 { try Self.bringUpToDate(&state, through: first.seq - 1, reader: reader) }
@@ -59,7 +59,7 @@ public final class AlertMonitor: AppendObserver {
         }
     }
 
-    public func catchUp(through seq: Int64, reader: LogReader) throws {
+    public func catchUp(through seq: Int64, reader: any LogReader) throws {
         try state.withLock { state in
             // Appends of this process may have gone past `seq` meanwhile: nothing to do then.
             if let lastSeq = state.detector?.lastSeq, lastSeq >= seq { return }
@@ -69,7 +69,7 @@ public final class AlertMonitor: AppendObserver {
 
     /// Replays what others appended after the detector's last entry through `seq`, or, when
     /// there is no detector or that is too much, rebuilds it from the recent history.
-    private static func bringUpToDate(_ state: inout State, through seq: Int64, reader: LogReader) throws {
+    private static func bringUpToDate(_ state: inout State, through seq: Int64, reader: any LogReader) throws {
         if let detector = state.detector, detector.lastSeq < seq, seq - detector.lastSeq <= catchUpLimit {
             try catchUp(&state, from: detector.lastSeq + 1, through: seq, reader: reader)
         } else {
@@ -103,7 +103,7 @@ public final class AlertMonitor: AppendObserver {
     }
 
     /// Replays entries someone else appended (their alerts are in the log already).
-    private static func catchUp(_ state: inout State, from first: Int64, through last: Int64, reader: LogReader) throws {
+    private static func catchUp(_ state: inout State, from first: Int64, through last: Int64, reader: any LogReader) throws {
         var low = first
         while low <= last {
             let high = min(last, low + 4095)
@@ -114,7 +114,7 @@ public final class AlertMonitor: AppendObserver {
 
     /// Rebuilds the detector from the configuration in force at `last` and the recent history
     /// before it, without raising anything (what it would raise is in the log already).
-    private static func warmUp(_ state: inout State, through last: Int64, reader: LogReader) throws {
+    private static func warmUp(_ state: inout State, through last: Int64, reader: any LogReader) throws {
         if let entry = try reader.latest(.config, atOrBefore: last), let configuration = try? LogConfiguration(entry: entry) {
             state.configuration = configuration
             state.configurationSeq = entry.seq
@@ -134,7 +134,7 @@ public final class AlertMonitor: AppendObserver {
     /// skew before the last one can hold an event the windows still reach.
     static func historyStart(
         through last: Int64, after floor: Int64, rules: AlertRules, skewMS: Int64 = IngestLimits.defaultMaximumSkewMS,
-        reader: LogReader
+        reader: any LogReader
     ) throws -> Int64 {
         guard last > floor, let newest = try reader.entries(from: last, through: last).first else { return floor + 1 }
         let clock = ObservedEntry.milliseconds(newest.recordedAt)

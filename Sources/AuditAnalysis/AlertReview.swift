@@ -160,13 +160,14 @@ public struct AlertStatus: Sendable, Hashable {
             "rule": .object(alert.rule), "decision": decision.map { .string($0.rawValue) } ?? .null,
             "review_due": reviewDue.map { .string($0.description) } ?? .null,
         ]
-        object["reviews"] = .array(reviews.map { review in
-            .object([
-                "seq": .number(Double(review.seq)), "reviewer": .string(review.reviewer),
-                "decision": .string(review.decision.rawValue), "note": .string(review.note),
-                "reviewed_at": .string(review.reviewedAt),
-            ])
-        })
+        object["reviews"] = .array(
+            reviews.map { review in
+                .object([
+                    "seq": .number(Double(review.seq)), "reviewer": .string(review.reviewer),
+                    "decision": .string(review.decision.rawValue), "note": .string(review.note),
+                    "reviewed_at": .string(review.reviewedAt),
+                ])
+            })
         return .object(object)
     }
 }

@@ -67,10 +67,11 @@ public struct AlertRules: Sendable, Hashable {
     /// How far back in event time the detector keeps history: twice the longest window, so
     /// an event up to one window late is still judged against everything it should be.
     var horizonMilliseconds: Int64 {
-        let minutes = [
-            patientAccessBurst.windowMinutes, userManyPatients.windowMinutes, repeatedFailures.windowMinutes,
-            afterHours?.windowMinutes ?? 0,
-        ].max() ?? 60
+        let minutes =
+            [
+                patientAccessBurst.windowMinutes, userManyPatients.windowMinutes, repeatedFailures.windowMinutes,
+                afterHours?.windowMinutes ?? 0,
+            ].max() ?? 60
         return Int64(max(minutes, 1)) * 2 * 60_000
     }
 

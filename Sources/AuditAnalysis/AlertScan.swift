@@ -1,6 +1,6 @@
 import AuditChain
 public import AuditCore
-public import AuditStore
+public import AuditStorage
 
 /// Recomputes alerts over history, as `caretrail alerts scan` does, and compares them with the
 /// alerts live detection appended.
@@ -33,13 +33,13 @@ public struct AlertScan: Sendable {
 
     /// Replays the log; keeps alerts whose trigger's event time is within `from...to` (either open).
     public static func run(
-        store: AuditStore, from: Timestamp? = nil, to: Timestamp? = nil, chunk: Int = 8192
+        store: any EntryReading, from: Timestamp? = nil, to: Timestamp? = nil, chunk: Int = 8192
     ) throws(StoreError) -> AlertScan {
         try store.withLogReader { reader in try run(reader: reader, from: from, to: to, chunk: chunk) }
     }
 
     /// Replays the log through one snapshot, reading late records' windows from it.
-    static func run(reader: LogReader, from: Timestamp?, to: Timestamp?, chunk: Int) throws -> AlertScan {
+    static func run(reader: any LogReader, from: Timestamp?, to: Timestamp?, chunk: Int) throws -> AlertScan {
         let last = try reader.head()?.seq ?? 0
         var configuration = LogConfiguration.standard
         var detector = AlertMonitor.detector(configuration, startingAfter: 0)

@@ -1,6 +1,6 @@
-import AuditCore
 import AuditChain
-import AuditStore
+import AuditCore
+public import AuditStorage
 
 /// The anomaly rules as one pure state machine over the log's entries in sequence order.
 ///
@@ -169,14 +169,15 @@ public struct AnomalyDetector: Sendable {
         if entry.time - entry.recordedAt > maximumSkewMS { entry.time = entry.recordedAt + maximumSkewMS }
         var alerts: [AlertDraft] = []
         if entry.breakGlass {
-            alerts.append(AlertDraft(
-                kind: .breakGlass, severity: AlertKind.breakGlass.severity, tenantID: entry.tenantID,
-                userID: entry.userID, patientID: entry.patientIDs.first, triggerSeq: entry.seq, entrySeqs: [entry.seq],
-                time: entry.time, windowStart: entry.time, parameters: entry.late ? ["late": .bool(true)] : [:],
-                summary: "break-the-glass access (\(entry.purpose?.code ?? "no purpose")): review required"
-                    + (entry.late ? Self.lateNote : ""),
-                keyID: entry.keyID
-            ))
+            alerts.append(
+                AlertDraft(
+                    kind: .breakGlass, severity: AlertKind.breakGlass.severity, tenantID: entry.tenantID,
+                    userID: entry.userID, patientID: entry.patientIDs.first, triggerSeq: entry.seq, entrySeqs: [entry.seq],
+                    time: entry.time, windowStart: entry.time, parameters: entry.late ? ["late": .bool(true)] : [:],
+                    summary: "break-the-glass access (\(entry.purpose?.code ?? "no purpose")): review required"
+                        + (entry.late ? Self.lateNote : ""),
+                    keyID: entry.keyID
+                ))
         }
         newest = max(newest, entry.recordedAt)
         let cut = newest - rules.horizonMilliseconds
@@ -295,18 +296,21 @@ public struct AnomalyDetector: Sendable {
                 }
                 if before.count + 1 >= burst.threshold, before.count < burst.threshold {
                     let events = (before + [entry]).map { Window.Event(time: $0.time, seq: $0.seq, patient: nil) }
-                    alerts.append(Self.countAlert(
-                        .patientAccessBurst, entry, events, userID: nil, patientID: patient, threshold: burst.threshold,
-                        windowMinutes: burst.windowMinutes, what: "accesses to one patient"
-                    ))
+                    alerts.append(
+                        Self.countAlert(
+                            .patientAccessBurst, entry, events, userID: nil, patientID: patient, threshold: burst.threshold,
+                            windowMinutes: burst.windowMinutes, what: "accesses to one patient"
+                        ))
                 }
             }
         }
         let many = rules.userManyPatients
         let failuresRule = rules.repeatedFailures
-        let needsUser = (many.enabled && !entry.patientIDs.isEmpty) || (failuresRule.enabled && entry.failed)
+        let needsUser =
+            (many.enabled && !entry.patientIDs.isEmpty) || (failuresRule.enabled && entry.failed)
             || (workingHours != nil && entry.purpose?.isEmergency != true)
-        let userEntries = needsUser
+        let userEntries =
+            needsUser
             ? try storedHistory(.user(entry.userID), before: entry, after: after, through: entry.time, history)
                 .filter { $0.tenantID == entry.tenantID }
             : []
@@ -316,15 +320,19 @@ public struct AnomalyDetector: Sendable {
             let distinctBefore = Set(before.flatMap(\.patientIDs))
             let distinctAfter = distinctBefore.union(entry.patientIDs)
             if distinctAfter.count > many.maxPatients, distinctBefore.count <= many.maxPatients {
-                alerts.append(AlertDraft(
-                    kind: .userManyPatients, severity: AlertKind.userManyPatients.severity, tenantID: entry.tenantID,
-                    userID: entry.userID, patientID: nil, triggerSeq: entry.seq,
-                    entrySeqs: Array(Set(before.map(\.seq) + [entry.seq])).sorted(), time: entry.time,
-                    windowStart: (before.map(\.time) + [entry.time]).min() ?? entry.time,
-                    parameters: ["max_patients": .number(Double(many.maxPatients)), "window_minutes": .number(Double(many.windowMinutes))],
-                    summary: "one user accessed \(distinctAfter.count) distinct patients within \(many.windowMinutes) minutes (limit \(many.maxPatients))",
-                    keyID: entry.keyID
-                ))
+                alerts.append(
+                    AlertDraft(
+                        kind: .userManyPatients, severity: AlertKind.userManyPatients.severity, tenantID: entry.tenantID,
+                        userID: entry.userID, patientID: nil, triggerSeq: entry.seq,
+                        entrySeqs: Array(Set(before.map(\.seq) + [entry.seq])).sorted(), time: entry.time,
+                        windowStart: (before.map(\.time) + [entry.time]).min() ?? entry.time,
+                        parameters: [
+                            "max_patients": .number(Double(many.maxPatients)), "window_minutes": .number(Double(many.windowMinutes)),
+                        ],
+                        summary:
+                            "one user accessed \(distinctAfter.count) distinct patients within \(many.windowMinutes) minutes (limit \(many.maxPatients))",
+                        keyID: entry.keyID
+                    ))
             }
         }
         if failuresRule.enabled, entry.failed {
@@ -332,10 +340,11 @@ public struct AnomalyDetector: Sendable {
             let before = userEntries.filter { $0.time > lower && $0.failed }
             if before.count + 1 >= failuresRule.threshold, before.count < failuresRule.threshold {
                 let events = (before + [entry]).map { Window.Event(time: $0.time, seq: $0.seq, patient: nil) }
-                alerts.append(Self.countAlert(
-                    .repeatedFailures, entry, events, userID: entry.userID, patientID: nil, threshold: failuresRule.threshold,
-                    windowMinutes: failuresRule.windowMinutes, what: "failed or denied calls by one user"
-                ))
+                alerts.append(
+                    Self.countAlert(
+                        .repeatedFailures, entry, events, userID: entry.userID, patientID: nil, threshold: failuresRule.threshold,
+                        windowMinutes: failuresRule.windowMinutes, what: "failed or denied calls by one user"
+                    ))
             }
         }
         if let workingHours, let rule = rules.afterHours, entry.purpose?.isEmergency != true, workingHours.isAfterHours(entry.time) {
@@ -357,9 +366,11 @@ public struct AnomalyDetector: Sendable {
     private mutating func patientBurst(_ entry: ObservedEntry, patient: String, cut: Int64) -> AlertDraft? {
         let rule = rules.patientAccessBurst
         remind(.patients, patient, at: entry.time)
-        guard let recent = Self.reachThreshold(
-            &patients, key: patient, entry, threshold: rule.threshold, windowMinutes: rule.windowMinutes, cut: cut
-        ) else { return nil }
+        guard
+            let recent = Self.reachThreshold(
+                &patients, key: patient, entry, threshold: rule.threshold, windowMinutes: rule.windowMinutes, cut: cut
+            )
+        else { return nil }
         return Self.countAlert(
             .patientAccessBurst, entry, recent, userID: nil, patientID: patient, threshold: rule.threshold,
             windowMinutes: rule.windowMinutes, what: "accesses to one patient"
@@ -415,10 +426,12 @@ public struct AnomalyDetector: Sendable {
         let rule = rules.repeatedFailures
         let key = entry.tenantID + "\u{1F}" + entry.userID
         remind(.failures, key, at: entry.time)
-        guard let recent = Self.reachThreshold(
-            &failures, key: key, entry, threshold: rule.threshold,
-            windowMinutes: rule.windowMinutes, cut: cut
-        ) else { return nil }
+        guard
+            let recent = Self.reachThreshold(
+                &failures, key: key, entry, threshold: rule.threshold,
+                windowMinutes: rule.windowMinutes, cut: cut
+            )
+        else { return nil }
         return Self.countAlert(
             .repeatedFailures, entry, recent, userID: entry.userID, patientID: nil, threshold: rule.threshold,
             windowMinutes: rule.windowMinutes, what: "failed or denied calls by one user"

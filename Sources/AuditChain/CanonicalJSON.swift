@@ -161,7 +161,10 @@ public enum CanonicalJSON {
             var rest = text[(e + 1)...]
             var sign = 1
             if rest.first == UInt8(ascii: "+") { rest = rest.dropFirst() }
-            if rest.first == UInt8(ascii: "-") { sign = -1; rest = rest.dropFirst() }
+            if rest.first == UInt8(ascii: "-") {
+                sign = -1
+                rest = rest.dropFirst()
+            }
             exponent = sign * (Int(String(decoding: rest, as: UTF8.self)) ?? 0)
         }
         var digits: [UInt8] = []

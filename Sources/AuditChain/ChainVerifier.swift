@@ -31,7 +31,9 @@ public struct ChainVerifier: Sendable {
 
     /// Says what is wrong at `suspect`, looking at its neighbours: `window` holds the entries
     /// around it in sequence order (at least the one before and the one after, where they exist).
-    public static func diagnose(suspect: StoredEntry, before: StoredEntry?, after: StoredEntry?, hasher: EntryHasher = EntryHasher()) -> ChainProblem {
+    public static func diagnose(suspect: StoredEntry, before: StoredEntry?, after: StoredEntry?, hasher: EntryHasher = EntryHasher())
+        -> ChainProblem
+    {
         var buffer: [UInt8] = []
         let seq = suspect.seq
         let expectedSeq = (before?.seq ?? 0) + 1
@@ -82,7 +84,8 @@ public struct ChainVerifier: Sendable {
         }
         return ChainProblem(
             kind: .brokenLink, seq: seq,
-            message: seq == 1 ? "the first entry's prev_hash is not the genesis value" : "prev_hash does not match the hash of entry \(seq - 1)"
+            message: seq == 1
+                ? "the first entry's prev_hash is not the genesis value" : "prev_hash does not match the hash of entry \(seq - 1)"
         )
     }
 

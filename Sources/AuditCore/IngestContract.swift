@@ -59,12 +59,13 @@ public enum IngestContract {
             throw IngestError(code: .notAnObject, field: nil, message: "a record must be a JSON object")
         }
         var reader = FieldReader(members: members, path: "")
-        let kind = try reader.optionalString("kind").map { raw throws(IngestError) in
-            guard let kind = RecordKind(rawValue: raw), RecordKind.ingestible.contains(kind) else {
-                throw IngestError(code: .invalidValue, field: "kind", message: "must be 'tool_call' or 'agent_request'")
-            }
-            return kind
-        } ?? .toolCall
+        let kind =
+            try reader.optionalString("kind").map { raw throws(IngestError) in
+                guard let kind = RecordKind(rawValue: raw), RecordKind.ingestible.contains(kind) else {
+                    throw IngestError(code: .invalidValue, field: "kind", message: "must be 'tool_call' or 'agent_request'")
+                }
+                return kind
+            } ?? .toolCall
         switch kind {
         case .toolCall:
             try reader.rejectUnknown(allowed: toolCallFields)
@@ -223,7 +224,7 @@ struct FieldReader {
             else {
                 throw IngestError(
                     code: .wrongType, field: "\(name(key))[\(index)]",
-                message: "must be a non-empty string of at most \(IngestLimits.identifierBytes) bytes, without control characters"
+                    message: "must be a non-empty string of at most \(IngestLimits.identifierBytes) bytes, without control characters"
                 )
             }
             ids.append(id)

@@ -13,7 +13,10 @@ public struct JSONObjectIndex: Sendable {
         var members: [(name: String, range: Range<Int>)] = []
         let isObject = Self.forEachMember(in: bytes) { name, escaped, range in
             let text: String
-            if escaped, case .string(let decoded)? = try? JSONParser.parse(UnsafeBufferPointer(rebasing: bytes[(name.lowerBound - 1)..<(name.upperBound + 1)])) {
+            if escaped,
+                case .string(let decoded)? = try? JSONParser.parse(
+                    UnsafeBufferPointer(rebasing: bytes[(name.lowerBound - 1)..<(name.upperBound + 1)]))
+            {
                 text = decoded
             } else {
                 text = String(decoding: UnsafeBufferPointer(rebasing: bytes[name]), as: UTF8.self)

@@ -233,7 +233,8 @@ final class CompiledPolicy: @unchecked Sendable {
         let tokens = KeyTokens.split(key)
         let tokenSet = Set(tokens)
         let pairs = zip(tokens, tokens.dropFirst()).map { [$0, $1] }
-        let counting = !tokenSet.isDisjoint(with: SanitizerPolicy.countingTokens)
+        let counting =
+            !tokenSet.isDisjoint(with: SanitizerPolicy.countingTokens)
             || SanitizerPolicy.countingTokens.contains { normalized.hasPrefix($0) }
 
         // Secrets: exact keys, then tokens, then fragments inside run-together keys.

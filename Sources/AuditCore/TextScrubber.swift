@@ -119,7 +119,9 @@ struct TextScrubber {
             if Self.isDigit(c) || c == "(" || c == "+", Self.isBoundary(s, before: index) {
                 // The longest pattern that matches here and ends at a word boundary.
                 var longest: Int?
-                for end in [dateYMD(s, index), dateDMY(s, index), ssn(s, index), phone(s, index), longNumber(s, index, minimum: names ? 4 : 9)] {
+                for end in [
+                    dateYMD(s, index), dateDMY(s, index), ssn(s, index), phone(s, index), longNumber(s, index, minimum: names ? 4 : 9),
+                ] {
                     if let end, Self.isBoundary(s, after: end), end > (longest ?? index) { longest = end }
                 }
                 if let end = longest {
@@ -235,7 +237,10 @@ struct TextScrubber {
         var j = i
         while j < s.count, Self.isUpper(s[j]) {
             var end = j + 1
-            while end < s.count, Self.isLetter(s[end]) || ((s[end] == "'" || s[end] == "-" || s[end] == "’") && end + 1 < s.count && Self.isLetter(s[end + 1])) {
+            while end < s.count,
+                Self.isLetter(s[end])
+                    || ((s[end] == "'" || s[end] == "-" || s[end] == "’") && end + 1 < s.count && Self.isLetter(s[end + 1]))
+            {
                 end += 1
             }
             let word = String(String.UnicodeScalarView(s[j..<end].map(Self.lower)))

@@ -61,15 +61,3 @@ public enum Outcome: String, Sendable, Hashable, CaseIterable, Codable {
     case success
     case failure
 }
-
-/// What an API key of the HTTP server may do.
-public enum APIRole: String, Sendable, Hashable, CaseIterable, Codable {
-    /// Appends tool calls for its own tenant, nothing else.
-    case agent
-    /// Reads reports, entries and alerts of its tenant, and reviews alerts.
-    case privacyOfficer = "privacy_officer"
-    /// Reads exports and FHIR of its tenant.
-    case siem
-    /// Manages; may span tenants.
-    case admin
-}

@@ -1,4 +1,4 @@
-public import AuditStore
+public import AuditStorage
 import Foundation
 import Synchronization
 
@@ -9,7 +9,7 @@ import Synchronization
 /// flight be confirmed or abandoned, so the cursor stays consistent.
 public final class SIEMFollower: Sendable {
     public let target: SIEMTarget
-    public let store: AuditStore
+    public let store: any EntryReading & StreamCursors
     public let renderer: SIEMRenderer
     public let checkpointInterval: Double
     public let pollInterval: Double
@@ -18,8 +18,11 @@ public final class SIEMFollower: Sendable {
     private let done = DispatchSemaphore(value: 0)
     private let started = Atomic<Bool>(false)
 
-    public init(target: SIEMTarget, store: AuditStore, renderer: SIEMRenderer, checkpointInterval: Double = 60, pollInterval: Double = 0.2,
-                entriesPerConfirmation: Int = 10_000) {
+    public init(
+        target: SIEMTarget, store: any EntryReading & StreamCursors, renderer: SIEMRenderer, checkpointInterval: Double = 60,
+        pollInterval: Double = 0.2,
+        entriesPerConfirmation: Int = 10_000
+    ) {
         self.target = target
         self.store = store
         self.renderer = renderer

@@ -2,10 +2,11 @@ public import AuditChain
 public import AuditCore
 import AuditFHIR
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// How entries are written for SIEMs.
@@ -48,7 +49,9 @@ public struct SIEMRenderer: Sendable {
         switch entry.content.kind {
         case RecordKind.alert.rawValue: return 2
         case RecordKind.toolCall.rawValue:
-            if Self.bytes(of: entry.content.body, contain: Self.breakGlassKey) && Self.bytes(of: entry.content.body, contain: Self.highSeverity) {
+            if Self.bytes(of: entry.content.body, contain: Self.breakGlassKey)
+                && Self.bytes(of: entry.content.body, contain: Self.highSeverity)
+            {
                 return 4
             }
             return entry.content.outcome == Outcome.failure.rawValue ? 5 : 6
@@ -66,7 +69,8 @@ public struct SIEMRenderer: Sendable {
         var text = text
         return text.withUTF8 { haystack in
             needle.withUnsafeBufferPointer { needle in
-                guard let base = haystack.baseAddress, let pattern = needle.baseAddress, needle.count > 0, haystack.count >= needle.count else {
+                guard let base = haystack.baseAddress, let pattern = needle.baseAddress, needle.count > 0, haystack.count >= needle.count
+                else {
                     return false
                 }
                 let last = haystack.count - needle.count
@@ -113,14 +117,19 @@ public struct SIEMRenderer: Sendable {
         switch format {
         case .rfc5424FHIR, .rfc5424JSON:
             let sd = "[\(sdID) seq=\"\(head.seq)\" hash=\"\(head.hash.hex)\"]"
-            return Array("<\(10 * 8 + 6)>1 \(time.description) \(hostname) caretrail - CHECKPOINT \(sd) \u{FEFF}caretrail head \(head)".utf8)
+            return Array(
+                "<\(10 * 8 + 6)>1 \(time.description) \(hostname) caretrail - CHECKPOINT \(sd) \u{FEFF}caretrail head \(head)".utf8)
         case .cef:
-            return Array("CEF:0|CareTrail|CareTrail|1.0|checkpoint|Log head checkpoint|1|rt=\(time.millisecondsSinceEpoch) externalId=\(head.seq) cs3Label=hash cs3=\(head.hash.hex)\n".utf8)
+            return Array(
+                "CEF:0|CareTrail|CareTrail|1.0|checkpoint|Log head checkpoint|1|rt=\(time.millisecondsSinceEpoch) externalId=\(head.seq) cs3Label=hash cs3=\(head.hash.hex)\n"
+                    .utf8)
         case .jsonl:
-            return Array((CanonicalJSON.string(.object([
-                "@timestamp": .string(time.description), "event": .object(["kind": "checkpoint"]),
-                "caretrail": .object(["seq": .number(Double(head.seq)), "hash": .string(head.hash.hex)]),
-            ])) + "\n").utf8)
+            return Array(
+                (CanonicalJSON.string(
+                    .object([
+                        "@timestamp": .string(time.description), "event": .object(["kind": "checkpoint"]),
+                        "caretrail": .object(["seq": .number(Double(head.seq)), "hash": .string(head.hash.hex)]),
+                    ])) + "\n").utf8)
         }
     }
 
@@ -165,10 +174,11 @@ public struct SIEMRenderer: Sendable {
         if message.isEmpty { message = header + entry.canonicalJSON }
         if message.count > maximumMessageLength {
             // Never cut silently: say so, and name the entry so the full record can be fetched.
-            let body = CanonicalJSON.string(.object([
-                "omitted": .string("message body of \(message.count) bytes is over the maximum of \(maximumMessageLength)"),
-                "seq": .number(Double(entry.seq)), "hash": .string(hash), "kind": .string(content.kind),
-            ]))
+            let body = CanonicalJSON.string(
+                .object([
+                    "omitted": .string("message body of \(message.count) bytes is over the maximum of \(maximumMessageLength)"),
+                    "seq": .number(Double(entry.seq)), "hash": .string(hash), "kind": .string(content.kind),
+                ]))
             message = header + Array(body.utf8)
         }
         return message
@@ -251,7 +261,9 @@ public struct SIEMRenderer: Sendable {
         let content = entry.content
         let severity = [2: 9, 4: 7, 5: 4, 6: 2][Self.severity(entry)] ?? 3
         let signature = content.kind == RecordKind.toolCall.rawValue ? (content.toolName ?? "tool_call") : content.kind
-        let name = content.kind == RecordKind.toolCall.rawValue ? "Tool call \(content.action ?? "R")" : content.kind.replacingOccurrences(of: "_", with: " ")
+        let name =
+            content.kind == RecordKind.toolCall.rawValue
+            ? "Tool call \(content.action ?? "R")" : content.kind.replacingOccurrences(of: "_", with: " ")
         var ext: [(String, String)] = [
             ("rt", String(Timestamp(rfc3339: content.timestamp ?? entry.recordedAt)?.millisecondsSinceEpoch ?? 0)),
             ("externalId", String(entry.seq)), ("suser", content.userID), ("cs1Label", "tenant"), ("cs1", content.tenantID),

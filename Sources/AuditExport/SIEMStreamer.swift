@@ -1,6 +1,6 @@
 import AuditChain
 import AuditCore
-public import AuditStore
+public import AuditStorage
 import Foundation
 
 /// Slots for messages rendered on every core: each worker writes only its own indices, through
@@ -28,7 +28,7 @@ private final class MessageSlots: @unchecked Sendable {
 /// restart resumes after the last accepted entry, and the sequence number in every message
 /// lets the receiver drop duplicates and see gaps.
 public struct SIEMStreamer {
-    public let store: AuditStore
+    public let store: any EntryReading & StreamCursors
     public let renderer: SIEMRenderer
     public let destination: any SIEMDestination
     /// Entries per send.
@@ -37,7 +37,7 @@ public struct SIEMStreamer {
     /// also the most that is sent twice after a failure.
     public var entriesPerConfirmation = 10_000
 
-    public init(store: AuditStore, renderer: SIEMRenderer, destination: any SIEMDestination) {
+    public init(store: any EntryReading & StreamCursors, renderer: SIEMRenderer, destination: any SIEMDestination) {
         self.store = store
         self.renderer = renderer
         self.destination = destination

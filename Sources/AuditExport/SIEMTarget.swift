@@ -18,8 +18,9 @@ public struct SIEMTarget: Sendable, Hashable {
         }
         for scheme in ["syslog+tls://", "syslog+tcp://"] where to.hasPrefix(scheme) {
             let address = to.dropFirst(scheme.count)
-            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65_535).contains(port),
-                  colon > address.startIndex
+            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+                (1...65_535).contains(port),
+                colon > address.startIndex
             else {
                 throw SIEMError(code: .invalidTarget, message: "--to: expected \(scheme)HOST:PORT")
             }

@@ -90,7 +90,8 @@ public final class SyslogDestination: SIEMDestination {
                     let operations = channel.pipeline.syncOperations
                     try operations.addHandler(TransportWatcher(end: end))
                     if let sslContext {
-                        let handler = try NIOSSLClientHandler(context: sslContext, serverHostname: host.first?.isNumber == true ? nil : host)
+                        let handler = try NIOSSLClientHandler(
+                            context: sslContext, serverHostname: host.first?.isNumber == true ? nil : host)
                         try operations.addHandler(handler)
                     }
                     try operations.addHandler(SessionWatcher(end: end))

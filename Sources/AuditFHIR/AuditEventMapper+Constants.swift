@@ -51,9 +51,10 @@ extension AuditEventMapper {
             return Release(
                 meta: FHIRConstant("meta", .object([.init("profile", .array([.string(V.profileR4)]))])),
                 restType: FHIRConstant("type", V.coding(V.auditEventType, "rest")),
-                interaction: Dictionary(uniqueKeysWithValues: interactions.map {
-                    ($0.0.rawValue, FHIRConstant("subtype", .array([V.coding(V.restfulInteraction, $0.1)])))
-                }),
+                interaction: Dictionary(
+                    uniqueKeysWithValues: interactions.map {
+                        ($0.0.rawValue, FHIRConstant("subtype", .array([V.coding(V.restfulInteraction, $0.1)])))
+                    }),
                 patientRole: FHIRConstant("role", V.coding(V.objectRole, "1")),
                 queryRole: FHIRConstant("role", V.coding(V.objectRole, "24")),
                 resourceRole: FHIRConstant("role", V.coding(V.objectRole, "4")),
@@ -67,9 +68,10 @@ extension AuditEventMapper {
             return Release(
                 meta: FHIRConstant("meta", .object([.init("profile", .array([.string(V.profileR5)]))])),
                 restType: FHIRConstant("category", .array([codings(V.coding(V.auditEventType, "rest"))])),
-                interaction: Dictionary(uniqueKeysWithValues: interactions.map {
-                    ($0.0.rawValue, FHIRConstant("code", codings(V.coding(V.restfulInteraction, $0.1))))
-                }),
+                interaction: Dictionary(
+                    uniqueKeysWithValues: interactions.map {
+                        ($0.0.rawValue, FHIRConstant("code", codings(V.coding(V.restfulInteraction, $0.1))))
+                    }),
                 patientRole: FHIRConstant("role", codings(V.coding(V.objectRole, "1"))),
                 queryRole: FHIRConstant("role", codings(V.coding(V.objectRole, "24"))),
                 resourceRole: FHIRConstant("role", codings(V.coding(V.objectRole, "4"))),
@@ -79,14 +81,16 @@ extension AuditEventMapper {
         }()
 
         /// R5 `outcome.code`, by outcome code.
-        static let outcomeCodesR5: [String: FHIRConstant] = Dictionary(uniqueKeysWithValues: ["0", "4", "8", "12"].map {
-            ($0, FHIRConstant("code", V.coding(V.eventOutcomeR5, $0, AuditEventMapper.outcomeDisplay[$0])))
-        })
+        static let outcomeCodesR5: [String: FHIRConstant] = Dictionary(
+            uniqueKeysWithValues: ["0", "4", "8", "12"].map {
+                ($0, FHIRConstant("code", V.coding(V.eventOutcomeR5, $0, AuditEventMapper.outcomeDisplay[$0])))
+            })
 
         /// The `coding` of each purpose of use, by code.
-        static let purposeCodings: [String: FHIRConstant] = Dictionary(uniqueKeysWithValues: PurposeOfUse.all.map {
-            ($0.code, FHIRConstant("coding", .array([V.coding(V.actReason, $0.code, $0.display)])))
-        })
+        static let purposeCodings: [String: FHIRConstant] = Dictionary(
+            uniqueKeysWithValues: PurposeOfUse.all.map {
+                ($0.code, FHIRConstant("coding", .array([V.coding(V.actReason, $0.code, $0.display)])))
+            })
 
         // Agent and source types (the same in R4 and R5).
         static let userType = FHIRConstant("type", codings(V.coding(V.participationType, "IRCP")))
@@ -124,9 +128,10 @@ extension AuditEventMapper {
         // Systems and fixed texts.
         static let triggerSystem = FHIRText(V.triggerSystem)
         /// The display of each trigger code: the code with spaces for underscores.
-        static let triggerDisplays: [String: FHIRText] = Dictionary(uniqueKeysWithValues: Trigger.allCases.map {
-            ($0.rawValue, FHIRText($0.rawValue.replacingOccurrences(of: "_", with: " ")))
-        })
+        static let triggerDisplays: [String: FHIRText] = Dictionary(
+            uniqueKeysWithValues: Trigger.allCases.map {
+                ($0.rawValue, FHIRText($0.rawValue.replacingOccurrences(of: "_", with: " ")))
+            })
         static let userSystem = FHIRText(V.userSystem)
         static let observerSystem = FHIRText(V.observerSystem)
         static let toolCallSystem = FHIRText(V.toolCallSystem)

@@ -39,7 +39,9 @@ public struct AuditEventMapper: Sendable {
     /// out (an event without a patient concerns every patient's export). With `firstOnly`, at
     /// most one (a syslog message carries one AuditEvent).
     @discardableResult
-    public func write<Sink: FHIRSink>(_ entry: StoredEntry, onlyPatient: String? = nil, firstOnly: Bool = false, into sink: inout Sink) -> Int {
+    public func write<Sink: FHIRSink>(_ entry: StoredEntry, onlyPatient: String? = nil, firstOnly: Bool = false, into sink: inout Sink)
+        -> Int
+    {
         let body = EntryBody(entry.content.body)
         func concerns(_ patient: String?) -> Bool { onlyPatient == nil || patient == nil || patient == onlyPatient }
         switch RecordKind(rawValue: entry.content.kind) {
@@ -328,7 +330,9 @@ public struct AuditEventMapper: Sendable {
         }
     }
 
-    private func agents<Sink: FHIRSink>(_ entry: StoredEntry, _ body: EntryBody, action: ToolAction, purpose: PurposeConcept?, into sink: inout Sink) {
+    private func agents<Sink: FHIRSink>(
+        _ entry: StoredEntry, _ body: EntryBody, action: ToolAction, purpose: PurposeConcept?, into sink: inout Sink
+    ) {
         // BALP: reads flow from the tool server (source) to the agent (destination); creates,
         // updates and searches the other way; deletes name the client an Application.
         let (modelType, serverType): (FHIRConstant, FHIRConstant)

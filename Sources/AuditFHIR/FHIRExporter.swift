@@ -1,6 +1,6 @@
 import AuditChain
 public import AuditCore
-public import AuditStore
+public import AuditStorage
 import Foundation
 
 /// Streams the log's entries out as FHIR AuditEvents: a Bundle (type `collection`) in JSON or
@@ -42,7 +42,7 @@ public struct FHIRExporter: Sendable {
     /// Writes the export through `write`, a chunk of bytes at a time; returns how many
     /// AuditEvents were written. `bundleID` and `timestamp` name the Bundle.
     public func export(
-        store: AuditStore, selection: Selection, bundleID: String, timestamp: Timestamp,
+        store: any EntryReading, selection: Selection, bundleID: String, timestamp: Timestamp,
         write: (inout [UInt8]) throws -> Void
     ) throws -> Int {
         var out: [UInt8] = []
@@ -59,9 +59,10 @@ public struct FHIRExporter: Sendable {
             guard !entries.isEmpty else { return }
             let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, entries.count / 256))
             let size = (entries.count + workers - 1) / workers
-            try emit(slices: (0..<workers).map { worker in
-                { Array(entries[min(entries.count, worker * size)..<min(entries.count, (worker + 1) * size)]) }
-            }, only: patient)
+            try emit(
+                slices: (0..<workers).map { worker in
+                    { Array(entries[min(entries.count, worker * size)..<min(entries.count, (worker + 1) * size)]) }
+                }, only: patient)
         }
         /// Each slice is loaded and rendered by a core of its own.
         func emit(slices: [@Sendable () throws -> [StoredEntry]], only patient: String? = nil) throws {

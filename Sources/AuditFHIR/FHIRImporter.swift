@@ -124,18 +124,23 @@ public enum FHIRImporter {
         }
         let agents = event["agent"]?.arrayValue ?? []
         let requestor = agents.first { $0["requestor"] == .bool(true) } ?? agents.first
-        let user = requestor?["who"]?["identifier"]?["value"]?.stringValue ?? requestor?["who"]?["display"]?.stringValue
+        let user =
+            requestor?["who"]?["identifier"]?["value"]?.stringValue ?? requestor?["who"]?["display"]?.stringValue
             ?? requestor?["altId"]?.stringValue ?? requestor?["name"]?.stringValue ?? "unknown"
-        let patients = (event["entity"]?.arrayValue ?? []).compactMap { entity -> String? in
-            guard let reference = entity["what"]?["reference"]?.stringValue, reference.hasPrefix("Patient/") else { return nil }
-            return String(reference.dropFirst("Patient/".count))
-        } + (event["patient"]?["reference"]?.stringValue.map { [$0.hasPrefix("Patient/") ? String($0.dropFirst(8)) : $0] } ?? [])
+        let patients =
+            (event["entity"]?.arrayValue ?? []).compactMap { entity -> String? in
+                guard let reference = entity["what"]?["reference"]?.stringValue, reference.hasPrefix("Patient/") else { return nil }
+                return String(reference.dropFirst("Patient/".count))
+            } + (event["patient"]?["reference"]?.stringValue.map { [$0.hasPrefix("Patient/") ? String($0.dropFirst(8)) : $0] } ?? [])
         let action = event["action"]?.stringValue.flatMap(ToolAction.init(rawValue:))
-        let purposeCode = (event["purposeOfEvent"] ?? event["authorization"])?.arrayValue?.first?["coding"]?.arrayValue?.first?["code"]?.stringValue
+        let purposeCode = (event["purposeOfEvent"] ?? event["authorization"])?.arrayValue?.first?["coding"]?.arrayValue?.first?["code"]?
+            .stringValue
         let outcomeCode = event["outcome"]?.stringValue ?? event["outcome"]?["code"]?["code"]?.stringValue
-        let time = event["period"]?["start"]?.stringValue ?? event["occurredPeriod"]?["start"]?.stringValue
+        let time =
+            event["period"]?["start"]?.stringValue ?? event["occurredPeriod"]?["start"]?.stringValue
             ?? event["occurredDateTime"]?.stringValue ?? event["recorded"]?.stringValue
-        let tool = ext(.toolName)?["valueString"]?.stringValue ?? event["subtype"]?.arrayValue?.first?["code"]?.stringValue
+        let tool =
+            ext(.toolName)?["valueString"]?.stringValue ?? event["subtype"]?.arrayValue?.first?["code"]?.stringValue
             ?? event["type"]?["code"]?.stringValue
         let isQuery = action == .execute
         return EntryContent(

@@ -13,26 +13,63 @@ public enum FHIRSchema {
 
     /// The datatypes AuditEvent and Bundle use: members after `id` and `extension`.
     static let datatypes: [String: [(String, Bool, [String])]] = [
-        "Coding": [("system", false, ["uri"]), ("version", false, ["string"]), ("code", false, ["code"]), ("display", false, ["string"]), ("userSelected", false, ["boolean"])],
+        "Coding": [
+            ("system", false, ["uri"]), ("version", false, ["string"]), ("code", false, ["code"]), ("display", false, ["string"]),
+            ("userSelected", false, ["boolean"]),
+        ],
         "CodeableConcept": [("coding", true, ["Coding"]), ("text", false, ["string"])],
-        "Reference": [("reference", false, ["string"]), ("type", false, ["uri"]), ("identifier", false, ["Identifier"]), ("display", false, ["string"])],
-        "Identifier": [("use", false, ["code"]), ("type", false, ["CodeableConcept"]), ("system", false, ["uri"]), ("value", false, ["string"]), ("period", false, ["Period"]), ("assigner", false, ["Reference"])],
+        "Reference": [
+            ("reference", false, ["string"]), ("type", false, ["uri"]), ("identifier", false, ["Identifier"]),
+            ("display", false, ["string"]),
+        ],
+        "Identifier": [
+            ("use", false, ["code"]), ("type", false, ["CodeableConcept"]), ("system", false, ["uri"]), ("value", false, ["string"]),
+            ("period", false, ["Period"]), ("assigner", false, ["Reference"]),
+        ],
         "Period": [("start", false, ["dateTime"]), ("end", false, ["dateTime"])],
-        "Meta": [("versionId", false, ["id"]), ("lastUpdated", false, ["instant"]), ("source", false, ["uri"]), ("profile", true, ["canonical"]), ("security", true, ["Coding"]), ("tag", true, ["Coding"])],
+        "Meta": [
+            ("versionId", false, ["id"]), ("lastUpdated", false, ["instant"]), ("source", false, ["uri"]), ("profile", true, ["canonical"]),
+            ("security", true, ["Coding"]), ("tag", true, ["Coding"]),
+        ],
         "Narrative": [("status", false, ["code"]), ("div", false, ["xhtml"])],
-        "Extension": [("url", false, ["uri"]), ("value[x]", false, ["base64Binary", "boolean", "canonical", "code", "date", "dateTime", "decimal", "id", "instant", "integer", "markdown", "oid", "positiveInt", "string", "time", "unsignedInt", "uri", "url", "uuid", "Coding", "CodeableConcept", "Identifier", "Period", "Reference"])],
-        "Bundle": [("identifier", false, ["Identifier"]), ("type", false, ["code"]), ("timestamp", false, ["instant"]), ("total", false, ["unsignedInt"]), ("link", true, ["Bundle.link"]), ("entry", true, ["Bundle.entry"]), ("signature", false, ["Signature"])],
+        "Extension": [
+            ("url", false, ["uri"]),
+            (
+                "value[x]", false,
+                [
+                    "base64Binary", "boolean", "canonical", "code", "date", "dateTime", "decimal", "id", "instant", "integer", "markdown",
+                    "oid", "positiveInt", "string", "time", "unsignedInt", "uri", "url", "uuid", "Coding", "CodeableConcept", "Identifier",
+                    "Period", "Reference",
+                ]
+            ),
+        ],
+        "Bundle": [
+            ("identifier", false, ["Identifier"]), ("type", false, ["code"]), ("timestamp", false, ["instant"]),
+            ("total", false, ["unsignedInt"]), ("link", true, ["Bundle.link"]), ("entry", true, ["Bundle.entry"]),
+            ("signature", false, ["Signature"]),
+        ],
         "Bundle.link": [("relation", false, ["string"]), ("url", false, ["uri"])],
         "Bundle.entry": [("link", true, ["Bundle.link"]), ("fullUrl", false, ["uri"]), ("resource", false, ["Resource"])],
         // An AuditEvent may contain the OperationOutcome of a failed request (as the official example does).
         "OperationOutcome": [("issue", true, ["OperationOutcome.issue"])],
-        "OperationOutcome.issue": [("severity", false, ["code"]), ("code", false, ["code"]), ("details", false, ["CodeableConcept"]), ("diagnostics", false, ["string"]), ("location", true, ["string"]), ("expression", true, ["string"])],
+        "OperationOutcome.issue": [
+            ("severity", false, ["code"]), ("code", false, ["code"]), ("details", false, ["CodeableConcept"]),
+            ("diagnostics", false, ["string"]), ("location", true, ["string"]), ("expression", true, ["string"]),
+        ],
     ]
 
     /// What every resource starts with (Bundle), and every domain resource (OperationOutcome).
-    static let resourceHead: [(String, Bool, [String])] = [("id", false, ["string"]), ("meta", false, ["Meta"]), ("implicitRules", false, ["uri"]), ("language", false, ["code"])]
-    static let domainResourceHead = resourceHead + [("text", false, ["Narrative"]), ("contained", true, ["Resource"]), ("extension", true, ["Extension"]), ("modifierExtension", true, ["Extension"])]
-    static let backboneHead: [(String, Bool, [String])] = [("id", false, ["string"]), ("extension", true, ["Extension"]), ("modifierExtension", true, ["Extension"])]
+    static let resourceHead: [(String, Bool, [String])] = [
+        ("id", false, ["string"]), ("meta", false, ["Meta"]), ("implicitRules", false, ["uri"]), ("language", false, ["code"]),
+    ]
+    static let domainResourceHead =
+        resourceHead + [
+            ("text", false, ["Narrative"]), ("contained", true, ["Resource"]), ("extension", true, ["Extension"]),
+            ("modifierExtension", true, ["Extension"]),
+        ]
+    static let backboneHead: [(String, Bool, [String])] = [
+        ("id", false, ["string"]), ("extension", true, ["Extension"]), ("modifierExtension", true, ["Extension"]),
+    ]
 
     /// The children of `context` (an AuditEvent path such as `AuditEvent.agent`, or a
     /// datatype name), in order.
@@ -97,7 +134,8 @@ public enum FHIRSchema {
             var ordered: [FHIRNode.Member] = []
             var used: Set<String> = ["resourceType"]
             for element in children(of: context) {
-                let names = element.name.hasSuffix("[x]")
+                let names =
+                    element.name.hasSuffix("[x]")
                     ? members.keys.filter { $0.hasPrefix(String(element.name.dropLast(3))) }.sorted()
                     : (members[element.name] != nil ? [element.name] : [])
                 for name in names {

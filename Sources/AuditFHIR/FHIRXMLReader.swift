@@ -1,7 +1,8 @@
 public import AuditCore
 public import Foundation
+
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 
 /// Reads FHIR XML (an AuditEvent, or a Bundle of them) into FHIR JSON, using the schema to know
@@ -89,7 +90,10 @@ public enum FHIRXMLReader {
         var divDepth = 0
         var markup = ""
 
-        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+        func parser(
+            _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+            attributes: [String: String] = [:]
+        ) {
             if divDepth > 0 || (name == "div" && stack.last?.name == "text") {
                 divDepth += 1
                 markup += "<" + name

@@ -74,7 +74,11 @@ extension KeyRing {
 
     /// Why a key file could not be used. Messages name the file's path, never a key.
     public struct FileError: Error, Sendable, CustomStringConvertible {
-        public enum Code: String, Sendable { case missing, unreadable, invalid, tooOpen = "too_open", exists, unwritable }
+        public enum Code: String, Sendable {
+            case missing, unreadable, invalid
+            case tooOpen = "too_open"
+            case exists, unwritable
+        }
         public var code: Code
         public var message: String
         public var description: String { message }

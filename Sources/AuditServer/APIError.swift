@@ -43,12 +43,13 @@ public struct APIError: HTTPResponseError {
             "status": .number(Double(status.code)), "detail": .string(message), "code": .string(code),
         ]
         if !recordErrors.isEmpty {
-            problem["errors"] = .array(recordErrors.map { record in
-                .object([
-                    "code": .string(record.code.rawValue), "field": record.field.map(JSONValue.string) ?? .null,
-                    "line": record.line.map { .number(Double($0)) } ?? .null, "message": .string(record.message),
-                ])
-            })
+            problem["errors"] = .array(
+                recordErrors.map { record in
+                    .object([
+                        "code": .string(record.code.rawValue), "field": record.field.map(JSONValue.string) ?? .null,
+                        "line": record.line.map { .number(Double($0)) } ?? .null, "message": .string(record.message),
+                    ])
+                })
         }
         var response = JSONResponse.make(.object(problem), status: status)
         response.headers[.contentType] = Self.problemContentType
@@ -61,7 +62,8 @@ public struct APIError: HTTPResponseError {
         status.reasonPhrase.isEmpty ? "Error \(status.code)" : status.reasonPhrase
     }
 
-    static let unauthorized = APIError(.unauthorized, code: "unauthorized", message: "a valid API key is required: Authorization: Bearer <secret>")
+    static let unauthorized = APIError(
+        .unauthorized, code: "unauthorized", message: "a valid API key is required: Authorization: Bearer <secret>")
     static func forbidden(_ message: String) -> APIError { APIError(.forbidden, code: "forbidden", message: message) }
     static func notFound(_ message: String) -> APIError { APIError(.notFound, code: "not_found", message: message) }
     static func badRequest(_ message: String) -> APIError { APIError(.badRequest, code: "bad_request", message: message) }
@@ -105,7 +107,9 @@ public struct APIError: HTTPResponseError {
 struct ProblemMiddleware: RouterMiddleware {
     typealias Context = ServerContext
 
-    func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws
+        -> Response
+    {
         do {
             let response = try await next(request, context)
             // The router answers an unknown route with an empty 404 rather than throwing.

@@ -1,7 +1,7 @@
-import AuditStore
+import AuditStorage
 public import CareTrail
-public import Hummingbird
 import HTTPTypes
+public import Hummingbird
 
 /// Authenticates every request by its bearer API key, but those to the public routes
 /// (`/health`, `/fhir/metadata`, and `/metrics` unless it is configured to need a key): a
@@ -16,7 +16,9 @@ public struct APIKeyAuthenticator: RouterMiddleware {
         publicPaths = metricsNeedKey ? ["/health", "/fhir/metadata"] : ["/health", "/fhir/metadata", "/metrics"]
     }
 
-    public func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws
+        -> Response
+    {
         if publicPaths.contains(request.uri.path) { return try await next(request, context) }
         guard let header = request.headers[.authorization], let secret = Self.bearerToken(header),
             let key = log.authenticate(secret: secret)

@@ -1,7 +1,7 @@
 import AuditAnalysis
 import AuditChain
 import AuditCore
-public import AuditStore
+public import AuditStorage
 public import CareTrail
 import Foundation
 public import Hummingbird
@@ -43,6 +43,16 @@ public enum CareTrailServer {
             router: router(log: log, metrics: ServerMetrics(streams: streams), metricsNeedKey: metricsNeedKey), server: server,
             configuration: .init(address: .hostname(host, port: port), serverName: "CareTrail"),
             logger: Logger(label: "CareTrail") { ServerLogHandler(label: $0) }
+        )
+    }
+
+    /// The server of ``application(log:host:port:tls:streams:metricsNeedKey:)``, ready to run:
+    /// what `caretrail serve` starts, without its caller naming a Hummingbird type.
+    public static func prepare(
+        log: AuditLog, host: String, port: Int, tls: (certificate: String, key: String)?, streams: [String], metricsNeedKey: Bool
+    ) throws -> PreparedServer {
+        PreparedServer(
+            application: try application(log: log, host: host, port: port, tls: tls, streams: streams, metricsNeedKey: metricsNeedKey)
         )
     }
 
@@ -103,7 +113,7 @@ struct API: Sendable {
         self.log = log
         self.metrics = metrics
         self.bodyTimeoutSeconds = bodyTimeoutSeconds
-        self.healthState = HealthState(store: log.store)
+        self.healthState = HealthState(store: log.reader)
     }
 
     /// The caller's key, if its role is one of `roles`.
@@ -156,7 +166,10 @@ struct API: Sendable {
             number += 1
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             do throws(IngestError) {
-                records.append(try line.withUnsafeBufferPointer { buffer throws(IngestError) in try IngestContract.decode(bytes: buffer, lineNumber: number) })
+                records.append(
+                    try line.withUnsafeBufferPointer { buffer throws(IngestError) in
+                        try IngestContract.decode(bytes: buffer, lineNumber: number)
+                    })
             } catch {
                 if errors.count < AuditLog.maximumReportedErrors { errors.append(error) }
             }
@@ -190,7 +203,7 @@ struct API: Sendable {
 
     func head(_ context: ServerContext) throws -> Response {
         _ = try require(context, Set(APIRole.allCases))
-        return JSONResponse.make((try log.store.head())?.jsonValue ?? .object(["seq": 0, "hash": .string(String(repeating: "0", count: 64))]))
+        return JSONResponse.make((try log.head())?.jsonValue ?? .object(["seq": 0, "hash": .string(String(repeating: "0", count: 64))]))
     }
 
     /// A full verification, one at a time per server (another caller meanwhile gets 429 with
@@ -199,10 +212,10 @@ struct API: Sendable {
         _ = try require(context, Self.readers)
         try verifications.acquire()
         defer { verifications.release() }
-        let store = log.store
+        let log = self.log
         let report = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<VerificationReport, any Error>) in
             Thread.detachNewThread {
-                continuation.resume(with: Result { try store.verify() })
+                continuation.resume(with: Result { try log.verify() })
             }
         }
         return JSONResponse.make(report.jsonValue)
@@ -210,7 +223,7 @@ struct API: Sendable {
 
     func entry(_ context: ServerContext) throws -> Response {
         let key = try require(context, Self.readers.union([.siem]))
-        guard let seq = context.parameters.get("seq").flatMap({ Int64($0) }), let entry = try log.store.entry(seq: seq) else {
+        guard let seq = context.parameters.get("seq").flatMap({ Int64($0) }), let entry = try log.entry(seq: seq) else {
             throw APIError.notFound("no such entry")
         }
         guard allows(key, tenant: entry.content.tenantID) else { throw APIError.forbidden("the entry belongs to another tenant") }
@@ -219,13 +232,13 @@ struct API: Sendable {
 
     func trace(_ context: ServerContext) throws -> Response {
         let key = try require(context, Self.readers)
-        let entries = try log.store.entries(trace: context.parameters.get("id") ?? "")
+        let entries = try log.entries(trace: context.parameters.get("id") ?? "")
         return try visible(entries, key: key)
     }
 
     func timeline(_ context: ServerContext) throws -> Response {
         let key = try require(context, Self.readers)
-        let entries = try log.store.entries(.conversation(context.parameters.get("id") ?? ""))
+        let entries = try log.entries(.conversation(context.parameters.get("id") ?? ""))
         return try visible(entries, key: key)
     }
 
@@ -301,5 +314,15 @@ extension StoreError: HTTPResponseError {
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         try APIError(status, code: code.rawValue, message: message).response(from: request, context: context)
+    }
+}
+
+/// A configured HTTP server: ``run()`` serves until SIGINT or SIGTERM.
+public struct PreparedServer {
+    let application: any ApplicationProtocol
+
+    /// Serves requests until the process is asked to stop, then finishes the requests in flight.
+    public func run() async throws {
+        try await application.runService()
     }
 }

@@ -1,7 +1,7 @@
 import AuditChain
 import AuditCore
 import AuditFHIR
-import AuditStore
+import AuditStorage
 import CareTrail
 import Foundation
 import Hummingbird
@@ -43,10 +43,11 @@ struct ExportStream: Sendable {
         let limit = api.exports
         try limit.acquire()
         let channel = ChunkChannel(capacity: 8)
-        let store = log.store
+        let store = log.reader
         Thread.detachNewThread {
             do {
-                _ = try exporter.export(store: store, selection: selection, bundleID: "caretrail-export", timestamp: store.clock()) { bytes in
+                _ = try exporter.export(store: store, selection: selection, bundleID: "caretrail-export", timestamp: store.clock()) {
+                    bytes in
                     if !channel.put(bytes) { throw CancellationError() }
                 }
                 channel.close(failure: nil)

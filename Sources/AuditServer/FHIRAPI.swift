@@ -1,7 +1,7 @@
 import AuditChain
 import AuditCore
 import AuditFHIR
-import AuditStore
+import AuditStorage
 import CareTrail
 import Foundation
 import Hummingbird
@@ -42,22 +42,44 @@ struct FHIRAPI: Sendable {
             let type = name == "date" ? "date" : (["patient", "agent", "entity"].contains(name) ? "reference" : "token")
             return .object([.init("name", .string(name)), .init("type", .string(type))])
         }
-        let statement = FHIRNode.resource("CapabilityStatement", [
-            .init("status", .string("active")), .init("date", .string(log.store.clock().description)),
-            .init("kind", .string("instance")), .init("software", .object([.init("name", .string("CareTrail"))])),
-            .init("fhirVersion", .string("4.0.1")),
-            .init("format", .array([.string("application/fhir+json"), .string("application/fhir+xml")])),
-            .init("rest", .array([.object([
-                .init("mode", .string("server")),
-                .init("security", .object([.init("description", .string("Bearer API keys (caretrail keys create); roles siem, privacy_officer and admin read AuditEvents of their tenant"))])),
-                .init("resource", .array([.object([
-                    .init("type", .string("AuditEvent")),
-                    .init("supportedProfile", .array([.string(FHIRVocabulary.profileR4)])),
-                    .init("interaction", .array([.object([.init("code", .string("read"))]), .object([.init("code", .string("search-type"))])])),
-                    .init("searchParam", .array(search)),
-                ])])),
-            ])])),
-        ])
+        let statement = FHIRNode.resource(
+            "CapabilityStatement",
+            [
+                .init("status", .string("active")), .init("date", .string(log.now().description)),
+                .init("kind", .string("instance")), .init("software", .object([.init("name", .string("CareTrail"))])),
+                .init("fhirVersion", .string("4.0.1")),
+                .init("format", .array([.string("application/fhir+json"), .string("application/fhir+xml")])),
+                .init(
+                    "rest",
+                    .array([
+                        .object([
+                            .init("mode", .string("server")),
+                            .init(
+                                "security",
+                                .object([
+                                    .init(
+                                        "description",
+                                        .string(
+                                            "Bearer API keys (caretrail keys create); roles siem, privacy_officer and admin read AuditEvents of their tenant"
+                                        ))
+                                ])),
+                            .init(
+                                "resource",
+                                .array([
+                                    .object([
+                                        .init("type", .string("AuditEvent")),
+                                        .init("supportedProfile", .array([.string(FHIRVocabulary.profileR4)])),
+                                        .init(
+                                            "interaction",
+                                            .array([
+                                                .object([.init("code", .string("read"))]), .object([.init("code", .string("search-type"))]),
+                                            ])),
+                                        .init("searchParam", .array(search)),
+                                    ])
+                                ])),
+                        ])
+                    ])),
+            ])
         return respond(statement, xml: try wantsXML(request))
     }
 
@@ -66,7 +88,7 @@ struct FHIRAPI: Sendable {
         let id = context.parameters.get("id") ?? ""
         // ct<seq>-<12 hex>[-<n>]
         let parts = id.dropFirst(2).split(separator: "-")
-        guard id.hasPrefix("ct"), parts.count >= 2, let seq = Int64(parts[0]), let entry = try log.store.entry(seq: seq),
+        guard id.hasPrefix("ct"), parts.count >= 2, let seq = Int64(parts[0]), let entry = try log.entry(seq: seq),
             entry.entryHash.hex.hasPrefix(parts[1]),
             let event = mapper.events(for: entry).first(where: { $0["id"] == .string(id) })
         else { throw APIError.notFound("no AuditEvent \(id.prefix(64))") }
@@ -89,7 +111,7 @@ struct FHIRAPI: Sendable {
         for (name, _) in query where !Self.searchParameters.contains(String(name)) && name != "_at" && name != "_after" {
             throw APIError.badRequest("unsupported search parameter \(QueryValue.printable(String(name)))")
         }
-        let currentHead = try log.store.head()?.seq ?? 0
+        let currentHead = try log.head()?.seq ?? 0
         let count = try QueryValue.integer(request, "_count", in: 1...1000) ?? 100
         let at = try QueryValue.integer(request, "_at", in: 0...currentHead) ?? currentHead
         let after = try QueryValue.integer(request, "_after", in: 0...at) ?? 0
@@ -149,37 +171,43 @@ struct FHIRAPI: Sendable {
             return true
         }
         if let patient {
-            try log.store.forEachEntry(.patient(patient), after: after, through: at) { consider($0) }
+            try log.forEachEntry(.patient(patient), after: after, through: at) { consider($0) }
         } else if let agent {
-            try log.store.forEachEntry(.user(agent), after: after, through: at) { consider($0) }
+            try log.forEachEntry(.user(agent), after: after, through: at) { consider($0) }
         } else {
             var low = after + 1
             scan: while low <= at {
                 let high = min(at, low + 1023)
-                for entry in try log.store.entries(from: low, through: high, limit: 1024) where !consider(entry) { break scan }
+                for entry in try log.entries(from: low, through: high, limit: 1024) where !consider(entry) { break scan }
                 low = high + 1
             }
         }
         let base = FHIRVocabulary.base
-        var links: [FHIRNode] = [.object([.init("relation", .string("self")), .init("url", .string("\(base)/AuditEvent?\(request.uri.query ?? "")"))])]
+        var links: [FHIRNode] = [
+            .object([.init("relation", .string("self")), .init("url", .string("\(base)/AuditEvent?\(request.uri.query ?? "")"))])
+        ]
         if more {
             var items = query.filter { $0.key != "_at" && $0.key != "_after" }.map {
                 "\(QueryValue.encode(String($0.key)))=\(QueryValue.encode(String($0.value)))"
             }
             items += ["_at=\(at)", "_after=\(lastSeq)"]
-            links.append(.object([.init("relation", .string("next")), .init("url", .string("\(base)/AuditEvent?\(items.joined(separator: "&"))"))]))
+            links.append(
+                .object([.init("relation", .string("next")), .init("url", .string("\(base)/AuditEvent?\(items.joined(separator: "&"))"))]))
         }
         var bundle = FHIRMembers()
         bundle.add("type", string: "searchset")
-        bundle.add("timestamp", string: log.store.clock().description)
+        bundle.add("timestamp", string: log.now().description)
         bundle.add("link", .array(links))
-        bundle.add("entry", .array(matches.map { event in
-            var entry = FHIRMembers()
-            if let id = event.id { entry.add("fullUrl", string: "\(base)/AuditEvent/\(id)") }
-            entry.add("resource", event)
-            entry.add("search", .object([.init("mode", .string("match"))]))
-            return .object(entry.members)
-        }))
+        bundle.add(
+            "entry",
+            .array(
+                matches.map { event in
+                    var entry = FHIRMembers()
+                    if let id = event.id { entry.add("fullUrl", string: "\(base)/AuditEvent/\(id)") }
+                    entry.add("resource", event)
+                    entry.add("search", .object([.init("mode", .string("match"))]))
+                    return .object(entry.members)
+                }))
         return respond(.resource("Bundle", bundle.members), xml: try wantsXML(request))
     }
 
@@ -225,7 +253,11 @@ struct FHIRAPI: Sendable {
         if let subtype, !codes(event["subtype"]).contains(.string(subtype)) { return false }
         if let outcome, event["outcome"] != .string(outcome) { return false }
         if let purpose, !codes(event["purposeOfEvent"]).contains(.string(purpose)) { return false }
-        if let entity, !entities.contains(where: { $0["what"]?["reference"] == .string(entity) || $0["what"]?["identifier"]?["value"] == .string(entity) }) {
+        if let entity,
+            !entities.contains(where: {
+                $0["what"]?["reference"] == .string(entity) || $0["what"]?["identifier"]?["value"] == .string(entity)
+            })
+        {
             return false
         }
         return true

@@ -1,5 +1,5 @@
 import AuditChain
-import AuditStore
+import AuditStorage
 import CareTrail
 import Dispatch
 import Synchronization
@@ -17,7 +17,7 @@ final class HealthState: Sendable {
         var readable: Bool
     }
 
-    private let store: AuditStore
+    private let store: any EntryReading
     private let lastAppendFailed = Atomic(false)
     private let reading = Mutex<(last: Reading, inFlight: Bool)>((Reading(head: nil, readable: true), false))
     private let queue = DispatchQueue(label: "caretrail.health")
@@ -25,7 +25,7 @@ final class HealthState: Sendable {
     /// How long `/health` waits for the head.
     static let readTimeout: Duration = .milliseconds(500)
 
-    init(store: AuditStore) {
+    init(store: any EntryReading) {
         self.store = store
     }
 

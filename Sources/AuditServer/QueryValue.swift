@@ -31,9 +31,11 @@ enum QueryValue {
     /// A parameter name fit to quote in an error: plain ASCII letters, digits, `_` and `-`,
     /// at most 40 of them; anything else is described, not quoted.
     static func printable(_ name: String) -> String {
-        let plain = name.utf8.count <= 40 && name.utf8.allSatisfy {
-            ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F || $0 == 0x2D
-        }
+        let plain =
+            name.utf8.count <= 40
+            && name.utf8.allSatisfy {
+                ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F || $0 == 0x2D
+            }
         return plain ? name : "(a name that is not a plain identifier)"
     }
 

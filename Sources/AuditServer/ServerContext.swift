@@ -1,4 +1,4 @@
-public import AuditStore
+public import AuditStorage
 public import Hummingbird
 
 /// The request context of CareTrail's server: Hummingbird's core storage and the API key the

@@ -1,7 +1,7 @@
 import AuditAnalysis
 import AuditChain
 import AuditCore
-import AuditStore
+import AuditStorage
 import CareTrail
 import Hummingbird
 import Prometheus
@@ -31,8 +31,10 @@ public final class ServerMetrics: Sendable {
         appendFailures = registry.makeCounter(descriptor: name("append_failures", "total", "Appends that failed (nothing was stored)."))
         latency = registry.makeDurationHistogram(
             descriptor: name("http_request_duration", "seconds", "Time to answer a request."),
-            buckets: [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
-                      .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)]
+            buckets: [
+                .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
+            ]
         )
         headSeq = registry.makeGauge(descriptor: name("log_head", "seq", "Sequence number of the log's head."))
         openAlerts = registry.makeGauge(descriptor: name("open_alerts", "", "Alerts awaiting a closing review."))
@@ -52,7 +54,8 @@ public final class ServerMetrics: Sendable {
         let counter = requestCounters.withLock { counters in
             if let counter = counters[key] { return counter }
             let counter = registry.makeCounter(
-                descriptor: MetricNameDescriptor(namespace: "caretrail", metricName: "http_requests", unitName: "total", helpText: "Requests answered."),
+                descriptor: MetricNameDescriptor(
+                    namespace: "caretrail", metricName: "http_requests", unitName: "total", helpText: "Requests answered."),
                 labels: [("method", method), ("status", String(status))]
             )
             counters[key] = counter
@@ -63,7 +66,7 @@ public final class ServerMetrics: Sendable {
 
     /// The metrics as Prometheus text, with the gauges read now.
     func render(log: AuditLog) -> String {
-        headSeq.record(Double((try? log.store.head())?.seq ?? 0))
+        headSeq.record(Double((try? log.head())?.seq ?? 0))
         openAlerts.record(Double((try? log.alerts())?.filter { $0.state == "open" }.count ?? 0))
         recordStreamLag(log: log)
         return registry.emitToString()
@@ -72,10 +75,10 @@ public final class ServerMetrics: Sendable {
     /// Per destination: entries appended but not yet confirmed by it, and the age of the
     /// oldest of them (0 when it has everything).
     private func recordStreamLag(log: AuditLog) {
-        guard !streams.isEmpty, let head = try? log.store.head() else { return }
-        let now = log.store.clock().millisecondsSinceEpoch
+        guard !streams.isEmpty, let head = try? log.head() else { return }
+        let now = log.now().millisecondsSinceEpoch
         for destination in streams {
-            let cursor = (try? log.store.streamCursor(destination)) ?? 0
+            let cursor = (try? log.streamCursor(destination)) ?? 0
             let labels = [("destination", destination)]
             registry.makeGauge(
                 descriptor: MetricNameDescriptor(
@@ -84,8 +87,9 @@ public final class ServerMetrics: Sendable {
                 labels: labels
             ).record(Double(max(0, head.seq - cursor)))
             var seconds = 0.0
-            if cursor < head.seq, let oldest = try? log.store.entry(seq: cursor + 1),
-               let recorded = Timestamp(rfc3339: oldest.recordedAt) {
+            if cursor < head.seq, let oldest = try? log.entry(seq: cursor + 1),
+                let recorded = Timestamp(rfc3339: oldest.recordedAt)
+            {
                 seconds = max(0, Double(now - recorded.millisecondsSinceEpoch) / 1000)
             }
             registry.makeGauge(
@@ -109,7 +113,9 @@ struct MetricsMiddleware: RouterMiddleware {
     typealias Context = ServerContext
     let metrics: ServerMetrics
 
-    func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws
+        -> Response
+    {
         let start = ContinuousClock.now
         do {
             let response = try await next(request, context)

@@ -30,7 +30,8 @@ public enum Hostile {
             case "\\": out += "\\\\"
             default:
                 if scalar.value < 0x20 {
-                    out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+                    out +=
+                        "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
                 } else {
                     out.unicodeScalars.append(scalar)
                 }
@@ -73,7 +74,6 @@ public enum Hostile {
         return "{" + fields.joined(separator: ",") + "}"
     }
 }
-
 
 /// Named counts shared by the iterations of a property check, which may run concurrently.
 public final class Counter: @unchecked Sendable {

@@ -1,4 +1,4 @@
-import AuditStore
+import AuditStorage
 import Foundation
 import Synchronization
 

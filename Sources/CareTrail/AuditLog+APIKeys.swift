@@ -1,12 +1,14 @@
 import AuditChain
-public import AuditCore
+import AuditCore
 import AuditKeys
-public import AuditStore
+public import AuditStorage
 
 extension AuditLog {
     /// Creates an API key for the HTTP server. Returns its record and its secret, which is shown
     /// once and never stored (only its SHA-256 is). The creation is appended to the chain.
-    public func createAPIKey(role: APIRole, tenant: String, name: String? = nil, by admin: String) throws(CareTrailError) -> (key: APIKeyRecord, secret: String) {
+    public func createAPIKey(role: APIRole, tenant: String, name: String? = nil, by admin: String) throws(CareTrailError) -> (
+        key: APIKeyRecord, secret: String
+    ) {
         guard !tenant.isEmpty else { throw CareTrailError(code: .invalidArgument, message: "--tenant: every key belongs to a tenant") }
         let (id, secret) = APIKeySecret.generate()
         let now = store.clock().description
@@ -53,6 +55,9 @@ extension AuditLog {
             "event": .string(event), "key_id": .string(key.id), "role": .string(key.role.rawValue), "tenant": .string(key.tenantID),
         ]
         if let name = key.name { body["name"] = .string(name) }
-        return EncodedEntry(EntryContent(kind: .keyEvent, tenantID: key.tenantID, userID: admin, model: "caretrail", keyID: sanitizer.pseudonymizer.keyID, body: body))
+        return EncodedEntry(
+            EntryContent(
+                kind: .keyEvent, tenantID: key.tenantID, userID: admin, model: "caretrail", keyID: sanitizer.pseudonymizer.keyID, body: body
+            ))
     }
 }

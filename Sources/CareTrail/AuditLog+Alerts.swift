@@ -1,8 +1,8 @@
-import AuditKeys
 public import AuditAnalysis
 public import AuditChain
 public import AuditCore
-import AuditStore
+import AuditKeys
+import AuditStorage
 import Foundation
 
 extension AuditLog {
@@ -64,7 +64,9 @@ extension AuditLog {
     /// Appends a configuration change to the chain; it applies to every writer from then on.
     @discardableResult
     public func setConfiguration(_ configuration: LogConfiguration, changedBy user: String) throws(CareTrailError) -> ChainHead {
-        guard !user.isEmpty else { throw CareTrailError(code: .invalidArgument, message: "--by: who changes the configuration is required") }
+        guard !user.isEmpty else {
+            throw CareTrailError(code: .invalidArgument, message: "--by: who changes the configuration is required")
+        }
         return try appendOwn(configuration.entryContent(changedBy: user, keyID: sanitizer.pseudonymizer.keyID))
     }
 
@@ -88,6 +90,6 @@ func storeCall<T>(_ body: () throws(StoreError) -> T) throws(CareTrailError) -> 
     do {
         return try body()
     } catch {
-        throw CareTrailError(code: .store, message: error.message)
+        throw CareTrailError(error)
     }
 }

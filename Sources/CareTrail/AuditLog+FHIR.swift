@@ -1,7 +1,7 @@
 public import AuditChain
 import AuditCore
 import AuditFHIR
-import AuditStore
+import AuditStorage
 import Foundation
 
 /// What a FHIR import appended.
@@ -39,7 +39,9 @@ extension AuditLog {
             }
             contents.append(EncodedEntry(FHIRImporter.content(event, keyID: sanitizer.pseudonymizer.keyID)))
         }
-        let receipt = try storeCall { () throws(StoreError) in contents.isEmpty ? AppendReceipt(entries: [], head: try store.head()) : try store.appendNow(contents) }
+        let receipt = try storeCall { () throws(StoreError) in
+            contents.isEmpty ? AppendReceipt(entries: [], head: try store.head()) : try store.appendNow(contents)
+        }
         return FHIRImportSummary(imported: contents.count, alreadyInLog: already, head: receipt.head)
     }
 }

@@ -1,7 +1,7 @@
+import AuditAnalysis
 public import AuditChain
 import AuditCore
-import AuditAnalysis
-import AuditStore
+import AuditStorage
 public import Foundation
 
 /// What an ingest appended.
@@ -43,7 +43,7 @@ extension AuditLog {
         let source = PreparedChunks(reader: JSONLinesReader(handle: handle), chunkSize: chunkSize, log: self)
         var errors: [IngestError] = []
         do {
-            let (count, derived, head) = try store.appendAll { sink in
+            let (count, derived, head) = try store.appendAll { append in
                 var current = try source.next()
                 while let prepared = current {
                     // Read and prepare the next chunk on other threads while this one is inserted.
@@ -54,7 +54,7 @@ extension AuditLog {
                     }
                     // After the first bad line, keep reading only to report the others.
                     if errors.isEmpty {
-                        try sink.append(prepared.compactMap { try? $0.get() })
+                        try append(prepared.compactMap { try? $0.get() })
                     }
                     group.wait()
                     if errors.count >= Self.maximumReportedErrors { break }
@@ -66,13 +66,14 @@ extension AuditLog {
         } catch is RollBack {
             throw CareTrailError(
                 code: .invalidRecords,
-                message: "\(errors.count)\(errors.count >= Self.maximumReportedErrors ? " or more" : "") bad record\(errors.count == 1 ? "" : "s"); nothing was appended",
+                message:
+                    "\(errors.count)\(errors.count >= Self.maximumReportedErrors ? " or more" : "") bad record\(errors.count == 1 ? "" : "s"); nothing was appended",
                 recordErrors: errors
             )
         } catch let error as CareTrailError {
             throw error
         } catch let error as StoreError {
-            throw CareTrailError(code: .store, message: error.message)
+            throw CareTrailError(error)
         } catch {
             throw CareTrailError(code: .input, message: "cannot read the input; nothing was appended")
         }

@@ -1,7 +1,7 @@
 public import AuditAnalysis
 public import AuditCore
 import AuditKeys
-import AuditStore
+import AuditStorage
 
 extension AuditLog {
     /// Whom a report is about, as a privacy officer names them.

@@ -2,7 +2,8 @@ import AuditAnalysis
 public import AuditChain
 public import AuditCore
 public import AuditKeys
-public import AuditStore
+import AuditSQLite
+public import AuditStorage
 import Foundation
 import Synchronization
 
@@ -14,8 +15,9 @@ import Synchronization
 /// let head = try await log.record(.toolCall(call))
 /// ```
 public final class AuditLog: Sendable {
-    /// The hash-chained store.
-    public let store: AuditStore
+    /// The hash-chained store: a backend behind the storage protocols. Private to the
+    /// library: everything that reaches it goes through the sanitizer and the log's rules.
+    let store: any AuditStore
     /// Every pseudonymisation key, and the current one.
     public let keyRing: KeyRing
     /// The sanitizer, with the current key and the log's chained policy (rebuilt when a
@@ -35,7 +37,7 @@ public final class AuditLog: Sendable {
     /// API keys looked up recently by ``authenticate(secret:)``.
     let apiKeyCache = APIKeyCache()
 
-    init(store: AuditStore, keyRing: KeyRing, monitor: AlertMonitor) {
+    init(store: any AuditStore, keyRing: KeyRing, monitor: AlertMonitor) {
         self.store = store
         self.keyRing = keyRing
         self.monitor = monitor
@@ -66,7 +68,7 @@ public final class AuditLog: Sendable {
     /// production, tests use small blocks and spans.
     public static func create(
         database path: String, keyFile: String? = nil, policy: SanitizerPolicy? = nil,
-        clock: @escaping @Sendable () -> Timestamp = AuditStore.systemClock, postingBlockShift: Int = 16,
+        clock: @escaping @Sendable () -> Timestamp = SystemClock.now, postingBlockShift: Int = 16,
         postingSpanShift: Int = 4
     ) throws(CareTrailError) -> AuditLog {
         let keyPath = keyFile ?? defaultKeyFile(forDatabase: path)
@@ -81,7 +83,7 @@ public final class AuditLog: Sendable {
         }
         do {
             let monitor = AlertMonitor()
-            let store = try AuditStore.create(
+            let store = try SQLiteStore.create(
                 at: path, clock: clock, observer: monitor, postingBlockShift: postingBlockShift, postingSpanShift: postingSpanShift
             )
             let log = AuditLog(store: store, keyRing: ring, monitor: monitor)
@@ -93,7 +95,7 @@ public final class AuditLog: Sendable {
         } catch let error as CareTrailError {
             throw error
         } catch let error as StoreError {
-            throw CareTrailError(code: .store, message: error.message)
+            throw CareTrailError(error)
         } catch {
             throw CareTrailError(code: .store, message: "the log could not be created")
         }
@@ -104,17 +106,17 @@ public final class AuditLog: Sendable {
     /// fails.
     public static func open(
         database path: String, keyFile: String? = nil, policy: SanitizerPolicy? = nil,
-        clock: @escaping @Sendable () -> Timestamp = AuditStore.systemClock, busyTimeout: Double = 30
+        clock: @escaping @Sendable () -> Timestamp = SystemClock.now, busyTimeout: Double = 30
     ) throws(CareTrailError) -> AuditLog {
-        let store: AuditStore
+        let store: SQLiteStore
         let monitor = AlertMonitor()
         do {
-            store = try AuditStore.open(at: path, clock: clock, observer: monitor, busyTimeout: busyTimeout)
+            store = try SQLiteStore.open(at: path, clock: clock, observer: monitor, busyTimeout: busyTimeout)
             if let entry = try store.latest(.config) {
                 monitor.prime(try LogConfiguration(entry: entry), seq: entry.seq)
             }
         } catch let error as StoreError {
-            throw CareTrailError(code: .store, message: error.message)
+            throw CareTrailError(error)
         } catch {
             throw CareTrailError(code: .store, message: "the log's configuration entry is unreadable: \(error)")
         }
@@ -144,7 +146,9 @@ public final class AuditLog: Sendable {
     /// Checks a decoded record against the log's rules before it is sanitised: the tenant's
     /// purpose restrictions and the record-time policy (`timestamp_skew`). Returns whether the
     /// record is late.
-    func admit(_ record: IngestRecord, restrictions: PurposeRestrictions, recordTime: RecordTimePolicy, now: Timestamp) throws(IngestError) -> Bool {
+    func admit(_ record: IngestRecord, restrictions: PurposeRestrictions, recordTime: RecordTimePolicy, now: Timestamp) throws(IngestError)
+        -> Bool
+    {
         try restrictions.check(record)
         try recordTime.check(record, now: now)
         return recordTime.isLate(record, now: now)
@@ -183,7 +187,7 @@ public final class AuditLog: Sendable {
         do {
             return try await store.append(encoded)
         } catch let error as StoreError {
-            throw CareTrailError(code: .store, message: error.message)
+            throw CareTrailError(error)
         } catch {
             throw CareTrailError(code: .store, message: "the append failed")
         }

@@ -1,5 +1,5 @@
 public import AuditCore
-import AuditStore
+import AuditStorage
 import Foundation
 
 /// Who is calling a tool, for what, and on which patient: everything a tool call's audit
@@ -62,7 +62,7 @@ extension AuditLog {
         summary: (Output) -> [String: JSONValue], _ handler: () async throws -> Output
     ) async throws -> Output {
         let started = ContinuousClock.now
-        let timestamp = AuditStore.systemClock()
+        let timestamp = SystemClock.now()
         let outcome: Result<Output, any Error>
         do {
             outcome = .success(try await handler())
@@ -113,4 +113,3 @@ extension AuditLog {
         return ["value": value]
     }
 }
-

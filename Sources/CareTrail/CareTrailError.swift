@@ -1,6 +1,10 @@
 public import AuditCore
+public import AuditStorage
 
-/// Why the audit log refused or failed an operation. Messages never contain PHI.
+/// Why the audit log refused or failed an operation: the one error type of ``AuditLog``, for
+/// the CLI, the HTTP API and agents alike. It has a stable ``code``, a message that never
+/// contains PHI, and the lower-level error that caused it, if any (a ``StoreError``,
+/// whose message is PHI-free too).
 public struct CareTrailError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable, Equatable {
         /// One or more records broke the ingest contract; nothing was appended.
@@ -23,11 +27,19 @@ public struct CareTrailError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// For ``Code/invalidRecords``: each bad record, with its line.
     public var recordErrors: [IngestError]
+    /// The error that caused this one, if any.
+    public var cause: (any Error & Sendable)?
 
-    public init(code: Code, message: String, recordErrors: [IngestError] = []) {
+    public init(code: Code, message: String, recordErrors: [IngestError] = [], cause: (any Error & Sendable)? = nil) {
         self.code = code
         self.message = message
         self.recordErrors = recordErrors
+        self.cause = cause
+    }
+
+    /// A storage failure, with its cause.
+    public init(_ error: StoreError) {
+        self.init(code: .store, message: error.message, cause: error)
     }
 
     public var description: String {

@@ -35,7 +35,8 @@ public struct ClearTextScan: Sendable {
         self.needles = needles.filter { $0.utf8.count >= 5 }
     }
 
-    private static func collect(_ value: JSONValue, sensitive: Bool, freeText: Bool, sanitizer: Sanitizer, into needles: inout Set<String>) {
+    private static func collect(_ value: JSONValue, sensitive: Bool, freeText: Bool, sanitizer: Sanitizer, into needles: inout Set<String>)
+    {
         switch value {
         case .object(let members):
             for (key, member) in members {

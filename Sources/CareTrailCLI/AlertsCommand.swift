@@ -24,7 +24,8 @@ struct AlertsListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List alerts, oldest first, with state (open, reviewed), overdue flag and the entries behind each.",
-        discussion: "An alert is open until a review closes it (justified or unjustified); needs-follow-up keeps it open. Open alerts past the review deadline (configuration review_deadline_days, default 7) are overdue."
+        discussion:
+            "An alert is open until a review closes it (justified or unjustified); needs-follow-up keeps it open. Open alerts past the review deadline (configuration review_deadline_days, default 7) are overdue."
     )
 
     @OptionGroup var store: StoreOptions
@@ -39,7 +40,9 @@ struct AlertsListCommand: ParsableCommand {
             var wanted: AlertKind?
             if let kind {
                 guard let parsed = AlertKind(rawValue: kind) else {
-                    throw CLIFailure(exitCode: .invalidInput, message: "--kind: must be one of \(AlertKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw CLIFailure(
+                        exitCode: .invalidInput,
+                        message: "--kind: must be one of \(AlertKind.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 wanted = parsed
             }
@@ -58,13 +61,15 @@ struct AlertsListCommand: ParsableCommand {
                         status.state + (status.overdue ? " (overdue)" : ""), status.decision?.rawValue ?? "-",
                         status.alert.raisedAt, status.alert.patientID ?? status.alert.userID ?? "-",
                         status.alert.entrySeqs.count > 6
-                            ? status.alert.entrySeqs.prefix(5).map(String.init).joined(separator: ",") + ",…(\(status.alert.entrySeqs.count))"
+                            ? status.alert.entrySeqs.prefix(5).map(String.init).joined(separator: ",")
+                                + ",…(\(status.alert.entrySeqs.count))"
                             : status.alert.entrySeqs.map(String.init).joined(separator: ","),
                     ]
                 }
-                print(TextTable.render(
-                    header: ["ID", "KIND", "SEVERITY", "STATE", "DECISION", "RAISED AT", "CONCERNS", "ENTRIES"], rows: rows
-                ))
+                print(
+                    TextTable.render(
+                        header: ["ID", "KIND", "SEVERITY", "STATE", "DECISION", "RAISED AT", "CONCERNS", "ENTRIES"], rows: rows
+                    ))
                 print("\(alerts.count) alert\(alerts.count == 1 ? "" : "s")")
             }
         }
@@ -75,7 +80,8 @@ struct AlertsScanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scan",
         abstract: "Recompute alerts over history with the rules in force and compare them with those raised live.",
-        discussion: "Read-only. Exit code 0 when the recomputed alerts equal the logged ones, 1 when they differ (alerts missing from the log, or logged alerts the rules do not raise)."
+        discussion:
+            "Read-only. Exit code 0 when the recomputed alerts equal the logged ones, 1 when they differ (alerts missing from the log, or logged alerts the rules do not raise)."
     )
 
     @OptionGroup var store: StoreOptions
@@ -91,23 +97,26 @@ struct AlertsScanCommand: ParsableCommand {
             let scan = try log.scanAlerts(from: lower, to: upper)
             switch format {
             case .json:
-                print(JSONOutput.pretty(.object([
-                    "entries_scanned": .number(Double(scan.entriesScanned)),
-                    "matches": .bool(scan.matches),
-                    "alerts": .array(scan.recomputed.map { draft in
+                print(
+                    JSONOutput.pretty(
                         .object([
-                            "kind": .string(draft.kind.rawValue), "severity": .string(draft.severity.rawValue),
-                            "trigger_seq": .number(Double(draft.triggerSeq)),
-                            "entries": .array(draft.entrySeqs.map { .number(Double($0)) }),
-                            "patient_id": draft.patientID.map(JSONValue.string) ?? .null,
-                            "user_id": draft.userID.map(JSONValue.string) ?? .null,
-                            "event_time": .string(Timestamp(millisecondsSinceEpoch: draft.time).description),
-                            "logged": .bool(!scan.missing.contains(draft)),
-                        ])
-                    }),
-                    "missing_from_log": .array(scan.missing.map { .number(Double($0.triggerSeq)) }),
-                    "not_raised_by_rules": .array(scan.unexpected.map { .string($0.id) }),
-                ])))
+                            "entries_scanned": .number(Double(scan.entriesScanned)),
+                            "matches": .bool(scan.matches),
+                            "alerts": .array(
+                                scan.recomputed.map { draft in
+                                    .object([
+                                        "kind": .string(draft.kind.rawValue), "severity": .string(draft.severity.rawValue),
+                                        "trigger_seq": .number(Double(draft.triggerSeq)),
+                                        "entries": .array(draft.entrySeqs.map { .number(Double($0)) }),
+                                        "patient_id": draft.patientID.map(JSONValue.string) ?? .null,
+                                        "user_id": draft.userID.map(JSONValue.string) ?? .null,
+                                        "event_time": .string(Timestamp(millisecondsSinceEpoch: draft.time).description),
+                                        "logged": .bool(!scan.missing.contains(draft)),
+                                    ])
+                                }),
+                            "missing_from_log": .array(scan.missing.map { .number(Double($0.triggerSeq)) }),
+                            "not_raised_by_rules": .array(scan.unexpected.map { .string($0.id) }),
+                        ])))
             case .table:
                 let rows = scan.recomputed.map { draft in
                     [
@@ -117,7 +126,9 @@ struct AlertsScanCommand: ParsableCommand {
                     ]
                 }
                 print(TextTable.render(header: ["KIND", "SEVERITY", "TRIGGER SEQ", "EVENT TIME", "CONCERNS", "IN LOG"], rows: rows))
-                print("replayed \(scan.entriesScanned) entries: \(scan.recomputed.count) alerts recomputed, \(scan.logged.count) logged; \(scan.missing.count) missing from the log, \(scan.unexpected.count) logged but not raised by the rules")
+                print(
+                    "replayed \(scan.entriesScanned) entries: \(scan.recomputed.count) alerts recomputed, \(scan.logged.count) logged; \(scan.missing.count) missing from the log, \(scan.unexpected.count) logged but not raised by the rules"
+                )
             }
             if !scan.matches { throw ExitCode(CLIExit.integrityFailure.rawValue) }
         }
@@ -168,6 +179,7 @@ enum DateArgument {
                 return Timestamp(millisecondsSinceEpoch: milliseconds)
             }
         }
-        throw CLIFailure(exitCode: .invalidInput, message: "\(option): expected RFC 3339 with an offset (2026-01-05T08:00:00Z) or a day (2026-01-05)")
+        throw CLIFailure(
+            exitCode: .invalidInput, message: "\(option): expected RFC 3339 with an offset (2026-01-05T08:00:00Z) or a day (2026-01-05)")
     }
 }

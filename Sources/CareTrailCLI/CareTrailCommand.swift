@@ -12,7 +12,8 @@ public struct CareTrailCommand: ParsableCommand {
         subcommands: [
             DemoCommand.self, InitCommand.self, IngestCommand.self, VerifyCommand.self, HeadCommand.self,
             ShowCommand.self, ReportCommand.self, TimelineCommand.self, TraceCommand.self, UserActivityCommand.self,
-            FailuresCommand.self, ToolStatsCommand.self, ExportCommand.self, ImportCommand.self, AlertsCommand.self, KeysCommand.self, ServeCommand.self, StreamCommand.self, ReviewCommand.self, ConfigCommand.self, PseudonymCommand.self,
+            FailuresCommand.self, ToolStatsCommand.self, ExportCommand.self, ImportCommand.self, AlertsCommand.self, KeysCommand.self,
+            ServeCommand.self, StreamCommand.self, ReviewCommand.self, ConfigCommand.self, PseudonymCommand.self,
             PIIKeyCommand.self, PolicyCommand.self,
         ]
     )

@@ -28,7 +28,8 @@ struct ConfigCommand: ParsableCommand {
     struct Set: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Append a configuration change to the chain (it applies to every writer from then on).",
-            discussion: "FILE is JSON in the form `config show` prints; omitted keys take their defaults, unknown keys are refused. Exit code 2 for an invalid file."
+            discussion:
+                "FILE is JSON in the form `config show` prints; omitted keys take their defaults, unknown keys are refused. Exit code 2 for an invalid file."
         )
         @OptionGroup var store: StoreOptions
         @Argument(help: "The configuration JSON file.") var file: String

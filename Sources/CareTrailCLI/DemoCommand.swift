@@ -4,8 +4,8 @@ import AuditChain
 import AuditCore
 import AuditExport
 import AuditFHIR
-import AuditStore
 import AuditKeys
+import AuditStorage
 import CareTrail
 import Foundation
 
@@ -24,7 +24,9 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         try runReportingFailures {
             let input = try workload ?? Fixtures.sampleWorkload()
-            let folder = dir ?? FileManager.default.temporaryDirectory
+            let folder =
+                dir
+                ?? FileManager.default.temporaryDirectory
                 .appendingPathComponent("caretrail-demo-\(UUID().uuidString.prefix(8).lowercased())").path
             guard (try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)) != nil else {
                 throw CLIFailure(exitCode: .ioError, message: "cannot create \(folder)")
@@ -33,18 +35,24 @@ struct DemoCommand: ParsableCommand {
             print("CareTrail demo in \(folder)")
 
             let log = try AuditLog.create(database: database)
-            print("1. created \(database) and its key file \(AuditLog.defaultKeyFile(forDatabase: database)) (key \(log.keyRing.currentID), mode 0600)")
+            print(
+                "1. created \(database) and its key file \(AuditLog.defaultKeyFile(forDatabase: database)) (key \(log.keyRing.currentID), mode 0600)"
+            )
 
             var started = Date()
             let summary = try log.ingest(path: input)
             let ingestSeconds = Date().timeIntervalSince(started)
-            print("2. ingested \(input): \(summary.appended) records (tool calls and agent requests) in \(String(format: "%.2f", ingestSeconds)) s, one atomic batch; \(summary.alertsRaised) alerts raised and chained with them")
+            print(
+                "2. ingested \(input): \(summary.appended) records (tool calls and agent requests) in \(String(format: "%.2f", ingestSeconds)) s, one atomic batch; \(summary.alertsRaised) alerts raised and chained with them"
+            )
 
             started = Date()
             let report: VerificationReport
-            report = try storeCall { () throws(StoreError) in try log.store.verify() }
+            report = try log.verify()
             let head = report.head.map(\.description) ?? "none"
-            print("3. verified: \(report.isIntact ? "intact" : "BROKEN"), \(report.entriesChecked) hashes recomputed and linked in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+            print(
+                "3. verified: \(report.isIntact ? "intact" : "BROKEN"), \(report.entriesChecked) hashes recomputed and linked in \(String(format: "%.2f", Date().timeIntervalSince(started))) s"
+            )
             print("   head \(head)")
 
             if let call = try firstEntry(log, where: { $0.content.kind == "tool_call" && $0.content.body.contains("patient_name") }) {
@@ -62,7 +70,9 @@ struct DemoCommand: ParsableCommand {
             let alerts = try log.alerts()
             print("7. alerts (caretrail alerts --db \(database)):")
             for status in alerts.prefix(4) {
-                print("   \(status.alert.id)  \(status.alert.kind.rawValue)  \(status.alert.severity.rawValue)  \(status.state)  entries \(status.alert.entrySeqs.map(String.init).joined(separator: ","))")
+                print(
+                    "   \(status.alert.id)  \(status.alert.kind.rawValue)  \(status.alert.severity.rawValue)  \(status.state)  entries \(status.alert.entrySeqs.map(String.init).joined(separator: ","))"
+                )
             }
             if alerts.count > 4 { print("   … \(alerts.count - 4) more") }
             if let breakGlass = alerts.first(where: { $0.alert.kind == .breakGlass }) {
@@ -71,11 +81,15 @@ struct DemoCommand: ParsableCommand {
                     note: "Confirmed with the ED attending: patient arrived unconscious."
                 )
                 let after = try log.alerts().first { $0.alert.seq == breakGlass.alert.seq }
-                print("   a privacy officer reviews \(breakGlass.alert.id): caretrail review \(breakGlass.alert.id) --by privacy-officer-1 --decision justified --note ...")
+                print(
+                    "   a privacy officer reviews \(breakGlass.alert.id): caretrail review \(breakGlass.alert.id) --by privacy-officer-1 --decision justified --note ..."
+                )
                 print("   -> review chained at seq \(review.seq); the alert's state is now \(after?.state ?? "?")")
             }
             let scan = try log.scanAlerts()
-            print("8. caretrail alerts scan: replaying \(scan.entriesScanned) entries raises \(scan.recomputed.count) alerts, \(scan.matches ? "the same as live detection" : "NOT the same as live detection")")
+            print(
+                "8. caretrail alerts scan: replaying \(scan.entriesScanned) entries raises \(scan.recomputed.count) alerts, \(scan.matches ? "the same as live detection" : "NOT the same as live detection")"
+            )
 
             // The key-spellings workload: one call per identifier spelling of FHIR, HL7 v2 and
             // EHR tool schemas, names in free text, errors and member names, secrets in plural.
@@ -85,17 +99,20 @@ struct DemoCommand: ParsableCommand {
             {
                 let more = try log.ingest(path: spellings)
                 clearText = clearText.merged(with: ClearTextScan(needles: Set(needles.split(separator: "\n").map(String.init))))
-                print("9. ingested \(spellings): \(more.appended) calls spelling identifiers, secrets and free text the ways FHIR, HL7 v2 and EHR tools do")
+                print(
+                    "9. ingested \(spellings): \(more.appended) calls spelling identifiers, secrets and free text the ways FHIR, HL7 v2 and EHR tools do"
+                )
             }
             var files = [database, database + "-wal"]
             for version in FHIRVersion.allCases {
                 for format in [FHIRExporter.Format.ndjson, .xml] {
-                    let path = (folder as NSString).appendingPathComponent("export-\(version.rawValue).\(format == .xml ? "xml" : "ndjson")")
+                    let path = (folder as NSString).appendingPathComponent(
+                        "export-\(version.rawValue).\(format == .xml ? "xml" : "ndjson")")
                     var bytes: [UInt8] = []
                     _ = try storeCall { () throws(StoreError) in
                         do {
                             return try FHIRExporter(version: version, format: format).export(
-                                store: log.store, selection: .init(), bundleID: "demo", timestamp: log.store.clock()
+                                store: log.reader, selection: .init(), bundleID: "demo", timestamp: log.now()
                             ) { chunk in bytes += chunk }
                         } catch {
                             throw StoreError(code: .readFailed, message: "the export failed")
@@ -109,10 +126,10 @@ struct DemoCommand: ParsableCommand {
                 let path = (folder as NSString).appendingPathComponent("siem.\(format.rawValue)")
                 let renderer = SIEMRenderer(format: format)
                 var bytes: [UInt8] = []
-                let last = try storeCall { () throws(StoreError) in try log.store.head()?.seq } ?? 0
+                let last = try log.head()?.seq ?? 0
                 var low: Int64 = 1
                 while low <= last {
-                    for entry in try storeCall({ () throws(StoreError) in try log.store.entries(from: low, through: low + 4095, limit: 4096) }) {
+                    for entry in (try log.entries(from: low, through: low + 4095, limit: 4096)) {
                         bytes += renderer.render(entry)
                         // Syslog messages carry no line end of their own; in a file, one per line.
                         if format == .rfc5424FHIR || format == .rfc5424JSON { bytes.append(0x0A) }
@@ -123,15 +140,19 @@ struct DemoCommand: ParsableCommand {
                 files.append(path)
             }
             let leaks = clearText.leaks(inFiles: files)
-            print("10. scanned the database file, its WAL, the FHIR R4 and R5 exports and the four SIEM formats (\(files.count) files) for the \(clearText.needles.count) distinct clear-text names, SSNs, birth dates, phones, e-mails, API keys and tokens of the input: \(leaks.count) found")
+            print(
+                "10. scanned the database file, its WAL, the FHIR R4 and R5 exports and the four SIEM formats (\(files.count) files) for the \(clearText.needles.count) distinct clear-text names, SSNs, birth dates, phones, e-mails, API keys and tokens of the input: \(leaks.count) found"
+            )
             print("")
-            print("Try: caretrail verify --db \(database)   |   caretrail alerts --db \(database) --open   |   caretrail show --db \(database) --trace tr-00000000")
+            print(
+                "Try: caretrail verify --db \(database)   |   caretrail alerts --db \(database) --open   |   caretrail show --db \(database) --trace tr-00000000"
+            )
             if !report.isIntact || !leaks.isEmpty || !scan.matches { throw ExitCode(CLIExit.integrityFailure.rawValue) }
         }
     }
 
     private func firstEntry(_ log: AuditLog, where predicate: (StoredEntry) -> Bool) throws -> StoredEntry? {
-        try storeCall { () throws(StoreError) in try log.store.entries(from: 1, through: 500, limit: 500) }
+        try log.entries(from: 1, through: 500, limit: 500)
             .first(where: predicate)
     }
 
@@ -165,7 +186,8 @@ enum Fixtures {
                 .appendingPathComponent("fixtures").appendingPathComponent(relative).path
         )
         guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-            throw CLIFailure(exitCode: .ioError, message: "cannot find fixtures/\(relative); run from the project root or pass --workload FILE")
+            throw CLIFailure(
+                exitCode: .ioError, message: "cannot find fixtures/\(relative); run from the project root or pass --workload FILE")
         }
         return found
     }

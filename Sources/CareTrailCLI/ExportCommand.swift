@@ -2,7 +2,7 @@ import ArgumentParser
 import AuditChain
 import AuditCore
 import AuditFHIR
-import AuditStore
+import AuditStorage
 import CareTrail
 import Foundation
 
@@ -40,7 +40,8 @@ struct ExportFHIRCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fhir",
         abstract: "Export tool calls and alerts as FHIR AuditEvents (R4 following IHE BALP, or R5).",
-        discussion: "json: a Bundle of type collection; xml: the same Bundle in FHIR XML; ndjson: one AuditEvent per line. Streams: memory stays flat however large the log. A query (action E) gives one AuditEvent per patient its result named; agent requests, reviews and configuration changes are not exported."
+        discussion:
+            "json: a Bundle of type collection; xml: the same Bundle in FHIR XML; ndjson: one AuditEvent per line. Streams: memory stays flat however large the log. A query (action E) gives one AuditEvent per patient its result named; agent requests, reviews and configuration changes are not exported."
     )
 
     @OptionGroup var store: StoreOptions
@@ -67,12 +68,12 @@ struct ExportFHIRCommand: ParsableCommand {
             }
             defer { if out != nil { try? handle.close() } }
             let exporter = FHIRExporter(version: fhirVersion.version, format: format.format)
-            let head = try storeCall { () throws(StoreError) in try log.store.head() }
+            let head = try log.head()
             let bundleID = "caretrail-export-\(head?.seq ?? 0)"
             do {
                 let count = try exporter.export(
-                    store: log.store, selection: .init(patient: patient, from: lower, to: upper), bundleID: bundleID,
-                    timestamp: log.store.clock()
+                    store: log.reader, selection: .init(patient: patient, from: lower, to: upper), bundleID: bundleID,
+                    timestamp: log.now()
                 ) { bytes in try bytes.withUnsafeBytes { try handle.write(contentsOf: $0) } }
                 if out != nil { printError("caretrail: \(count) AuditEvents written to \(out ?? "")") }
             } catch let error as StoreError {
@@ -97,7 +98,8 @@ struct ImportFHIRCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fhir",
         abstract: "Import FHIR R4 AuditEvents (JSON, NDJSON or XML; one resource or a Bundle) into the chain, all or nothing.",
-        discussion: "Each AuditEvent is kept as given (re-exported unchanged) with its mapped fields indexed. AuditEvents this log exported itself are recognised and not appended twice. Exit codes: 0 imported; 2 not FHIR AuditEvents; 3 file or database unusable."
+        discussion:
+            "Each AuditEvent is kept as given (re-exported unchanged) with its mapped fields indexed. AuditEvents this log exported itself are recognised and not appended twice. Exit codes: 0 imported; 2 not FHIR AuditEvents; 3 file or database unusable."
     )
     @OptionGroup var store: StoreOptions
     @Argument(help: "The file to import.") var file: String
@@ -108,12 +110,16 @@ struct ImportFHIRCommand: ParsableCommand {
             let summary = try store.openLog().importFHIR(path: file)
             switch format {
             case .json:
-                print(JSONOutput.compact(.object([
-                    "imported": .number(Double(summary.imported)), "already_in_log": .number(Double(summary.alreadyInLog)),
-                    "head": summary.head.map(\.jsonValue) ?? .null,
-                ])))
+                print(
+                    JSONOutput.compact(
+                        .object([
+                            "imported": .number(Double(summary.imported)), "already_in_log": .number(Double(summary.alreadyInLog)),
+                            "head": summary.head.map(\.jsonValue) ?? .null,
+                        ])))
             case .text:
-                print("imported \(summary.imported) AuditEvents (\(summary.alreadyInLog) already in this log); head \(summary.head.map(\.description) ?? "none")")
+                print(
+                    "imported \(summary.imported) AuditEvents (\(summary.alreadyInLog) already in this log); head \(summary.head.map(\.description) ?? "none")"
+                )
             }
         }
     }

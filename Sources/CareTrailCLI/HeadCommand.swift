@@ -1,7 +1,7 @@
 import ArgumentParser
 import AuditChain
 import AuditCore
-import AuditStore
+import AuditStorage
 import CareTrail
 
 struct HeadCommand: ParsableCommand {
@@ -16,7 +16,7 @@ struct HeadCommand: ParsableCommand {
         try runReportingFailures {
             let log = try store.openLog()
             let head: ChainHead?
-            head = try storeCall { () throws(StoreError) in try log.store.head() }
+            head = try log.head()
             // An empty log's head is the genesis link: seq 0 and 32 zero bytes.
             print(JSONOutput.compact((head ?? ChainHead(seq: 0, hash: .genesis)).jsonValue))
         }

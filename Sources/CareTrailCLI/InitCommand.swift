@@ -18,9 +18,10 @@ struct InitCommand: ParsableCommand {
             let log = try AuditLog.create(database: path, keyFile: keyFile, policy: try store.sanitizerPolicy())
             switch format {
             case .json:
-                print(JSONOutput.compact([
-                    "database": .string(path), "key_file": .string(keyFile), "key_id": .string(log.keyRing.currentID),
-                ]))
+                print(
+                    JSONOutput.compact([
+                        "database": .string(path), "key_file": .string(keyFile), "key_id": .string(log.keyRing.currentID),
+                    ]))
             case .text:
                 print("created audit database \(path)")
                 print("created key file \(keyFile) (mode 0600, key \(log.keyRing.currentID)); keep it apart from database backups")

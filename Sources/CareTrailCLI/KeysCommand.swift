@@ -1,6 +1,6 @@
 import ArgumentParser
 import AuditCore
-import AuditStore
+import AuditStorage
 import CareTrail
 import Foundation
 
@@ -36,12 +36,16 @@ struct KeysCommand: ParsableCommand {
 
         func run() throws {
             try runReportingFailures {
-                let (key, secret) = try store.openLog().createAPIKey(role: role.role, tenant: tenant, name: name, by: by ?? KeysCommand.currentUser())
+                let (key, secret) = try store.openLog().createAPIKey(
+                    role: role.role, tenant: tenant, name: name, by: by ?? KeysCommand.currentUser())
                 switch format {
                 case .json:
-                    print(JSONOutput.compact(.object([
-                        "id": .string(key.id), "secret": .string(secret), "role": .string(key.role.rawValue), "tenant": .string(key.tenantID),
-                    ])))
+                    print(
+                        JSONOutput.compact(
+                            .object([
+                                "id": .string(key.id), "secret": .string(secret), "role": .string(key.role.rawValue),
+                                "tenant": .string(key.tenantID),
+                            ])))
                 case .text:
                     print("key \(key.id) (\(key.role.rawValue), tenant \(key.tenantID))")
                     print("secret (shown once, keep it safe): \(secret)")
@@ -60,18 +64,22 @@ struct KeysCommand: ParsableCommand {
                 let keys = try store.openLog().apiKeys()
                 switch format {
                 case .json:
-                    print(JSONOutput.pretty(.array(keys.map { key in
-                        .object([
-                            "id": .string(key.id), "role": .string(key.role.rawValue), "tenant": .string(key.tenantID),
-                            "name": key.name.map(JSONValue.string) ?? .null, "created_at": .string(key.createdAt),
-                            "revoked_at": key.revokedAt.map(JSONValue.string) ?? .null,
-                        ])
-                    })))
+                    print(
+                        JSONOutput.pretty(
+                            .array(
+                                keys.map { key in
+                                    .object([
+                                        "id": .string(key.id), "role": .string(key.role.rawValue), "tenant": .string(key.tenantID),
+                                        "name": key.name.map(JSONValue.string) ?? .null, "created_at": .string(key.createdAt),
+                                        "revoked_at": key.revokedAt.map(JSONValue.string) ?? .null,
+                                    ])
+                                })))
                 case .text:
-                    print(TextTable.render(
-                        header: ["ID", "ROLE", "TENANT", "NAME", "CREATED", "REVOKED"],
-                        rows: keys.map { [$0.id, $0.role.rawValue, $0.tenantID, $0.name ?? "-", $0.createdAt, $0.revokedAt ?? "-"] }
-                    ))
+                    print(
+                        TextTable.render(
+                            header: ["ID", "ROLE", "TENANT", "NAME", "CREATED", "REVOKED"],
+                            rows: keys.map { [$0.id, $0.role.rawValue, $0.tenantID, $0.name ?? "-", $0.createdAt, $0.revokedAt ?? "-"] }
+                        ))
                 }
             }
         }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import AuditCore
-import AuditStore
+import AuditStorage
 import CareTrail
 import Foundation
 

@@ -22,9 +22,15 @@ struct PIIKeyCommand: ParsableCommand {
                 let keys = log.keyRing.keys
                 switch format {
                 case .json:
-                    print(JSONOutput.compact(.array(keys.map {
-                        ["id": .string($0.id), "created_at": .string($0.createdAt), "current": .bool($0.id == log.keyRing.currentID)]
-                    })))
+                    print(
+                        JSONOutput.compact(
+                            .array(
+                                keys.map {
+                                    [
+                                        "id": .string($0.id), "created_at": .string($0.createdAt),
+                                        "current": .bool($0.id == log.keyRing.currentID),
+                                    ]
+                                })))
                 case .text:
                     for key in keys { print("\(key.id)\t\(key.createdAt)\(key.id == log.keyRing.currentID ? "\tcurrent" : "")") }
                 }

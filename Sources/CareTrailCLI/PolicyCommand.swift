@@ -5,7 +5,8 @@ import Foundation
 struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
-        abstract: "Print the sanitizer's default field lists as JSON: a starting point for the sanitizer_policy member of caretrail config set."
+        abstract:
+            "Print the sanitizer's default field lists as JSON: a starting point for the sanitizer_policy member of caretrail config set."
     )
 
     func run() throws {

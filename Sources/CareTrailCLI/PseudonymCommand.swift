@@ -7,7 +7,8 @@ struct PseudonymCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pseudonym",
         abstract: "Print the keyed pseudonym of a value, to find every entry about a person.",
-        discussion: "The value is normalised (lower-cased, whitespace collapsed) as stored values are. It is never logged or stored. Entries written under an older key carry that key's id in their tokens: use --all-keys to print one token per key."
+        discussion:
+            "The value is normalised (lower-cased, whitespace collapsed) as stored values are. It is never logged or stored. Entries written under an older key carry that key's id in their tokens: use --all-keys to print one token per key."
     )
 
     @OptionGroup var store: StoreOptions

@@ -1,7 +1,7 @@
 import ArgumentParser
 import AuditChain
 import AuditCore
-import AuditStore
+import AuditStorage
 import CareTrail
 import Foundation
 
@@ -90,7 +90,8 @@ func printEntries(_ lines: [EntryLine], format: TableFormat, footer: String? = n
 /// `caretrail timeline CONVERSATION_ID`.
 struct TimelineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "timeline", abstract: "A conversation's tool calls in turn order: ✓/✗, tool, sanitised arguments, result summary, duration."
+        commandName: "timeline",
+        abstract: "A conversation's tool calls in turn order: ✓/✗, tool, sanitised arguments, result summary, duration."
     )
     @OptionGroup var store: StoreOptions
     @Argument(help: "The conversation id.") var conversationID: String
@@ -100,9 +101,7 @@ struct TimelineCommand: ParsableCommand {
         try runReportingFailures {
             let log = try store.openLog()
             var lines: [EntryLine] = []
-            try storeCall { () throws(StoreError) in
-                try log.store.forEachEntry(.conversation(conversationID)) { lines.append(EntryLine($0)) }
-            }
+            try log.forEachEntry(.conversation(conversationID)) { lines.append(EntryLine($0)) }
             lines.sort { ($0.turn ?? Int.max, $0.entry.seq) < ($1.turn ?? Int.max, $1.entry.seq) }
             let failed = lines.filter { !$0.succeeded }.count
             printEntries(lines, format: format, footer: "\(lines.count) entries, \(failed) failed")
@@ -123,7 +122,7 @@ struct TraceCommand: ParsableCommand {
         try runReportingFailures {
             let log = try store.openLog()
             var lines: [EntryLine] = []
-            try storeCall { () throws(StoreError) in try log.store.forEachEntry(.trace(traceID)) { lines.append(EntryLine($0)) } }
+            try log.forEachEntry(.trace(traceID)) { lines.append(EntryLine($0)) }
             let input = lines.reduce(0) { $0 + $1.usage.input }
             let output = lines.reduce(0) { $0 + $1.usage.output }
             let cost = lines.reduce(0) { $0 + $1.usage.cost }
@@ -131,19 +130,23 @@ struct TraceCommand: ParsableCommand {
             let duration = calls.reduce(0) { $0 + ($1.durationMS ?? 0) }
             switch format {
             case .json:
-                print(JSONOutput.pretty(.object([
-                    "trace_id": .string(traceID), "entries": .array(lines.map(\.jsonValue)),
-                    "totals": .object([
-                        "tool_calls": .number(Double(calls.count)), "failed": .number(Double(calls.filter { !$0.succeeded }.count)),
-                        "input_tokens": .number(input), "output_tokens": .number(output), "cost_usd": .number(cost),
-                        "tool_duration_ms": .number(duration),
-                    ]),
-                ])))
+                print(
+                    JSONOutput.pretty(
+                        .object([
+                            "trace_id": .string(traceID), "entries": .array(lines.map(\.jsonValue)),
+                            "totals": .object([
+                                "tool_calls": .number(Double(calls.count)), "failed": .number(Double(calls.filter { !$0.succeeded }.count)),
+                                "input_tokens": .number(input), "output_tokens": .number(output), "cost_usd": .number(cost),
+                                "tool_duration_ms": .number(duration),
+                            ]),
+                        ])))
             case .table:
-                printEntries(lines, format: .table, footer: String(
-                    format: "%d tool calls (%d failed); tokens in %.0f, out %.0f; cost $%.4f; tool time %.1f ms",
-                    calls.count, calls.filter { !$0.succeeded }.count, input, output, cost, duration
-                ))
+                printEntries(
+                    lines, format: .table,
+                    footer: String(
+                        format: "%d tool calls (%d failed); tokens in %.0f, out %.0f; cost $%.4f; tool time %.1f ms",
+                        calls.count, calls.filter { !$0.succeeded }.count, input, output, cost, duration
+                    ))
             }
         }
     }
@@ -191,21 +194,17 @@ func streamEntries(_ log: AuditLog, _ query: EntryQuery, from: Timestamp?, limit
     case .json:
         var first = true
         FileHandle.standardOutput.write(Data("[".utf8))
-        try storeCall { () throws(StoreError) in
-            try log.store.forEachEntry(query, from: from, limit: limit) { entry in
-                FileHandle.standardOutput.write(Data(((first ? "\n" : ",\n") + JSONOutput.compact(EntryLine(entry).jsonValue)).utf8))
-                first = false
-                count += 1
-            }
+        try log.forEachEntry(query, from: from, limit: limit) { entry in
+            FileHandle.standardOutput.write(Data(((first ? "\n" : ",\n") + JSONOutput.compact(EntryLine(entry).jsonValue)).utf8))
+            first = false
+            count += 1
         }
         print(first ? "]" : "\n]")
     case .table:
         print(EntryLine.header.joined(separator: "\t"))
-        try storeCall { () throws(StoreError) in
-            try log.store.forEachEntry(query, from: from, limit: limit) { entry in
-                print(EntryLine(entry).cells.joined(separator: "\t"))
-                count += 1
-            }
+        try log.forEachEntry(query, from: from, limit: limit) { entry in
+            print(EntryLine(entry).cells.joined(separator: "\t"))
+            count += 1
         }
         print("\(count) entries")
     }
@@ -216,7 +215,8 @@ struct ToolStatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tool-stats",
         abstract: "Per tool: calls, success rate, mean and p95 duration, unique users.",
-        discussion: "Computed from per-tool, per-day counters kept by every append (no scan of the log). p95 comes from a histogram of buckets about 2% wide."
+        discussion:
+            "Computed from per-tool, per-day counters kept by every append (no scan of the log). p95 comes from a histogram of buckets about 2% wide."
     )
     @OptionGroup var store: StoreOptions
     @Argument(help: "Only this tool.") var tool: String?
@@ -229,29 +229,34 @@ struct ToolStatsCommand: ParsableCommand {
                 throw CLIFailure(exitCode: .invalidInput, message: "--since: expected a day (YYYY-MM-DD)")
             }
             let log = try store.openLog()
-            let stats = try storeCall { () throws(StoreError) in try log.store.toolStatistics(tool: tool, fromDay: since) }
+            let stats = try log.toolStatistics(tool: tool, fromDay: since)
             switch format {
             case .json:
-                print(JSONOutput.pretty(.array(stats.map { stat in
-                    .object([
-                        "tool_name": .string(stat.toolName), "calls": .number(Double(stat.calls)),
-                        "failures": .number(Double(stat.failures)), "success_rate": .number((stat.successRate * 10_000).rounded() / 10_000),
-                        "mean_duration_ms": stat.meanDurationMS.map { .number(($0 * 100).rounded() / 100) } ?? .null,
-                        "p95_duration_ms": stat.p95DurationMS.map { .number(($0 * 100).rounded() / 100) } ?? .null,
-                        "unique_users": .number(Double(stat.uniqueUsers)),
-                    ])
-                })))
+                print(
+                    JSONOutput.pretty(
+                        .array(
+                            stats.map { stat in
+                                .object([
+                                    "tool_name": .string(stat.toolName), "calls": .number(Double(stat.calls)),
+                                    "failures": .number(Double(stat.failures)),
+                                    "success_rate": .number((stat.successRate * 10_000).rounded() / 10_000),
+                                    "mean_duration_ms": stat.meanDurationMS.map { .number(($0 * 100).rounded() / 100) } ?? .null,
+                                    "p95_duration_ms": stat.p95DurationMS.map { .number(($0 * 100).rounded() / 100) } ?? .null,
+                                    "unique_users": .number(Double(stat.uniqueUsers)),
+                                ])
+                            })))
             case .table:
-                print(TextTable.render(
-                    header: ["TOOL", "CALLS", "SUCCESS", "MEAN", "P95", "USERS"],
-                    rows: stats.map { stat in
-                        [
-                            stat.toolName, String(stat.calls), String(format: "%.1f%%", stat.successRate * 100),
-                            stat.meanDurationMS.map { String(format: "%.1f ms", $0) } ?? "-",
-                            stat.p95DurationMS.map { String(format: "%.1f ms", $0) } ?? "-", String(stat.uniqueUsers),
-                        ]
-                    }
-                ))
+                print(
+                    TextTable.render(
+                        header: ["TOOL", "CALLS", "SUCCESS", "MEAN", "P95", "USERS"],
+                        rows: stats.map { stat in
+                            [
+                                stat.toolName, String(stat.calls), String(format: "%.1f%%", stat.successRate * 100),
+                                stat.meanDurationMS.map { String(format: "%.1f ms", $0) } ?? "-",
+                                stat.p95DurationMS.map { String(format: "%.1f ms", $0) } ?? "-", String(stat.uniqueUsers),
+                            ]
+                        }
+                    ))
             }
         }
     }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import AuditAnalysis
 import AuditCore
-import AuditStore
+import AuditStorage
 import CareTrail
 import Foundation
 
@@ -58,7 +58,8 @@ struct PatientReportCommand: ParsableCommand {
                 subject = .patientID(patientID)
             } else if let pseudonym {
                 guard pseudonym.hasPrefix("hmac-sha256:") else {
-                    throw CLIFailure(exitCode: .invalidInput, message: "--pseudonym: expected a token as the log stores it (hmac-sha256:<key>:<hex>)")
+                    throw CLIFailure(
+                        exitCode: .invalidInput, message: "--pseudonym: expected a token as the log stores it (hmac-sha256:<key>:<hex>)")
                 }
                 subject = .pseudonym(pseudonym)
             } else {

@@ -9,7 +9,8 @@ struct ReviewCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "review",
         abstract: "Record a privacy officer's review of an alert, as an entry in the hash chain.",
-        discussion: "The review names the reviewer, the decision and a note (identifiers in it are pseudonymised before it is stored). justified and unjustified close the alert; needs-follow-up keeps it open. An alert may be reviewed again; its state follows the latest review. Exit codes: 0 recorded, 2 unknown alert or bad arguments, 3 database unusable."
+        discussion:
+            "The review names the reviewer, the decision and a note (identifiers in it are pseudonymised before it is stored). justified and unjustified close the alert; needs-follow-up keeps it open. An alert may be reviewed again; its state follows the latest review. Exit codes: 0 recorded, 2 unknown alert or bad arguments, 3 database unusable."
     )
 
     @OptionGroup var store: StoreOptions
@@ -29,12 +30,15 @@ struct ReviewCommand: ParsableCommand {
             let status = try log.alerts().first { $0.alert.seq == AlertRecord.seq(fromID: alertID) }
             switch format {
             case .json:
-                print(JSONOutput.compact(.object([
-                    "review_seq": .number(Double(head.seq)), "hash": .string(head.hash.hex),
-                    "alert": status?.jsonValue ?? .null,
-                ])))
+                print(
+                    JSONOutput.compact(
+                        .object([
+                            "review_seq": .number(Double(head.seq)), "hash": .string(head.hash.hex),
+                            "alert": status?.jsonValue ?? .null,
+                        ])))
             case .text:
-                print("review of \(status?.alert.id ?? alertID) chained at seq \(head.seq) (\(head.hash.hex)); state \(status?.state ?? "?")")
+                print(
+                    "review of \(status?.alert.id ?? alertID) chained at seq \(head.seq) (\(head.hash.hex)); state \(status?.state ?? "?")")
             }
         }
     }

@@ -2,10 +2,9 @@ import ArgumentParser
 import AuditCore
 import AuditExport
 import AuditServer
-import AuditStore
-import Foundation
+import AuditStorage
 import CareTrail
-import Hummingbird
+import Foundation
 
 /// `caretrail serve`: the HTTP API.
 struct ServeCommand: AsyncParsableCommand {
@@ -52,14 +51,15 @@ struct ServeCommand: AsyncParsableCommand {
         let tls = tlsCert.flatMap { cert in tlsKey.map { (certificate: cert, key: $0) } }
         let followers = file.streams.map { stream in
             SIEMFollower(
-                target: stream.target, store: log.store,
+                target: stream.target, store: log.reader,
                 renderer: SIEMRenderer(format: stream.format, maximumMessageLength: stream.maximumMessageLength),
                 checkpointInterval: stream.checkpointInterval, entriesPerConfirmation: stream.confirmEvery
             )
         }
-        let app: any ApplicationProtocol
+        let app: PreparedServer
         do {
-            app = try CareTrailServer.application(log: log, host: host, port: port, tls: tls, streams: followers.map(\.target.name),
+            app = try CareTrailServer.prepare(
+                log: log, host: host, port: port, tls: tls, streams: followers.map(\.target.name),
                 metricsNeedKey: file.metricsNeedKey
             )
         } catch {
@@ -70,7 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
         // first append's transaction (seconds on a busy log, with every append queued behind it).
         // A failure here is not fatal: the first append tries again.
         do {
-            try log.store.prepareObserver()
+            try log.prepareDetection()
         } catch {
             printError("caretrail: alert detection will read its history at the first append: \(error.message)")
         }
@@ -82,7 +82,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         defer { followers.forEach { $0.stopAndWait() } }
-        try await app.runService()
+        try await app.run()
     }
 }
 
@@ -104,7 +104,9 @@ struct StreamFile {
         }
         func text(_ key: String) throws -> String? {
             guard let member = members[key] else { return nil }
-            guard let string = member.stringValue else { throw CLIFailure(exitCode: .invalidInput, message: "\(at).\(key): expected a string") }
+            guard let string = member.stringValue else {
+                throw CLIFailure(exitCode: .invalidInput, message: "\(at).\(key): expected a string")
+            }
             return string
         }
         func number(_ key: String, default fallback: Double, minimum: Double) throws -> Double {
@@ -122,7 +124,9 @@ struct StreamFile {
         }
         let formatName = try text("format") ?? SIEMFormat.rfc5424FHIR.rawValue
         guard let format = SIEMFormat(rawValue: formatName) else {
-            throw CLIFailure(exitCode: .invalidInput, message: "\(at).format: expected one of \(SIEMFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw CLIFailure(
+                exitCode: .invalidInput,
+                message: "\(at).format: expected one of \(SIEMFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         self.format = format
         checkpointInterval = try number("checkpoint_interval", default: 60, minimum: 0.1)
@@ -146,7 +150,9 @@ struct ServerFile {
     init() {}
 
     init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw CLIFailure(exitCode: .ioError, message: "cannot read \(path)") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CLIFailure(exitCode: .ioError, message: "cannot read \(path)")
+        }
         guard case .object(let members)? = try? JSONParser.parse(String(decoding: data, as: UTF8.self)) else {
             throw CLIFailure(exitCode: .invalidInput, message: "\(path): not a JSON object")
         }
@@ -163,13 +169,17 @@ struct ServerFile {
             tlsKey = parts["key"]?.stringValue
         }
         if let metrics = members["metrics"] {
-            guard case .object(let parts) = metrics, Set(parts.keys).isSubset(of: ["require_key"]), let flag = parts["require_key"]?.boolValue else {
+            guard case .object(let parts) = metrics, Set(parts.keys).isSubset(of: ["require_key"]),
+                let flag = parts["require_key"]?.boolValue
+            else {
                 throw CLIFailure(exitCode: .invalidInput, message: "\(path): metrics must be {\"require_key\": true|false}")
             }
             metricsNeedKey = flag
         }
         if let list = members["streams"] {
-            guard case .array(let items) = list else { throw CLIFailure(exitCode: .invalidInput, message: "\(path): streams must be a list") }
+            guard case .array(let items) = list else {
+                throw CLIFailure(exitCode: .invalidInput, message: "\(path): streams must be a list")
+            }
             streams = try items.enumerated().map { try StreamFile($0.element, index: $0.offset, path: path) }
             let names = streams.map(\.target.name)
             if Set(names).count != names.count {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import AuditChain
 import AuditCore
-import AuditStore
+import AuditStorage
 import CareTrail
 
 struct ShowCommand: ParsableCommand {
@@ -23,14 +23,15 @@ struct ShowCommand: ParsableCommand {
             let log = try store.openLog()
             do {
                 if let seq {
-                    guard let entry = try log.store.entry(seq: seq) else {
+                    guard let entry = try log.entry(seq: seq) else {
                         throw CLIFailure(exitCode: .ioError, message: "no entry with seq \(seq)")
                     }
                     print(JSONOutput.pretty(entry.jsonValue))
                 } else if let trace {
-                    let entries = try log.store.entries(trace: trace)
+                    let entries = try log.entries(trace: trace)
                     // The request first, then its tool calls in log order.
-                    let ordered = entries.filter { $0.content.kind == RecordKind.agentRequest.rawValue }
+                    let ordered =
+                        entries.filter { $0.content.kind == RecordKind.agentRequest.rawValue }
                         + entries.filter { $0.content.kind != RecordKind.agentRequest.rawValue }
                     print(JSONOutput.pretty(.array(ordered.map(\.jsonValue))))
                 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import AuditExport
-import AuditStore
+import AuditStorage
 import CareTrail
 import Dispatch
 import Foundation
@@ -59,16 +59,20 @@ struct StreamCommand: ParsableCommand {
                 do throws(SIEMError) {
                     let destination = try target.open()
                     defer { destination.close() }
-                    var streamer = SIEMStreamer(store: log.store, renderer: renderer, destination: destination)
+                    var streamer = SIEMStreamer(store: log.reader, renderer: renderer, destination: destination)
                     streamer.entriesPerConfirmation = confirmEvery
                     let delivered = try streamer.deliverBacklog(fromSeq: fromSeq)
                     printError("caretrail: \(delivered) entries delivered to \(destination.name)")
                 } catch {
-                    throw CLIFailure(exitCode: .ioError, message: "\(error.message); the cursor stays at the last entry the destination confirmed")
+                    throw CLIFailure(
+                        exitCode: .ioError, message: "\(error.message); the cursor stays at the last entry the destination confirmed")
                 }
                 return
             }
-            follow(SIEMFollower(target: target, store: log.store, renderer: renderer, checkpointInterval: checkpointInterval, entriesPerConfirmation: confirmEvery))
+            follow(
+                SIEMFollower(
+                    target: target, store: log.reader, renderer: renderer, checkpointInterval: checkpointInterval,
+                    entriesPerConfirmation: confirmEvery))
         }
     }
 

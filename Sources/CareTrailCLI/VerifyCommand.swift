@@ -1,7 +1,7 @@
 import ArgumentParser
 import AuditChain
 import AuditCore
-import AuditStore
+import AuditStorage
 import CareTrail
 import Foundation
 
@@ -9,7 +9,8 @@ struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Recompute every hash and link; exit 0 when the log is intact, 1 when it is not.",
-        discussion: "With --expect-head SEQ:HASH (a head published earlier, e.g. in a SIEM), also prove that the log still holds that head unchanged, which catches a truncated or rewritten log."
+        discussion:
+            "With --expect-head SEQ:HASH (a head published earlier, e.g. in a SIEM), also prove that the log still holds that head unchanged, which catches a truncated or rewritten log."
     )
 
     @OptionGroup var store: StoreOptions
@@ -27,9 +28,7 @@ struct VerifyCommand: ParsableCommand {
             let log = try store.openLog()
             let started = Date()
             let report: VerificationReport
-            report = try storeCall { () throws(StoreError) in
-                try log.store.verify(expectHead: expectHead.flatMap(ChainHead.init))
-            }
+            report = try log.verify(expectHead: expectHead.flatMap(ChainHead.init))
             let seconds = Date().timeIntervalSince(started)
             switch format {
             case .json:

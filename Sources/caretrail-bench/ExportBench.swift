@@ -1,7 +1,7 @@
 import AuditChain
 import AuditCore
 import AuditFHIR
-import AuditStore
+import AuditStorage
 import CareTrail
 import Foundation
 
@@ -16,27 +16,35 @@ enum ExportBench {
             let value = iterator.next() ?? ""
             switch flag {
             case "--db": database = value
-            default: print("unknown option \(flag)"); exit(64)
+            default:
+                print("unknown option \(flag)")
+                exit(64)
             }
         }
-        guard let database else { print("usage: caretrail-bench export --db PATH (e.g. a log built by `caretrail-bench reports`)"); exit(64) }
+        guard let database else {
+            print("usage: caretrail-bench export --db PATH (e.g. a log built by `caretrail-bench reports`)")
+            exit(64)
+        }
         let log = try AuditLog.open(database: database)
-        print("log: \(try log.store.count()) entries")
+        print("log: \(try log.count()) entries")
         // A first pass, not reported, brings the log into the page cache and the allocator up to
         // size, so that every format is measured alike (the first one otherwise pays for both).
         _ = try FHIRExporter(version: .r4, format: .ndjson).export(
-            store: log.store, selection: .init(), bundleID: "warm-up", timestamp: log.store.clock()
+            store: log.reader, selection: .init(), bundleID: "warm-up", timestamp: log.now()
         ) { _ in }
         for (version, format) in [(FHIRVersion.r4, FHIRExporter.Format.ndjson), (.r4, .json), (.r4, .xml), (.r5, .ndjson), (.r5, .xml)] {
             var bytes = 0
             var count = 0
             let time = try seconds {
                 count = try FHIRExporter(version: version, format: format).export(
-                    store: log.store, selection: .init(), bundleID: "bench", timestamp: log.store.clock()
+                    store: log.reader, selection: .init(), bundleID: "bench", timestamp: log.now()
                 ) { chunk in bytes += chunk.count }
             }
-            print(String(format: "export %@ %@: %d AuditEvents in %.2f s = %.0f/s, %.0f MB (%.0f bytes each)",
-                         version.rawValue, format.rawValue, count, time, Double(count) / time, Double(bytes) / 1e6, Double(bytes) / Double(max(count, 1))))
+            print(
+                String(
+                    format: "export %@ %@: %d AuditEvents in %.2f s = %.0f/s, %.0f MB (%.0f bytes each)",
+                    version.rawValue, format.rawValue, count, time, Double(count) / time, Double(bytes) / 1e6,
+                    Double(bytes) / Double(max(count, 1))))
         }
         print(String(format: "memory:  %.0f MiB peak resident", peakResidentMiB()))
     }

@@ -1,7 +1,7 @@
 import AuditAnalysis
 import AuditChain
 import AuditCore
-import AuditStore
+import AuditStorage
 import CareTrail
 import Foundation
 
@@ -24,25 +24,27 @@ enum ReportsBench {
             case "--db": database = value
             case "--samples": samples = Int(value) ?? samples
             case "--repeat": repeats = max(1, Int(value) ?? 1)
-            default: print("unknown option \(flag)"); exit(64)
+            default:
+                print("unknown option \(flag)")
+                exit(64)
             }
         }
         let path = database ?? FileManager.default.temporaryDirectory.appendingPathComponent("caretrail-reports-\(calls).sqlite").path
         let log: AuditLog
         if FileManager.default.fileExists(atPath: path) {
             log = try AuditLog.open(database: path)
-            print("reusing \(path): \(try log.store.count()) entries")
+            print("reusing \(path): \(try log.count()) entries")
         } else {
             log = try AuditLog.create(database: path)
             let time = try seconds { try build(log, calls: calls) }
             print(String(format: "built %@: %d calls in %.0f s (%.0f calls/s)", path, calls, time, Double(calls) / time))
         }
-        let count = try log.store.count()
+        let count = try log.count()
         let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.doubleValue ?? 0
         print(String(format: "log: %d entries, %.1f GB", count, size / 1e9))
         // The first verification is full (and recorded); reports then verify incrementally.
-        if try log.store.lastVerification() == nil {
-            let time = try seconds { _ = try log.store.verify() }
+        if try log.lastVerification() == nil {
+            let time = try seconds { _ = try log.verify() }
             print(String(format: "first full verification: %.1f s", time))
         }
 
@@ -52,7 +54,7 @@ enum ReportsBench {
         var seq: Int64 = 1
         let step = max(1, count / Int64(samples))
         while seq <= count, patients.count < samples {
-            if let entry = try log.store.entry(seq: seq) {
+            if let entry = try log.entry(seq: seq) {
                 if let patient = entry.content.patientID, entry.content.kind == RecordKind.toolCall.rawValue { patients.append(patient) }
                 if let trace = entry.content.traceID { traces.append(trace) }
             }
@@ -65,49 +67,62 @@ enum ReportsBench {
         var bytes = 0
         for patient in patients {
             var rendered: [UInt8] = []
-            reportTimes.append(try seconds {
-                let report = try log.patientReport(.patientID(patient), from: from, to: to)
-                rendered = report.canonicalJSON
-                accesses += report.totalAccesses
-            })
+            reportTimes.append(
+                try seconds {
+                    let report = try log.patientReport(.patientID(patient), from: from, to: to)
+                    rendered = report.canonicalJSON
+                    accesses += report.totalAccesses
+                })
             bytes += rendered.count
         }
-        print(String(format: "report:  patient access report over a year, JSON rendered, %d patients: median %.2f ms, p95 %.2f ms, max %.2f ms (%.0f accesses and %.0f KB of JSON per report on average)",
-                     patients.count, percentile(reportTimes, 0.5) * 1000, percentile(reportTimes, 0.95) * 1000,
-                     (reportTimes.max() ?? 0) * 1000, Double(accesses) / Double(max(1, patients.count)), Double(bytes) / Double(max(1, patients.count)) / 1024))
+        print(
+            String(
+                format:
+                    "report:  patient access report over a year, JSON rendered, %d patients: median %.2f ms, p95 %.2f ms, max %.2f ms (%.0f accesses and %.0f KB of JSON per report on average)",
+                patients.count, percentile(reportTimes, 0.5) * 1000, percentile(reportTimes, 0.95) * 1000,
+                (reportTimes.max() ?? 0) * 1000, Double(accesses) / Double(max(1, patients.count)),
+                Double(bytes) / Double(max(1, patients.count)) / 1024))
         // Where a report's time goes: the lookup alone (posting lists and buckets), the rows and
         // the report built (no verification), and the JSON rendering.
         var lookupTimes: [Double] = []
         var buildTimes: [Double] = []
         var renderTimes: [Double] = []
         var integrityTimes: [Double] = []
-        let integrity = try log.store.verifyIncrementally()
+        let integrity = try log.verifyIncrementally()
         for patient in patients.prefix(50) {
-            integrityTimes.append(try seconds { _ = try log.store.verifyIncrementally() })
-            lookupTimes.append(try seconds { _ = try log.store.patientSeqs(patient) })
+            integrityTimes.append(try seconds { _ = try log.verifyIncrementally() })
+            lookupTimes.append(try seconds { _ = try log.patientSeqs(patient) })
             var report: AccessReport?
-            buildTimes.append(try seconds {
-                report = try AccessReport.build(
-                    store: log.store, key: .patientID(patient), from: from, to: to, integrity: integrity, deadlineDays: 7, now: log.store.clock()
-                )
-            })
+            buildTimes.append(
+                try seconds {
+                    report = try AccessReport.build(
+                        store: log.reader, key: .patientID(patient), from: from, to: to, integrity: integrity, deadlineDays: 7,
+                        now: log.now()
+                    )
+                })
             renderTimes.append(seconds { _ = report.map(\.canonicalJSON) })
         }
-        print(String(format: "         of which: incremental integrity check %.2f ms, lookup of the sequence numbers %.2f ms, rows and report %.2f ms, JSON %.2f ms (medians)",
-                     percentile(integrityTimes, 0.5) * 1000, percentile(lookupTimes, 0.5) * 1000, percentile(buildTimes, 0.5) * 1000, percentile(renderTimes, 0.5) * 1000))
+        print(
+            String(
+                format:
+                    "         of which: incremental integrity check %.2f ms, lookup of the sequence numbers %.2f ms, rows and report %.2f ms, JSON %.2f ms (medians)",
+                percentile(integrityTimes, 0.5) * 1000, percentile(lookupTimes, 0.5) * 1000, percentile(buildTimes, 0.5) * 1000,
+                percentile(renderTimes, 0.5) * 1000))
         var traceTimes: [Double] = []
         var traceEntries = 0
         for _ in 0..<repeats {
             for trace in traces {
-                traceTimes.append(try seconds { traceEntries += try log.store.entries(.trace(trace)).count })
+                traceTimes.append(try seconds { traceEntries += try log.entries(.trace(trace)).count })
             }
         }
         traceEntries /= repeats
-        print(String(format: "trace:   lookup of one trace's entries, %d traces: median %.3f ms, p95 %.3f ms (%.1f entries each)",
-                     traces.count, percentile(traceTimes, 0.5) * 1000, percentile(traceTimes, 0.95) * 1000,
-                     Double(traceEntries) / Double(max(1, traces.count))))
+        print(
+            String(
+                format: "trace:   lookup of one trace's entries, %d traces: median %.3f ms, p95 %.3f ms (%.1f entries each)",
+                traces.count, percentile(traceTimes, 0.5) * 1000, percentile(traceTimes, 0.95) * 1000,
+                Double(traceEntries) / Double(max(1, traces.count))))
         var stats: [ToolStatistics] = []
-        let statsTime = try seconds { stats = try log.store.toolStatistics() }
+        let statsTime = try seconds { stats = try log.toolStatistics() }
         print(String(format: "tool-stats: %d tools, %lld calls: %.1f ms", stats.count, stats.reduce(0) { $0 + $1.calls }, statsTime * 1000))
         print(String(format: "memory:  %.0f MiB peak resident", peakResidentMiB()))
     }
@@ -134,7 +149,7 @@ enum ReportsBench {
         var done = 0
         func flush() throws {
             guard !lines.isEmpty else { return }
-            _ = try log.store.appendNow(log.encodeBatch(lines))
+            _ = try log.appendEncodedNow(log.encodeBatch(lines))
             done += lines.count
             lines.removeAll(keepingCapacity: true)
             if done % 1_000_000 == 0 { print("  \(done) calls appended") }

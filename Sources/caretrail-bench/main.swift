@@ -19,7 +19,8 @@ import AuditAnalysis
 import AuditChain
 import AuditCore
 import AuditKeys
-import AuditStore
+import AuditSQLite
+import AuditStorage
 import CareTrail
 import Foundation
 
@@ -46,7 +47,9 @@ struct Options {
             case "--workload": workload = value
             case "--profile-sanitize": profileSanitize = Int(value) ?? 0
             case "--store-only": storeOnly = value == "yes"
-            default: print("unknown option \(flag)"); exit(64)
+            default:
+                print("unknown option \(flag)")
+                exit(64)
             }
         }
     }
@@ -132,26 +135,34 @@ let log = try AuditLog.create(database: folder.appendingPathComponent("audit.sql
 let batches = stride(from: 0, to: lines.count, by: options.batch).map { Array(lines[$0..<min($0 + options.batch, lines.count)]) }
 var storeTime = 0.0
 var prepareTime = 0.0
-let ingestTime = options.storeOnly ? 1 : try seconds {
-    var prepared = log.encodeBatch(batches[0])
-    for index in batches.indices {
-        let current = prepared
-        let group = DispatchGroup()
-        let next = NextBatch()
-        if index + 1 < batches.count {
-            DispatchQueue.global().async(group: group) { next.entries = log.encodeBatch(batches[index + 1]) }
+let ingestTime =
+    options.storeOnly
+    ? 1
+    : try seconds {
+        var prepared = log.encodeBatch(batches[0])
+        for index in batches.indices {
+            let current = prepared
+            let group = DispatchGroup()
+            let next = NextBatch()
+            if index + 1 < batches.count {
+                DispatchQueue.global().async(group: group) { next.entries = log.encodeBatch(batches[index + 1]) }
+            }
+            storeTime += try seconds { _ = try log.appendEncodedNow(current) }
+            prepareTime += seconds { group.wait() }
+            prepared = next.entries
         }
-        storeTime += try seconds { _ = try log.store.appendNow(current) }
-        prepareTime += seconds { group.wait() }
-        prepared = next.entries
     }
-}
 let count = Int64(lines.count)
 if !options.storeOnly {
-print(String(format: "ingest:  %d calls in batches of %d: %.2f s = %.0f calls/s (durable, all work included)",
-             count, options.batch, ingestTime, Double(count) / ingestTime))
-print(String(format: "         of which %.2f s committing (hash, insert, fsync) and %.2f s more waiting for the next batch's parsing and sanitising",
-             storeTime, prepareTime))
+    print(
+        String(
+            format: "ingest:  %d calls in batches of %d: %.2f s = %.0f calls/s (durable, all work included)",
+            count, options.batch, ingestTime, Double(count) / ingestTime))
+    print(
+        String(
+            format:
+                "         of which %.2f s committing (hash, insert, fsync) and %.2f s more waiting for the next batch's parsing and sanitising",
+            storeTime, prepareTime))
 }
 
 // 1a. Where prepare's time goes, on one core.
@@ -166,29 +177,41 @@ if !options.storeOnly {
     var encoded: [EncodedEntry] = []
     let encode = seconds { encoded = contents.map { EncodedEntry($0) } }
     let perCall = { (time: Double) in time / Double(sample.count) * 1e6 }
-    print(String(format: "         per call on one core: parse %.1f µs, contract %.1f µs, sanitise %.1f µs, canonical encoding %.1f µs (%d)",
-                 perCall(parse), perCall(decode), perCall(sanitize), perCall(encode), encoded.count))
+    print(
+        String(
+            format: "         per call on one core: parse %.1f µs, contract %.1f µs, sanitise %.1f µs, canonical encoding %.1f µs (%d)",
+            perCall(parse), perCall(decode), perCall(sanitize), perCall(encode), encoded.count))
 }
 
 // 1b. The store alone: the same batches, sanitised beforehand, committed one by one.
 let storeLog = try AuditLog.create(database: folder.appendingPathComponent("store-only.sqlite").path)
 var preparedBatches: [[EncodedEntry]] = []
 let prepareOnlyTime = seconds { preparedBatches = batches.map { storeLog.encodeBatch($0) } }
-print(String(format: "prepare: the same %d calls parsed, validated, sanitised and encoded on all cores, nothing stored: %.2f s = %.0f calls/s",
-             count, prepareOnlyTime, Double(count) / prepareOnlyTime))
+print(
+    String(
+        format: "prepare: the same %d calls parsed, validated, sanitised and encoded on all cores, nothing stored: %.2f s = %.0f calls/s",
+        count, prepareOnlyTime, Double(count) / prepareOnlyTime))
 var commitLatencies: [Double] = []
 let storeCPUBefore = cpuSeconds()
 let storeOnlyTime = try seconds {
-    for batch in preparedBatches { commitLatencies.append(try seconds { _ = try storeLog.store.appendNow(batch) }) }
+    for batch in preparedBatches { commitLatencies.append(try seconds { _ = try storeLog.appendEncodedNow(batch) }) }
 }
 let storeCPU = cpuSeconds() - storeCPUBefore
 commitLatencies.sort()
-print(String(format: "store:   the same %d calls sanitised beforehand, committed in batches of %d: %.2f s = %.0f calls/s (hash, link, insert, fsync)",
-             count, options.batch, storeOnlyTime, Double(count) / storeOnlyTime))
-print(String(format: "         CPU time %.2f s (%.1f µs per call); the rest of the wall time waits for the disk", storeCPU, storeCPU / Double(count) * 1e6))
-print(String(format: "         commit latency per batch: median %.1f ms, p99 %.1f ms, max %.1f ms",
-             commitLatencies[commitLatencies.count / 2] * 1000, commitLatencies[commitLatencies.count * 99 / 100] * 1000,
-             (commitLatencies.last ?? 0) * 1000))
+print(
+    String(
+        format:
+            "store:   the same %d calls sanitised beforehand, committed in batches of %d: %.2f s = %.0f calls/s (hash, link, insert, fsync)",
+        count, options.batch, storeOnlyTime, Double(count) / storeOnlyTime))
+print(
+    String(
+        format: "         CPU time %.2f s (%.1f µs per call); the rest of the wall time waits for the disk", storeCPU,
+        storeCPU / Double(count) * 1e6))
+print(
+    String(
+        format: "         commit latency per batch: median %.1f ms, p99 %.1f ms, max %.1f ms",
+        commitLatencies[commitLatencies.count / 2] * 1000, commitLatencies[commitLatencies.count * 99 / 100] * 1000,
+        (commitLatencies.last ?? 0) * 1000))
 
 // 1b'. The same batches through the group committer, as the server appends them: a completed
 //      block's postings are then written in the background, so no append waits for them.
@@ -201,7 +224,7 @@ let asyncStart = DispatchTime.now().uptimeNanoseconds
 Task.detached {
     for batch in asyncBatches {
         let start = DispatchTime.now().uptimeNanoseconds
-        _ = try? await asyncLog.store.append(batch)
+        _ = try? await asyncLog.appendEncoded(batch)
         asyncLatencies.values.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
     asyncSemaphore.signal()
@@ -210,24 +233,28 @@ asyncSemaphore.wait()
 let asyncTime = Double(DispatchTime.now().uptimeNanoseconds - asyncStart) / 1e9
 asyncLatencies.values.sort()
 let asyncValues = asyncLatencies.values
-print(String(format: "async:   the same batches appended one after another through the group committer: %.2f s = %.0f calls/s",
-             asyncTime, Double(count) / asyncTime))
-print(String(format: "         append latency per batch: median %.1f ms, p99 %.1f ms, max %.1f ms",
-             asyncValues[asyncValues.count / 2] * 1000, asyncValues[asyncValues.count * 99 / 100] * 1000, (asyncValues.last ?? 0) * 1000))
+print(
+    String(
+        format: "async:   the same batches appended one after another through the group committer: %.2f s = %.0f calls/s",
+        asyncTime, Double(count) / asyncTime))
+print(
+    String(
+        format: "         append latency per batch: median %.1f ms, p99 %.1f ms, max %.1f ms",
+        asyncValues[asyncValues.count / 2] * 1000, asyncValues[asyncValues.count * 99 / 100] * 1000, (asyncValues.last ?? 0) * 1000))
 if options.storeOnly { exit(0) }
 
 // 1c. Live anomaly detection's cost: the same prepared batches into a store without the
 //     detector (the store phase above ran with it, as every AuditLog does).
-let bareStore = try AuditStore.create(at: folder.appendingPathComponent("no-detection.sqlite").path)
+let bareStore = try SQLiteStore.create(at: folder.appendingPathComponent("no-detection.sqlite").path)
 let bareTime = try seconds { for batch in preparedBatches { _ = try bareStore.appendNow(batch) } }
 let alertCount = try storeLog.alerts().count
 let detectorOnly: Double = try {
     var detector = AnomalyDetector()
     var total = 0.0
     var low: Int64 = 1
-    let stored = try storeLog.store.count()
+    let stored = try storeLog.count()
     while low <= stored {
-        let entries = try storeLog.store.entries(from: low, through: low + 9_999, limit: 10_000).map(ObservedEntry.init)
+        let entries = try storeLog.entries(from: low, through: low + 9_999, limit: 10_000).map(ObservedEntry.init)
         total += seconds { for entry in entries { _ = detector.observe(entry) } }
         low += 10_000
     }
@@ -235,19 +262,27 @@ let detectorOnly: Double = try {
 }()
 preparedBatches = []
 let perCallDetect = (storeOnlyTime - bareTime) / Double(count) * 1e6
-print(String(format: "detect:  store without detection %.2f s = %.0f calls/s; with it %.2f s (%d alerts): %+.1f%% time, %.1f µs per call (rules alone %.1f µs)",
-             bareTime, Double(count) / bareTime, storeOnlyTime, alertCount, (storeOnlyTime / bareTime - 1) * 100, perCallDetect,
-             detectorOnly / Double(count) * 1e6))
-print(String(format: "         against end-to-end ingest (%.2f s, detection included): detection is %.1f%% of it, ingest without it would take %.2f s",
-             ingestTime, (storeOnlyTime - bareTime) / ingestTime * 100, ingestTime - (storeOnlyTime - bareTime)))
+print(
+    String(
+        format:
+            "detect:  store without detection %.2f s = %.0f calls/s; with it %.2f s (%d alerts): %+.1f%% time, %.1f µs per call (rules alone %.1f µs)",
+        bareTime, Double(count) / bareTime, storeOnlyTime, alertCount, (storeOnlyTime / bareTime - 1) * 100, perCallDetect,
+        detectorOnly / Double(count) * 1e6))
+print(
+    String(
+        format:
+            "         against end-to-end ingest (%.2f s, detection included): detection is %.1f%% of it, ingest without it would take %.2f s",
+        ingestTime, (storeOnlyTime - bareTime) / ingestTime * 100, ingestTime - (storeOnlyTime - bareTime)))
 
 // 2. One appender, every call committed alone.
 let singleLog = try AuditLog.create(database: folder.appendingPathComponent("single.sqlite").path)
 let singles = lines.prefix(options.single).map { singleLog.encodeBatch([$0]) }
 let singleTime = try seconds {
-    for entry in singles { _ = try singleLog.store.appendNow(entry) }
+    for entry in singles { _ = try singleLog.appendEncodedNow(entry) }
 }
-print(String(format: "single:  %d calls, one commit each: %.2f s = %.0f calls/s", singles.count, singleTime, Double(singles.count) / singleTime))
+print(
+    String(
+        format: "single:  %d calls, one commit each: %.2f s = %.0f calls/s", singles.count, singleTime, Double(singles.count) / singleTime))
 
 // 3. Many concurrent appenders of one call each, grouped into shared commits.
 let groupedLog = try AuditLog.create(database: folder.appendingPathComponent("grouped.sqlite").path)
@@ -260,7 +295,7 @@ Task.detached {
     await withTaskGroup(of: Void.self) { group in
         for task in 0..<tasks {
             group.addTask {
-                for index in 0..<perTask { _ = try? await groupedLog.store.append(groupedEntries[task * perTask + index]) }
+                for index in 0..<perTask { _ = try? await groupedLog.appendEncoded(groupedEntries[task * perTask + index]) }
             }
         }
     }
@@ -268,17 +303,27 @@ Task.detached {
 }
 semaphore.wait()
 let groupedTime = Double(DispatchTime.now().uptimeNanoseconds - groupedStart) / 1e9
-print(String(format: "grouped: %d tasks x %d calls, one call per append: %.2f s = %.0f calls/s", tasks, perTask, groupedTime, Double(tasks * perTask) / groupedTime))
+print(
+    String(
+        format: "grouped: %d tasks x %d calls, one call per append: %.2f s = %.0f calls/s", tasks, perTask, groupedTime,
+        Double(tasks * perTask) / groupedTime))
 
 // 4. Full verification.
 var report: VerificationReport?
-let verifyTime = try seconds { report = try log.store.verify() }
-print(String(format: "verify:  %d entries, every hash recomputed: %.2f s = %.0f entries/s (%@)",
-             report?.entriesChecked ?? 0, verifyTime, Double(report?.entriesChecked ?? 0) / verifyTime,
-             report?.isIntact == true ? "intact" : "BROKEN"))
+let verifyTime = try seconds { report = try log.verify() }
+print(
+    String(
+        format: "verify:  %d entries, every hash recomputed: %.2f s = %.0f entries/s (%@)",
+        report?.entriesChecked ?? 0, verifyTime, Double(report?.entriesChecked ?? 0) / verifyTime,
+        report?.isIntact == true ? "intact" : "BROKEN"))
 
 // 5. Size on disk.
-try log.store.checkpoint()
-let size = (try FileManager.default.attributesOfItem(atPath: log.store.path)[.size] as? NSNumber)?.doubleValue ?? 0
-print(String(format: "size:    %.0f bytes per entry on disk (database file after checkpoint, indexes included)", size / Double(try log.store.count())))
-print(String(format: "memory:  %.0f MiB peak resident (the workload itself is held in memory: %.0f MiB)", peakResidentMiB(), Double(inputBytes) / 1_048_576))
+try log.checkpointStorage()
+let size = (try FileManager.default.attributesOfItem(atPath: log.location)[.size] as? NSNumber)?.doubleValue ?? 0
+print(
+    String(
+        format: "size:    %.0f bytes per entry on disk (database file after checkpoint, indexes included)", size / Double(try log.count())))
+print(
+    String(
+        format: "memory:  %.0f MiB peak resident (the workload itself is held in memory: %.0f MiB)", peakResidentMiB(),
+        Double(inputBytes) / 1_048_576))

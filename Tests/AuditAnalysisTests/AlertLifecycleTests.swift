@@ -1,7 +1,8 @@
 import AuditAnalysis
 import AuditChain
 import AuditCore
-import AuditStore
+import AuditSQLite
+import AuditStorage
 import AuditTestSupport
 import CareTrail
 import Foundation
@@ -22,11 +23,12 @@ func read(
     purpose: PurposeOfUse = .treatment, breakGlass: String? = nil
 ) -> IngestRecord {
     let time = Timestamp(millisecondsSinceEpoch: 1_767_600_000_000 + Int64(minute * 60_000))
-    return .toolCall(ToolCall(
-        tenantID: tenant, conversationID: "conv-1", userID: user, model: "claude-sonnet-4", toolName: "get_patient_record",
-        purposeOfUse: purpose, patientID: patient, timestamp: time, arguments: ["patient_name": "Maria Garcia"],
-        breakGlass: breakGlass.map { BreakGlass(reason: $0) }
-    ))
+    return .toolCall(
+        ToolCall(
+            tenantID: tenant, conversationID: "conv-1", userID: user, model: "claude-sonnet-4", toolName: "get_patient_record",
+            purposeOfUse: purpose, patientID: patient, timestamp: time, arguments: ["patient_name": "Maria Garcia"],
+            breakGlass: breakGlass.map { BreakGlass(reason: $0) }
+        ))
 }
 
 @Suite("Alerts and reviews on a real log")
@@ -40,7 +42,7 @@ struct AlertLifecycleTests {
             read(minute: 0, purpose: .emergencyTreatment, breakGlass: "Unconscious patient in ED, no consent possible")
         ])
         #expect(receipt.entries.map(\.seq) == [1])
-        let entry = try #require(try log.store.entry(seq: 1))
+        let entry = try #require(try log.entry(seq: 1))
         #expect(entry.content.body.contains("\"severity\":\"high\""))
         let alerts = try log.alerts()
         let alert = try #require(alerts.first)
@@ -51,7 +53,7 @@ struct AlertLifecycleTests {
         #expect(alert.alert.patientID == "PAT-000042")
         #expect(alert.alert.userID == "usr-0007")
         #expect(alert.state == AlertStatus.open)
-        #expect(try log.store.head()?.seq == 2)
+        #expect(try log.head()?.seq == 2)
     }
 
     @Test func detectionReadsItsHistoryBeforeTheFirstAppendWhenAskedTo() async throws {
@@ -59,7 +61,7 @@ struct AlertLifecycleTests {
         _ = try await writer.record((0..<9).map { read(minute: Double($0)) })
         // A second process opens the log, as `caretrail serve` does, and prepares detection.
         let monitor = AlertMonitor()
-        let store = try AuditStore.open(at: database, observer: monitor)
+        let store = try SQLiteStore.open(at: database, observer: monitor)
         #expect(monitor.observedThrough == nil)
         #expect(try store.prepareObserver() == 9)
         #expect(monitor.observedThrough == 9)
@@ -105,13 +107,15 @@ struct AlertLifecycleTests {
 
         #expect(throws: CareTrailError.self) { try log.review(alertID: "alert-1", by: "po-1", decision: .justified, note: "not an alert") }
         #expect(throws: CareTrailError.self) { try log.review(alertID: "alert-3", by: "usr-0007", decision: .justified, note: "my own") }
-        #expect(try log.store.verify().isIntact)
+        #expect(try log.verify().isIntact)
     }
 
     @Test func anUnreviewedAlertIsOverdueAfterTheDeadline() async throws {
         let clock = TestClock("2026-01-05T08:00:00Z")
         let log = try AuditLog.create(database: database, clock: clock.read)
-        _ = try await log.record([read(minute: 0, purpose: .emergencyTreatment, breakGlass: "Unconscious patient in ED, no consent possible")])
+        _ = try await log.record([
+            read(minute: 0, purpose: .emergencyTreatment, breakGlass: "Unconscious patient in ED, no consent possible")
+        ])
         clock.advance(days: 6.99)
         #expect(try log.alerts().map(\.overdue) == [false])
         clock.advance(days: 0.02)
@@ -124,7 +128,9 @@ struct AlertLifecycleTests {
         var configuration = LogConfiguration()
         configuration.reviewDeadlineDays = 1
         try log.setConfiguration(configuration, changedBy: "admin-1")
-        _ = try await log.record([read(minute: 2, purpose: .emergencyTreatment, breakGlass: "Unconscious patient in ED, no consent possible")])
+        _ = try await log.record([
+            read(minute: 2, purpose: .emergencyTreatment, breakGlass: "Unconscious patient in ED, no consent possible")
+        ])
         clock.advance(days: 1.5)
         #expect(try log.alerts().filter(\.overdue).map(\.alert.id) == ["alert-6"])
     }
@@ -138,7 +144,7 @@ struct AlertLifecycleTests {
         let alerts = try reopened.alerts()
         #expect(alerts.map(\.alert.kind) == [.patientAccessBurst])
         #expect(alerts.first?.alert.entrySeqs == Array(1...10))
-        let report = try reopened.store.verify()
+        let report = try reopened.verify()
         #expect(report.isIntact)
         #expect(report.entriesChecked == 11)
     }
@@ -205,27 +211,36 @@ struct AlertLifecycleTests {
             #expect(error.recordErrors.first?.field == "purpose_of_use")
             #expect(error.recordErrors.first?.line == 2)
         }
-        #expect(try log.store.count() == 1)  // the configuration entry only: all or nothing
+        #expect(try log.count() == 1)  // the configuration entry only: all or nothing
         _ = try await log.record([read(minute: 0, tenant: "research-01", purpose: .research), read(minute: 1)])
 
         // Another writer opening the log later applies the same restriction.
         let file = folder.appendingPathComponent("calls.jsonl").path
-        try #"{"tenant_id":"research-01","conversation_id":"c","user_id":"u","model":"m","tool_name":"t","purpose_of_use":"TREAT","patient_id":"P"}"#
+        try
+            #"{"tenant_id":"research-01","conversation_id":"c","user_id":"u","model":"m","tool_name":"t","purpose_of_use":"TREAT","patient_id":"P"}"#
             .appending("\n").write(toFile: file, atomically: true, encoding: .utf8)
         #expect(throws: CareTrailError.self) { try AuditLog.open(database: database).ingest(path: file) }
-        #expect(try AuditLog.open(database: database).configuration.purposeRestrictions.allowedCodes(forTenant: "research-01") == ["HRESCH"])
+        #expect(
+            try AuditLog.open(database: database).configuration.purposeRestrictions.allowedCodes(forTenant: "research-01") == ["HRESCH"])
     }
 
     @Test func aConfigurationWithUnknownKeysOrCodesIsRefused() {
         #expect(throws: LogConfiguration.Problem.self) { try LogConfiguration(json: #"{"alert": {}}"#) }
-        #expect(throws: LogConfiguration.Problem.self) { try LogConfiguration(json: #"{"purpose_restrictions": {"default": ["RESEARCH"]}}"#) }
-        #expect(throws: LogConfiguration.Problem.self) { try LogConfiguration(json: #"{"alerts": {"patient_access_burst": {"treshold": 3}}}"#) }
-        #expect(throws: LogConfiguration.Problem.self) { try LogConfiguration(json: #"{"alerts": {"after_hours": {"time_zone": "Mars/Olympus"}}}"#) }
+        #expect(throws: LogConfiguration.Problem.self) {
+            try LogConfiguration(json: #"{"purpose_restrictions": {"default": ["RESEARCH"]}}"#)
+        }
+        #expect(throws: LogConfiguration.Problem.self) {
+            try LogConfiguration(json: #"{"alerts": {"patient_access_burst": {"treshold": 3}}}"#)
+        }
+        #expect(throws: LogConfiguration.Problem.self) {
+            try LogConfiguration(json: #"{"alerts": {"after_hours": {"time_zone": "Mars/Olympus"}}}"#)
+        }
         #expect(throws: LogConfiguration.Problem.self) { try LogConfiguration(json: #"{"review_deadline_days": 0}"#) }
     }
 
     @Test func theConfigurationRoundTripsThroughItsJSON() throws {
-        let text = #"{"alerts": {"patient_access_burst": {"threshold": 3, "window_minutes": 15}, "after_hours": {"time_zone": "America/New_York"}}, "review_deadline_days": 3}"#
+        let text =
+            #"{"alerts": {"patient_access_burst": {"threshold": 3, "window_minutes": 15}, "after_hours": {"time_zone": "America/New_York"}}, "review_deadline_days": 3}"#
         let configuration = try LogConfiguration(json: text)
         #expect(configuration.alerts.patientAccessBurst.threshold == 3)
         #expect(configuration.alerts.afterHours?.timeZone == "America/New_York")

@@ -94,7 +94,8 @@ import Testing
         var detector = AnomalyDetector()
         var alerts: [AlertDraft] = []
         for index in 0..<4 {
-            alerts += detector.observe(Self.access(Int64(index + 1), at: Self.start + Int64(index) * Self.minute, patient: "PAT-\(index)", failed: true))
+            alerts += detector.observe(
+                Self.access(Int64(index + 1), at: Self.start + Int64(index) * Self.minute, patient: "PAT-\(index)", failed: true))
         }
         #expect(alerts.isEmpty)
         alerts += detector.observe(Self.access(5, at: Self.start + 9 * Self.minute, patient: "PAT-9", failed: true))

@@ -1,7 +1,7 @@
 import AuditAnalysis
 import AuditChain
 import AuditCore
-import AuditStore
+import AuditStorage
 import AuditTestSupport
 import CareTrail
 import Foundation
@@ -24,18 +24,20 @@ struct PostingEquivalenceTests {
         // Spans of one block: the complete block is merged into a span as soon as it is written.
         let spansPath = folder.appendingPathComponent("spans.sqlite").path
         _ = try AuditLog.create(
-            database: spansPath, keyFile: folder.appendingPathComponent("unused-keys-2.json").path, postingBlockShift: 12, postingSpanShift: 0
+            database: spansPath, keyFile: folder.appendingPathComponent("unused-keys-2.json").path, postingBlockShift: 12,
+            postingSpanShift: 0
         )
         let spans = try AuditLog.open(database: spansPath, keyFile: keyFile)
         _ = try blocks.ingest(path: sample)
         _ = try tail.ingest(path: sample)
         _ = try spans.ingest(path: sample)
 
-        #expect(try blocks.store.toolStatistics() == (try tail.store.toolStatistics()))
-        #expect(try spans.store.toolStatistics() == (try tail.store.toolStatistics()))
-        #expect(try blocks.store.toolStatistics(tool: "order_lab", fromDay: "2026-01-05", toDay: "2026-01-05")
-            == (try tail.store.toolStatistics(tool: "order_lab", fromDay: "2026-01-05", toDay: "2026-01-05")))
-        let stats = try blocks.store.toolStatistics()
+        #expect(try blocks.toolStatistics() == (try tail.toolStatistics()))
+        #expect(try spans.toolStatistics() == (try tail.toolStatistics()))
+        #expect(
+            try blocks.toolStatistics(tool: "order_lab", fromDay: "2026-01-05", toDay: "2026-01-05")
+                == (try tail.toolStatistics(tool: "order_lab", fromDay: "2026-01-05", toDay: "2026-01-05")))
+        let stats = try blocks.toolStatistics()
         #expect(stats.reduce(0) { $0 + $1.calls } == 5_000)
 
         let burst = try #require(try blocks.alerts().first { $0.alert.kind == .patientAccessBurst }?.alert.patientID)
@@ -54,8 +56,8 @@ struct PostingEquivalenceTests {
         }
         #expect(try blocks.patientReport(.clearText("Maria Garcia"), from: nil, to: nil).accesses.count > 50)
         for query in [EntryQuery.user("usr-0007"), .conversation("conv-0000100"), .trace("tr-00000500")] {
-            #expect(try blocks.store.entries(query).map(\.seq) == (try tail.store.entries(query)).map(\.seq), "\(query)")
-            #expect(try spans.store.entries(query).map(\.seq) == (try tail.store.entries(query)).map(\.seq), "\(query)")
+            #expect(try blocks.entries(query).map(\.seq) == (try tail.entries(query)).map(\.seq), "\(query)")
+            #expect(try spans.entries(query).map(\.seq) == (try tail.entries(query)).map(\.seq), "\(query)")
         }
     }
 }

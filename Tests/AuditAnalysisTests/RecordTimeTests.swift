@@ -1,7 +1,7 @@
 import AuditAnalysis
 import AuditChain
 import AuditCore
-import AuditStore
+import AuditStorage
 import AuditTestSupport
 import CareTrail
 import Foundation
@@ -17,19 +17,21 @@ struct RecordTimeTests {
     /// A read of `patient` dated `minutesAgo` before the log's clock.
     func read(_ patient: String, _ clock: TestClock, minutesAgo: Double, user: String = "usr-0007") -> IngestRecord {
         let time = Timestamp(millisecondsSinceEpoch: clock.read().millisecondsSinceEpoch - Int64(minutesAgo * 60_000))
-        return .toolCall(ToolCall(
-            tenantID: "hospital-0", conversationID: "conv-1", userID: user, model: "m", toolName: "get_patient_record",
-            purposeOfUse: .treatment, patientID: patient, timestamp: time
-        ))
+        return .toolCall(
+            ToolCall(
+                tenantID: "hospital-0", conversationID: "conv-1", userID: user, model: "m", toolName: "get_patient_record",
+                purposeOfUse: .treatment, patientID: patient, timestamp: time
+            ))
     }
 
     @Test func aRecordFromTheFutureIsRefusedAndDetectionGoesOn() async throws {
         let clock = TestClock("2026-06-01T12:00:00Z")
         let log = try AuditLog.create(database: database, clock: clock.read)
-        let future = IngestRecord.toolCall(ToolCall(
-            tenantID: "hospital-0", conversationID: "conv-1", userID: "usr-1", model: "m", toolName: "get_patient_record",
-            purposeOfUse: .treatment, patientID: "PAT-1", timestamp: Timestamp(rfc3339: "2999-01-01T00:00:00Z")
-        ))
+        let future = IngestRecord.toolCall(
+            ToolCall(
+                tenantID: "hospital-0", conversationID: "conv-1", userID: "usr-1", model: "m", toolName: "get_patient_record",
+                purposeOfUse: .treatment, patientID: "PAT-1", timestamp: Timestamp(rfc3339: "2999-01-01T00:00:00Z")
+            ))
         do {
             _ = try await log.record([future])
             Issue.record("a record dated in 2999 was accepted")
@@ -58,7 +60,7 @@ struct RecordTimeTests {
         #expect(late.summary.contains("late"))
         // The two-day-old records carry the late mark.
         let firstSeq = try #require(late.entrySeqs.first)
-        let entry = try #require(try log.store.entry(seq: firstSeq))
+        let entry = try #require(try log.entry(seq: firstSeq))
         #expect(entry.content.body.contains(#""late":true"#))
         let scan = try log.scanAlerts()
         #expect(scan.matches, "missing \(scan.missing.count), unexpected \(scan.unexpected.count)")

@@ -1,7 +1,7 @@
 import AuditAnalysis
 import AuditChain
 import AuditCore
-import AuditStore
+import AuditStorage
 import AuditTestSupport
 import CareTrail
 import Foundation
@@ -31,10 +31,11 @@ struct ReportTests {
         let log = try knownLog(in: folder)
         let report = try log.patientReport(.patientID("PAT-100"), from: january.0, to: january.1)
         // 2025-12-31T23:59:59.999Z and 2026-02-01T00:00:00.000Z fall outside; both edges of January inside.
-        #expect(report.accesses.map(\.row.time) == [
-            "2026-01-01T00:00:00.000Z", "2026-01-01T08:15:00.000Z", "2026-01-10T03:30:00.000Z", "2026-01-10T03:35:00.000Z",
-            "2026-01-15T12:00:00.000Z", "2026-01-31T23:59:59.999Z",
-        ])
+        #expect(
+            report.accesses.map(\.row.time) == [
+                "2026-01-01T00:00:00.000Z", "2026-01-01T08:15:00.000Z", "2026-01-10T03:30:00.000Z", "2026-01-10T03:35:00.000Z",
+                "2026-01-15T12:00:00.000Z", "2026-01-31T23:59:59.999Z",
+            ])
         #expect(report.accesses.map(\.access) == ["read", "query", "read", "update", "read", "update"])
         #expect(report.totalAccesses == 6)
         #expect(report.uniqueUsers == 4)
@@ -70,7 +71,7 @@ struct ReportTests {
     @Test func aReportOnATamperedLogSaysSo() throws {
         let log = try knownLog(in: folder)
         #expect(try log.patientReport(.patientID("PAT-100"), from: nil, to: nil).integrity.isIntact)
-        try tamper(log.store.path, sql: "UPDATE entry SET user_id = 'usr-9' WHERE seq = 10")
+        try tamper(log.location, sql: "UPDATE entry SET user_id = 'usr-9' WHERE seq = 10")
         // Entry 10 was verified already: the incremental pass does not re-hash it, a full one does.
         let incremental = try log.patientReport(.patientID("PAT-100"), from: nil, to: nil)
         #expect(incremental.integrity.mode == .incremental)
@@ -99,13 +100,13 @@ struct ReportTests {
         #expect(third.integrity.isIntact)
 
         _ = try await log.record([read("PAT-100", minute: 7)])
-        try tamper(log.store.path, sql: "UPDATE entry SET purpose_of_use = 'HRESCH' WHERE seq = 14")
+        try tamper(log.location, sql: "UPDATE entry SET purpose_of_use = 'HRESCH' WHERE seq = 14")
         let fourth = try log.patientReport(.patientID("PAT-100"), from: nil, to: nil)
         #expect(fourth.integrity.mode == .incremental)
         #expect(fourth.integrity.problem?.seq == 14)
         // The anchor itself changed: the incremental pass falls back to a full one.
-        try tamper(log.store.path, sql: "UPDATE entry SET model = 'other' WHERE seq = 13")
-        let fifth = try log.store.verifyIncrementally()
+        try tamper(log.location, sql: "UPDATE entry SET model = 'other' WHERE seq = 13")
+        let fifth = try log.verifyIncrementally()
         #expect(fifth.mode == .full)
         #expect(!fifth.isIntact)
     }
@@ -171,14 +172,19 @@ struct ReportGoldenTests {
 
     @Test func theJSONSchemaHasItsDocumentedFields() throws {
         let json = try report().jsonValue
-        for field in ["patient_id", "period", "total_accesses", "unique_users", "accesses", "integrity", "summary", "alerts", "schema_version"] {
+        for field in [
+            "patient_id", "period", "total_accesses", "unique_users", "accesses", "integrity", "summary", "alerts", "schema_version",
+        ] {
             #expect(json[field] != nil, "\(field)")
         }
         #expect(json["integrity"]?["verified"] == true)
         #expect(json["integrity"]?["head"]?["seq"] == 11)
         #expect(json["period"]?["from"] == "2026-01-01T00:00:00.000Z")
         let access = try #require(json["accesses"]?.arrayValue?.first)
-        for field in ["time", "user_id", "user_role", "tool_name", "action", "access", "purpose_of_use", "purpose_display", "outcome", "break_glass", "break_glass_reason", "conversation_id", "trace_id", "model"] {
+        for field in [
+            "time", "user_id", "user_role", "tool_name", "action", "access", "purpose_of_use", "purpose_display", "outcome", "break_glass",
+            "break_glass_reason", "conversation_id", "trace_id", "model",
+        ] {
             #expect(access[field] != nil, "\(field)")
         }
     }

@@ -50,10 +50,11 @@ struct BoundsTests {
     }
 
     @Test func theLargestAcceptedValuesAreAccepted() throws {
-        _ = try decode(with([
-            "duration_ms": .number(IngestLimits.maximumDurationMS), "turn_number": .number(Double(IngestLimits.maximumCount)),
-            "timestamp": "9999-12-31T23:59:59.999Z",
-        ]))
+        _ = try decode(
+            with([
+                "duration_ms": .number(IngestLimits.maximumDurationMS), "turn_number": .number(Double(IngestLimits.maximumCount)),
+                "timestamp": "9999-12-31T23:59:59.999Z",
+            ]))
     }
 
     @Test(arguments: ["tool_name", "user_id", "conversation_id", "trace_id", "user_role", "model", "tenant_id"])

@@ -29,7 +29,10 @@ func with(_ changes: [String: JSONValue?]) -> [String: JSONValue] {
 @Suite("Ingest contract")
 struct IngestContractTests {
     @Test func minimalToolCallIsAcceptedWithDefaults() throws {
-        guard case .toolCall(let call) = try decode(validCall) else { Issue.record("not a tool call"); return }
+        guard case .toolCall(let call) = try decode(validCall) else {
+            Issue.record("not a tool call")
+            return
+        }
         #expect(call.trigger == .userRequest)
         #expect(call.action == .read)
         #expect(call.purposeOfUse.code == "TREAT")
@@ -55,11 +58,17 @@ struct IngestContractTests {
 
     @Test func queryNeedsPatientIDsInsteadOfPatientID() throws {
         let query = with(["action": "E", "patient_id": nil, "patient_ids": ["PAT-1", "PAT-2"]])
-        guard case .toolCall(let call) = try decode(query) else { Issue.record("not a tool call"); return }
+        guard case .toolCall(let call) = try decode(query) else {
+            Issue.record("not a tool call")
+            return
+        }
         #expect(call.patientIDs == ["PAT-1", "PAT-2"])
         #expect(call.patientID == nil)
         let empty = with(["action": "E", "patient_id": nil, "patient_ids": []])
-        guard case .toolCall(let emptyCall) = try decode(empty) else { Issue.record("not a tool call"); return }
+        guard case .toolCall(let emptyCall) = try decode(empty) else {
+            Issue.record("not a tool call")
+            return
+        }
         #expect(emptyCall.patientIDs == [])
         let missing = decodeError(with(["action": "E", "patient_id": nil]))
         #expect(missing?.code == .missingField)
@@ -148,7 +157,9 @@ struct IngestContractTests {
         #expect(decodeError(with(["usage": ["input_token": 3]]))?.field == "usage.input_token")
     }
 
-    @Test(arguments: ["2026-01-05", "2026-01-05T08:00:00", "2026-02-30T08:00:00Z", "yesterday", "2026-01-05T25:00:00Z", "2026-01-05T08:00:00+0100"])
+    @Test(arguments: [
+        "2026-01-05", "2026-01-05T08:00:00", "2026-02-30T08:00:00Z", "yesterday", "2026-01-05T25:00:00Z", "2026-01-05T08:00:00+0100",
+    ])
     func badTimestampIsRejected(text: String) {
         let error = decodeError(with(["timestamp": .string(text)]))
         #expect(error?.code == .invalidValue)
@@ -172,17 +183,21 @@ struct IngestContractTests {
     }
 
     @Test func breakGlassIsStoredWithItsReason() throws {
-        guard case .toolCall(let call) = try decode(with([
-            "purpose_of_use": "ETREAT", "break_glass": ["reason": "Unconscious patient in ED"],
-        ])) else { return }
+        guard
+            case .toolCall(let call) = try decode(
+                with([
+                    "purpose_of_use": "ETREAT", "break_glass": ["reason": "Unconscious patient in ED"],
+                ]))
+        else { return }
         #expect(call.breakGlass?.reason == "Unconscious patient in ED")
         #expect(decodeError(with(["break_glass": ["reason": "x", "why": "y"]]))?.field == "break_glass.why")
     }
 
-    @Test(arguments: [
-        [:], ["reason": ""], ["reason": "   "], ["reason": "urgent"], ["reason": "n/a"], ["reason": "Emergency access"],
-        ["reason": "xxxxxxxxxxxxxxxx"], ["reason": "BreakTheGlassNow"], ["reason": "N/A - N/A - N/A"],
-    ] as [JSONValue])
+    @Test(
+        arguments: [
+            [:], ["reason": ""], ["reason": "   "], ["reason": "urgent"], ["reason": "n/a"], ["reason": "Emergency access"],
+            ["reason": "xxxxxxxxxxxxxxxx"], ["reason": "BreakTheGlassNow"], ["reason": "N/A - N/A - N/A"],
+        ] as [JSONValue])
     func breakGlassWithoutAReasonAReviewerCanJudgeIsRejected(breakGlass: JSONValue) {
         let error = decodeError(with(["purpose_of_use": "ETREAT", "break_glass": breakGlass]))
         #expect(error?.code == .breakGlassReason)
@@ -208,7 +223,10 @@ struct IngestContractTests {
             "input": "hello", "output": "hi", "usage": ["input_tokens": 10], "cost_usd": 0.01, "duration_ms": 12,
             "timestamp": "2026-01-05T08:00:00Z",
         ]
-        guard case .agentRequest(let parsed) = try decode(request) else { Issue.record("not a request"); return }
+        guard case .agentRequest(let parsed) = try decode(request) else {
+            Issue.record("not a request")
+            return
+        }
         #expect(parsed.input == "hello")
         for field in ["trace_id", "tenant_id", "user_id", "model"] {
             var broken = request
@@ -255,7 +273,8 @@ struct IngestContractTests {
     }
 
     @Test func duplicateFieldIsRejected() {
-        let line = #"{"tenant_id":"t","conversation_id":"c","user_id":"u","model":"m","tool_name":"x","purpose_of_use":"TREAT","purpose_of_use":"HPAYMT","patient_id":"p"}"#
+        let line =
+            #"{"tenant_id":"t","conversation_id":"c","user_id":"u","model":"m","tool_name":"x","purpose_of_use":"TREAT","purpose_of_use":"HPAYMT","patient_id":"p"}"#
         #expect(throws: IngestError.self) { try IngestContract.decode(line: line) }
     }
 }

@@ -30,7 +30,10 @@ struct JSONParserTests {
     ])
     func objectIndexFindsEveryMembersValue(text: String) throws {
         let parsed = try JSONParser.parse(text)
-        guard case .object(let members) = parsed else { Issue.record("not an object"); return }
+        guard case .object(let members) = parsed else {
+            Issue.record("not an object")
+            return
+        }
         var copy = text
         try copy.withUTF8 { bytes in
             let index = try #require(JSONObjectIndex(bytes))

@@ -168,10 +168,11 @@ struct SanitizerTests {
     @Test func agentRequestKeepsOnlyHashAndPreviewOfItsTexts() throws {
         let input = "Pull up the chart for Maria Garcia, SSN 123-45-6789, born 1961-03-04, and check her labs please."
         let output = String(repeating: "Maria Garcia has normal potassium. ", count: 10)
-        let record = try IngestContract.decode(.object([
-            "kind": "agent_request", "trace_id": "tr-1", "tenant_id": "t", "user_id": "u", "model": "m",
-            "input": .string(input), "output": .string(output),
-        ]))
+        let record = try IngestContract.decode(
+            .object([
+                "kind": "agent_request", "trace_id": "tr-1", "tenant_id": "t", "user_id": "u", "model": "m",
+                "input": .string(input), "output": .string(output),
+            ]))
         let content = sanitizer.sanitize(record)
         #expect(content.kind == .agentRequest)
         #expect(content.body["input"]?["text_hmac"] == .string(token(input)))

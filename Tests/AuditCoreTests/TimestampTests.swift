@@ -16,7 +16,9 @@ struct TimestampTests {
         #expect(Timestamp(rfc3339: input)?.description == expected)
     }
 
-    @Test(arguments: ["2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-05T08:00Z", "2026-01-05T08:00:00.Z", "2026-01-05T08:00:00+24:00", ""])
+    @Test(arguments: [
+        "2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-05T08:00Z", "2026-01-05T08:00:00.Z", "2026-01-05T08:00:00+24:00", "",
+    ])
     func rejectsInvalidText(input: String) {
         #expect(Timestamp(rfc3339: input) == nil)
     }

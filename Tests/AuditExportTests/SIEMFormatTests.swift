@@ -1,16 +1,20 @@
 import AuditChain
 import AuditCore
 import AuditExport
-import AuditStore
+import AuditStorage
 import AuditTestSupport
 import Foundation
 import Testing
 
 @Suite("SIEM formats")
 struct SIEMFormatTests {
-    static func entry(seq: Int64 = 7, kind: String = "tool_call", user: String = "usr-1", tool: String = "get_patient_record", body: String = #"{"trigger":"user_request"}"#, outcome: String = "success") -> StoredEntry {
+    static func entry(
+        seq: Int64 = 7, kind: String = "tool_call", user: String = "usr-1", tool: String = "get_patient_record",
+        body: String = #"{"trigger":"user_request"}"#, outcome: String = "success"
+    ) -> StoredEntry {
         StoredEntry(
-            seq: seq, recordedAt: "2026-01-05T08:00:00.000Z", prevHash: .genesis, entryHash: ChainHash(unchecked: Array(repeating: 0xAB, count: 32)),
+            seq: seq, recordedAt: "2026-01-05T08:00:00.000Z", prevHash: .genesis,
+            entryHash: ChainHash(unchecked: Array(repeating: 0xAB, count: 32)),
             content: EncodedEntry(
                 kind: kind, tenantID: "hospital-1", userID: user, model: "gpt-4.1", toolName: tool, action: "R", patientID: "PAT-1",
                 patientIDs: nil, purposeOfUse: "TREAT", outcome: outcome, conversationID: "conv-1", traceID: "tr-1",
@@ -39,7 +43,8 @@ struct SIEMFormatTests {
 
     @Test func anOversizedMessageSaysSoInsteadOfBeingCut() throws {
         let big = #"{"arguments":{"note":""# + String(repeating: "x", count: 5000) + #""}}"#
-        let message = String(decoding: SIEMRenderer(format: .rfc5424JSON, maximumMessageLength: 1000).render(Self.entry(body: big)), as: UTF8.self)
+        let message = String(
+            decoding: SIEMRenderer(format: .rfc5424JSON, maximumMessageLength: 1000).render(Self.entry(body: big)), as: UTF8.self)
         #expect(message.utf8.count < 1000)
         #expect(message.contains(#""omitted":"message body of "#))
         #expect(message.contains(#""seq":7"#))

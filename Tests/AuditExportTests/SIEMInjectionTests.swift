@@ -1,8 +1,9 @@
 import AuditChain
 import AuditCore
-@testable import AuditExport
 import Foundation
 import Testing
+
+@testable import AuditExport
 
 @Suite("SIEM injection")
 struct SIEMInjectionTests {

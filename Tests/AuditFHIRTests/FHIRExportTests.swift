@@ -2,7 +2,7 @@ import AuditAnalysis
 import AuditChain
 import AuditCore
 import AuditFHIR
-import AuditStore
+import AuditStorage
 import AuditTestSupport
 import CareTrail
 import Foundation
@@ -29,7 +29,7 @@ func exportLog(in folder: URL) async throws -> AuditLog {
 func export(_ log: AuditLog, version: FHIRVersion = .r4, format: FHIRExporter.Format, patient: String? = nil) throws -> String {
     var bytes: [UInt8] = []
     _ = try FHIRExporter(version: version, format: format).export(
-        store: log.store, selection: .init(patient: patient), bundleID: "test", timestamp: Timestamp(millisecondsSinceEpoch: 0)
+        store: log.reader, selection: .init(patient: patient), bundleID: "test", timestamp: Timestamp(millisecondsSinceEpoch: 0)
     ) { chunk in bytes.append(contentsOf: chunk) }
     return String(decoding: bytes, as: UTF8.self)
 }
@@ -50,7 +50,7 @@ struct FHIRExportTests {
         var files = [bundle.path]
         // Single resources too, one of each kind.
         let mapper = AuditEventMapper(version: .r4)
-        let entries = try log.store.entries(from: 1, through: try log.store.count(), limit: 10_000)
+        let entries = try log.entries(from: 1, through: try log.count(), limit: 10_000)
         let events = entries.flatMap(mapper.events(for:))
         for (index, event) in events.enumerated() where index % 9 == 0 || event["type"]?["code"] == .string("110113") {
             let file = folder.appendingPathComponent("event-\(index).xml")
@@ -158,7 +158,7 @@ struct FHIRExportTests {
         let mapper = AuditEventMapper(version: version)
         var kinds: Set<String> = []
         var compared = 0
-        for entry in try log.store.entries(from: 1, through: Int64.max, limit: 100_000) {
+        for entry in try log.entries(from: 1, through: Int64.max, limit: 100_000) {
             let trees = mapper.events(for: entry)
             var json = FHIRJSONSink(framing: .line)
             var xml = FHIRXMLSink(framing: .bare)
@@ -191,7 +191,7 @@ struct FHIRExportTests {
             var exporter = FHIRExporter(format: format)
             exporter.entriesPerSlice = slice
             var bytes: [UInt8] = []
-            _ = try exporter.export(store: log.store, selection: .init(), bundleID: "b", timestamp: Timestamp(millisecondsSinceEpoch: 0)) {
+            _ = try exporter.export(store: log.reader, selection: .init(), bundleID: "b", timestamp: Timestamp(millisecondsSinceEpoch: 0)) {
                 bytes.append(contentsOf: $0)
             }
             return bytes
@@ -205,7 +205,10 @@ struct FHIRExportTests {
         let log = try await exportLog(in: folder)
         let all = try resources(try export(log, format: .ndjson))
         let search = all.filter { $0["extension"]?.arrayValue?.contains { $0["valueString"] == "conv-2" } == true && $0["action"] == "E" }
-        #expect(search.compactMap { $0["entity"]?.arrayValue?.first?["what"]?["reference"]?.stringValue } == ["Patient/PAT-100", "Patient/PAT-200"])
+        #expect(
+            search.compactMap { $0["entity"]?.arrayValue?.first?["what"]?["reference"]?.stringValue } == [
+                "Patient/PAT-100", "Patient/PAT-200",
+            ])
         let noMatch = all.filter { $0["extension"]?.arrayValue?.contains { $0["valueString"] == "conv-q" } == true }
         #expect(noMatch.count == 1)
         #expect(noMatch.first?["entity"]?.arrayValue?.count == 1)
@@ -225,7 +228,9 @@ struct FHIRExportTests {
                 for (system, code) in CodeSystems.codings(in: event) {
                     seen += 1
                     let known = systems[system] ?? ours[system]
-                    #expect(known?[code] != nil || system == FHIRVocabulary.eventOutcomeR5 || system == FHIRVocabulary.eventSeverity, "\(system)#\(code)")
+                    #expect(
+                        known?[code] != nil || system == FHIRVocabulary.eventOutcomeR5 || system == FHIRVocabulary.eventSeverity,
+                        "\(system)#\(code)")
                 }
             }
         }
@@ -235,9 +240,11 @@ struct FHIRExportTests {
     @Test(arguments: FHIRVersion.allCases)
     func exportsMeetTheCardinalitiesOfTheCoreDefinitionAndOurProfile(version: FHIRVersion) async throws {
         let log = try await exportLog(in: folder)
-        let core = specFHIR.appendingPathComponent(version == .r4 ? "r4/package/StructureDefinition-AuditEvent.json" : "r5/package/StructureDefinition-AuditEvent.json")
+        let core = specFHIR.appendingPathComponent(
+            version == .r4 ? "r4/package/StructureDefinition-AuditEvent.json" : "r5/package/StructureDefinition-AuditEvent.json")
         let profiles = FixturePath.root.deletingLastPathComponent().appendingPathComponent("fhir-profiles")
-        let ours = profiles.appendingPathComponent(version == .r4 ? "StructureDefinition-caretrail-auditevent.json" : "StructureDefinition-caretrail-auditevent-r5.json")
+        let ours = profiles.appendingPathComponent(
+            version == .r4 ? "StructureDefinition-caretrail-auditevent.json" : "StructureDefinition-caretrail-auditevent-r5.json")
         let checker = try ProfileChecker(core: core, profile: ours)
         let events = try resources(try export(log, version: version, format: .ndjson))
         #expect(events.count > 100)

@@ -1,7 +1,7 @@
 import AuditChain
 import AuditCore
 import AuditFHIR
-import AuditStore
+import AuditStorage
 import AuditTestSupport
 import CareTrail
 import Foundation
@@ -11,12 +11,14 @@ import Testing
 struct FHIRImportTests {
     let folder = temporaryFolder()
 
-    static let officialJSON: [URL] = (try? FileManager.default.contentsOfDirectory(
-        at: specFHIR.appendingPathComponent("r4/package"), includingPropertiesForKeys: nil
-    ).filter { $0.lastPathComponent.hasPrefix("AuditEvent-") }.sorted { $0.path < $1.path }) ?? []
-    static let officialXML: [URL] = (try? FileManager.default.contentsOfDirectory(
-        at: specFHIR.appendingPathComponent("r4/examples-xml"), includingPropertiesForKeys: nil
-    ).sorted { $0.path < $1.path }) ?? []
+    static let officialJSON: [URL] =
+        (try? FileManager.default.contentsOfDirectory(
+            at: specFHIR.appendingPathComponent("r4/package"), includingPropertiesForKeys: nil
+        ).filter { $0.lastPathComponent.hasPrefix("AuditEvent-") }.sorted { $0.path < $1.path }) ?? []
+    static let officialXML: [URL] =
+        (try? FileManager.default.contentsOfDirectory(
+            at: specFHIR.appendingPathComponent("r4/examples-xml"), includingPropertiesForKeys: nil
+        ).sorted { $0.path < $1.path }) ?? []
 
     func freshLog(_ name: String) throws -> AuditLog {
         try AuditLog.create(database: folder.appendingPathComponent("\(name).sqlite").path)
@@ -69,9 +71,10 @@ struct FHIRImportTests {
             try text.write(to: file, atomically: true, encoding: .utf8)
             #expect(throws: CareTrailError.self) { try log.importFHIR(path: file.path) }
         }
-        #expect(try log.store.count() == 0)
+        #expect(try log.count() == 0)
         let narrated = folder.appendingPathComponent("narrated.json")
-        try #"{"resourceType":"AuditEvent","text":{"status":"generated","div":"<div xmlns='http://www.w3.org/1999/xhtml'><script>alert(1)</script></div>"},"type":{"code":"rest"},"recorded":"2026-01-05T08:00:00Z"}"#
+        try
+            #"{"resourceType":"AuditEvent","text":{"status":"generated","div":"<div xmlns='http://www.w3.org/1999/xhtml'><script>alert(1)</script></div>"},"type":{"code":"rest"},"recorded":"2026-01-05T08:00:00Z"}"#
             .write(to: narrated, atomically: true, encoding: .utf8)
         #expect(try log.importFHIR(path: narrated.path).imported == 1)
         let xml = try export(log, format: .xml)
@@ -84,10 +87,12 @@ struct FHIRImportTests {
         for file in Self.officialJSON + Self.officialXML { _ = try log.importFHIR(path: file.path) }
         let file = folder.appendingPathComponent("examples.xml")
         try export(log, format: .xml).write(to: file, atomically: true, encoding: .utf8)
-        let result = try runProgram(["xmllint", "--noout", "--schema", specFHIR.appendingPathComponent("r4/xsd/fhir-single.xsd").path, file.path])
+        let result = try runProgram([
+            "xmllint", "--noout", "--schema", specFHIR.appendingPathComponent("r4/xsd/fhir-single.xsd").path, file.path,
+        ])
         #expect(result.status == 0, "\(result.output.prefix(1500))")
         // Mapped fields are indexed: the patient of the official read example is found.
-        #expect(try log.store.entries(.patient("example")).count >= 1)
+        #expect(try log.entries(.patient("example")).count >= 1)
     }
 
     @Test func ourOwnExportRoundTripsLosslesslyInJSONAndXML() async throws {
@@ -99,7 +104,7 @@ struct FHIRImportTests {
             let copy = try freshLog("copy-\(format.rawValue)")
             #expect(try copy.importFHIR(path: file.path).imported == original.count)
             #expect(try resources(try export(copy, format: .ndjson)) == original, "\(format)")
-            #expect(try copy.store.verify().isIntact)
+            #expect(try copy.verify().isIntact)
             // Into the log it came from: recognised, nothing appended twice.
             let again = try source.importFHIR(path: file.path)
             #expect(again.imported == 0)
@@ -115,6 +120,6 @@ struct FHIRImportTests {
         let xml = folder.appendingPathComponent("broken.xml")
         try #"<AuditEvent xmlns="http://hl7.org/fhir"><nonsense value="1"/></AuditEvent>"#.write(to: xml, atomically: true, encoding: .utf8)
         #expect(throws: CareTrailError.self) { try log.importFHIR(path: xml.path) }
-        #expect(try log.store.count() == 0)
+        #expect(try log.count() == 0)
     }
 }

@@ -1,17 +1,19 @@
 import AuditCore
 import AuditFHIR
 import Foundation
+
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 
 /// A read of `patient` at `minute` minutes after 08:00 on 2026-01-05.
 func read(_ patient: String, minute: Double, user: String = "usr-0007") -> IngestRecord {
-    .toolCall(ToolCall(
-        tenantID: "hospital-0", conversationID: "conv-burst", userID: user, model: "claude-sonnet-4", toolName: "get_patient_record",
-        purposeOfUse: .treatment, patientID: patient,
-        timestamp: Timestamp(millisecondsSinceEpoch: 1_767_600_000_000 + Int64(minute * 60_000))
-    ))
+    .toolCall(
+        ToolCall(
+            tenantID: "hospital-0", conversationID: "conv-burst", userID: user, model: "claude-sonnet-4", toolName: "get_patient_record",
+            purposeOfUse: .treatment, patientID: patient,
+            timestamp: Timestamp(millisecondsSinceEpoch: 1_767_600_000_000 + Int64(minute * 60_000))
+        ))
 }
 
 /// Every primitive of a FHIR document as `path=value`, with array positions dropped, so the
@@ -48,7 +50,10 @@ enum FHIRLeaves {
         var stack: [String] = []
         var leaves: [String] = []
 
-        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+        func parser(
+            _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+            attributes: [String: String] = [:]
+        ) {
             // <resource><AuditEvent> is one level in JSON: the resource's type joins the path.
             stack.append(name)
             let path = stack.joined(separator: "/").replacingOccurrences(of: "Bundle/entry/resource/", with: "Bundle/entry/resource/")
@@ -113,7 +118,10 @@ struct ProfileChecker {
         let coreJSON = try JSONParser.parse(try String(contentsOf: core, encoding: .utf8))
         for element in coreJSON["snapshot"]?["element"]?.arrayValue ?? [] {
             guard let path = element["path"]?.stringValue, path.contains(".") else { continue }
-            rules.append(Rule(path: Array(path.split(separator: ".").dropFirst().map(String.init)), min: Int(element["min"]?.numberValue ?? 0), max: Self.max(element["max"])))
+            rules.append(
+                Rule(
+                    path: Array(path.split(separator: ".").dropFirst().map(String.init)), min: Int(element["min"]?.numberValue ?? 0),
+                    max: Self.max(element["max"])))
         }
         let profileJSON = try JSONParser.parse(try String(contentsOf: profile, encoding: .utf8))
         for element in profileJSON["differential"]?["element"]?.arrayValue ?? [] {
@@ -125,7 +133,8 @@ struct ProfileChecker {
                 continue
             }
             if element["sliceName"] != nil { continue }
-            if let pattern = element["patternCoding"], let system = pattern["system"]?.stringValue, let code = pattern["code"]?.stringValue {
+            if let pattern = element["patternCoding"], let system = pattern["system"]?.stringValue, let code = pattern["code"]?.stringValue
+            {
                 patterns.append((parts, system, code))
             }
             // A CodeableConcept pattern: the element's `coding` must hold the pattern's coding.
@@ -134,8 +143,11 @@ struct ProfileChecker {
             {
                 patterns.append((parts + ["coding"], system, code))
             }
-            if let min = element["min"]?.numberValue, min > 0 { rules.append(Rule(path: parts, min: Int(min), max: Self.max(element["max"]))) }
-            else if let max = Self.max(element["max"]) { rules.append(Rule(path: parts, min: 0, max: max)) }
+            if let min = element["min"]?.numberValue, min > 0 {
+                rules.append(Rule(path: parts, min: Int(min), max: Self.max(element["max"])))
+            } else if let max = Self.max(element["max"]) {
+                rules.append(Rule(path: parts, min: 0, max: max))
+            }
         }
     }
 
@@ -151,7 +163,10 @@ struct ProfileChecker {
         if case .object(let members) = node {
             if first.hasSuffix("[x]") {
                 let prefix = String(first.dropLast(3))
-                for (key, value) in members where key.hasPrefix(prefix) && key.count > prefix.count && key[key.index(key.startIndex, offsetBy: prefix.count)].isUppercase {
+                for (key, value) in members
+                where key.hasPrefix(prefix) && key.count > prefix.count
+                    && key[key.index(key.startIndex, offsetBy: prefix.count)].isUppercase
+                {
                     children.append(value)
                 }
             } else if let value = members[first] {
@@ -178,7 +193,8 @@ struct ProfileChecker {
             if let max = slice.max, count > max { problems.append("extension \(slice.url): \(count) > \(max)") }
         }
         for pattern in patterns {
-            for node in Self.nodes(resource, pattern.path[...]) where !(node["system"]?.stringValue == pattern.system && node["code"]?.stringValue == pattern.code) {
+            for node in Self.nodes(resource, pattern.path[...])
+            where !(node["system"]?.stringValue == pattern.system && node["code"]?.stringValue == pattern.code) {
                 problems.append("\(pattern.path.joined(separator: ".")): not \(pattern.system)#\(pattern.code)")
             }
         }

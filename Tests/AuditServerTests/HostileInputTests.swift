@@ -3,8 +3,9 @@ import AuditChain
 import AuditCore
 import AuditExport
 import AuditFHIR
+import AuditSQLite
 import AuditServer
-import AuditStore
+import AuditStorage
 import AuditTestSupport
 import CareTrail
 import Foundation
@@ -32,7 +33,7 @@ struct HostileInputTests {
                 let receipt = try await log.record([record])
                 counts.add(to: "stored")
                 for head in receipt.entries {
-                    let entry = try #require(try log.store.entry(seq: head.seq))
+                    let entry = try #require(try log.entry(seq: head.seq))
                     render(entry)
                 }
             } catch let error as IngestError {
@@ -52,7 +53,7 @@ struct HostileInputTests {
             for format in [FHIRExporter.Format.ndjson, .json, .xml] {
                 var bytes = 0
                 _ = try FHIRExporter(version: version, format: format).export(
-                    store: log.store, selection: .init(), bundleID: "b", timestamp: log.store.clock()
+                    store: log.reader, selection: .init(), bundleID: "b", timestamp: log.now()
                 ) { chunk in bytes += chunk.count }
                 #expect(bytes > 0)
             }
@@ -66,7 +67,7 @@ struct HostileInputTests {
                 }
             }
         }
-        #expect(try log.store.verify().isIntact)
+        #expect(try log.verify().isIntact)
     }
 
     private func render(_ entry: StoredEntry) {
@@ -108,40 +109,40 @@ struct HostileInputTests {
         let who = ["agent", "privacy_officer", "siem", "admin", "agent-other", "officer-other", nil]
         // A real server on loopback: every request goes over a socket, through HTTP parsing.
         try await app.test(.live) { client in
-        await propertyCheck(count: 10_000, input: Gen.int(in: 0...1_000_000), Gen.int(in: 0...1_000_000)) { a, b in
-            let route = routes[a % routes.count]
-            let path = route.hasSuffix("/") ? route + segments[b % segments.count] : route
-            let uri = path + queries[(a / 7 + b) % queries.count]
-            let post = route == "/v1/tool-calls" || route.hasSuffix("/review") ? b % 5 != 0 : b % 11 == 0
-            var body = ByteBuffer()
-            if post {
-                switch b % 6 {
-                case 0: body = ByteBuffer(string: "")
-                case 1: body = ByteBuffer(bytes: (0..<64).map { UInt8(truncatingIfNeeded: $0 &* (a | 1)) })
-                case 2: body = ByteBuffer(string: #"{"decision":"justified","note":"checked with the ward"}"#)
-                default:
-                    let lines = (0..<(1 + b % 3)).map {
-                        Hostile.record(number: a + $0, timestamp: b, string: a / 3, purpose: b / 5, action: a / 11, shape: b + $0)
-                    }
-                    body = ByteBuffer(string: lines.joined(separator: "\n"))
-                }
-            }
-            do {
-                try await client.execute(
-                    uri: uri, method: post ? .post : .get, headers: fixture.headers(who[(a + b) % who.count]), body: body
-                ) { response in
-                    counts.add(to: "requests")
-                    #expect(response.status.code < 500, "\(post ? "POST" : "GET") \(uri) → \(response.status.code)")
-                    if response.status.code >= 400 {
-                        #expect(response.headers[.contentType] == "application/problem+json", "\(uri)")
+            await propertyCheck(count: 10_000, input: Gen.int(in: 0...1_000_000), Gen.int(in: 0...1_000_000)) { a, b in
+                let route = routes[a % routes.count]
+                let path = route.hasSuffix("/") ? route + segments[b % segments.count] : route
+                let uri = path + queries[(a / 7 + b) % queries.count]
+                let post = route == "/v1/tool-calls" || route.hasSuffix("/review") ? b % 5 != 0 : b % 11 == 0
+                var body = ByteBuffer()
+                if post {
+                    switch b % 6 {
+                    case 0: body = ByteBuffer(string: "")
+                    case 1: body = ByteBuffer(bytes: (0..<64).map { UInt8(truncatingIfNeeded: $0 &* (a | 1)) })
+                    case 2: body = ByteBuffer(string: #"{"decision":"justified","note":"checked with the ward"}"#)
+                    default:
+                        let lines = (0..<(1 + b % 3)).map {
+                            Hostile.record(number: a + $0, timestamp: b, string: a / 3, purpose: b / 5, action: a / 11, shape: b + $0)
+                        }
+                        body = ByteBuffer(string: lines.joined(separator: "\n"))
                     }
                 }
-            } catch {
-                Issue.record("request \(uri) failed: \(error)")
+                do {
+                    try await client.execute(
+                        uri: uri, method: post ? .post : .get, headers: fixture.headers(who[(a + b) % who.count]), body: body
+                    ) { response in
+                        counts.add(to: "requests")
+                        #expect(response.status.code < 500, "\(post ? "POST" : "GET") \(uri) → \(response.status.code)")
+                        if response.status.code >= 400 {
+                            #expect(response.headers[.contentType] == "application/problem+json", "\(uri)")
+                        }
+                    }
+                } catch {
+                    Issue.record("request \(uri) failed: \(error)")
+                }
             }
-        }
         }
         #expect(counts["requests"] >= 10_000)
-        #expect(try fixture.log.store.verify().isIntact)
+        #expect(try fixture.log.verify().isIntact)
     }
 }

@@ -1,7 +1,7 @@
 import AuditChain
 import AuditCore
-@testable import AuditServer
-import AuditStore
+import AuditSQLite
+import AuditStorage
 import AuditTestSupport
 import CareTrail
 import Foundation
@@ -9,6 +9,8 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
+@testable import AuditServer
 
 @Suite("Server limits and errors")
 struct ServerLimitsTests {
@@ -31,12 +33,15 @@ struct ServerLimitsTests {
                 #expect(response.status == .contentTooLarge || response.status == .notFound)
                 #expect(response.headers[.contentType] == "application/problem+json")
             }
-            try await client.execute(uri: "/fhir/AuditEvent?_after=9223372036854775807", method: .get, headers: fixture.headers("admin")) { response in
+            try await client.execute(uri: "/fhir/AuditEvent?_after=9223372036854775807", method: .get, headers: fixture.headers("admin")) {
+                response in
                 #expect(response.status == .badRequest)
                 let problem = try json(response)
                 #expect(problem["detail"]?.stringValue?.contains("_after") == true)
             }
-            try await client.execute(uri: "/fhir/AuditEvent?_count=1&_at=99999999999999999999", method: .get, headers: fixture.headers("admin")) { response in
+            try await client.execute(
+                uri: "/fhir/AuditEvent?_count=1&_at=99999999999999999999", method: .get, headers: fixture.headers("admin")
+            ) { response in
                 #expect(response.status == .badRequest)
             }
             try await client.execute(uri: "/v1/export/fhir?from=0000-01-01", method: .get, headers: fixture.headers("admin")) { response in
@@ -133,7 +138,8 @@ struct ServerLimitsTests {
                 for second in values[(i + 1)...] {
                     let query = "\(first.0)=\(first.1)&\(second.0)=\(second.1)"
                     let expected = Set(all.filter { Self.matches($0.value, first) && Self.matches($0.value, second) }.keys)
-                    let response = try await client.execute(uri: "/fhir/AuditEvent?_count=1000&\(query)", method: .get, headers: fixture.headers("admin"))
+                    let response = try await client.execute(
+                        uri: "/fhir/AuditEvent?_count=1000&\(query)", method: .get, headers: fixture.headers("admin"))
                     #expect(response.status == .ok)
                     let entries = try json(response)["entry"]?.arrayValue ?? []
                     let found = Set(entries.compactMap { $0["resource"]?["id"]?.stringValue })

@@ -1,8 +1,9 @@
 import AuditAnalysis
 import AuditChain
 import AuditCore
+import AuditSQLite
 import AuditServer
-import AuditStore
+import AuditStorage
 import AuditTestSupport
 import CareTrail
 import Foundation
@@ -59,7 +60,7 @@ struct ServerTests {
                 #expect(body["head"]?["seq"] != nil)
             }
             // A bad line: 422 problem details naming line and field, nothing appended.
-            let before = try fixture.log.store.count()
+            let before = try fixture.log.count()
             let bad = ServerFixture.call() + "\n" + ServerFixture.call(purpose: "Maria Garcia")
             try await client.execute(uri: "/v1/tool-calls", method: .post, headers: headers, body: ByteBuffer(string: bad)) { response in
                 #expect(response.status == .unprocessableContent)
@@ -73,9 +74,9 @@ struct ServerTests {
                 #expect(problem["errors"]?.arrayValue?.first?["field"] == "purpose_of_use")
                 #expect(!String(buffer: response.body).contains("Maria"))
             }
-            #expect(try fixture.log.store.count() == before)
+            #expect(try fixture.log.count() == before)
         }
-        #expect(try fixture.log.store.verify().isIntact)
+        #expect(try fixture.log.verify().isIntact)
     }
 
     /// Every role against every endpoint, on its own tenant and another's.
@@ -89,15 +90,42 @@ struct ServerTests {
         let review = #"{"decision":"justified","note":"checked with the ED"}"#
         typealias Case = (HTTPRequest.Method, String, String?, [String: HTTPResponse.Status])
         let cases: [Case] = [
-            (.post, "/v1/tool-calls", own, ["agent": .created, "admin": .created, "privacy_officer": .forbidden, "siem": .forbidden, "agent-other": .forbidden, "none": .unauthorized]),
+            (
+                .post, "/v1/tool-calls", own,
+                [
+                    "agent": .created, "admin": .created, "privacy_officer": .forbidden, "siem": .forbidden, "agent-other": .forbidden,
+                    "none": .unauthorized,
+                ]
+            ),
             (.post, "/v1/tool-calls", other, ["agent": .forbidden, "agent-other": .created, "admin": .created]),
             (.get, "/v1/head", nil, ["agent": .ok, "privacy_officer": .ok, "siem": .ok, "admin": .ok, "none": .unauthorized]),
-            (.get, "/v1/entries/2", nil, ["privacy_officer": .ok, "siem": .ok, "admin": .ok, "agent": .forbidden, "officer-other": .forbidden, "none": .unauthorized]),
-            (.get, "/v1/traces/tr-3", nil, ["privacy_officer": .ok, "admin": .ok, "agent": .forbidden, "siem": .forbidden, "officer-other": .forbidden]),
-            (.get, "/v1/conversations/conv-3/timeline", nil, ["privacy_officer": .ok, "admin": .ok, "agent": .forbidden, "officer-other": .forbidden]),
-            (.get, "/v1/reports/patients/PAT-100?from=2026-01-01&to=2026-01-31", nil, ["privacy_officer": .ok, "admin": .ok, "officer-other": .ok, "agent": .forbidden, "siem": .forbidden]),
-            (.get, "/v1/alerts?open=true", nil, ["privacy_officer": .ok, "admin": .ok, "agent": .forbidden, "siem": .forbidden, "none": .unauthorized]),
-            (.post, "/v1/alerts/\(alertID)/review", review, ["agent": .forbidden, "siem": .forbidden, "officer-other": .forbidden, "privacy_officer": .created]),
+            (
+                .get, "/v1/entries/2", nil,
+                [
+                    "privacy_officer": .ok, "siem": .ok, "admin": .ok, "agent": .forbidden, "officer-other": .forbidden,
+                    "none": .unauthorized,
+                ]
+            ),
+            (
+                .get, "/v1/traces/tr-3", nil,
+                ["privacy_officer": .ok, "admin": .ok, "agent": .forbidden, "siem": .forbidden, "officer-other": .forbidden]
+            ),
+            (
+                .get, "/v1/conversations/conv-3/timeline", nil,
+                ["privacy_officer": .ok, "admin": .ok, "agent": .forbidden, "officer-other": .forbidden]
+            ),
+            (
+                .get, "/v1/reports/patients/PAT-100?from=2026-01-01&to=2026-01-31", nil,
+                ["privacy_officer": .ok, "admin": .ok, "officer-other": .ok, "agent": .forbidden, "siem": .forbidden]
+            ),
+            (
+                .get, "/v1/alerts?open=true", nil,
+                ["privacy_officer": .ok, "admin": .ok, "agent": .forbidden, "siem": .forbidden, "none": .unauthorized]
+            ),
+            (
+                .post, "/v1/alerts/\(alertID)/review", review,
+                ["agent": .forbidden, "siem": .forbidden, "officer-other": .forbidden, "privacy_officer": .created]
+            ),
             (.get, "/v1/verify", nil, ["privacy_officer": .ok, "agent": .forbidden]),
             (.get, "/health", nil, ["none": .ok]),
         ]
@@ -105,14 +133,16 @@ struct ServerTests {
             for (method, uri, body, expectations) in cases {
                 for (who, status) in expectations.sorted(by: { $0.key < $1.key }) {
                     try await client.execute(
-                        uri: uri, method: method, headers: fixture.headers(who == "none" ? nil : who), body: body.map { ByteBuffer(string: $0) }
+                        uri: uri, method: method, headers: fixture.headers(who == "none" ? nil : who),
+                        body: body.map { ByteBuffer(string: $0) }
                     ) { response in
                         #expect(response.status == status, "\(who) \(method) \(uri): \(response.status)")
                     }
                 }
             }
             // A privacy officer of another tenant sees none of hospital-1's accesses in a report.
-            try await client.execute(uri: "/v1/reports/patients/PAT-100", method: .get, headers: fixture.headers("officer-other")) { response in
+            try await client.execute(uri: "/v1/reports/patients/PAT-100", method: .get, headers: fixture.headers("officer-other")) {
+                response in
                 let report = try json(response)
                 #expect(report["total_accesses"] == 0)
             }
@@ -150,9 +180,9 @@ struct ServerTests {
             #expect(ContinuousClock.now - revokedAt < .milliseconds(1500))
         }
         // Key creations, the revocation and the review are chained.
-        #expect(try fixture.log.store.entries(kind: .keyEvent).count == 8)
-        #expect(try fixture.log.store.entries(kind: .review).count == 1)
-        #expect(try fixture.log.store.verify().isIntact)
+        #expect(try fixture.log.entries(kind: .keyEvent).count == 8)
+        #expect(try fixture.log.entries(kind: .review).count == 1)
+        #expect(try fixture.log.verify().isIntact)
     }
 
     @Test func metricsCountRequestsAppendsAndTheHead() async throws {
@@ -161,8 +191,11 @@ struct ServerTests {
         try await app.test(.router) { client in
             var headers = fixture.headers("agent")
             headers[.contentType] = "application/x-ndjson"
-            let batch = [ServerFixture.call(), ServerFixture.call(patient: "PAT-2"), ServerFixture.call(patient: "PAT-3")].joined(separator: "\n")
-            try await client.execute(uri: "/v1/tool-calls", method: .post, headers: headers, body: ByteBuffer(string: batch)) { #expect($0.status == .created) }
+            let batch = [ServerFixture.call(), ServerFixture.call(patient: "PAT-2"), ServerFixture.call(patient: "PAT-3")].joined(
+                separator: "\n")
+            try await client.execute(uri: "/v1/tool-calls", method: .post, headers: headers, body: ByteBuffer(string: batch)) {
+                #expect($0.status == .created)
+            }
             try await client.execute(uri: "/v1/head", method: .get) { #expect($0.status == .unauthorized) }
             // Public by default, as Prometheus scrapes.
             let text = try await client.execute(uri: "/metrics", method: .get) { response in
@@ -173,7 +206,7 @@ struct ServerTests {
             #expect(text.contains(#"caretrail_http_requests_total{method="POST",status="201"} 1"#))
             #expect(text.contains(#"caretrail_http_requests_total{method="GET",status="401"} 1"#))
             #expect(text.contains("caretrail_http_request_duration_seconds_bucket"))
-            #expect(text.contains("caretrail_log_head_seq \(try fixture.log.store.head()?.seq ?? 0)"))
+            #expect(text.contains("caretrail_log_head_seq \(try fixture.log.head()?.seq ?? 0)"))
             #expect(text.contains("caretrail_open_alerts 1"))
         }
     }
@@ -192,7 +225,8 @@ struct ServerTests {
 
     @Test func aLiveServerOnLoopbackAppendsDurablyAndReports() async throws {
         let fixture = try ServerFixture()
-        let app = Application(router: CareTrailServer.router(log: fixture.log), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        let app = Application(
+            router: CareTrailServer.router(log: fixture.log), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in
             try await client.execute(uri: "/health", method: .get) { response in
                 let health = try json(response)
@@ -200,11 +234,14 @@ struct ServerTests {
                 #expect(health["ready"] == true)
             }
             try await client.execute(
-                uri: "/v1/tool-calls", method: .post, headers: fixture.headers("agent"), body: ByteBuffer(string: ServerFixture.call(patient: "PAT-100"))
+                uri: "/v1/tool-calls", method: .post, headers: fixture.headers("agent"),
+                body: ByteBuffer(string: ServerFixture.call(patient: "PAT-100"))
             ) { response in
                 #expect(response.status == .created)
             }
-            try await client.execute(uri: "/v1/reports/patients/PAT-100?format=csv", method: .get, headers: fixture.headers("privacy_officer")) { response in
+            try await client.execute(
+                uri: "/v1/reports/patients/PAT-100?format=csv", method: .get, headers: fixture.headers("privacy_officer")
+            ) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType] == "text/csv; charset=utf-8")
                 #expect(String(buffer: response.body).split(separator: "\r\n").count == 10)  // header + eight + the new one

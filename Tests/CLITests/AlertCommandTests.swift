@@ -36,9 +36,11 @@ struct AlertCommandTests {
         let bad = try caretrail("review", id, "--db", db, "--by", "po-1", "--decision", "fine", "--note", "ok then")
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("--decision"))
-        #expect(try caretrail("review", "alert-999999", "--db", db, "--by", "po-1", "--decision", "justified", "--note", "ok then").status == 2)
+        #expect(
+            try caretrail("review", "alert-999999", "--db", db, "--by", "po-1", "--decision", "justified", "--note", "ok then").status == 2)
 
-        let reviewed = try caretrail("review", id, "--db", db, "--by", "po-1", "--decision", "justified", "--note", "ED attending confirmed", "--format", "json")
+        let reviewed = try caretrail(
+            "review", id, "--db", db, "--by", "po-1", "--decision", "justified", "--note", "ED attending confirmed", "--format", "json")
         #expect(reviewed.status == 0, "\(reviewed.stderr)")
         #expect(try json(reviewed)["alert"]?["state"] == "reviewed")
 

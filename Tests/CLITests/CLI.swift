@@ -73,7 +73,8 @@ struct CLISession {
 
 /// Runs the executable and returns its peak resident memory, measured by the kernel.
 func peakResidentKilobytes(_ arguments: [String]) throws -> Int {
-    let script = "import resource, subprocess, sys\nstatus = subprocess.run(sys.argv[1:]).returncode\n"
+    let script =
+        "import resource, subprocess, sys\nstatus = subprocess.run(sys.argv[1:]).returncode\n"
         + "print(status, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

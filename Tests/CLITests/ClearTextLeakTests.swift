@@ -46,7 +46,9 @@ struct ClearTextLeakTests {
         for file in files where FileManager.default.fileExists(atPath: file) {
             let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: file)), as: UTF8.self).lowercased()
             // Escaped forms too: `/` and non-ASCII as JSON writes them are not in these values.
-            for needle in needles where text.contains(needle) { leaks.append("\(URL(fileURLWithPath: file).lastPathComponent): a needle of \(needle.count) characters") }
+            for needle in needles where text.contains(needle) {
+                leaks.append("\(URL(fileURLWithPath: file).lastPathComponent): a needle of \(needle.count) characters")
+            }
         }
         let printed = outputs.lowercased()
         for needle in needles where printed.contains(needle) { leaks.append("command output: a needle of \(needle.count) characters") }
@@ -60,7 +62,8 @@ struct ClearTextLeakTests {
         let needles = try String(contentsOf: FixturePath.url("sanitizer/key-spellings.needles"), encoding: .utf8)
             .split(separator: "\n").map { $0.lowercased() }
         #expect(try caretrail("init", "--db", db).status == 0)
-        let created = try session.json(try caretrail("keys", "create", "--db", db, "--role", "admin", "--tenant", "hospital-1", "--format", "json"))
+        let created = try session.json(
+            try caretrail("keys", "create", "--db", db, "--role", "admin", "--tenant", "hospital-1", "--format", "json"))
         let secret = try #require(created["secret"]?.stringValue)
         let port = freePort(in: 29_000...29_999)
         let log = session.folder.appendingPathComponent("serve.log")
@@ -79,15 +82,23 @@ struct ClearTextLeakTests {
             let file = session.folder.appendingPathComponent("body.json")
             try body.write(to: file, atomically: true, encoding: .utf8)
             answers += try runProgram([
-                "curl", "-s", "-X", "POST", "-H", "Authorization: Bearer \(secret)", "--data-binary", "@\(file.path)", base + "/v1/tool-calls",
+                "curl", "-s", "-X", "POST", "-H", "Authorization: Bearer \(secret)", "--data-binary", "@\(file.path)",
+                base + "/v1/tool-calls",
             ]).output
         }
-        let lines = try String(contentsOf: FixturePath.url("sanitizer/key-spellings.jsonl"), encoding: .utf8).split(separator: "\n").map(String.init)
+        let lines = try String(contentsOf: FixturePath.url("sanitizer/key-spellings.jsonl"), encoding: .utf8).split(separator: "\n").map(
+            String.init)
         for line in lines { try post(line) }
         // Bad batches: the names under unknown fields and in fields of the wrong type.
-        try post(#"{"tenant_id":"hospital-1","conversation_id":"c","user_id":"u","model":"m","tool_name":"t","purpose_of_use":"TREAT","patient_id":"P","Quorra Vexbridge":1}"#)
-        try post(#"{"tenant_id":"hospital-1","conversation_id":"c","user_id":"u","model":"m","tool_name":"t","purpose_of_use":"Ilsabet Marrowind","patient_id":"P"}"#)
-        try post(#"{"tenant_id":"hospital-1","conversation_id":"c","user_id":"u","model":"m","tool_name":"t","purpose_of_use":"TREAT","patient_id":["Tobiah Fennimore"]}"#)
+        try post(
+            #"{"tenant_id":"hospital-1","conversation_id":"c","user_id":"u","model":"m","tool_name":"t","purpose_of_use":"TREAT","patient_id":"P","Quorra Vexbridge":1}"#
+        )
+        try post(
+            #"{"tenant_id":"hospital-1","conversation_id":"c","user_id":"u","model":"m","tool_name":"t","purpose_of_use":"Ilsabet Marrowind","patient_id":"P"}"#
+        )
+        try post(
+            #"{"tenant_id":"hospital-1","conversation_id":"c","user_id":"u","model":"m","tool_name":"t","purpose_of_use":"TREAT","patient_id":["Tobiah Fennimore"]}"#
+        )
         for query in ["patient=Quorra%20Vexbridge", "agent=qvex%40example.org", "Oriel%20Castellane=1", "date=Wendeline"] {
             answers += try runProgram(["curl", "-s", "-H", "Authorization: Bearer \(secret)", base + "/fhir/AuditEvent?" + query]).output
         }

@@ -57,7 +57,8 @@ struct CommandLineTests {
 
     @Test func badLinesAreReportedWithLineAndFieldAndNothingIsAppended() throws {
         _ = try caretrail("init", "--db", db)
-        var lines = try String(contentsOfFile: try sampleWorkload(lines: 5, in: folder), encoding: .utf8).split(separator: "\n").map(String.init)
+        var lines = try String(contentsOfFile: try sampleWorkload(lines: 5, in: folder), encoding: .utf8).split(separator: "\n").map(
+            String.init)
         lines[2] = lines[2].replacingOccurrences(of: "\"purpose_of_use\":\"TREAT\"", with: "\"purpose_of_use\":\"Maria Garcia\"")
             .replacingOccurrences(of: "\"purpose_of_use\":\"HPAYMT\"", with: "\"purpose_of_use\":\"Maria Garcia\"")
             .replacingOccurrences(of: "\"purpose_of_use\":\"HOPERAT\"", with: "\"purpose_of_use\":\"Maria Garcia\"")
@@ -157,7 +158,8 @@ struct CommandLineTests {
         for _ in 0..<3 {
             let result = try caretrail("ingest", "--db", db, small, "--format", "json")
             #expect(result.status == 0)
-            acknowledged = Int64(try JSONParser.parse(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))["head"]?["seq"]?.numberValue ?? 0)
+            acknowledged = Int64(
+                try JSONParser.parse(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))["head"]?["seq"]?.numberValue ?? 0)
         }
         #expect(acknowledged == 75)
         let process = Process()
@@ -199,7 +201,8 @@ struct CommandLineTests {
         #expect(refused.stderr.contains("config set"))
         // Chained as configuration, with who changed it, the policy applies to every writer.
         let configuration = folder.appendingPathComponent("config.json").path
-        try CanonicalJSON.string(.object(["sanitizer_policy": .object(members)])).write(toFile: configuration, atomically: true, encoding: .utf8)
+        try CanonicalJSON.string(.object(["sanitizer_policy": .object(members)])).write(
+            toFile: configuration, atomically: true, encoding: .utf8)
         #expect(try caretrail("config", "set", "--db", db, configuration, "--by", "privacy-officer-1").status == 0)
         let ingested = try caretrail("ingest", "--db", db, "--policy", path, workload)
         #expect(ingested.status == 0, "\(ingested.stderr)")

@@ -16,14 +16,17 @@ struct FHIRCommandTests {
     @Test func aLargeExportTakesNoMoreMemoryThanASmallOneOfTheSameLog() throws {
         let sample = try String(contentsOf: FixturePath.url("workload/sample.jsonl"), encoding: .utf8)
         let input = session.folder.appendingPathComponent("eight.jsonl").path
-        try String(repeating: sample.hasSuffix("\n") ? sample : sample + "\n", count: 8).write(toFile: input, atomically: true, encoding: .utf8)
+        try String(repeating: sample.hasSuffix("\n") ? sample : sample + "\n", count: 8).write(
+            toFile: input, atomically: true, encoding: .utf8)
         #expect(try caretrail("init", "--db", db).status == 0)
         #expect(try caretrail("ingest", "--db", db, input).status == 0)
         let out = session.folder.appendingPathComponent("export.out").path
         func size() throws -> Int { try FileManager.default.attributesOfItem(atPath: out)[.size] as? Int ?? 0 }
         for format in ["ndjson", "xml"] {
-            let few = try peakResidentKilobytes(["export", "fhir", "--db", db, "--format", format, "--out", out,
-                                                 "--from", "2026-01-05T08:00:00Z", "--to", "2026-01-05T08:15:00Z"])
+            let few = try peakResidentKilobytes([
+                "export", "fhir", "--db", db, "--format", format, "--out", out,
+                "--from", "2026-01-05T08:00:00Z", "--to", "2026-01-05T08:15:00Z",
+            ])
             let small = try size()
             let all = try peakResidentKilobytes(["export", "fhir", "--db", db, "--format", format, "--out", out])
             let large = try size()
@@ -44,7 +47,8 @@ struct FHIRCommandTests {
         #expect(bundle["entry"]?.arrayValue?.count == 12)  // nine calls, a query naming two patients, one alert
         let patient = try JSONParser.parse(try caretrail("export", "fhir", "--db", db, "--patient", "PAT-200").stdout)
         #expect(patient["entry"]?.arrayValue?.count == 2)
-        let ndjson = try caretrail("export", "fhir", "--db", db, "--format", "ndjson", "--fhir-version", "r5", "--from", "2026-01-10", "--to", "2026-01-10")
+        let ndjson = try caretrail(
+            "export", "fhir", "--db", db, "--format", "ndjson", "--fhir-version", "r5", "--from", "2026-01-10", "--to", "2026-01-10")
         #expect(ndjson.stdout.split(separator: "\n").count == 3)  // two calls that day and their alert
         let xmlFile = session.folder.appendingPathComponent("export.xml").path
         let xml = try caretrail("export", "fhir", "--db", db, "--format", "xml", "--out", xmlFile)

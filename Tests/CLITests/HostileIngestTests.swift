@@ -30,7 +30,8 @@ struct HostileIngestTests {
                 let text = (0..<lines).map { i in
                     valid
                         ? Hostile.record(number: 1, timestamp: 5, string: 0, purpose: 0, action: 0, shape: 3 + 7 * i)
-                        : Hostile.record(number: a + i, timestamp: b + i, string: a / 7 + i, purpose: b / 3, action: a / 5 + i, shape: b + i)
+                        : Hostile.record(
+                            number: a + i, timestamp: b + i, string: a / 7 + i, purpose: b / 3, action: a / 5 + i, shape: b + i)
                 }.joined(separator: "\n")
                 let file = session.folder.appendingPathComponent("hostile-\(a)-\(b).jsonl").path
                 try text.write(toFile: file, atomically: true, encoding: .utf8)

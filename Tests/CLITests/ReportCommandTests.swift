@@ -19,23 +19,26 @@ struct ReportCommandTests {
 
     @Test func patientReportInEveryFormatWithDayBoundariesInATimeZone() throws {
         try ingestKnownLog()
-        let utc = try json(try caretrail("report", "patient", "PAT-100", "--db", db, "--from", "2026-01-01", "--to", "2026-01-31", "--format", "json"))
+        let utc = try json(
+            try caretrail("report", "patient", "PAT-100", "--db", db, "--from", "2026-01-01", "--to", "2026-01-31", "--format", "json"))
         #expect(utc["total_accesses"] == 6)
         #expect(utc["unique_users"] == 4)
         #expect(utc["integrity"]?["verified"] == true)
         // In New York, January 1st starts at 05:00 UTC and January 31st ends at 04:59:59.999 UTC on February 1st.
-        let newYork = try json(try caretrail(
-            "report", "patient", "PAT-100", "--db", db, "--from", "2026-01-01", "--to", "2026-01-31", "--time-zone", "America/New_York",
-            "--format", "json"
-        ))
+        let newYork = try json(
+            try caretrail(
+                "report", "patient", "PAT-100", "--db", db, "--from", "2026-01-01", "--to", "2026-01-31", "--time-zone", "America/New_York",
+                "--format", "json"
+            ))
         #expect(newYork["period"]?["from"] == "2026-01-01T05:00:00.000Z")
         #expect(newYork["period"]?["to"] == "2026-02-01T04:59:59.999Z")
         #expect(newYork["accesses"]?.arrayValue?.compactMap { $0["seq"]?.numberValue } == [3, 5, 6, 7, 9, 10])
         // An explicit offset is honoured to the millisecond.
-        let offsets = try json(try caretrail(
-            "report", "patient", "PAT-100", "--db", db, "--from", "2026-01-01T01:00:00.001+01:00", "--to", "2026-01-10T04:30:00+01:00",
-            "--format", "json"
-        ))
+        let offsets = try json(
+            try caretrail(
+                "report", "patient", "PAT-100", "--db", db, "--from", "2026-01-01T01:00:00.001+01:00", "--to", "2026-01-10T04:30:00+01:00",
+                "--format", "json"
+            ))
         #expect(offsets["accesses"]?.arrayValue?.compactMap { $0["seq"]?.numberValue } == [3, 5])
 
         let out = folder.appendingPathComponent("report.html").path

@@ -32,7 +32,8 @@ final class Rsyslog {
         var global = #"workDirectory="\#(self.folder.path)" maxMessageSize="256k""#
         var module = #"module(load="imtcp")"#
         if let tls {
-            global += #" defaultNetstreamDriverCAFile="\#(tls.ca)" defaultNetstreamDriverCertFile="\#(tls.certificate)" defaultNetstreamDriverKeyFile="\#(tls.key)""#
+            global +=
+                #" defaultNetstreamDriverCAFile="\#(tls.ca)" defaultNetstreamDriverCertFile="\#(tls.certificate)" defaultNetstreamDriverKeyFile="\#(tls.key)""#
             let mode = tls.requireClientCertificate ? "x509/certvalid" : "anon"
             module = #"module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="\#(mode)")"#
         }
@@ -53,7 +54,9 @@ final class Rsyslog {
     func start() throws {
         let executable = try #require(Self.executable, "rsyslogd is not installed (.ci/run installs rsyslog and rsyslog-gnutls)")
         let process = unblockedProcess(executable)
-        process.arguments! += ["-n", "-f", folder.appendingPathComponent("rsyslog.conf").path, "-i", folder.appendingPathComponent("rsyslog.pid").path]
+        process.arguments! += [
+            "-n", "-f", folder.appendingPathComponent("rsyslog.conf").path, "-i", folder.appendingPathComponent("rsyslog.pid").path,
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -136,7 +139,9 @@ final class Rsyslog {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         return withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
         }
     }
 }
@@ -155,14 +160,24 @@ struct TestPKI {
     init(in folder: URL) throws {
         self.folder = folder.path
         let f = self.folder
-        try Self.openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(f)/ca.key", "-out", "\(f)/ca.pem", "-days", "1", "-subj", "/CN=Test CA"])
+        try Self.openssl([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(f)/ca.key", "-out", "\(f)/ca.pem", "-days", "1", "-subj",
+            "/CN=Test CA",
+        ])
         try "subjectAltName=IP:127.0.0.1\n".write(toFile: "\(f)/san.ext", atomically: true, encoding: .utf8)
         for name in ["server", "client"] {
-            try Self.openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(f)/\(name).key", "-out", "\(f)/\(name).csr", "-subj", "/CN=127.0.0.1"])
-            try Self.openssl(["x509", "-req", "-in", "\(f)/\(name).csr", "-CA", "\(f)/ca.pem", "-CAkey", "\(f)/ca.key", "-CAcreateserial",
-                              "-out", "\(f)/\(name).pem", "-days", "1", "-extfile", "\(f)/san.ext"])
+            try Self.openssl([
+                "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(f)/\(name).key", "-out", "\(f)/\(name).csr", "-subj", "/CN=127.0.0.1",
+            ])
+            try Self.openssl([
+                "x509", "-req", "-in", "\(f)/\(name).csr", "-CA", "\(f)/ca.pem", "-CAkey", "\(f)/ca.key", "-CAcreateserial",
+                "-out", "\(f)/\(name).pem", "-days", "1", "-extfile", "\(f)/san.ext",
+            ])
         }
-        try Self.openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(f)/other.key", "-out", "\(f)/other.pem", "-days", "1", "-subj", "/CN=Other CA"])
+        try Self.openssl([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(f)/other.key", "-out", "\(f)/other.pem", "-days", "1", "-subj",
+            "/CN=Other CA",
+        ])
     }
 
     static func openssl(_ arguments: [String]) throws {

@@ -1,12 +1,13 @@
 import AuditCore
 import AuditTestSupport
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import GRDB
 import Synchronization
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// `caretrail stream` against a real rsyslog collector (rsyslog and rsyslog-gnutls from Debian).
 @Suite("caretrail stream to rsyslog", .enabled(if: Rsyslog.executable != nil, "rsyslogd is not installed"))
@@ -33,7 +34,9 @@ struct RsyslogStreamTests {
 
     func cursor(_ destination: String) throws -> Int {
         let queue = try DatabaseQueue(path: db)
-        return try queue.read { try Int.fetchOne($0, sql: "SELECT seq FROM stream_cursor WHERE destination = ?", arguments: [destination]) ?? 0 }
+        return try queue.read {
+            try Int.fetchOne($0, sql: "SELECT seq FROM stream_cursor WHERE destination = ?", arguments: [destination]) ?? 0
+        }
     }
 
     /// `caretrail stream` left running (follow mode), its standard error in a file.
@@ -85,22 +88,28 @@ struct RsyslogStreamTests {
 
         let tcp = try Rsyslog(folder: session.folder, port: freePort())
         defer { tcp.stop() }
-        #expect(try caretrail("stream", "--db", db, "--to", "syslog+tcp://127.0.0.1:\(tcp.port)", "--format", "rfc5424-json", "--once").status == 0)
+        #expect(
+            try caretrail("stream", "--db", db, "--to", "syslog+tcp://127.0.0.1:\(tcp.port)", "--format", "rfc5424-json", "--once").status
+                == 0)
         #expect(tcp.wait { $0.count == head + 1 })
         #expect(tcp.sequenceNumbers == Array(1...head) + [head])
 
-        let tls = try Rsyslog(folder: session.folder, port: freePort(), tls: .init(
-            certificate: pki.serverCertificate, key: pki.serverKey, ca: pki.ca, requireClientCertificate: true))
+        let tls = try Rsyslog(
+            folder: session.folder, port: freePort(),
+            tls: .init(
+                certificate: pki.serverCertificate, key: pki.serverKey, ca: pki.ca, requireClientCertificate: true))
         defer { tls.stop() }
         let to = "syslog+tls://127.0.0.1:\(tls.port)"
         // A collector certificate the given CA did not sign: refused, nothing marked delivered.
-        let wrongCA = try caretrail("stream", "--db", db, "--to", to, "--ca", pki.otherCA, "--cert", pki.clientCertificate, "--key", pki.clientKey, "--once")
+        let wrongCA = try caretrail(
+            "stream", "--db", db, "--to", to, "--ca", pki.otherCA, "--cert", pki.clientCertificate, "--key", pki.clientKey, "--once")
         #expect(wrongCA.status == 3)
         // No client certificate, which this collector requires: not confirmed, nothing marked delivered.
         let noClientCertificate = try caretrail("stream", "--db", db, "--to", to, "--ca", pki.ca, "--once")
         #expect(noClientCertificate.status == 3)
         #expect(try cursor(to) == 0)
-        let delivered = try caretrail("stream", "--db", db, "--to", to, "--ca", pki.ca, "--cert", pki.clientCertificate, "--key", pki.clientKey, "--once")
+        let delivered = try caretrail(
+            "stream", "--db", db, "--to", to, "--ca", pki.ca, "--cert", pki.clientCertificate, "--key", pki.clientKey, "--once")
         #expect(delivered.status == 0, "\(delivered.stderr)")
         #expect(try cursor(to) == head)
         #expect(tls.wait { $0.count == head + 1 })
@@ -115,7 +124,8 @@ struct RsyslogStreamTests {
         _ = try makeLog(lines: 5167)
         #expect(try caretrail("ingest", "--db", db, FixturePath.url("workload/sample.jsonl").path).status == 0)
         let pki = try TestPKI(in: session.folder)
-        let collector = try Rsyslog(folder: session.folder, port: freePort(), tls: .init(certificate: pki.serverCertificate, key: pki.serverKey, ca: pki.ca))
+        let collector = try Rsyslog(
+            folder: session.folder, port: freePort(), tls: .init(certificate: pki.serverCertificate, key: pki.serverKey, ca: pki.ca))
         defer { collector.stop() }
         let to = "syslog+tls://127.0.0.1:\(collector.port)"
         let stream = try startStream(["--to", to, "--ca", pki.ca, "--format", "rfc5424-json", "--confirm-every", "250"])
@@ -208,7 +218,8 @@ struct RsyslogStreamTests {
         #expect(try caretrail("init", "--db", db).status == 0)
         let sample = try String(contentsOf: FixturePath.url("workload/sample.jsonl"), encoding: .utf8)
         let input = session.folder.appendingPathComponent("backlog.jsonl").path
-        try String(repeating: sample.hasSuffix("\n") ? sample : sample + "\n", count: 20).write(toFile: input, atomically: true, encoding: .utf8)
+        try String(repeating: sample.hasSuffix("\n") ? sample : sample + "\n", count: 20).write(
+            toFile: input, atomically: true, encoding: .utf8)
         #expect(try caretrail("ingest", "--db", db, input).status == 0)
         let head = try headSeq()
         #expect(head >= 100_000)
@@ -216,7 +227,9 @@ struct RsyslogStreamTests {
         defer { collector.stop() }
         let to = "syslog+tcp://127.0.0.1:\(collector.port)"
         // Peak memory for the last 5,000 entries, then for the whole backlog.
-        let small = try peakResidentKilobytes(["stream", "--db", db, "--to", to, "--format", "rfc5424-json", "--from-seq", String(head - 4999), "--once"])
+        let small = try peakResidentKilobytes([
+            "stream", "--db", db, "--to", to, "--format", "rfc5424-json", "--from-seq", String(head - 4999), "--once",
+        ])
         let large = try peakResidentKilobytes(["stream", "--db", db, "--to", to, "--format", "rfc5424-json", "--from-seq", "1", "--once"])
         #expect(collector.wait(seconds: 120) { $0.count == 5001 + head + 1 })
         #expect(Array(collector.sequenceNumbers.suffix(head + 1)) == Array(1...head) + [head])

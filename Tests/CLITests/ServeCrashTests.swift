@@ -2,11 +2,12 @@ import AuditChain
 import AuditCore
 import AuditTestSupport
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Synchronization
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 @Suite("caretrail serve, killed mid-stream")
 struct ServeCrashTests {
@@ -49,12 +50,15 @@ struct ServeCrashTests {
 
     @Test func killingTheServerLosesNothingAcknowledged() async throws {
         #expect(try session.caretrail("init", "--db", session.db).status == 0)
-        let created = try session.json(try session.caretrail("keys", "create", "--db", session.db, "--role", "agent", "--tenant", "hospital-1", "--format", "json"))
+        let created = try session.json(
+            try session.caretrail("keys", "create", "--db", session.db, "--role", "agent", "--tenant", "hospital-1", "--format", "json"))
         let secret = try #require(created["secret"]?.stringValue)
         let (server, base) = try startServer()
         let acknowledged = Acknowledged()
         let lines = try String(contentsOfFile: try sampleWorkload(lines: 400, in: session.folder), encoding: .utf8)
-            .split(separator: "\n").map { $0.replacingOccurrences(of: #""tenant_id":"hospital-\d""#, with: #""tenant_id":"hospital-1""#, options: .regularExpression) }
+            .split(separator: "\n").map {
+                $0.replacingOccurrences(of: #""tenant_id":"hospital-\d""#, with: #""tenant_id":"hospital-1""#, options: .regularExpression)
+            }
         // Eight clients post one call each, over and over; the server is killed while they do.
         let killer = Task.detached {
             try await Task.sleep(for: .milliseconds(700))
@@ -71,7 +75,8 @@ struct ServeCrashTests {
                         request.setValue("Bearer \(secret)", forHTTPHeaderField: "Authorization")
                         request.httpBody = Data(lines[index].utf8)
                         guard let (data, response) = try? await URLSession.shared.data(for: request) else { return }
-                        guard (response as? HTTPURLResponse)?.statusCode == 201, let body = try? JSONParser.parse(String(decoding: data, as: UTF8.self)),
+                        guard (response as? HTTPURLResponse)?.statusCode == 201,
+                            let body = try? JSONParser.parse(String(decoding: data, as: UTF8.self)),
                             let entry = body["entries"]?.arrayValue?.first, let seq = entry["seq"]?.numberValue,
                             let hash = entry["hash"]?.stringValue.flatMap(ChainHash.init(hex:))
                         else { return }

@@ -29,7 +29,9 @@ struct StreamCommandTests {
         #expect(try seqs(out) == Array(1...11) + [11] + Array(12...16) + [16])
         // --from-seq starts over from there.
         let again = session.folder.appendingPathComponent("again.log").path
-        #expect(try caretrail("stream", "--db", db, "--to", "file:\(again)", "--format", "rfc5424-fhir", "--from-seq", "15", "--once").status == 0)
+        #expect(
+            try caretrail("stream", "--db", db, "--to", "file:\(again)", "--format", "rfc5424-fhir", "--from-seq", "15", "--once").status
+                == 0)
         #expect(try seqs(again) == [15, 16, 16])
         #expect(try caretrail("stream", "--db", db, "--to", "ftp://x", "--once").status == 2)
     }
@@ -39,7 +41,8 @@ struct StreamCommandTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         let script = FixturePath.root.deletingLastPathComponent().appendingPathComponent("scripts/syslog-receiver.py").path
-        process.arguments = ["python3", script, String(port), out] + (tls.map { ["--cert", $0.cert, "--key", $0.key] } ?? [])
+        process.arguments =
+            ["python3", script, String(port), out] + (tls.map { ["--cert", $0.cert, "--key", $0.key] } ?? [])
             + (hangUpAfter.map { ["--hang-up-after", String($0)] } ?? [])
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -90,8 +93,10 @@ struct StreamCommandTests {
         let out = "\(session.folder.path)/hung-up.log"
         let receiver = try collector(port: port, out: out, tls: tls ? (pki.serverCertificate, pki.serverKey) : nil, hangUpAfter: 20_000)
         defer { kill(receiver.processIdentifier, SIGKILL) }
-        var arguments = ["stream", "--db", db, "--to", "syslog+\(tls ? "tls" : "tcp")://127.0.0.1:\(port)", "--format", "rfc5424-json",
-                         "--confirm-every", "50", "--once"]
+        var arguments = [
+            "stream", "--db", db, "--to", "syslog+\(tls ? "tls" : "tcp")://127.0.0.1:\(port)", "--format", "rfc5424-json",
+            "--confirm-every", "50", "--once",
+        ]
         if tls { arguments += ["--ca", pki.ca] }
         let hungUp = try CLI.run(arguments, in: session.folder)
         #expect(hungUp.status == 3, "\(hungUp.stderr)")

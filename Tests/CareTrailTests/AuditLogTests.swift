@@ -2,9 +2,10 @@ import AuditAnalysis
 import AuditChain
 import AuditCore
 import AuditKeys
-import AuditStore
-import CareTrail
+import AuditSQLite
+import AuditStorage
 import AuditTestSupport
+import CareTrail
 import Foundation
 import Testing
 
@@ -33,20 +34,20 @@ struct AuditLogTests {
             #expect(error.recordErrors[1].code == .invalidJSON)
             #expect(!error.description.contains("Maria"))
         }
-        #expect(try log.store.count() == 0)
-        #expect(try log.store.head() == nil)
+        #expect(try log.count() == 0)
+        #expect(try log.head() == nil)
     }
 
     @Test func everyEntrysSplicedJSONIsItsCanonicalJSON() throws {
         let log = try newLog(temporaryFolder())
         _ = try log.ingest(path: FixturePath.url("workload/sample.jsonl").path)
         _ = try log.ingest(path: FixturePath.url("siem/awkward-characters.jsonl").path)
-        let head = try #require(try log.store.head())
+        let head = try #require(try log.head())
         var compared = 0
         var differing: [Int64] = []
         var first: Int64 = 1
         while first <= head.seq {
-            for entry in try log.store.entries(from: first, through: head.seq, limit: 1000) {
+            for entry in try log.entries(from: first, through: head.seq, limit: 1000) {
                 if entry.canonicalJSON != CanonicalJSON.encode(entry.jsonValue) { differing.append(entry.seq) }
                 compared += 1
             }
@@ -68,10 +69,10 @@ struct AuditLogTests {
         #expect(scan.needles.contains("Olga Chen"))
         #expect(scan.needles.contains("572-55-3753"))
         #expect(scan.leaks(inFiles: [input]).count == scan.needles.count)
-        let database = log.store.path
+        let database = log.location
         let leaks = scan.leaks(inFiles: [database, database + "-wal"])
         #expect(leaks.isEmpty, "\(leaks.count) clear-text identifiers reached the database")
-        #expect(try log.store.verify().isIntact)
+        #expect(try log.verify().isIntact)
     }
 
     @Test func pseudonymFindsThePersonsEntries() throws {
@@ -80,7 +81,7 @@ struct AuditLogTests {
         _ = try log.ingest(path: try sampleWorkload(lines: 3, in: folder))
         // Line 2 of the sample is a call about "Olga Garcia".
         let token = try #require(log.pseudonym(for: "olga  GARCIA"))
-        let stored = try #require(try log.store.entry(seq: 2))
+        let stored = try #require(try log.entry(seq: 2))
         #expect(stored.content.body.contains(token))
         #expect(!stored.content.body.contains("Olga"))
     }
@@ -98,8 +99,8 @@ struct AuditLogTests {
         let second = try AuditLog.open(database: database)
         #expect(second.keyRing.currentID == "k2")
         _ = try second.ingest(path: try sampleWorkload(lines: 3, in: folder))
-        let old = try #require(try second.store.entry(seq: 2))
-        let new = try #require(try second.store.entry(seq: 5))
+        let old = try #require(try second.entry(seq: 2))
+        let new = try #require(try second.entry(seq: 5))
         #expect(old.content.keyID == "k1")
         #expect(new.content.keyID == "k2")
         let oldToken = try #require(second.pseudonym(for: "Olga Garcia", keyID: "k1"))
@@ -107,7 +108,7 @@ struct AuditLogTests {
         #expect(oldToken != newToken)
         #expect(old.content.body.contains(oldToken))
         #expect(new.content.body.contains(newToken))
-        #expect(try second.store.verify().isIntact)
+        #expect(try second.verify().isIntact)
     }
 
     @Test func keyFileIsPrivateAndATooOpenOneIsRefused() throws {
@@ -139,7 +140,7 @@ struct AuditLogTests {
         let alerts = try log.alerts()
         #expect(alerts.map(\.alert.kind) == [.patientAccessBurst])
         #expect(alerts.first?.alert.entrySeqs.count == 10)
-        #expect(try log.store.count() == 101)
-        #expect(try log.store.verify().isIntact)
+        #expect(try log.count() == 101)
+        #expect(try log.verify().isIntact)
     }
 }

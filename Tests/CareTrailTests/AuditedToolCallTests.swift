@@ -1,8 +1,9 @@
 import AuditChain
 import AuditCore
-import AuditStore
-import CareTrail
+import AuditSQLite
+import AuditStorage
 import AuditTestSupport
+import CareTrail
 import Foundation
 import GRDB
 import Testing
@@ -29,7 +30,7 @@ struct AuditedToolCallTests {
             return LabResult(patientID: "PAT-1", patientName: "Wei Chen", potassium: 4.1)
         }
         #expect(result.potassium == 4.1)
-        let stored = try #require(try log.store.entry(seq: 1))
+        let stored = try #require(try log.entry(seq: 1))
         #expect(stored.content.toolName == "get_lab_results")
         #expect(stored.content.outcome == "success")
         #expect(stored.content.purposeOfUse == "TREAT")
@@ -47,7 +48,7 @@ struct AuditedToolCallTests {
                 throw ToolFailure()
             }
         }
-        let stored = try #require(try log.store.entry(seq: 1))
+        let stored = try #require(try log.entry(seq: 1))
         #expect(stored.content.outcome == "failure")
         #expect(stored.content.body.contains("ToolFailure"))
     }
@@ -56,7 +57,7 @@ struct AuditedToolCallTests {
         let folder = temporaryFolder()
         let log = try newLog(folder)
         // The disk "fills up": every insert into the log now fails.
-        let queue = try DatabaseQueue(path: log.store.path)
+        let queue = try DatabaseQueue(path: log.location)
         try await queue.write {
             try $0.execute(sql: "CREATE TRIGGER disk_full BEFORE INSERT ON entry BEGIN SELECT RAISE(ABORT, 'disk full'); END")
         }
@@ -72,6 +73,6 @@ struct AuditedToolCallTests {
             #expect(!error.message.contains("Wei Chen"))
         }
         #expect(toolRan)
-        #expect(try log.store.count() == 0)
+        #expect(try log.count() == 0)
     }
 }

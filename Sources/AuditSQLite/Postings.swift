@@ -1,0 +1,482 @@
+import AuditCore
+import AuditStorage
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// Posting lists: each key's sequence numbers, in two tiers, so a lookup costs a few seeks
+/// however long the log is, and appends never write to random places in a large tree.
+///
+/// - While a block of 2^`blockShift` entries fills, its entries are found through the bucketed
+///   indexes on `entry` (`(seq >> 12, key)`), which keep appends cheap.
+/// - Once the block is complete, its postings are written after the append that completed it
+///   (``SQLiteStore/compactPostingsNow()``), one row per key in `posting`, whose key `block`
+///   leads: the rows go to the end of the tree, sequentially.
+/// - Once 2^`spanShift` blocks (a span) have postings, they are merged into one row per key in
+///   `posting_span`, whose key `(kind, key, span)` puts all of a key's spans side by side,
+///   and the blocks' rows are removed. The merge writes one row per key per million entries,
+///   in key order; a lookup reads one contiguous range of the tree per key.
+///
+/// A patient's rows also carry an ``AccessRecord`` per entry, so that a report reads its rows
+/// from those few ranges rather than from the entries themselves. At ten million entries a
+/// lookup reads about 10 span rows, at most 15 block rows and 16 buckets, where one row per
+/// block meant about 150 seeks and one per bucket 2,400.
+enum Postings {
+    /// What a posting list is keyed by.
+    enum Kind: Int64, CaseIterable {
+        /// `entry.patient_id` and every patient of a query's `patient_ids`.
+        case patient = 1
+        case user = 2
+        case conversation = 3
+        case trace = 4
+        /// A pseudonym found in an entry's body (see ``BodyScan``).
+        case token = 5
+    }
+
+    /// A number kept in `meta` under `key`, or `fallback` when there is none.
+    private static func metaNumber(_ db: Database, _ key: String, fallback: Int64) throws -> Int64 {
+        let statement = try db.cachedStatement(sql: "SELECT value FROM meta WHERE key = ?")
+        return try String.fetchOne(statement, arguments: [key]).flatMap { Int64($0) } ?? fallback
+    }
+
+    private static func setMetaNumber(_ db: Database, _ key: String, _ value: Int64) throws {
+        try db.execute(
+            sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            arguments: [key, String(value)]
+        )
+    }
+
+    /// The block size of this log (meta `posting_block_shift`).
+    static func blockShift(_ db: Database) throws -> Int {
+        Int(try metaNumber(db, "posting_block_shift", fallback: 16))
+    }
+
+    /// The last sequence number whose block has postings (0 for none).
+    static func compactedThrough(_ db: Database) throws -> Int64 {
+        try metaNumber(db, "postings_through", fallback: 0)
+    }
+
+    static func setCompactedThrough(_ db: Database, _ through: Int64) throws {
+        try setMetaNumber(db, "postings_through", through)
+    }
+
+    /// Blocks per span, as 2^shift (meta `posting_span_shift`, fixed when the log was created).
+    static func spanShift(_ db: Database) throws -> Int {
+        Int(try metaNumber(db, "posting_span_shift", fallback: 4))
+    }
+
+    /// The last sequence number whose span has postings in `posting_span` (0 for none). The
+    /// postings of the blocks before it are no longer in `posting`.
+    static func spannedThrough(_ db: Database) throws -> Int64 {
+        try metaNumber(db, "spans_through", fallback: 0)
+    }
+
+    static func setSpannedThrough(_ db: Database, _ through: Int64) throws {
+        try setMetaNumber(db, "spans_through", through)
+    }
+
+    /// One complete block's posting lists, report records and tool counters, collected from its entries.
+    struct Block {
+        var number: Int64
+        var lists: [Kind: [String: [Int64]]] = [:]
+        /// The ``AccessRecord`` of each entry about a patient, by sequence number.
+        var records: [Int64: Data] = [:]
+        var counters = ToolDayCounters()
+
+        /// The block's posting rows in key order (kind, then key), each key's sequence numbers sorted
+        /// and once each (a query naming its patient twice, or a patient both read and named);
+        /// a patient's rows carry the records of its entries, in the same order.
+        func rows() -> [Posting] {
+            var rows: [Posting] = []
+            for kind in Kind.allCases {
+                guard let keys = lists[kind] else { continue }
+                for key in keys.keys.sorted() {
+                    var seqs = keys[key] ?? []
+                    seqs.sort()
+                    var unique: [Int64] = []
+                    unique.reserveCapacity(seqs.count)
+                    for seq in seqs where unique.last != seq { unique.append(seq) }
+                    var packed: Data?
+                    if kind == .patient {
+                        var data = Data()
+                        for seq in unique {
+                            guard let record = records[seq] else {
+                                data.removeAll()
+                                break
+                            }
+                            data.append(record)
+                        }
+                        packed = data.isEmpty ? nil : data
+                    }
+                    rows.append(Posting(kind: kind, key: key, seqs: encode(unique), records: packed))
+                }
+            }
+            return rows
+        }
+    }
+
+    /// Reads the entries `low...high` (one complete block) and collects their postings; writes nothing.
+    static func collect(_ db: Database, block number: Int64, from low: Int64, through high: Int64) throws -> Block {
+        var block = Block(number: number)
+        func add(_ kind: Kind, _ key: String?, _ seq: Int64) {
+            guard let key else { return }
+            block.lists[kind, default: [:]][key, default: []].append(seq)
+        }
+        // The columns of an access row, then the patient and the whole body.
+        let statement = try db.makeStatement(
+            sql: """
+                SELECT \(AccessRecord.columnsSQL), e.patient_id, e.body FROM entry AS e WHERE e.seq BETWEEN ? AND ? ORDER BY e.seq
+                """)
+        let raw = statement.sqliteStatement
+        sqlite3_bind_int64(raw, 1, low)
+        sqlite3_bind_int64(raw, 2, high)
+        let columns = StatementColumns(statement: raw)
+        let patientColumn = AccessRecord.columnCount
+        while try StatementColumns.step(raw, db) {
+            let row = AccessRecord.row(columns)
+            let seq = row.seq
+            let patient = columns.text(patientColumn)
+            add(.patient, patient, seq)
+            add(.user, row.userID, seq)
+            add(.conversation, row.conversationID, seq)
+            add(.trace, row.traceID, seq)
+            // Queries name their patients in entry_patient: they get a record too.
+            if patient != nil || row.action == ToolAction.execute.rawValue {
+                var record = Data()
+                AccessRecord.append(row, to: &record)
+                block.records[seq] = record
+            }
+            guard row.kind == "tool_call" || row.kind == "agent_request" else { continue }
+            let scan = BodyScan(columns.string(patientColumn + 1))
+            for token in scan.tokens { add(.token, token, seq) }
+            if row.kind == "tool_call", let tool = row.toolName {
+                block.counters.add(
+                    tool: tool, time: row.time, failed: row.outcome == "failure", durationMS: scan.durationMS, user: row.userID)
+            }
+        }
+        let queryPatients = try Row.fetchCursor(
+            db, sql: "SELECT seq, patient_id FROM entry_patient WHERE seq BETWEEN ? AND ? ORDER BY seq", arguments: [low, high]
+        )
+        while let row = try queryPatients.next() { add(.patient, row[1], row[0]) }
+        return block
+    }
+
+    /// One row of `posting` (a key's sequence numbers in a block) or of `posting_span` (in a span).
+    struct Posting {
+        var kind: Kind
+        var key: String
+        var seqs: Data
+        /// A patient's ``AccessRecord``s, one per sequence number, in order; `nil` for other kinds.
+        var records: Data?
+    }
+
+    /// The next `limit` keys (after `after`, in kind and key order) of the blocks `blocks`,
+    /// each with its blocks' rows joined in block order: sequence numbers, and records when
+    /// every block has them. `more` is `false` when no key is left.
+    static func mergedRows(
+        _ db: Database, blocks: Range<Int64>, after: (kind: Int64, key: String)?, limit: Int
+    ) throws -> (rows: [Posting], more: Bool) {
+        let sql =
+            after == nil
+            ? "SELECT kind, key, seqs, records FROM posting WHERE block = ?1 ORDER BY kind, key"
+            : "SELECT kind, key, seqs, records FROM posting WHERE block = ?1 AND (kind, key) > (?2, ?3) ORDER BY kind, key"
+        // One cursor per block, each at its next row.
+        struct Head {
+            var kind: Int64
+            var key: String
+            var seqs: Data
+            var records: Data?
+        }
+        var statements: [SQLiteStatement] = []
+        var owners: [Statement] = []
+        defer { for statement in statements { sqlite3_reset(statement) } }
+        var heads: [Head?] = []
+        func advance(_ index: Int) throws {
+            let statement = statements[index]
+            guard try StatementColumns.step(statement, db) else {
+                heads[index] = nil
+                return
+            }
+            let columns = StatementColumns(statement: statement)
+            heads[index] = Head(
+                kind: columns.int64(0), key: columns.string(1),
+                seqs: columns.withBytes(2) { $0.map { Data(buffer: $0) } ?? Data() },
+                records: columns.withBytes(3) { $0.map { Data(buffer: $0) } }
+            )
+        }
+        for block in blocks {
+            let statement = try db.makeStatement(sql: sql)
+            owners.append(statement)
+            let raw = statement.sqliteStatement
+            sqlite3_bind_int64(raw, 1, block)
+            if let after {
+                sqlite3_bind_int64(raw, 2, after.kind)
+                bindText(raw, 3, after.key)
+            }
+            statements.append(raw)
+            heads.append(nil)
+            try advance(statements.count - 1)
+        }
+        var rows: [Posting] = []
+        while rows.count < limit {
+            // The smallest key among the heads; blocks holding it are joined in block order.
+            // Keys compare as SQLite orders them: by their UTF-8 bytes (Swift's `<` and `==`
+            // on strings follow Unicode equivalence instead).
+            var smallest: Head?
+            for case let head? in heads {
+                if let current = smallest,
+                    current.kind < head.kind || (current.kind == head.kind && !head.key.utf8.lexicographicallyPrecedes(current.key.utf8))
+                {
+                    continue
+                }
+                smallest = head
+            }
+            guard let smallest, let kind = Kind(rawValue: smallest.kind) else { return (rows, false) }
+            var seqs = Data()
+            var records: Data? = kind == .patient ? Data() : nil
+            for index in heads.indices {
+                guard let head = heads[index], head.kind == smallest.kind, head.key.utf8.elementsEqual(smallest.key.utf8) else { continue }
+                seqs.append(head.seqs)
+                if let part = head.records { records?.append(part) } else { records = nil }
+                try advance(index)
+            }
+            rows.append(Posting(kind: kind, key: smallest.key, seqs: seqs, records: records))
+        }
+        return (rows, heads.contains { $0 != nil })
+    }
+
+    /// Inserts posting rows of one block. `OR REPLACE`: a compaction cut short by a crash
+    /// leaves some rows of its block, which the next one writes again, identical.
+    static func insert(_ db: Database, block: Int64, _ rows: ArraySlice<Posting>) throws {
+        try insert(
+            db, sql: "INSERT OR REPLACE INTO posting (block, kind, key, seqs, records) VALUES (?1, ?2, ?3, ?4, ?5)", number: block, rows)
+    }
+
+    /// Inserts posting rows of one span, in the same way as ``insert(_:block:_:)``.
+    static func insert(_ db: Database, span: Int64, _ rows: ArraySlice<Posting>) throws {
+        try insert(
+            db, sql: "INSERT OR REPLACE INTO posting_span (span, kind, key, seqs, records) VALUES (?1, ?2, ?3, ?4, ?5)", number: span, rows)
+    }
+
+    private static func insert(_ db: Database, sql: String, number: Int64, _ rows: ArraySlice<Posting>) throws {
+        let statement = try db.cachedStatement(sql: sql).sqliteStatement
+        defer { sqlite3_reset(statement) }
+        for row in rows {
+            sqlite3_reset(statement)
+            sqlite3_bind_int64(statement, 1, number)
+            sqlite3_bind_int64(statement, 2, row.kind.rawValue)
+            bindText(statement, 3, row.key)
+            row.seqs.withUnsafeBytes { seqs in
+                _ = sqlite3_bind_blob(statement, 4, seqs.baseAddress, Int32(seqs.count), sqliteTransient)
+            }
+            if let records = row.records {
+                records.withUnsafeBytes { bytes in
+                    _ = sqlite3_bind_blob(statement, 5, bytes.baseAddress, Int32(bytes.count), sqliteTransient)
+                }
+            } else {
+                sqlite3_bind_null(statement, 5)
+            }
+            let code = sqlite3_step(statement)
+            guard code == SQLITE_DONE else {
+                throw StoreError(
+                    code: .appendFailed, message: "SQLite error \(code): \(String(cString: sqlite3_errmsg(db.sqliteConnection)))")
+            }
+        }
+    }
+
+    static func bindText(_ statement: SQLiteStatement, _ index: Int32, _ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            _ = bytes.withMemoryRebound(to: CChar.self) {
+                sqlite3_bind_text(statement, index, $0.baseAddress, Int32($0.count), sqliteTransient)
+            }
+        }
+    }
+
+    static func encode(_ seqs: [Int64]) -> Data {
+        var data = Data(capacity: seqs.count * 8)
+        for seq in seqs { withUnsafeBytes(of: seq.littleEndian) { data.append(contentsOf: $0) } }
+        return data
+    }
+
+    static func decode(_ data: Data) -> [Int64] {
+        data.withUnsafeBytes { decode(UnsafeRawBufferPointer($0)) }
+    }
+
+    static func decode(_ raw: UnsafeRawBufferPointer) -> [Int64] {
+        var seqs: [Int64] = []
+        seqs.reserveCapacity(raw.count / 8)
+        var offset = 0
+        while offset + 8 <= raw.count {
+            seqs.append(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self)))
+            offset += 8
+        }
+        return seqs
+    }
+
+    /// The probe of the buckets from the first to the last bucket, which are the statement's
+    /// first two arguments (so the statement is prepared once and cached).
+    static func tailSQL(probe: String) -> String {
+        """
+        WITH RECURSIVE bucket(b) AS (SELECT ? UNION ALL SELECT b + 1 FROM bucket WHERE b < ?)
+        SELECT seq FROM (\(probe)) ORDER BY seq
+        """
+    }
+
+    /// The postings of `keys` keys in the complete blocks from the first to the last, blocks in
+    /// order: one statement whose arguments are the first and last block, the kind, then the keys.
+    static func blocksSQL(keys: Int) -> String {
+        let list = (0..<max(1, keys)).map { _ in "?" }.joined(separator: ", ")
+        return """
+            WITH RECURSIVE blocks(b) AS (SELECT ? UNION ALL SELECT b + 1 FROM blocks WHERE b < ?)
+            SELECT p.seqs, p.records FROM blocks CROSS JOIN posting AS p ON p.block = blocks.b AND p.kind = ? AND p.key IN (\(list))
+            """
+    }
+
+    /// The postings of `keys` keys in the spans before a given one, in span order: one range
+    /// of `posting_span` per key (`kind` and `key` lead its primary key). Arguments: the kind,
+    /// the end span (exclusive), then the keys.
+    static func spansSQL(keys: Int) -> String {
+        let list = (0..<max(1, keys)).map { _ in "?" }.joined(separator: ", ")
+        return """
+            SELECT p.seqs, p.records FROM posting_span AS p WHERE p.kind = ?1 AND p.span < ?2 AND p.key IN (\(list)) ORDER BY p.span
+            """
+    }
+
+    /// An entry found through the posting lists: its sequence number and, for a patient whose
+    /// postings carry records, its report row (`nil`: read the entry).
+    struct Found {
+        var seq: Int64
+        var row: AccessRow?
+    }
+
+    /// The sequence numbers of every entry filed under one of `keys`, up to `last`, in order.
+    static func seqs(_ db: Database, kind: Kind, keys: [String], last: Int64) throws -> [Int64] {
+        try find(db, kind: kind, keys: keys, last: last, rows: false).map(\.seq)
+    }
+
+    /// Every entry filed under one of `keys`, up to `last`, in order, each once: spans of
+    /// complete blocks, then complete blocks not yet in a span, then the bucketed indexes for
+    /// the block still filling. With `rows`, a patient's entries come with the report rows
+    /// their records hold.
+    static func find(_ db: Database, kind: Kind, keys: [String], last: Int64, rows: Bool) throws -> [Found] {
+        var result: [Found] = []
+        try visit(db, kind: kind, keys: keys, last: last, rows: rows) { seq, row in result.append(Found(seq: seq, row: row)) }
+        guard keys.count > 1 else { return result }
+        // Several keys: each key's entries are in order, not all of them together.
+        result.sort { $0.seq < $1.seq }
+        var unique: [Found] = []
+        unique.reserveCapacity(result.count)
+        for found in result where unique.last?.seq != found.seq { unique.append(found) }
+        return unique
+    }
+
+    /// Calls `body` with every entry filed under `keys` up to `last`, and its report row when
+    /// `rows` and the postings hold one, as it is read: for one key, in order and each once
+    /// (the tiers hold disjoint ranges; a block's rows and the buckets' union are sorted and
+    /// unique); for several, key by key. A report streams a patient's rows this way instead of
+    /// collecting them first.
+    static func visit(
+        _ db: Database, kind: Kind, keys: [String], last: Int64, rows: Bool, _ body: (Int64, AccessRow?) throws -> Void
+    ) throws {
+        guard !keys.isEmpty, last > 0 else { return }
+        let shift = Int64(try blockShift(db))
+        let spanned = try spannedThrough(db)
+        let spanBlocks = Int64(1) << Int64(try spanShift(db))
+        func read(_ statement: SQLiteStatement) throws {
+            let columns = StatementColumns(statement: statement)
+            while try StatementColumns.step(statement, db) {
+                let seqs = columns.withBytes(0) { bytes in bytes.map { decode(UnsafeRawBufferPointer($0)) } ?? [] }
+                guard rows, !columns.isNull(1) else {
+                    for seq in seqs where seq <= last { try body(seq, nil) }
+                    continue
+                }
+                try columns.withBytes(1) { bytes in
+                    var reader = AccessRecord.Reader(UnsafeRawBufferPointer(bytes ?? UnsafeBufferPointer(start: nil, count: 0)))
+                    var intact = true
+                    for seq in seqs where seq <= last {
+                        var row: AccessRow?
+                        if intact {
+                            switch reader.next(seq: seq) {
+                            case .row(let decoded)?: row = decoded
+                            case .entry?: break
+                            case nil: intact = false
+                            }
+                        }
+                        try body(seq, row)
+                    }
+                }
+            }
+        }
+        func bind(_ statement: SQLiteStatement, from index: Int32) {
+            for (offset, key) in keys.enumerated() { bindText(statement, index + Int32(offset), key) }
+        }
+        // Spans: every entry up to `spanned`, a few seeks per key.
+        if spanned > 0 {
+            let statement = try db.cachedStatement(sql: spansSQL(keys: keys.count)).sqliteStatement
+            defer { sqlite3_reset(statement) }
+            sqlite3_bind_int64(statement, 1, kind.rawValue)
+            sqlite3_bind_int64(statement, 2, (spanned >> shift) / spanBlocks)
+            bind(statement, from: 3)
+            try read(statement)
+        }
+        if last > spanned {
+            // Blocks answer whole blocks only: up to `last`'s block boundary when `last` is earlier
+            // than what has postings (a report at an earlier head); the buckets answer the rest.
+            let through = max(spanned, (min(try compactedThrough(db), last) >> shift) << shift)
+            if through > spanned {
+                // One statement seeks every complete block after the spans, in block order.
+                let statement = try db.cachedStatement(sql: blocksSQL(keys: keys.count)).sqliteStatement
+                defer { sqlite3_reset(statement) }
+                sqlite3_bind_int64(statement, 1, spanned >> shift)
+                sqlite3_bind_int64(statement, 2, (through >> shift) - 1)
+                sqlite3_bind_int64(statement, 3, kind.rawValue)
+                bind(statement, from: 4)
+                try read(statement)
+            }
+            for seq in try bucketSeqs(db, kind: kind, keys: keys, after: through, last: last) { try body(seq, nil) }
+        }
+    }
+
+    /// The block still filling (entries `after + 1 ... last`), through the bucketed indexes on
+    /// its buckets only.
+    private static func bucketSeqs(_ db: Database, kind: Kind, keys: [String], after through: Int64, last: Int64) throws -> [Int64] {
+        let shiftText = String(SQLiteStore.bucketShift)
+        let firstBucket = (through + 1) >> Int64(SQLiteStore.bucketShift)
+        let lastBucket = last >> Int64(SQLiteStore.bucketShift)
+        guard firstBucket <= lastBucket else { return [] }
+        let list = keys.map { _ in "?" }.joined(separator: ", ")
+        let probe: String
+        switch kind {
+        case .patient:
+            probe = """
+                SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(shiftText)) = bucket.b AND e.patient_id IN (\(list))
+                UNION
+                SELECT p.seq FROM bucket CROSS JOIN entry_patient AS p ON (p.seq >> \(shiftText)) = bucket.b AND p.patient_id IN (\(list))
+                """
+        case .user:
+            probe = "SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(shiftText)) = bucket.b AND e.user_id IN (\(list))"
+        case .conversation:
+            probe =
+                "SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(shiftText)) = bucket.b AND e.conversation_id IN (\(list))"
+        case .trace:
+            probe = "SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(shiftText)) = bucket.b AND e.trace_id IN (\(list))"
+        case .token:
+            // Pseudonyms of the block still filling are found by reading its bodies.
+            let wanted = Set(keys)
+            var result: [Int64] = []
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(
+                    sql: "SELECT seq, body FROM entry WHERE seq > ? AND seq <= ? AND kind IN ('tool_call', 'agent_request') ORDER BY seq"),
+                arguments: [through, last]
+            )
+            while let row = try rows.next() {
+                if !wanted.isDisjoint(with: BodyScan(row[1]).tokens) { result.append(row[0]) }
+            }
+            return result
+        }
+        let arguments = StatementArguments([firstBucket, lastBucket]) + StatementArguments(kind == .patient ? keys + keys : keys)
+        let tail = try Int64.fetchAll(db.cachedStatement(sql: tailSQL(probe: probe)), arguments: arguments)
+        return tail.filter { $0 > through && $0 <= last }
+    }
+}

@@ -1,0 +1,89 @@
+public import AuditStorage
+import Foundation
+import GRDB
+
+extension SQLiteStore {
+    /// Per-tool statistics over the UTC days `fromDay...toDay` (`YYYY-MM-DD`, both optional),
+    /// for one tool or all: complete blocks of entries from the counters written with their
+    /// postings, the block still filling (at most 65,536 entries) counted now.
+    public func toolStatistics(tool: String?, fromDay: String?, toDay: String?) throws(StoreError) -> [ToolStatistics] {
+        try read { db in
+            var conditions = ["1"]
+            var arguments: StatementArguments = []
+            if let tool {
+                conditions.append("tool_name = ?")
+                arguments += [tool]
+            }
+            if let fromDay {
+                conditions.append("day >= ?")
+                arguments += [fromDay]
+            }
+            if let toDay {
+                conditions.append("day <= ?")
+                arguments += [toDay]
+            }
+            let filter = conditions.joined(separator: " AND ")
+            var totals: [String: ToolDayCounters.Counts] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT tool_name, sum(calls), sum(failures), sum(timed), sum(duration_sum) FROM tool_day WHERE \(filter) GROUP BY tool_name",
+                arguments: arguments
+            ) {
+                var counts = ToolDayCounters.Counts()
+                (counts.calls, counts.failures, counts.timed, counts.durationSum) = (row[1], row[2], row[3], row[4])
+                totals[row[0]] = counts
+            }
+            for row in try Row.fetchAll(
+                db, sql: "SELECT tool_name, bucket, sum(calls) FROM tool_day_duration WHERE \(filter) GROUP BY tool_name, bucket",
+                arguments: arguments
+            ) {
+                totals[row[0], default: .init()].buckets[row[1], default: 0] += row[2]
+            }
+            for row in try Row.fetchAll(
+                db, sql: "SELECT DISTINCT tool_name, user_id FROM tool_day_user WHERE \(filter)", arguments: arguments)
+            {
+                totals[row[0], default: .init()].users.insert(row[1])
+            }
+            // The block still filling.
+            let rows = try Row.fetchCursor(
+                db,
+                sql:
+                    "SELECT tool_name, coalesce(timestamp, recorded_at), outcome, user_id, body FROM entry WHERE seq > ? AND kind = 'tool_call' AND tool_name IS NOT NULL",
+                arguments: [try Postings.compactedThrough(db)]
+            )
+            while let row = try rows.next() {
+                let name: String = row[0]
+                let time: String = row[1]
+                let day = String(time.prefix(10))
+                if let tool, name != tool { continue }
+                if let fromDay, day < fromDay { continue }
+                if let toDay, day > toDay { continue }
+                var tail = ToolDayCounters()
+                tail.add(
+                    tool: name, time: time, failed: (row[2] as String?) == "failure", durationMS: BodyScan(row[4]).durationMS, user: row[3])
+                for counts in tail.days.values { totals[name, default: .init()].merge(counts) }
+            }
+            return totals.keys.sorted().compactMap { name in
+                guard let counts = totals[name], counts.calls > 0 else { return nil }
+                return ToolStatistics(
+                    toolName: name, calls: Int64(counts.calls), failures: Int64(counts.failures), timedCalls: Int64(counts.timed),
+                    meanDurationMS: counts.timed > 0 ? counts.durationSum / Double(counts.timed) : nil,
+                    p95DurationMS: Self.percentile95(counts.buckets, of: counts.timed), uniqueUsers: Int64(counts.users.count)
+                )
+            }
+        }
+    }
+
+    /// The nearest-rank 95th percentile: the smallest bucket with at least 95% of calls at or below it.
+    static func percentile95(_ buckets: [Int: Int], of count: Int) -> Double? {
+        guard count > 0 else { return nil }
+        let rank = Int((0.95 * Double(count)).rounded(.up))
+        var running = 0
+        for bucket in buckets.keys.sorted() {
+            running += buckets[bucket] ?? 0
+            if running >= rank { return ToolDayCounters.value(ofBucket: bucket) }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,61 @@
+import AuditCore
+
+/// One row of a patient's access history, as reports list it: an access (a tool call that
+/// read, changed or queried the record), or an alert or review about the patient.
+public struct AccessRow: Sendable, Hashable {
+    public var seq: Int64
+    public var kind: String
+    /// Event time: the agent's `timestamp`, else `recorded_at`.
+    public var time: String
+    public var recordedAt: String
+    public var tenantID: String
+    public var userID: String
+    public var userRole: String?
+    public var model: String
+    public var toolName: String?
+    public var action: String?
+    public var purposeOfUse: String?
+    public var outcome: String?
+    public var breakGlass: Bool
+    /// The break-the-glass reason, as stored (identifier patterns pseudonymised).
+    public var breakGlassReason: String?
+    public var conversationID: String?
+    public var traceID: String?
+    /// For a query: the patient was one of its results (not the record it opened).
+    public var viaQuery: Bool
+    /// The body, for alerts and reviews only (accesses do not need it).
+    public var body: String?
+
+    public init(
+        seq: Int64, kind: String, time: String, recordedAt: String, tenantID: String, userID: String, userRole: String?, model: String,
+        toolName: String?, action: String?, purposeOfUse: String?, outcome: String?, breakGlass: Bool, breakGlassReason: String?,
+        conversationID: String?, traceID: String?, viaQuery: Bool, body: String?
+    ) {
+        self.seq = seq
+        self.kind = kind
+        self.time = time
+        self.recordedAt = recordedAt
+        self.tenantID = tenantID
+        self.userID = userID
+        self.userRole = userRole
+        self.model = model
+        self.toolName = toolName
+        self.action = action
+        self.purposeOfUse = purposeOfUse
+        self.outcome = outcome
+        self.breakGlass = breakGlass
+        self.breakGlassReason = breakGlassReason
+        self.conversationID = conversationID
+        self.traceID = traceID
+        self.viaQuery = viaQuery
+        self.body = body
+    }
+}
+
+/// Whom a patient report is about: a patient id, or a pseudonym the sanitizer made of a
+/// name, SSN or other identifier (found through the posting lists of pseudonyms).
+public enum PatientKey: Sendable, Hashable {
+    case patientID(String)
+    /// The pseudonyms of one value under each key of the ring (they differ per key).
+    case pseudonyms([String])
+}

@@ -1,0 +1,77 @@
+import AuditChain
+import AuditCore
+import AuditStorage
+import AuditTestSupport
+import Foundation
+import GRDB
+import Testing
+
+@testable import AuditSQLite
+
+@Suite("Schema migrations")
+struct MigrationTests {
+    /// A log written by the first schema (v1: tool calls and agent requests only) opens under the
+    /// current one with every byte and hash intact, stays append-only, and takes alerts.
+    @Test func aVersion1LogIsMigratedWithEveryHashIntact() throws {
+        let folder = temporaryFolder()
+        // Entries with real hashes, and a query's patient-index rows, from the current code.
+        let source = try SQLiteStore.create(at: folder.appendingPathComponent("source.sqlite").path)
+        var query = entry(3)
+        query.action = "E"
+        query.patientID = nil
+        query.patientIDs = #"["PAT-1","PAT-2"]"#
+        _ = try source.appendNow([entry(1), entry(2), query, entry(4)])
+        let rows = try source.pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM entry ORDER BY seq") }
+        let patientRows = try source.pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM entry_patient") }
+
+        // The same rows in a database at schema v1.
+        let path = folder.appendingPathComponent("v1.sqlite").path
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try Schema.migrator.migrate(queue, upTo: "v1: entries, patient index, append-only triggers")
+            try queue.write { db in
+                try db.execute(
+                    sql: "INSERT INTO meta (key, value) VALUES ('format', ?), ('created_at', '2026-01-05T08:00:00.000Z')",
+                    arguments: [Schema.format])
+                for row in rows {
+                    let columns = Array(row.columnNames)
+                    try db.execute(
+                        sql:
+                            "INSERT INTO entry (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))",
+                        arguments: StatementArguments(columns.map { row[$0] as DatabaseValue })
+                    )
+                }
+                for row in patientRows {
+                    try db.execute(
+                        sql: "INSERT INTO entry_patient (seq, patient_id, at) VALUES (?, ?, ?)",
+                        arguments: [row["seq"], row["patient_id"], row["at"]])
+                }
+            }
+            #expect(throws: DatabaseError.self) {
+                try queue.write { db in
+                    try db.execute(
+                        sql:
+                            "INSERT INTO entry SELECT 99, recorded_at, 'alert', tenant_id, user_id, model, tool_name, action, patient_id, patient_ids, purpose_of_use, outcome, conversation_id, trace_id, timestamp, key_id, body, prev_hash, entry_hash FROM entry WHERE seq = 1"
+                    )
+                }
+            }
+        }
+
+        let store = try SQLiteStore.open(at: path)
+        let report = try store.verify()
+        #expect(report.isIntact)
+        #expect(report.entriesChecked == 4)
+        #expect(try store.head() == (try source.head()))
+        #expect(try store.entries(.patient("PAT-2")).map(\.seq) == [3])
+        #expect(throws: DatabaseError.self) {
+            try store.pool.write { db in try db.execute(sql: "UPDATE entry SET user_id = 'x' WHERE seq = 1") }
+        }
+        #expect(throws: DatabaseError.self) {
+            try store.pool.write { db in try db.execute(sql: "DELETE FROM entry WHERE seq = 1") }
+        }
+        let alert = entry(5, kind: "alert")
+        _ = try store.appendNow([alert])
+        #expect(try store.entries(kind: .alert).map(\.seq) == [5])
+        #expect(try store.verify().isIntact)
+    }
+}
