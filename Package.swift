@@ -149,6 +149,7 @@ let package = Package(
                 "AuditTestSupport",
                 "CareTrail", "AuditCore", "AuditKeys", "AuditSQLite", "AuditStorage", "AuditChain",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
         ),

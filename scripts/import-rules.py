@@ -57,7 +57,7 @@ IMPORT = re.compile(r"^\s*(?:@\w+(?:\([^)]*\))?\s+)*(?:public\s+|internal\s+|pac
 
 
 def main() -> int:
-    root = pathlib.Path(__file__).resolve().parent.parent
+    root = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__).resolve().parent.parent
     problems = []
     for path in sorted((root / "Sources").rglob("*.swift")):
         module = path.relative_to(root / "Sources").parts[0]

@@ -17,30 +17,34 @@ public final class AlertMonitor: AppendObserver {
         var configuration: LogConfiguration
         /// The `config` entry the configuration came from (0 for the defaults).
         var configurationSeq: Int64 = 0
+        /// Where each configuration change is published for the rest of the process.
+        let inForce: ConfigurationInForce
+
+        mutating func setConfiguration(_ configuration: LogConfiguration, seq: Int64) {
+            self.configuration = configuration
+            configurationSeq = seq
+            inForce.set(configuration, seq: seq)
+        }
     }
 
     private let state: Mutex<State>
 
-    /// A monitor that starts from `configuration` (the log's latest, or the defaults).
-    public init(configuration: LogConfiguration = .standard) {
-        state = Mutex(State(configuration: configuration))
+    /// A monitor that starts from the configuration in `inForce` and publishes every change
+    /// it observes in the chain there.
+    public init(publishingTo inForce: ConfigurationInForce = ConfigurationInForce()) {
+        let (configuration, seq) = inForce.currentAndSeq
+        state = Mutex(State(configuration: configuration, configurationSeq: seq, inForce: inForce))
     }
 
     /// The configuration in force, as of the last entry observed.
     public var configuration: LogConfiguration { state.withLock { $0.configuration } }
-
-    /// The configuration in force and the `config` entry it came from (0 for the defaults).
-    public var configurationAndSeq: (LogConfiguration, Int64) { state.withLock { ($0.configuration, $0.configurationSeq) } }
 
     /// The last entry the detector has seen, `nil` before it has read any history.
     public var observedThrough: Int64? { state.withLock { $0.detector?.lastSeq } }
 
     /// Sets the configuration read from the log when it was opened.
     public func prime(_ configuration: LogConfiguration, seq: Int64) {
-        state.withLock { state in
-            state.configuration = configuration
-            state.configurationSeq = seq
-        }
+        state.withLock { $0.setConfiguration(configuration, seq: seq) }
     }
 
     /// The most entries another process may have appended that are replayed one by one; past
@@ -85,8 +89,7 @@ public final class AlertMonitor: AppendObserver {
     private static func observe(_ entry: StoredEntry, state: inout State, history: any DetectionHistory) throws -> [AlertDraft] {
         if entry.content.kind == RecordKind.config.rawValue {
             if let configuration = try? LogConfiguration(entry: entry) {
-                state.configuration = configuration
-                state.configurationSeq = entry.seq
+                state.setConfiguration(configuration, seq: entry.seq)
             }
             state.detector = detector(state.configuration, startingAfter: entry.seq)
             return []
@@ -116,10 +119,9 @@ public final class AlertMonitor: AppendObserver {
     /// before it, without raising anything (what it would raise is in the log already).
     private static func warmUp(_ state: inout State, through last: Int64, reader: any LogReader) throws {
         if let entry = try reader.latest(.config, atOrBefore: last), let configuration = try? LogConfiguration(entry: entry) {
-            state.configuration = configuration
-            state.configurationSeq = entry.seq
+            state.setConfiguration(configuration, seq: entry.seq)
         } else {
-            state.configurationSeq = 0
+            state.setConfiguration(state.configuration, seq: 0)
         }
         let start = try historyStart(
             through: last, after: state.configurationSeq, rules: state.configuration.alerts,

@@ -1,5 +1,6 @@
 import AuditChain
 public import AuditCore
+import CareTrail
 public import Hummingbird
 
 /// An error answered as RFC 9457 problem details (`application/problem+json`):
@@ -77,6 +78,10 @@ public struct APIError: HTTPResponseError {
     /// expected is a 500 whose detail says nothing of its cause.
     static func from(_ error: any Error) -> APIError {
         if let error = error as? APIError { return error }
+        // The library's errors keep their code and their PHI-free message.
+        if let error = error as? CareTrailError {
+            return APIError(error.status, code: error.code.rawValue, message: error.message, recordErrors: error.recordErrors)
+        }
         if let error = error as? any HTTPResponseError {
             let status = error.status
             let code: String

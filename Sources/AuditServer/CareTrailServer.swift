@@ -158,33 +158,11 @@ struct API: Sendable {
         let key = try require(context, [.agent, .admin])
         var request = request
         let body = try await request.collectBody(upTo: context.maxUploadSize, within: bodyTimeoutSeconds)
-        let bytes = Array(body.readableBytesView)
-        var records: [IngestRecord] = []
-        var errors: [IngestError] = []
-        var number = 0
-        for line in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
-            number += 1
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-            do throws(IngestError) {
-                records.append(
-                    try line.withUnsafeBufferPointer { buffer throws(IngestError) in
-                        try IngestContract.decode(bytes: buffer, lineNumber: number)
-                    })
-            } catch {
-                if errors.count < AuditLog.maximumReportedErrors { errors.append(error) }
-            }
-        }
-        if !errors.isEmpty {
-            throw APIError.invalidRecords("\(errors.count) bad record(s); nothing was appended", errors)
-        }
-        guard !records.isEmpty else { throw APIError.badRequest("the body holds no record") }
-        for record in records where !allows(key, tenant: record.tenantID) {
-            throw APIError.forbidden("this key may only append records of tenant \(key.tenantID); nothing was appended")
-        }
+        let tenant = key.role == .admin ? nil : key.tenantID
         do {
-            let receipt = try await log.record(records)
+            let receipt = try await log.ingest(body: Array(body.readableBytesView), tenant: tenant)
             healthState.appendFinished(succeeded: true)
-            metrics.appended.increment(by: Int64(records.count))
+            metrics.appended.increment(by: Int64(receipt.entries.count))
             return JSONResponse.make(
                 .object([
                     "entries": .array(receipt.entries.map(\.jsonValue)), "head": receipt.head.map(\.jsonValue) ?? .null,
@@ -192,12 +170,13 @@ struct API: Sendable {
                 status: .created
             )
         } catch {
-            if error.code == .invalidRecords {
-                throw APIError.invalidRecords(error.message, error.recordErrors)
+            switch error.code {
+            case .invalidRecords, .noRecords, .forbidden: throw error
+            default:
+                metrics.appendFailures.increment()
+                healthState.appendFinished(succeeded: false)
+                throw APIError(.serviceUnavailable, code: "append_failed", message: "the records were not appended; retry")
             }
-            metrics.appendFailures.increment()
-            healthState.appendFinished(succeeded: false)
-            throw APIError(.serviceUnavailable, code: "append_failed", message: "the records were not appended; retry")
         }
     }
 
@@ -298,7 +277,8 @@ extension CareTrailError: HTTPResponseError {
     public var status: HTTPResponse.Status {
         switch code {
         case .invalidRecords: .unprocessableContent
-        case .invalidArgument: .badRequest
+        case .invalidArgument, .noRecords: .badRequest
+        case .forbidden: .forbidden
         case .notFound: .notFound
         default: .serviceUnavailable
         }

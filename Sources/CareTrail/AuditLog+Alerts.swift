@@ -7,7 +7,7 @@ import Foundation
 
 extension AuditLog {
     /// The configuration in force: the log's latest `config` entry, or the defaults.
-    public var configuration: LogConfiguration { monitor.configuration }
+    public var configuration: LogConfiguration { configurationInForce.current }
 
     /// Every alert with its review state, at the log's clock.
     public func alerts() throws(CareTrailError) -> [AlertStatus] {

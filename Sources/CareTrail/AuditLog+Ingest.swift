@@ -1,7 +1,7 @@
 import AuditAnalysis
 public import AuditChain
 import AuditCore
-import AuditStorage
+public import AuditStorage
 public import Foundation
 
 /// What an ingest appended.
@@ -62,14 +62,10 @@ extension AuditLog {
                 }
                 if !errors.isEmpty { throw RollBack() }
             }
+            if count == 0 { throw CareTrailError.noRecords }
             return IngestSummary(appended: count, alertsRaised: derived, head: head)
         } catch is RollBack {
-            throw CareTrailError(
-                code: .invalidRecords,
-                message:
-                    "\(errors.count)\(errors.count >= Self.maximumReportedErrors ? " or more" : "") bad record\(errors.count == 1 ? "" : "s"); nothing was appended",
-                recordErrors: errors
-            )
+            throw CareTrailError.invalidRecords(errors)
         } catch let error as CareTrailError {
             throw error
         } catch let error as StoreError {
@@ -85,11 +81,34 @@ extension AuditLog {
         prepare(lines.enumerated().map { ($0.offset + 1, $0.element) }).compactMap { try? $0.get() }
     }
 
-    /// Parses, validates, sanitises and encodes lines, on every core.
+    /// Ingests a body of JSON lines (the HTTP API): the same pipeline as a file, all or
+    /// nothing, appended through the group commit so concurrent requests share commits.
+    ///
+    /// When `tenant` is given, every record must be of that tenant (an API key appends only
+    /// its own tenant's records); otherwise nothing is appended (``CareTrailError/Code/forbidden``).
+    public func ingest(body: [UInt8], tenant: String? = nil) async throws(CareTrailError) -> AppendReceipt {
+        let lines = JSONLinesReader.lines(in: body)
+        guard !lines.isEmpty else { throw CareTrailError.noRecords }
+        var entries: [EncodedEntry] = []
+        entries.reserveCapacity(lines.count)
+        var errors: [IngestError] = []
+        for result in prepare(lines) {
+            switch result {
+            case .success(let entry): entries.append(entry)
+            case .failure(let error): if errors.count < Self.maximumReportedErrors { errors.append(error) }
+            }
+        }
+        guard errors.isEmpty else { throw CareTrailError.invalidRecords(errors) }
+        if let tenant, entries.contains(where: { $0.tenantID != tenant }) {
+            throw CareTrailError(code: .forbidden, message: "this key may only append records of tenant \(tenant); nothing was appended")
+        }
+        return try await append(entries)
+    }
+
+    /// Parses, validates, sanitises and encodes lines, on every core for large batches.
     func prepare(_ lines: [(line: Int, bytes: ArraySlice<UInt8>)]) -> [Result<EncodedEntry, IngestError>] {
         let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, lines.count / 256))
-        let configuration = self.configuration
-        let now = store.clock()
+        let rules = IngestRules(configuration: configuration, now: store.clock())
         let slots = ResultSlots(count: lines.count)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var index = worker
@@ -97,17 +116,7 @@ extension AuditLog {
                 let (number, bytes) = lines[index]
                 let result: Result<EncodedEntry, IngestError> = bytes.withUnsafeBufferPointer { buffer in
                     do throws(IngestError) {
-                        let record = try IngestContract.decode(bytes: buffer, lineNumber: number)
-                        let late: Bool
-                        do throws(IngestError) {
-                            late = try admit(
-                                record, restrictions: configuration.purposeRestrictions,
-                                recordTime: configuration.recordTime, now: now
-                            )
-                        } catch {
-                            throw error.at(line: number)
-                        }
-                        return .success(encode(record, late: late))
+                        return prepare(try IngestContract.decode(bytes: buffer, lineNumber: number), line: number, rules: rules)
                     } catch {
                         return .failure(error)
                     }
@@ -117,6 +126,58 @@ extension AuditLog {
             }
         }
         return slots.results
+    }
+
+    /// The stages after decoding, the same for every way in (file, HTTP body, Swift
+    /// records): the log's rules, then the sanitizer and the canonical encoding.
+    func prepare(_ record: IngestRecord, line: Int?, rules: IngestRules) -> Result<EncodedEntry, IngestError> {
+        do throws(IngestError) {
+            try rules.restrictions.check(record)
+            try rules.recordTime.check(record, now: rules.now)
+            return .success(encode(record, late: rules.recordTime.isLate(record, now: rules.now)))
+        } catch {
+            return .failure(line.map { error.at(line: $0) } ?? error)
+        }
+    }
+
+    /// Appends prepared entries through the group commit.
+    func append(_ entries: [EncodedEntry]) async throws(CareTrailError) -> AppendReceipt {
+        do {
+            return try await store.append(entries)
+        } catch let error as StoreError {
+            throw CareTrailError(error)
+        } catch {
+            throw CareTrailError(code: .store, message: "the append failed")
+        }
+    }
+}
+
+/// The log's rules for one batch, read once from the configuration in force: the tenant's
+/// purpose restrictions and the record-time policy, judged at the log's clock.
+struct IngestRules {
+    var restrictions: PurposeRestrictions
+    var recordTime: RecordTimePolicy
+    var now: Timestamp
+
+    init(configuration: LogConfiguration, now: Timestamp) {
+        restrictions = configuration.purposeRestrictions
+        recordTime = configuration.recordTime
+        self.now = now
+    }
+}
+
+extension CareTrailError {
+    /// The input held no record.
+    static let noRecords = CareTrailError(code: .noRecords, message: "the input holds no record; nothing was appended")
+
+    /// Bad records, each with its line and field; nothing was appended.
+    static func invalidRecords(_ errors: [IngestError]) -> CareTrailError {
+        let more = errors.count >= AuditLog.maximumReportedErrors ? " or more" : ""
+        return CareTrailError(
+            code: .invalidRecords,
+            message: "\(errors.count)\(more) bad record\(errors.count == 1 ? "" : "s"); nothing was appended",
+            recordErrors: errors
+        )
     }
 }
 

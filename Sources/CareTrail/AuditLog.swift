@@ -23,7 +23,7 @@ public final class AuditLog: Sendable {
     /// The sanitizer, with the current key and the log's chained policy (rebuilt when a
     /// `config` entry changes the policy).
     public var sanitizer: Sanitizer {
-        let (configuration, seq) = monitor.configurationAndSeq
+        let (configuration, seq) = configurationInForce.currentAndSeq
         return sanitizerCache.withLock { cache in
             if let cached = cache, cached.seq == seq { return cached.sanitizer }
             let sanitizer = Sanitizer(policy: configuration.sanitizerPolicy, pseudonymizer: keyRing.current)
@@ -32,15 +32,19 @@ public final class AuditLog: Sendable {
         }
     }
     private let sanitizerCache = Mutex<(seq: Int64, sanitizer: Sanitizer)?>(nil)
-    /// Live anomaly detection, run inside every append; holds the configuration in force.
+    /// Live anomaly detection, run inside every append; it publishes each configuration
+    /// change it sees in the chain to ``configurationInForce``.
     let monitor: AlertMonitor
+    /// The configuration in force, which ingest validation and the sanitizer read.
+    let configurationInForce: ConfigurationInForce
     /// API keys looked up recently by ``authenticate(secret:)``.
     let apiKeyCache = APIKeyCache()
 
-    init(store: any AuditStore, keyRing: KeyRing, monitor: AlertMonitor) {
+    init(store: any AuditStore, keyRing: KeyRing, monitor: AlertMonitor, configurationInForce: ConfigurationInForce) {
         self.store = store
         self.keyRing = keyRing
         self.monitor = monitor
+        self.configurationInForce = configurationInForce
     }
 
     /// Refuses to run a sanitizer policy other than the log's: a process given one must find
@@ -82,11 +86,12 @@ public final class AuditLog: Sendable {
             throw CareTrailError(code: .keyFile, message: error.message)
         }
         do {
-            let monitor = AlertMonitor()
+            let inForce = ConfigurationInForce()
+            let monitor = AlertMonitor(publishingTo: inForce)
             let store = try SQLiteStore.create(
                 at: path, clock: clock, observer: monitor, postingBlockShift: postingBlockShift, postingSpanShift: postingSpanShift
             )
-            let log = AuditLog(store: store, keyRing: ring, monitor: monitor)
+            let log = AuditLog(store: store, keyRing: ring, monitor: monitor, configurationInForce: inForce)
             if let policy, policy != .default {
                 // A new log with its own policy: the policy is the chain's first configuration.
                 try log.setConfiguration(LogConfiguration(sanitizerPolicy: policy), changedBy: "caretrail init")
@@ -109,7 +114,8 @@ public final class AuditLog: Sendable {
         clock: @escaping @Sendable () -> Timestamp = SystemClock.now, busyTimeout: Double = 30
     ) throws(CareTrailError) -> AuditLog {
         let store: SQLiteStore
-        let monitor = AlertMonitor()
+        let inForce = ConfigurationInForce()
+        let monitor = AlertMonitor(publishingTo: inForce)
         do {
             store = try SQLiteStore.open(at: path, clock: clock, observer: monitor, busyTimeout: busyTimeout)
             if let entry = try store.latest(.config) {
@@ -126,7 +132,7 @@ public final class AuditLog: Sendable {
         } catch {
             throw CareTrailError(code: .keyFile, message: error.message)
         }
-        let log = AuditLog(store: store, keyRing: ring, monitor: monitor)
+        let log = AuditLog(store: store, keyRing: ring, monitor: monitor, configurationInForce: inForce)
         try log.requirePolicy(policy)
         return log
     }
@@ -143,17 +149,6 @@ public final class AuditLog: Sendable {
         return EncodedEntry(content)
     }
 
-    /// Checks a decoded record against the log's rules before it is sanitised: the tenant's
-    /// purpose restrictions and the record-time policy (`timestamp_skew`). Returns whether the
-    /// record is late.
-    func admit(_ record: IngestRecord, restrictions: PurposeRestrictions, recordTime: RecordTimePolicy, now: Timestamp) throws(IngestError)
-        -> Bool
-    {
-        try restrictions.check(record)
-        try recordTime.check(record, now: now)
-        return recordTime.isLate(record, now: now)
-    }
-
     /// Records one record durably; returns its place in the chain.
     public func record(_ record: IngestRecord) async throws(CareTrailError) -> ChainHead {
         let receipt = try await self.record([record])
@@ -164,33 +159,21 @@ public final class AuditLog: Sendable {
     }
 
     /// Records a batch durably and atomically (all of it or none), sharing the commit with
-    /// concurrent callers.
+    /// concurrent callers: the same stages as every other way in, after decoding.
     public func record(_ records: [IngestRecord]) async throws(CareTrailError) -> AppendReceipt {
-        let configuration = self.configuration
-        let now = store.clock()
+        guard !records.isEmpty else { throw CareTrailError.noRecords }
+        let rules = IngestRules(configuration: configuration, now: store.clock())
         var errors: [IngestError] = []
         var encoded: [EncodedEntry] = []
         encoded.reserveCapacity(records.count)
         for (index, record) in records.enumerated() {
-            do throws(IngestError) {
-                let late = try admit(
-                    record, restrictions: configuration.purposeRestrictions, recordTime: configuration.recordTime, now: now
-                )
-                if errors.isEmpty { encoded.append(encode(record, late: late)) }
-            } catch {
-                errors.append(records.count > 1 ? error.at(line: index + 1) : error)
+            switch prepare(record, line: records.count > 1 ? index + 1 : nil, rules: rules) {
+            case .success(let entry): if errors.isEmpty { encoded.append(entry) }
+            case .failure(let error): if errors.count < Self.maximumReportedErrors { errors.append(error) }
             }
         }
-        if !errors.isEmpty {
-            throw CareTrailError(code: .invalidRecords, message: "nothing was appended", recordErrors: errors)
-        }
-        do {
-            return try await store.append(encoded)
-        } catch let error as StoreError {
-            throw CareTrailError(error)
-        } catch {
-            throw CareTrailError(code: .store, message: "the append failed")
-        }
+        guard errors.isEmpty else { throw CareTrailError.invalidRecords(errors) }
+        return try await append(encoded)
     }
 
     /// The pseudonym of `value` under the current key, or under the key `keyID`.

@@ -21,6 +21,13 @@ public struct CareTrailError: Error, Sendable, CustomStringConvertible {
         case invalidArgument = "invalid_argument"
         /// What was asked for (an alert id) is not in the log.
         case notFound = "not_found"
+        /// The input held no record (an empty file or body, or blank lines only); nothing was
+        /// appended. Every way in refuses it alike: an empty ingest usually means a wrong file
+        /// or a broken pipe, and an audit log must not report success for records it never saw.
+        case noRecords = "no_records"
+        /// The caller may not append these records (an API key appending another tenant's);
+        /// nothing was appended.
+        case forbidden
     }
 
     public var code: Code

@@ -58,6 +58,18 @@ struct JSONLinesReader {
         return lines
     }
 
+    /// The non-blank lines of `bytes` with their 1-based line numbers: how a request body is
+    /// split, the same way as a file.
+    static func lines(in bytes: [UInt8]) -> [(line: Int, bytes: ArraySlice<UInt8>)] {
+        var lines: [(line: Int, bytes: ArraySlice<UInt8>)] = []
+        var number = 0
+        for line in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            number += 1
+            if !isBlank(line) { lines.append((number, line)) }
+        }
+        return lines
+    }
+
     private static func isBlank(_ line: ArraySlice<UInt8>) -> Bool {
         line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
     }

@@ -93,7 +93,7 @@ func runReportingFailures(_ body: () throws -> Void) throws {
         throw ExitCode(failure.exitCode.rawValue)
     } catch let error as CareTrailError {
         printError("caretrail: \(error.description)")
-        let invalid: Set<CareTrailError.Code> = [.invalidRecords, .invalidArgument, .notFound]
+        let invalid: Set<CareTrailError.Code> = [.invalidRecords, .noRecords, .invalidArgument, .notFound, .forbidden]
         throw ExitCode(invalid.contains(error.code) ? CLIExit.invalidInput.rawValue : CLIExit.ioError.rawValue)
     }
 }

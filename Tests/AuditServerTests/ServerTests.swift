@@ -75,6 +75,17 @@ struct ServerTests {
                 #expect(!String(buffer: response.body).contains("Maria"))
             }
             #expect(try fixture.log.count() == before)
+            // No record at all (an empty body, blank lines): 400 no_records, as the CLI and
+            // the library refuse it.
+            for empty in ["", "\n  \n"] {
+                try await client.execute(uri: "/v1/tool-calls", method: .post, headers: headers, body: ByteBuffer(string: empty)) {
+                    response in
+                    #expect(response.status == .badRequest)
+                    let problem = try json(response)
+                    #expect(problem["type"] == "urn:caretrail:problem:no_records")
+                }
+            }
+            #expect(try fixture.log.count() == before)
         }
         #expect(try fixture.log.verify().isIntact)
     }

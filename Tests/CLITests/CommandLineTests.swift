@@ -79,6 +79,10 @@ struct CommandLineTests {
         let result = try caretrail("ingest", "-", stdin: text, environment: ["CARETRAIL_DB": db])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.hasPrefix("appended 3 entries"))
+        // No record on standard input: refused (exit 2), as over HTTP and in the library.
+        let empty = try caretrail("ingest", "-", stdin: "\n \n", environment: ["CARETRAIL_DB": db])
+        #expect(empty.status == 2, "\(empty.stderr)")
+        #expect(empty.stderr.contains("no record"), "\(empty.stderr)")
     }
 
     @Test func missingDatabaseIsAnErrorWithExitCode3() throws {
