@@ -20,8 +20,8 @@ extension AccessReport {
     static func cells(_ access: Access) -> [String] {
         let row = access.row
         return [
-            String(row.seq), row.time, row.userID, row.userRole ?? "", row.toolName ?? "", row.action ?? "", access.access,
-            row.purposeOfUse ?? "", access.purposeDisplay ?? "", row.outcome ?? "", row.breakGlass ? "yes" : "no",
+            String(row.seq), row.time, row.userID, row.userRole ?? "", row.toolName ?? "", row.action?.rawValue ?? "", access.access,
+            row.purposeOfUse ?? "", access.purposeDisplay ?? "", row.outcome?.rawValue ?? "", row.breakGlass ? "yes" : "no",
             row.breakGlassReason ?? "", row.conversationID ?? "", row.traceID ?? "", row.model, row.tenantID,
         ]
     }
@@ -83,7 +83,7 @@ extension AccessReport {
             let row = access.row
             return [
                 String(row.seq), row.time, row.userID, row.userRole ?? "-", row.toolName ?? "-", access.access,
-                "\(row.purposeOfUse ?? "-") (\(access.purposeDisplay ?? "-"))", row.outcome ?? "-",
+                "\(row.purposeOfUse ?? "-") (\(access.purposeDisplay ?? "-"))", row.outcome?.rawValue ?? "-",
                 row.breakGlass ? "yes: \(row.breakGlassReason ?? "")" : "-", row.conversationID ?? "-", row.traceID ?? "-", row.model,
             ]
         }
@@ -180,7 +180,7 @@ extension AccessReport {
             let row = access.row
             let cells = [
                 String(row.seq), row.time, row.userID, row.userRole ?? "", row.toolName ?? "", access.access,
-                "\(row.purposeOfUse ?? "") (\(access.purposeDisplay ?? ""))", row.outcome ?? "",
+                "\(row.purposeOfUse ?? "") (\(access.purposeDisplay ?? ""))", row.outcome?.rawValue ?? "",
                 row.breakGlass ? "yes: \(row.breakGlassReason ?? "")" : "", row.conversationID ?? "", row.traceID ?? "", row.model,
             ]
             page += "<tr>" + cells.map { "<td>\(esc($0))</td>" }.joined() + "</tr>\n"

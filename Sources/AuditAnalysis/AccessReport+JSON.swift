@@ -69,8 +69,8 @@ extension AccessReport.Access {
         return .object([
             "seq": .number(Double(row.seq)), "time": .string(row.time), "recorded_at": .string(row.recordedAt),
             "tenant_id": .string(row.tenantID), "user_id": .string(row.userID), "user_role": text(row.userRole),
-            "tool_name": text(row.toolName), "action": text(row.action), "access": .string(access),
-            "purpose_of_use": text(row.purposeOfUse), "purpose_display": text(purposeDisplay), "outcome": text(row.outcome),
+            "tool_name": text(row.toolName), "action": text(row.action?.rawValue), "access": .string(access),
+            "purpose_of_use": text(row.purposeOfUse), "purpose_display": text(purposeDisplay), "outcome": text(row.outcome?.rawValue),
             "break_glass": .bool(row.breakGlass), "break_glass_reason": text(row.breakGlassReason),
             "conversation_id": text(row.conversationID), "trace_id": text(row.traceID), "model": .string(row.model),
         ])
@@ -85,12 +85,12 @@ extension AccessReport.Access {
             if let value { CanonicalJSON.writeString(value, into: &out) } else { out.append(contentsOf: Self.null) }
         }
         member(#"{"access":"#, access)
-        member(#","action":"#, row.action)
+        member(#","action":"#, row.action?.rawValue)
         out.append(contentsOf: row.breakGlass ? Self.breakGlassTrue : Self.breakGlassFalse)
         member(#","break_glass_reason":"#, row.breakGlassReason)
         member(#","conversation_id":"#, row.conversationID)
         member(#","model":"#, row.model)
-        member(#","outcome":"#, row.outcome)
+        member(#","outcome":"#, row.outcome?.rawValue)
         member(#","purpose_display":"#, purposeDisplay)
         member(#","purpose_of_use":"#, row.purposeOfUse)
         member(#","recorded_at":"#, row.recordedAt)

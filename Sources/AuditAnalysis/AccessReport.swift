@@ -48,7 +48,7 @@ public struct AccessReport: Sendable {
     }
     public var failures: Int {
         var count = 0
-        for index in accesses.indices where accesses[index].row.outcome == Outcome.failure.rawValue { count += 1 }
+        for index in accesses.indices where accesses[index].row.outcome == .failure { count += 1 }
         return count
     }
     public var breakGlassAccesses: [Access] { accesses.filter(\.row.breakGlass) }
@@ -85,9 +85,9 @@ public struct AccessReport: Sendable {
         var reviewSeqs: [Int64] = []
         try store.forEachAccess(to: key, from: from, to: to, through: integrity.head?.seq ?? 0) { row in
             switch row.kind {
-            case RecordKind.toolCall.rawValue: accesses.append(Access(row: row))
-            case RecordKind.alert.rawValue: alertSeqs.append(row.seq)
-            case RecordKind.review.rawValue: reviewSeqs.append(row.seq)
+            case .toolCall: accesses.append(Access(row: row))
+            case .alert: alertSeqs.append(row.seq)
+            case .review: reviewSeqs.append(row.seq)
             default: break
             }
         }

@@ -1,5 +1,5 @@
 public import AuditChain
-import AuditCore
+public import AuditCore
 public import AuditStorage
 import Synchronization
 
@@ -87,7 +87,7 @@ public final class AlertMonitor: AppendObserver {
 
     /// Feeds one entry: a configuration change restarts detection; anything else goes to the rules.
     private static func observe(_ entry: StoredEntry, state: inout State, history: any DetectionHistory) throws -> [AlertDraft] {
-        if entry.content.kind == RecordKind.config.rawValue {
+        if entry.content.kind == .config {
             if let configuration = try? LogConfiguration(entry: entry) {
                 state.setConfiguration(configuration, seq: entry.seq)
             }

@@ -46,7 +46,7 @@ public struct AlertRecord: Sendable, Hashable {
     /// Reads an alert entry; `nil` if the entry is not one.
     public init?(_ entry: StoredEntry) {
         let content = entry.content
-        guard content.kind == RecordKind.alert.rawValue, case .object(let body)? = try? JSONParser.parse(content.body),
+        guard content.kind == .alert, case .object(let body)? = try? JSONParser.parse(content.body),
             let kind = body["alert_kind"]?.stringValue.flatMap(AlertKind.init(rawValue:))
         else { return nil }
         seq = entry.seq
@@ -79,7 +79,7 @@ public struct ReviewRecord: Sendable, Hashable {
     /// Reads a review entry; `nil` if the entry is not one.
     public init?(_ entry: StoredEntry) {
         let content = entry.content
-        guard content.kind == RecordKind.review.rawValue, case .object(let body)? = try? JSONParser.parse(content.body),
+        guard content.kind == .review, case .object(let body)? = try? JSONParser.parse(content.body),
             let alertSeq = body["alert_seq"]?.numberValue,
             let decision = body["decision"]?.stringValue.flatMap(ReviewDecision.init(rawValue:))
         else { return nil }

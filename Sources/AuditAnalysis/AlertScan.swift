@@ -52,7 +52,7 @@ public struct AlertScan: Sendable {
         while low <= last {
             let high = min(last, low + Int64(chunk) - 1)
             for entry in try reader.entries(from: low, through: high) {
-                switch RecordKind(rawValue: entry.content.kind) {
+                switch entry.content.kind {
                 case .config:
                     if let changed = try? LogConfiguration(entry: entry) { configuration = changed }
                     detector = AlertMonitor.detector(configuration, startingAfter: entry.seq)

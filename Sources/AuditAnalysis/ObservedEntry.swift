@@ -56,7 +56,7 @@ public struct ObservedEntry: Sendable, Hashable {
         if purpose?.isEmergency == true, case .object(let body)? = try? JSONParser.parse(content.body) {
             breakGlass = body["break_glass"] != nil
         }
-        let isQuery = content.action == ToolAction.execute.rawValue
+        let isQuery = content.action == .execute
         var patients: [String] = []
         if isQuery {
             var seen = Set<String>()
@@ -69,8 +69,8 @@ public struct ObservedEntry: Sendable, Hashable {
         // Only an entry dated well before it was recorded can be late: look for the mark then.
         let late = readingLateMark && recordedAt - time > 60_000 && Self.marksLate(content.body)
         self.init(
-            seq: entry.seq, kind: RecordKind(rawValue: content.kind), tenantID: content.tenantID, userID: content.userID,
-            patientIDs: patients, isQuery: isQuery, failed: content.outcome == Outcome.failure.rawValue,
+            seq: entry.seq, kind: content.kind, tenantID: content.tenantID, userID: content.userID,
+            patientIDs: patients, isQuery: isQuery, failed: content.outcome == .failure,
             purpose: purpose, time: time, recordedAt: recordedAt, late: late, breakGlass: breakGlass, keyID: content.keyID
         )
     }

@@ -1,60 +1,18 @@
 public import AuditCore
 
-/// An entry's content as the log stores it: one text value per column, `body` and
-/// `patient_ids` as canonical JSON text.
+/// An entry's content as the log stores and hashes it: every field of ``EntryFields``, with
+/// `patient_ids` as canonical JSON array text and `body` as canonical JSON object text.
 ///
 /// This is the form both hashing and storage work on, so what is hashed is byte for byte
 /// what is stored.
-public struct EncodedEntry: Sendable, Hashable {
-    public var kind: String
-    public var tenantID: String
-    public var userID: String
-    public var model: String
-    public var toolName: String?
-    public var action: String?
-    public var patientID: String?
-    /// Canonical JSON array text, e.g. `["PAT-1","PAT-2"]`.
-    public var patientIDs: String?
-    public var purposeOfUse: String?
-    public var outcome: String?
-    public var conversationID: String?
-    public var traceID: String?
-    public var timestamp: String?
-    public var keyID: String
-    /// Canonical JSON object text.
-    public var body: String
+public typealias EncodedEntry = EntryFields<String, String>
 
-    public init(
-        kind: String, tenantID: String, userID: String, model: String, toolName: String?, action: String?,
-        patientID: String?, patientIDs: String?, purposeOfUse: String?, outcome: String?, conversationID: String?,
-        traceID: String?, timestamp: String?, keyID: String, body: String
-    ) {
-        self.kind = kind
-        self.tenantID = tenantID
-        self.userID = userID
-        self.model = model
-        self.toolName = toolName
-        self.action = action
-        self.patientID = patientID
-        self.patientIDs = patientIDs
-        self.purposeOfUse = purposeOfUse
-        self.outcome = outcome
-        self.conversationID = conversationID
-        self.traceID = traceID
-        self.timestamp = timestamp
-        self.keyID = keyID
-        self.body = body
-    }
-
+extension EntryFields where PatientIDs == String, Body == String {
     /// Encodes sanitised content for storage.
     public init(_ content: EntryContent) {
-        self.init(
-            kind: content.kind.rawValue, tenantID: content.tenantID, userID: content.userID, model: content.model,
-            toolName: content.toolName, action: content.action?.rawValue, patientID: content.patientID,
-            patientIDs: content.patientIDs.map { CanonicalJSON.string(.array($0.map(JSONValue.string))) },
-            purposeOfUse: content.purposeOfUse, outcome: content.outcome?.rawValue,
-            conversationID: content.conversationID, traceID: content.traceID, timestamp: content.timestamp,
-            keyID: content.keyID, body: CanonicalJSON.string(.object(content.body))
+        self = content.map(
+            patientIDs: { CanonicalJSON.string(.array($0.map(JSONValue.string))) },
+            body: { CanonicalJSON.string(.object($0)) }
         )
     }
 

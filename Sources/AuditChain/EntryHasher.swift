@@ -1,4 +1,4 @@
-import AuditCore
+public import AuditCore
 import Crypto
 
 /// Computes an entry's hash: `entry_hash = SHA-256(JCS(entry))`, where `entry` is the JSON
@@ -17,7 +17,8 @@ public struct EntryHasher: Sendable {
     /// columns: hashing, inserting and printing all use it.
     public static func columnTexts(_ e: EncodedEntry, recordedAt: String) -> [String?] {
         [
-            e.action, e.body, e.conversationID, e.keyID, e.kind, e.model, e.outcome, e.patientID, e.patientIDs, nil,
+            e.action?.rawValue, e.body, e.conversationID, e.keyID, e.kind.rawValue, e.model, e.outcome?.rawValue, e.patientID,
+            e.patientIDs, nil,
             e.purposeOfUse, recordedAt, nil, e.tenantID, e.timestamp, e.toolName, e.traceID, e.userID,
         ]
     }

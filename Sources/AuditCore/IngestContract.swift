@@ -73,7 +73,7 @@ public enum IngestContract {
         case .agentRequest:
             try reader.rejectUnknown(allowed: agentRequestFields)
             return .agentRequest(try decodeAgentRequest(&reader))
-        case .alert, .review, .config, .fhirAuditEvent, .keyEvent:
+        default:
             throw IngestError(code: .invalidValue, field: "kind", message: "must be 'tool_call' or 'agent_request'")
         }
     }

@@ -47,15 +47,15 @@ public struct SIEMRenderer: Sendable {
     /// failed calls and CareTrail's own records notice (5), the rest informational (6).
     public static func severity(_ entry: StoredEntry) -> Int {
         switch entry.content.kind {
-        case RecordKind.alert.rawValue: return 2
-        case RecordKind.toolCall.rawValue:
+        case .alert: return 2
+        case .toolCall:
             if Self.bytes(of: entry.content.body, contain: Self.breakGlassKey)
                 && Self.bytes(of: entry.content.body, contain: Self.highSeverity)
             {
                 return 4
             }
-            return entry.content.outcome == Outcome.failure.rawValue ? 5 : 6
-        case RecordKind.agentRequest.rawValue, RecordKind.fhirAuditEvent.rawValue: return 6
+            return entry.content.outcome == .failure ? 5 : 6
+        case .agentRequest, .fhirAuditEvent: return 6
         default: return 5
         }
     }
@@ -86,15 +86,15 @@ public struct SIEMRenderer: Sendable {
         }
     }
 
-    static func messageID(_ kind: String) -> String {
+    static func messageID(_ kind: RecordKind) -> String {
         switch kind {
-        case RecordKind.toolCall.rawValue: "TOOLCALL"
-        case RecordKind.agentRequest.rawValue: "AGENTREQ"
-        case RecordKind.alert.rawValue: "ALERT"
-        case RecordKind.review.rawValue: "REVIEW"
-        case RecordKind.config.rawValue: "CONFIG"
-        case RecordKind.keyEvent.rawValue: "KEYEVENT"
-        case RecordKind.fhirAuditEvent.rawValue: "FHIRAUDIT"
+        case .toolCall: "TOOLCALL"
+        case .agentRequest: "AGENTREQ"
+        case .alert: "ALERT"
+        case .review: "REVIEW"
+        case .config: "CONFIG"
+        case .keyEvent: "KEYEVENT"
+        case .fhirAuditEvent: "FHIRAUDIT"
         default: "ENTRY"
         }
     }
@@ -160,7 +160,7 @@ public struct SIEMRenderer: Sendable {
         param("tenant", content.tenantID)
         if let tool = content.toolName { param("tool", tool) }
         if let purpose = content.purposeOfUse { param("purpose", purpose) }
-        if let outcome = content.outcome { param("outcome", outcome) }
+        if let outcome = content.outcome { param("outcome", outcome.rawValue) }
         header.append(contentsOf: "] ".utf8)
         header.append(contentsOf: [0xEF, 0xBB, 0xBF])
         var message: [UInt8] = []
@@ -177,7 +177,7 @@ public struct SIEMRenderer: Sendable {
             let body = CanonicalJSON.string(
                 .object([
                     "omitted": .string("message body of \(message.count) bytes is over the maximum of \(maximumMessageLength)"),
-                    "seq": .number(Double(entry.seq)), "hash": .string(hash), "kind": .string(content.kind),
+                    "seq": .number(Double(entry.seq)), "hash": .string(hash), "kind": .string(content.kind.rawValue),
                 ]))
             message = header + Array(body.utf8)
         }
@@ -260,10 +260,10 @@ public struct SIEMRenderer: Sendable {
     func cef(_ entry: StoredEntry) -> String {
         let content = entry.content
         let severity = [2: 9, 4: 7, 5: 4, 6: 2][Self.severity(entry)] ?? 3
-        let signature = content.kind == RecordKind.toolCall.rawValue ? (content.toolName ?? "tool_call") : content.kind
+        let signature = content.kind == .toolCall ? (content.toolName ?? "tool_call") : content.kind.rawValue
         let name =
-            content.kind == RecordKind.toolCall.rawValue
-            ? "Tool call \(content.action ?? "R")" : content.kind.replacingOccurrences(of: "_", with: " ")
+            content.kind == .toolCall
+            ? "Tool call \(content.action?.rawValue ?? "R")" : content.kind.rawValue.replacingOccurrences(of: "_", with: " ")
         var ext: [(String, String)] = [
             ("rt", String(Timestamp(rfc3339: content.timestamp ?? entry.recordedAt)?.millisecondsSinceEpoch ?? 0)),
             ("externalId", String(entry.seq)), ("suser", content.userID), ("cs1Label", "tenant"), ("cs1", content.tenantID),
@@ -271,8 +271,8 @@ public struct SIEMRenderer: Sendable {
         ]
         if let purpose = content.purposeOfUse { ext += [("cs2Label", "purpose"), ("cs2", purpose)] }
         if let patient = content.patientID { ext += [("cs4Label", "patient"), ("cs4", patient)] }
-        if let outcome = content.outcome { ext.append(("outcome", outcome)) }
-        if let action = content.action { ext.append(("act", action)) }
+        if let outcome = content.outcome { ext.append(("outcome", outcome.rawValue)) }
+        if let action = content.action { ext.append(("act", action.rawValue)) }
         if let conversation = content.conversationID { ext += [("cs5Label", "conversation"), ("cs5", conversation)] }
         if let trace = content.traceID { ext += [("cs6Label", "trace"), ("cs6", trace)] }
         ext.append(("deviceProcessName", content.model))
@@ -318,13 +318,13 @@ public struct SIEMRenderer: Sendable {
         name(",\"trace_id\":")
         string(content.traceID)
         name("},\"event\":{\"action\":")
-        string(content.action)
+        string(content.action?.rawValue)
         name(",\"created\":")
         string(entry.recordedAt)
         name(",\"kind\":")
-        string(content.kind)
+        string(content.kind.rawValue)
         name(",\"outcome\":")
-        string(content.outcome)
+        string(content.outcome?.rawValue)
         name(",\"severity\":")
         out.append(contentsOf: String(Self.severity(entry)).utf8)
         name("},\"user\":{\"id\":")

@@ -44,9 +44,9 @@ public struct AuditEventMapper: Sendable {
     {
         let body = EntryBody(entry.content.body)
         func concerns(_ patient: String?) -> Bool { onlyPatient == nil || patient == nil || patient == onlyPatient }
-        switch RecordKind(rawValue: entry.content.kind) {
+        switch entry.content.kind {
         case .toolCall:
-            if entry.content.action == ToolAction.execute.rawValue {
+            if entry.content.action == .execute {
                 let patients = entry.content.patientIDList
                 if patients.isEmpty {
                     toolCall(entry, body, patient: nil, index: nil, into: &sink)
@@ -104,10 +104,10 @@ public struct AuditEventMapper: Sendable {
     // MARK: Tool calls
 
     private func toolCall<Sink: FHIRSink>(_ entry: StoredEntry, _ body: EntryBody, patient: String?, index: Int?, into sink: inout Sink) {
-        let action = ToolAction(rawValue: entry.content.action ?? "R") ?? .read
+        let action = entry.content.action ?? .read
         let purpose = entry.content.purposeOfUse.flatMap { Constants.purposeCodings[$0] }
         let reason = body.string("break_glass", "reason")
-        let failed = entry.content.outcome == Outcome.failure.rawValue
+        let failed = entry.content.outcome == .failure
         let errorText = failed ? Self.errorText(body.parsed) : nil
         let outcome = errorText.map(Self.failureOutcome(errorText:)) ?? "0"
         let constants = version == .r4 ? Constants.r4 : Constants.r5
@@ -339,7 +339,7 @@ public struct AuditEventMapper: Sendable {
         switch action {
         case .read: (modelType, serverType) = (Constants.destinationApplication, Constants.source)
         case .delete: (modelType, serverType) = (Constants.application, Constants.destination)
-        case .create, .update, .execute: (modelType, serverType) = (Constants.sourceApplication, Constants.destination)
+        default: (modelType, serverType) = (Constants.sourceApplication, Constants.destination)
         }
         sink.beginArray("agent")
 

@@ -33,16 +33,16 @@ enum AccessRecord {
     /// The row at the statement's current step (``columnsSQL`` first). The body is kept for
     /// alerts and reviews only; a tool call's user role is found in it.
     static func row(_ columns: StatementColumns) -> AccessRow {
-        let kind = columns.string(1)
-        let action = columns.text(9)
-        let isCall = kind == RecordKind.toolCall.rawValue
+        let kind = RecordKind(stored: columns.string(1))
+        let action = columns.text(9).map(ToolAction.init(stored:))
+        let isCall = kind == .toolCall
         return AccessRow(
             seq: columns.int64(0), kind: kind, time: columns.string(2), recordedAt: columns.string(3),
             tenantID: columns.string(4), userID: columns.string(5),
             userRole: isCall ? columns.withBytes(6) { $0.flatMap { BodyScan.topLevelString("user_role", in: $0) } } : nil,
             model: columns.string(7), toolName: columns.text(8), action: action, purposeOfUse: columns.text(10),
-            outcome: columns.text(11), breakGlass: !columns.isNull(12), breakGlassReason: columns.text(13),
-            conversationID: columns.text(14), traceID: columns.text(15), viaQuery: action == ToolAction.execute.rawValue,
+            outcome: columns.text(11).map(Outcome.init(stored:)), breakGlass: !columns.isNull(12), breakGlassReason: columns.text(13),
+            conversationID: columns.text(14), traceID: columns.text(15), viaQuery: action == .execute,
             body: isCall ? nil : columns.text(6)
         )
     }
@@ -64,8 +64,8 @@ enum AccessRecord {
                 data.append(contentsOf: bytes)
             }
         }
-        text(row.kind)
-        guard row.kind == RecordKind.toolCall.rawValue else { return }
+        text(row.kind.rawValue)
+        guard row.kind == .toolCall else { return }
         text(row.time)
         text(row.recordedAt)
         text(row.tenantID)
@@ -73,9 +73,9 @@ enum AccessRecord {
         text(row.userRole)
         text(row.model)
         text(row.toolName)
-        text(row.action)
+        text(row.action?.rawValue)
         text(row.purposeOfUse)
-        text(row.outcome)
+        text(row.outcome?.rawValue)
         text(row.breakGlass ? "1" : nil)
         text(row.breakGlassReason)
         text(row.conversationID)
@@ -94,8 +94,9 @@ enum AccessRecord {
         /// The next record as the row of entry `seq`: `.row` for a tool call, `.entry` for
         /// another kind (to be read whole), `nil` at the end or at damaged bytes.
         mutating func next(seq: Int64) -> Decoded? {
-            guard case let kind?? = field() else { return nil }
-            guard kind == RecordKind.toolCall.rawValue else { return .entry }
+            guard case let storedKind?? = field() else { return nil }
+            let kind = RecordKind(stored: storedKind)
+            guard kind == .toolCall else { return .entry }
             guard case let time?? = field(), case let recordedAt?? = field(), case let tenant?? = field(),
                 case let user?? = field(), case let role? = field(), case let model?? = field(),
                 case let tool? = field(), case let action? = field(), case let purpose? = field(),
@@ -105,9 +106,9 @@ enum AccessRecord {
             return .row(
                 AccessRow(
                     seq: seq, kind: kind, time: time, recordedAt: recordedAt, tenantID: tenant, userID: user, userRole: role,
-                    model: model, toolName: tool, action: action, purposeOfUse: purpose, outcome: outcome,
-                    breakGlass: breakGlass != nil, breakGlassReason: reason, conversationID: conversation, traceID: trace,
-                    viaQuery: action == ToolAction.execute.rawValue, body: nil
+                    model: model, toolName: tool, action: action.map(ToolAction.init(stored:)), purposeOfUse: purpose,
+                    outcome: outcome.map(Outcome.init(stored:)), breakGlass: breakGlass != nil, breakGlassReason: reason,
+                    conversationID: conversation, traceID: trace, viaQuery: action == ToolAction.execute.rawValue, body: nil
                 ))
         }
 

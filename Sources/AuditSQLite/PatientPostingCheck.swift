@@ -48,7 +48,7 @@ enum PatientPostingCheck {
             var patients: Set<String> = []
             if let patient = columns.text(AccessRecord.columnCount) { patients.insert(patient) }
             // A query's patients (its index rows are checked against these by the chain scan).
-            if row.action == ToolAction.execute.rawValue, let ids = columns.text(AccessRecord.columnCount + 1) {
+            if row.action == .execute, let ids = columns.text(AccessRecord.columnCount + 1) {
                 for value in (try? JSONParser.parse(ids))?.arrayValue ?? [] {
                     if let patient = value.stringValue { patients.insert(patient) }
                 }

@@ -141,7 +141,7 @@ enum Postings {
             add(.conversation, row.conversationID, seq)
             add(.trace, row.traceID, seq)
             // Queries name their patients in entry_patient: they get a record too.
-            if patient != nil || row.action == ToolAction.execute.rawValue {
+            if patient != nil || row.action == .execute {
                 var record = Data()
                 AccessRecord.append(row, to: &record)
                 block.records[seq] = record

@@ -1,5 +1,5 @@
 public import AuditChain
-import AuditCore
+public import AuditCore
 public import AuditStorage
 import Foundation
 import GRDB

@@ -1,5 +1,5 @@
 public import AuditChain
-import AuditCore
+public import AuditCore
 public import AuditStorage
 import Foundation
 import GRDB
@@ -213,7 +213,7 @@ struct AppendSink {
             }
             bind(entryStatement, Int32(texts.count + 1), blob: hash.bytes)
             try step(entryStatement)
-            if entry.action == ToolAction.execute.rawValue {
+            if entry.action == .execute {
                 let at = entry.timestamp ?? recordedAt
                 for patient in Set(entry.patientIDList) {
                     sqlite3_reset(patientStatement)

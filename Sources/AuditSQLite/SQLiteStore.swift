@@ -213,7 +213,7 @@ public final class SQLiteStore: AuditStore {
     static func kindFilter(_ kind: RecordKind) -> String {
         switch kind {
         case .alert, .review, .config, .keyEvent: "kind = '\(kind.rawValue)' AND \(noticeKinds)"
-        case .toolCall, .agentRequest, .fhirAuditEvent: "kind = '\(kind.rawValue)'"
+        default: "kind = '\(kind.rawValue)'"
         }
     }
 
@@ -290,8 +290,9 @@ public final class SQLiteStore: AuditStore {
     static func storedEntry(_ c: StatementColumns) -> StoredEntry {
         // Column order: see EntryHasher.hashedColumns, then entry_hash (18).
         let content = EncodedEntry(
-            kind: c.string(4), tenantID: c.string(13), userID: c.string(17), model: c.string(5), toolName: c.text(15),
-            action: c.text(0), patientID: c.text(7), patientIDs: c.text(8), purposeOfUse: c.text(10), outcome: c.text(6),
+            kind: RecordKind(stored: c.string(4)), tenantID: c.string(13), userID: c.string(17), model: c.string(5),
+            toolName: c.text(15), action: c.text(0).map(ToolAction.init(stored:)), patientID: c.text(7), patientIDs: c.text(8),
+            purposeOfUse: c.text(10), outcome: c.text(6).map(Outcome.init(stored:)),
             conversationID: c.text(2), traceID: c.text(16), timestamp: c.text(14), keyID: c.string(3), body: c.string(1)
         )
         return StoredEntry(seq: c.int64(12), recordedAt: c.string(11), prevHash: c.hash(9), entryHash: c.hash(18), content: content)
@@ -300,8 +301,9 @@ public final class SQLiteStore: AuditStore {
     static func storedEntry(_ row: Row) -> StoredEntry {
         // Column order: see EntryHasher.hashedColumns, then entry_hash (18).
         let content = EncodedEntry(
-            kind: row[4], tenantID: row[13], userID: row[17], model: row[5], toolName: row[15], action: row[0],
-            patientID: row[7], patientIDs: row[8], purposeOfUse: row[10], outcome: row[6], conversationID: row[2],
+            kind: RecordKind(stored: row[4]), tenantID: row[13], userID: row[17], model: row[5], toolName: row[15],
+            action: (row[0] as String?).map(ToolAction.init(stored:)), patientID: row[7], patientIDs: row[8], purposeOfUse: row[10],
+            outcome: (row[6] as String?).map(Outcome.init(stored:)), conversationID: row[2],
             traceID: row[16], timestamp: row[14], keyID: row[3], body: row[1]
         )
         let prev = (row[9] as Data?).map { [UInt8]($0) } ?? []

@@ -1,4 +1,5 @@
 import AuditCore
+import CareTrail
 import Foundation
 import Hummingbird
 
@@ -21,10 +22,7 @@ enum QueryValue {
     /// millisecond), between 0001-01-01 and 9999-12-31 in UTC.
     static func time(_ request: Request, _ name: String, endOfDay: Bool) throws -> Timestamp? {
         guard let text = request.uri.queryParameters[name[...]].map(String.init) else { return nil }
-        if let timestamp = Timestamp(rfc3339: text) { return timestamp }
-        if text.utf8.count == 10, let day = Timestamp(rfc3339: text + (endOfDay ? "T23:59:59.999Z" : "T00:00:00Z")) {
-            return day
-        }
+        if let bound = try? TimeBound.parse(text, endOfDay: endOfDay) { return bound }
         throw APIError.badRequest("\(name): expected RFC 3339 or YYYY-MM-DD, from 0001-01-01 to 9999-12-31 in UTC")
     }
 

@@ -1,10 +1,10 @@
-import AuditCore
+public import AuditCore
 
 /// One row of a patient's access history, as reports list it: an access (a tool call that
 /// read, changed or queried the record), or an alert or review about the patient.
 public struct AccessRow: Sendable, Hashable {
     public var seq: Int64
-    public var kind: String
+    public var kind: RecordKind
     /// Event time: the agent's `timestamp`, else `recorded_at`.
     public var time: String
     public var recordedAt: String
@@ -13,9 +13,9 @@ public struct AccessRow: Sendable, Hashable {
     public var userRole: String?
     public var model: String
     public var toolName: String?
-    public var action: String?
+    public var action: ToolAction?
     public var purposeOfUse: String?
-    public var outcome: String?
+    public var outcome: Outcome?
     public var breakGlass: Bool
     /// The break-the-glass reason, as stored (identifier patterns pseudonymised).
     public var breakGlassReason: String?
@@ -27,8 +27,8 @@ public struct AccessRow: Sendable, Hashable {
     public var body: String?
 
     public init(
-        seq: Int64, kind: String, time: String, recordedAt: String, tenantID: String, userID: String, userRole: String?, model: String,
-        toolName: String?, action: String?, purposeOfUse: String?, outcome: String?, breakGlass: Bool, breakGlassReason: String?,
+        seq: Int64, kind: RecordKind, time: String, recordedAt: String, tenantID: String, userID: String, userRole: String?, model: String,
+        toolName: String?, action: ToolAction?, purposeOfUse: String?, outcome: Outcome?, breakGlass: Bool, breakGlassReason: String?,
         conversationID: String?, traceID: String?, viaQuery: Bool, body: String?
     ) {
         self.seq = seq

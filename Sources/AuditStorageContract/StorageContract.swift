@@ -1,5 +1,5 @@
 public import AuditChain
-import AuditCore
+public import AuditCore
 public import AuditStorage
 
 /// A failed expectation of the storage contract, naming the check and what was seen.

@@ -1,6 +1,6 @@
 import AuditAnalysis
 public import AuditChain
-import AuditCore
+public import AuditCore
 public import AuditStorage
 public import Foundation
 

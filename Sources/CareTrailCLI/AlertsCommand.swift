@@ -151,35 +151,17 @@ enum TextTable {
     }
 }
 
-/// Dates given on the command line: RFC 3339 with an offset, or a calendar day, which starts
-/// at midnight (or, as an upper bound, ends at 23:59:59.999) in `timeZone` (IANA, default UTC).
+/// Dates given on the command line, read by the library's one date parser (``TimeBound``).
 enum DateArgument {
     static func parse(_ text: String, option: String, endOfDay: Bool, timeZone: String? = nil) throws -> Timestamp {
-        if let timestamp = Timestamp(rfc3339: text) { return timestamp }
-        let zone: TimeZone
-        if let timeZone {
-            guard let named = TimeZone(identifier: timeZone) else {
-                throw CLIFailure(exitCode: .invalidInput, message: "--time-zone: not an IANA time zone (e.g. Europe/Berlin)")
-            }
-            zone = named
-        } else {
-            zone = TimeZone(identifier: "UTC") ?? .current
+        do throws(TimeBound.Failure) {
+            return try TimeBound.parse(text, endOfDay: endOfDay, timeZone: timeZone)
+        } catch .unknownTimeZone {
+            throw CLIFailure(exitCode: .invalidInput, message: "--time-zone: not an IANA time zone (e.g. Europe/Berlin)")
+        } catch {
+            throw CLIFailure(
+                exitCode: .invalidInput, message: "\(option): expected RFC 3339 with an offset (2026-01-05T08:00:00Z) or a day (2026-01-05)"
+            )
         }
-        let parts = text.split(separator: "-")
-        // The day must exist (the RFC 3339 reader refuses February 30).
-        if text.count == 10, parts.count == 3, let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
-            Timestamp(rfc3339: text + "T00:00:00Z") != nil
-        {
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = zone
-            var components = DateComponents()
-            (components.year, components.month, components.day) = (year, month, day + (endOfDay ? 1 : 0))
-            if let date = calendar.date(from: components) {
-                let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded()) - (endOfDay ? 1 : 0)
-                return Timestamp(millisecondsSinceEpoch: milliseconds)
-            }
-        }
-        throw CLIFailure(
-            exitCode: .invalidInput, message: "\(option): expected RFC 3339 with an offset (2026-01-05T08:00:00Z) or a day (2026-01-05)")
     }
 }

@@ -15,8 +15,8 @@ struct EntryLine {
         if case .object(let body)? = try? JSONParser.parse(entry.content.body) { self.body = body } else { self.body = [:] }
     }
 
-    var succeeded: Bool { entry.content.outcome != Outcome.failure.rawValue }
-    var mark: String { entry.content.kind == RecordKind.toolCall.rawValue ? (succeeded ? "✓" : "✗") : "·" }
+    var succeeded: Bool { entry.content.outcome != .failure }
+    var mark: String { entry.content.kind == .toolCall ? (succeeded ? "✓" : "✗") : "·" }
     var turn: Int? { body["turn_number"]?.numberValue.map { Int($0) } }
     var durationMS: Double? { body["duration_ms"]?.numberValue }
     var time: String { entry.content.timestamp ?? entry.recordedAt }
@@ -31,7 +31,7 @@ struct EntryLine {
             }
             return Self.clip(CanonicalJSON.string(result), 80)
         }
-        if entry.content.kind == RecordKind.agentRequest.rawValue, let preview = body["output"]?["preview"]?.stringValue {
+        if entry.content.kind == .agentRequest, let preview = body["output"]?["preview"]?.stringValue {
             return "answer: " + Self.clip(preview, 80)
         }
         return "-"
@@ -50,7 +50,7 @@ struct EntryLine {
     /// One line for a table.
     var cells: [String] {
         [
-            String(entry.seq), time, mark, entry.content.toolName ?? entry.content.kind, entry.content.userID,
+            String(entry.seq), time, mark, entry.content.toolName ?? entry.content.kind.rawValue, entry.content.userID,
             entry.content.patientID ?? entry.content.patientIDs ?? "-", Self.clip(arguments, 60), resultSummary,
             durationMS.map { String(format: "%.1f ms", $0) } ?? "-",
         ]
@@ -64,9 +64,9 @@ struct EntryLine {
     var jsonValue: JSONValue {
         let content = entry.content
         func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+        let ok: JSONValue = content.kind == RecordKind.toolCall ? .bool(succeeded) : .null
         return .object([
-            "seq": .number(Double(entry.seq)), "time": .string(time), "kind": .string(content.kind),
-            "ok": content.kind == RecordKind.toolCall.rawValue ? .bool(succeeded) : .null,
+            "seq": .number(Double(entry.seq)), "time": .string(time), "kind": .string(content.kind.rawValue), "ok": ok,
             "tool_name": text(content.toolName), "user_id": .string(content.userID), "patient_id": text(content.patientID),
             "patient_ids": .array(content.patientIDList.map(JSONValue.string)), "purpose_of_use": text(content.purposeOfUse),
             "turn_number": turn.map { .number(Double($0)) } ?? .null, "arguments": body["arguments"] ?? .null,
@@ -126,7 +126,7 @@ struct TraceCommand: ParsableCommand {
             let input = lines.reduce(0) { $0 + $1.usage.input }
             let output = lines.reduce(0) { $0 + $1.usage.output }
             let cost = lines.reduce(0) { $0 + $1.usage.cost }
-            let calls = lines.filter { $0.entry.content.kind == RecordKind.toolCall.rawValue }
+            let calls = lines.filter { $0.entry.content.kind == .toolCall }
             let duration = calls.reduce(0) { $0 + ($1.durationMS ?? 0) }
             switch format {
             case .json:

@@ -31,8 +31,8 @@ struct ShowCommand: ParsableCommand {
                     let entries = try log.entries(trace: trace)
                     // The request first, then its tool calls in log order.
                     let ordered =
-                        entries.filter { $0.content.kind == RecordKind.agentRequest.rawValue }
-                        + entries.filter { $0.content.kind != RecordKind.agentRequest.rawValue }
+                        entries.filter { $0.content.kind == .agentRequest }
+                        + entries.filter { $0.content.kind != .agentRequest }
                     print(JSONOutput.pretty(.array(ordered.map(\.jsonValue))))
                 }
             } catch let error as CLIFailure {

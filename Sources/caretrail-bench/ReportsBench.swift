@@ -55,7 +55,7 @@ enum ReportsBench {
         let step = max(1, count / Int64(samples))
         while seq <= count, patients.count < samples {
             if let entry = try log.entry(seq: seq) {
-                if let patient = entry.content.patientID, entry.content.kind == RecordKind.toolCall.rawValue { patients.append(patient) }
+                if let patient = entry.content.patientID, entry.content.kind == .toolCall { patients.append(patient) }
                 if let trace = entry.content.traceID { traces.append(trace) }
             }
             seq += step

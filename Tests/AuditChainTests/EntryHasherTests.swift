@@ -15,8 +15,8 @@ let sampleContent = EncodedEntry(
 func referenceBytes(seq: Int64, recordedAt: String, prev: ChainHash, _ e: EncodedEntry) throws -> [UInt8] {
     func text(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
     let object: [String: JSONValue] = [
-        "action": text(e.action), "body": try JSONParser.parse(e.body), "conversation_id": text(e.conversationID),
-        "key_id": text(e.keyID), "kind": text(e.kind), "model": text(e.model), "outcome": text(e.outcome),
+        "action": text(e.action?.rawValue), "body": try JSONParser.parse(e.body), "conversation_id": text(e.conversationID),
+        "key_id": text(e.keyID), "kind": text(e.kind.rawValue), "model": text(e.model), "outcome": text(e.outcome?.rawValue),
         "patient_id": text(e.patientID), "patient_ids": try e.patientIDs.map { try JSONParser.parse($0) } ?? .null,
         "prev_hash": .string(prev.hex), "purpose_of_use": text(e.purposeOfUse), "recorded_at": .string(recordedAt),
         "seq": .number(Double(seq)), "tenant_id": text(e.tenantID), "timestamp": text(e.timestamp),

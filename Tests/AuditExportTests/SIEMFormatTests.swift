@@ -9,8 +9,8 @@ import Testing
 @Suite("SIEM formats")
 struct SIEMFormatTests {
     static func entry(
-        seq: Int64 = 7, kind: String = "tool_call", user: String = "usr-1", tool: String = "get_patient_record",
-        body: String = #"{"trigger":"user_request"}"#, outcome: String = "success"
+        seq: Int64 = 7, kind: RecordKind = "tool_call", user: String = "usr-1", tool: String = "get_patient_record",
+        body: String = #"{"trigger":"user_request"}"#, outcome: Outcome = "success"
     ) -> StoredEntry {
         StoredEntry(
             seq: seq, recordedAt: "2026-01-05T08:00:00.000Z", prevHash: .genesis,
@@ -60,7 +60,8 @@ struct SIEMFormatTests {
             let expected: JSONValue = .object([
                 "@timestamp": text(content.timestamp ?? entry.recordedAt),
                 "event": .object([
-                    "kind": .string(content.kind), "action": text(content.action), "outcome": text(content.outcome),
+                    "kind": .string(content.kind.rawValue), "action": text(content.action?.rawValue),
+                    "outcome": text(content.outcome?.rawValue),
                     "severity": .number(Double(SIEMRenderer.severity(entry))), "created": .string(entry.recordedAt),
                 ]),
                 "user": .object(["id": .string(content.userID)]),

@@ -173,7 +173,7 @@ struct FHIRExportTests {
             }
             #expect(json.out == expectedJSON, "entry \(entry.seq) (\(entry.content.kind)) in JSON")
             #expect(xml.out == expectedXML, "entry \(entry.seq) (\(entry.content.kind)) in XML")
-            if !trees.isEmpty { kinds.insert(entry.content.kind + (entry.content.action ?? "")) }
+            if !trees.isEmpty { kinds.insert(entry.content.kind.rawValue + (entry.content.action?.rawValue ?? "")) }
             compared += trees.count
         }
         #expect(compared > 130)

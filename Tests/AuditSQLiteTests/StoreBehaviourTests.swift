@@ -7,7 +7,7 @@ import Foundation
 import GRDB
 import Testing
 
-func entry(_ index: Int, patient: String = "PAT-1", kind: String = "tool_call") -> EncodedEntry {
+func entry(_ index: Int, patient: String = "PAT-1", kind: RecordKind = "tool_call") -> EncodedEntry {
     EncodedEntry(
         kind: kind, tenantID: "hospital-1", userID: "usr-\(index % 7)", model: "gpt-4.1", toolName: "get_patient_record",
         action: "R", patientID: patient, patientIDs: nil, purposeOfUse: "TREAT", outcome: "success",

@@ -133,8 +133,9 @@ struct Attacker {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    entry.seq, entry.recordedAt, e.kind, e.tenantID, e.userID, e.model, e.toolName, e.action, e.patientID,
-                    e.patientIDs, e.purposeOfUse, e.outcome, e.conversationID, e.traceID, e.timestamp, e.keyID, e.body,
+                    entry.seq, entry.recordedAt, e.kind.rawValue, e.tenantID, e.userID, e.model, e.toolName, e.action?.rawValue,
+                    e.patientID,
+                    e.patientIDs, e.purposeOfUse, e.outcome?.rawValue, e.conversationID, e.traceID, e.timestamp, e.keyID, e.body,
                     Data(entry.prevHash.bytes), Data(entry.entryHash.bytes),
                 ]
             )

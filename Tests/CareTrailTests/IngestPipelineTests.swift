@@ -102,7 +102,7 @@ struct IngestPipelineTests {
             try Array(line.utf8).withUnsafeBufferPointer { try IngestContract.decode(bytes: $0, lineNumber: index + 1) }
         }
         _ = try await log.record(records)
-        let accesses = try log.entries(from: 1, through: 1000).filter { $0.content.kind != RecordKind.alert.rawValue }.map(\.content)
+        let accesses = try log.entries(from: 1, through: 1000).filter { $0.content.kind != .alert }.map(\.content)
         #expect(accesses.count == 36)
         #expect(Array(accesses[0..<12]) == Array(accesses[12..<24]))
         #expect(Array(accesses[0..<12]) == Array(accesses[24..<36]))
