@@ -109,14 +109,12 @@ struct DemoCommand: ParsableCommand {
                     let path = (folder as NSString).appendingPathComponent(
                         "export-\(version.rawValue).\(format == .xml ? "xml" : "ndjson")")
                     var bytes: [UInt8] = []
-                    _ = try storeCall { () throws(StoreError) in
-                        do {
-                            return try FHIRExporter(version: version, format: format).export(
-                                store: log.reader, selection: .init(), bundleID: "demo", timestamp: log.now()
-                            ) { chunk in bytes += chunk }
-                        } catch {
-                            throw StoreError(code: .readFailed, message: "the export failed")
-                        }
+                    do {
+                        _ = try FHIRExporter(version: version, format: format).export(
+                            store: log.reader, selection: .init(), bundleID: "demo", timestamp: log.now()
+                        ) { chunk in bytes += chunk }
+                    } catch {
+                        throw CLIFailure(exitCode: .ioError, message: "the FHIR export failed")
                     }
                     try write(bytes, to: path)
                     files.append(path)

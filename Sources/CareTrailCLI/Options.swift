@@ -97,12 +97,3 @@ func runReportingFailures(_ body: () throws -> Void) throws {
         throw ExitCode(invalid.contains(error.code) ? CLIExit.invalidInput.rawValue : CLIExit.ioError.rawValue)
     }
 }
-
-/// Runs a store operation, turning its error into a failure with exit code 3.
-func storeCall<T>(_ body: () throws(StoreError) -> T) throws(CLIFailure) -> T {
-    do {
-        return try body()
-    } catch {
-        throw CLIFailure(exitCode: .ioError, message: error.message)
-    }
-}
