@@ -41,6 +41,9 @@ public struct AnomalyDetector: Sendable {
     /// of the last entry observed, since every later entry is added as it is observed. Late
     /// records of a backfill mostly fall in ranges read already, so each reads the log once.
     private var historyCache: [HistoryKey: CachedHistory] = [:]
+    /// Every tool call observed since this detector began: the part of the stored history
+    /// that late records read from memory instead of from the log.
+    private var observedHistory: ObservedHistory
 
     enum HistoryKey: Hashable, Sendable {
         case patient(String)
@@ -58,9 +61,15 @@ public struct AnomalyDetector: Sendable {
     static let historyCacheLimit = 131_072
 
     /// A detector with no history, that will next observe the entry after `seq`.
-    public init(rules: AlertRules = .standard, startingAfter seq: Int64 = 0, maximumSkewMS: Int64 = 300_000) {
+    /// `historyInMemory` is how many of the tool calls it observes it keeps for late records'
+    /// windows (the rest of their history is read from the log); 0 reads it all from the log.
+    public init(
+        rules: AlertRules = .standard, startingAfter seq: Int64 = 0, maximumSkewMS: Int64 = 300_000,
+        historyInMemory: Int = 131_072
+    ) {
         self.rules = rules
         self.lastSeq = seq
+        self.observedHistory = ObservedHistory(startingAt: seq + 1, limit: historyInMemory)
         self.workingHours = rules.afterHours.flatMap(WorkingHours.init)
         self.maximumSkewMS = maximumSkewMS
     }
@@ -162,7 +171,10 @@ public struct AnomalyDetector: Sendable {
     public mutating func observe(_ original: ObservedEntry, history: (any DetectionHistory)?) throws -> [AlertDraft] {
         lastSeq = original.seq
         guard original.kind == .toolCall else { return [] }
-        defer { addToHistoryCache(original) }
+        defer {
+            addToHistoryCache(original)
+            observedHistory.add(original)
+        }
         var entry = original
         // A time further ahead than the skew allows (stored before the rule existed) counts as
         // the latest time the rule allows.
@@ -266,16 +278,35 @@ public struct AnomalyDetector: Sendable {
         }
         let span = rules.horizonMilliseconds / 2
         let (low, high) = (Timestamp(millisecondsSinceEpoch: after - span), Timestamp(millisecondsSinceEpoch: through + span))
-        let recorded = try history.recordedRange(eventAfter: low, through: high, before: entry.seq, skewMS: maximumSkewMS)
-        let stored: [StoredEntry]
+        // What this detector observed is in memory; only what was stored before it began is read.
+        let readBefore = min(entry.seq, observedHistory.since)
+        var stored: [StoredEntry] = []
+        if readBefore > 1 {
+            let recorded = try history.recordedRange(eventAfter: low, through: high, before: readBefore, skewMS: maximumSkewMS)
+            switch key {
+            case .patient(let patient):
+                stored = try history.entries(patient: patient, eventAfter: low, through: high, before: readBefore, recorded: recorded)
+            case .user(let user):
+                stored = try history.entries(user: user, eventAfter: low, through: high, before: readBefore, recorded: recorded)
+            }
+        }
+        let observed: [ObservedEntry]
         switch key {
         case .patient(let patient):
-            stored = try history.entries(patient: patient, eventAfter: low, through: high, before: entry.seq, recorded: recorded)
+            observed = observedHistory.entries(
+                patient: patient, after: low.millisecondsSinceEpoch, through: high.millisecondsSinceEpoch, before: entry.seq)
         case .user(let user):
-            stored = try history.entries(user: user, eventAfter: low, through: high, before: entry.seq, recorded: recorded)
+            observed = observedHistory.entries(
+                user: user, after: low.millisecondsSinceEpoch, through: high.millisecondsSinceEpoch, before: entry.seq)
         }
         if historyCache.count >= Self.historyCacheLimit { historyCache.removeAll(keepingCapacity: true) }
-        let entries = stored.map { ObservedEntry($0, readingLateMark: false) }.filter { $0.kind == .toolCall }
+        let entries =
+            stored.map { ObservedEntry($0, readingLateMark: false) }.filter { $0.kind == .toolCall }
+            + observed.map { entry in
+                var entry = entry
+                entry.late = false
+                return entry
+            }
         historyCache[key] = CachedHistory(after: low.millisecondsSinceEpoch, through: high.millisecondsSinceEpoch, entries: entries)
         return entries.filter { $0.time > after && $0.time <= through }
     }

@@ -1,0 +1,60 @@
+import AuditAnalysis
+import AuditChain
+import AuditCore
+import AuditSQLite
+import AuditStorage
+import AuditTestSupport
+import CareTrail
+import Foundation
+import Testing
+
+/// Late records read the part of their window the detector observed from memory, and only the
+/// rest from the log: the alerts are the same whatever the memory holds.
+@Suite("Backfilled history, from memory and from the log")
+struct BackfillHistoryTests {
+    @Test func lateRecordsRaiseTheSameAlertsWhateverTheMemoryHolds() async throws {
+        let folder = temporaryFolder()
+        let database = folder.appendingPathComponent("audit.sqlite").path
+        let clock = TestClock("2026-06-01T12:00:00Z")
+        let log = try AuditLog.create(database: database, clock: clock.read)
+        let now = clock.read().millisecondsSinceEpoch
+        // Live traffic first, then a backfill of two days ago in batches, then more live traffic
+        // and a second backfill whose windows reach back into the first one.
+        func call(_ index: Int, minutesAgo: Double) -> IngestRecord {
+            .toolCall(
+                ToolCall(
+                    tenantID: "hospital-0", conversationID: "conv-\(index / 20)", userID: "usr-\(index % 5)", model: "m",
+                    toolName: "get_patient_record", purposeOfUse: .treatment, patientID: "PAT-\(index % 7)",
+                    timestamp: Timestamp(millisecondsSinceEpoch: now - Int64(minutesAgo * 60_000))
+                ))
+        }
+        _ = try await log.record((0..<40).map { call($0, minutesAgo: Double(40 - $0) / 4) })
+        for batch in 0..<6 {
+            _ = try await log.record((0..<50).map { call(batch * 50 + $0, minutesAgo: 2 * 1440 - Double(batch * 50 + $0) / 2) })
+        }
+        _ = try await log.record((0..<30).map { call(400 + $0, minutesAgo: Double(30 - $0) / 10) })
+        _ = try await log.record((0..<60).map { call(500 + $0, minutesAgo: 2 * 1440 - 30 - Double($0)) })
+        let live = try log.alerts().map(\.alert)
+        #expect(live.contains { $0.summary.contains("late") }, "the backfill raised no late alert")
+        // Replay the log with detectors keeping all, a little, or none of what they observe.
+        let store = try SQLiteStore.open(at: database)
+        func replay(historyInMemory: Int) throws -> [String] {
+            try store.withLogReader { reader in
+                var detector = AnomalyDetector(historyInMemory: historyInMemory)
+                var raised: [String] = []
+                for entry in try reader.entries(from: 1, through: try reader.head()?.seq ?? 0) where entry.content.kind != .alert {
+                    for draft in try detector.observe(ObservedEntry(entry), history: reader) {
+                        raised.append("\(draft.kind.rawValue) \(draft.triggerSeq) \(draft.entrySeqs)")
+                    }
+                }
+                return raised
+            }
+        }
+        let fromLog = try replay(historyInMemory: 0)
+        #expect(!fromLog.isEmpty)
+        #expect(try replay(historyInMemory: 131_072) == fromLog)
+        #expect(try replay(historyInMemory: 16) == fromLog)
+        #expect(try replay(historyInMemory: 1) == fromLog)
+        #expect(try log.scanAlerts().matches)
+    }
+}
