@@ -100,7 +100,7 @@ public struct SIEMStreamer {
     /// The entries' messages, rendered on every core (each worker writes its own indices).
     private func render(_ entries: [StoredEntry]) -> [[UInt8]] {
         let slots = MessageSlots(count: entries.count)
-        let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, entries.count / 128))
+        let workers = min(Processors.active, max(1, entries.count / 128))
         let renderer = self.renderer
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var index = worker

@@ -57,7 +57,7 @@ public struct FHIRExporter: Sendable {
         /// Maps and renders a chunk of entries on every core, then appends the bytes in order.
         func emit(_ entries: [StoredEntry], only patient: String? = nil) throws {
             guard !entries.isEmpty else { return }
-            let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, entries.count / 256))
+            let workers = min(Processors.active, max(1, entries.count / 256))
             let size = (entries.count + workers - 1) / workers
             try emit(
                 slices: (0..<workers).map { worker in
@@ -119,7 +119,7 @@ public struct FHIRExporter: Sendable {
         } else {
             // Each core reads its own range of the log (the pool reads concurrently) and renders it.
             let last = try store.head()?.seq ?? 0
-            let workers = Int64(ProcessInfo.processInfo.activeProcessorCount)
+            let workers = Int64(Processors.active)
             let step = max(1, entriesPerSlice)
             var low: Int64 = 1
             while low <= last {

@@ -107,21 +107,24 @@ extension AuditLog {
 
     /// Parses, validates, sanitises and encodes lines, on every core for large batches.
     func prepare(_ lines: [(line: Int, bytes: ArraySlice<UInt8>)]) -> [Result<EncodedEntry, IngestError>] {
-        let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, lines.count / 256))
+        let workers = min(Processors.active, max(1, lines.count / 256))
         let rules = IngestRules(configuration: configuration, now: store.clock())
+        @Sendable func prepareLine(_ number: Int, _ bytes: ArraySlice<UInt8>) -> Result<EncodedEntry, IngestError> {
+            bytes.withUnsafeBufferPointer { buffer in
+                do throws(IngestError) {
+                    return prepare(try IngestContract.decode(bytes: buffer, lineNumber: number), line: number, rules: rules)
+                } catch {
+                    return .failure(error)
+                }
+            }
+        }
+        // A small batch (an HTTP request, one agent's call) is prepared on the caller's thread.
+        if workers == 1 { return lines.map { prepareLine($0.line, $0.bytes) } }
         let slots = ResultSlots(count: lines.count)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var index = worker
             while index < lines.count {
-                let (number, bytes) = lines[index]
-                let result: Result<EncodedEntry, IngestError> = bytes.withUnsafeBufferPointer { buffer in
-                    do throws(IngestError) {
-                        return prepare(try IngestContract.decode(bytes: buffer, lineNumber: number), line: number, rules: rules)
-                    } catch {
-                        return .failure(error)
-                    }
-                }
-                slots.set(index, result)
+                slots.set(index, prepareLine(lines[index].line, lines[index].bytes))
                 index += workers
             }
         }
