@@ -60,12 +60,16 @@ public struct AnomalyDetector: Sendable {
     /// Most keys whose history is kept; past this the cache starts again (it is only a cache).
     static let historyCacheLimit = 131_072
 
+    /// How many observed tool calls a detector keeps for late records' windows by default
+    /// (about 25 MB).
+    public static let defaultHistoryInMemory = 131_072
+
     /// A detector with no history, that will next observe the entry after `seq`.
     /// `historyInMemory` is how many of the tool calls it observes it keeps for late records'
     /// windows (the rest of their history is read from the log); 0 reads it all from the log.
     public init(
         rules: AlertRules = .standard, startingAfter seq: Int64 = 0, maximumSkewMS: Int64 = 300_000,
-        historyInMemory: Int = 131_072
+        historyInMemory: Int = AnomalyDetector.defaultHistoryInMemory
     ) {
         self.rules = rules
         self.lastSeq = seq

@@ -15,13 +15,11 @@ struct ObservedHistory: Sendable {
     private var byPatient: [String: [Int]] = [:]
     private var byUser: [String: [Int]] = [:]
 
-    /// Most entries held by default (about 25 MB); past this the oldest half is dropped.
-    static let defaultLimit = 131_072
     private let limit: Int
 
     /// An empty history whose first entry will be `seq`, holding at most `limit` entries
     /// (none: every late record reads its whole window from the log).
-    init(startingAt seq: Int64, limit: Int = defaultLimit) {
+    init(startingAt seq: Int64, limit: Int = AnomalyDetector.defaultHistoryInMemory) {
         since = seq
         self.limit = max(0, limit)
     }
