@@ -294,23 +294,10 @@ public struct AnomalyDetector: Sendable {
                 stored = try history.entries(user: user, eventAfter: low, through: high, before: readBefore, recorded: recorded)
             }
         }
-        let observed: [ObservedEntry]
-        switch key {
-        case .patient(let patient):
-            observed = observedHistory.entries(
-                patient: patient, after: low.millisecondsSinceEpoch, through: high.millisecondsSinceEpoch, before: entry.seq)
-        case .user(let user):
-            observed = observedHistory.entries(
-                user: user, after: low.millisecondsSinceEpoch, through: high.millisecondsSinceEpoch, before: entry.seq)
-        }
         if historyCache.count >= Self.historyCacheLimit { historyCache.removeAll(keepingCapacity: true) }
         let entries =
             stored.map { ObservedEntry($0, readingLateMark: false) }.filter { $0.kind == .toolCall }
-            + observed.map { entry in
-                var entry = entry
-                entry.late = false
-                return entry
-            }
+            + observedHistory.entries(of: key, after: low.millisecondsSinceEpoch, through: high.millisecondsSinceEpoch, before: entry.seq)
         historyCache[key] = CachedHistory(after: low.millisecondsSinceEpoch, through: high.millisecondsSinceEpoch, entries: entries)
         return entries.filter { $0.time > after && $0.time <= through }
     }

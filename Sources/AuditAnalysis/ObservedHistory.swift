@@ -9,13 +9,12 @@
 struct ObservedHistory: Sendable {
     /// The first sequence number from which every observed tool call is held.
     private(set) var since: Int64
-    private var entries: [ObservedEntry] = []
-    /// The position in ``entries`` of absolute index 0 minus `base`.
-    private var base = 0
-    private var byPatient: [String: [Int]] = [:]
-    private var byUser: [String: [Int]] = [:]
-
     private let limit: Int
+    private var entries: [ObservedEntry] = []
+    /// The absolute position of `entries[0]`: positions stay valid when the oldest are dropped.
+    private var base = 0
+    /// The absolute positions of each patient's and each user's entries, in seq order.
+    private var positions: [AnomalyDetector.HistoryKey: [Int]] = [:]
 
     /// An empty history whose first entry will be `seq`, holding at most `limit` entries
     /// (none: every late record reads its whole window from the log).
@@ -24,7 +23,8 @@ struct ObservedHistory: Sendable {
         self.limit = max(0, limit)
     }
 
-    /// Adds the next observed tool call (sequence numbers rise).
+    /// Adds the next observed tool call (sequence numbers rise). It is kept as the log's
+    /// history reads it: without its late mark.
     mutating func add(_ entry: ObservedEntry) {
         guard limit > 0 else {
             since = entry.seq + 1
@@ -32,22 +32,19 @@ struct ObservedHistory: Sendable {
         }
         if entries.count >= limit { dropOldestHalf(next: entry.seq) }
         let position = base + entries.count
-        entries.append(entry)
-        var seen = Set<String>()
-        for patient in entry.patientIDs where seen.insert(patient).inserted { byPatient[patient, default: []].append(position) }
-        byUser[entry.userID, default: []].append(position)
+        var held = entry
+        held.late = false
+        entries.append(held)
+        for key in Set(entry.patientIDs.map(AnomalyDetector.HistoryKey.patient)) + [.user(entry.userID)] {
+            positions[key, default: []].append(position)
+        }
     }
 
-    /// The held tool calls of a patient (named in `patientIDs`) or of a user (any tenant), with
-    /// `seq < before` and event time in `(after, through]`, in seq order.
-    func entries(patient: String? = nil, user: String? = nil, after: Int64, through: Int64, before: Int64) -> [ObservedEntry] {
-        let positions = patient.map { byPatient[$0] ?? [] } ?? user.map { byUser[$0] ?? [] } ?? []
-        var found: [ObservedEntry] = []
-        for position in positions where position >= base {
-            let entry = entries[position - base]
-            if entry.seq < before, entry.time > after, entry.time <= through { found.append(entry) }
-        }
-        return found
+    /// The held tool calls of `key` (a patient named in `patientIDs`, or a user of any tenant)
+    /// with `seq < before` and event time in `(after, through]`, in seq order.
+    func entries(of key: AnomalyDetector.HistoryKey, after: Int64, through: Int64, before: Int64) -> [ObservedEntry] {
+        (positions[key] ?? []).lazy.filter { $0 >= base }.map { entries[$0 - base] }
+            .filter { $0.seq < before && $0.time > after && $0.time <= through }
     }
 
     /// Drops the oldest half; `since` becomes the first kept entry, or `next` when none is.
@@ -56,12 +53,8 @@ struct ObservedHistory: Sendable {
         entries.removeFirst(dropped)
         base += dropped
         since = entries.first.map(\.seq) ?? next
-        byPatient = byPatient.compactMapValues { positions in
-            let kept = positions.filter { $0 >= base }
-            return kept.isEmpty ? nil : kept
-        }
-        byUser = byUser.compactMapValues { positions in
-            let kept = positions.filter { $0 >= base }
+        positions = positions.compactMapValues { held in
+            let kept = held.filter { $0 >= base }
             return kept.isEmpty ? nil : kept
         }
     }

@@ -89,20 +89,27 @@ extension AuditLog {
     public func ingest(body: [UInt8], tenant: String? = nil) async throws(CareTrailError) -> AppendReceipt {
         let lines = JSONLinesReader.lines(in: body)
         guard !lines.isEmpty else { throw CareTrailError.noRecords }
-        var entries: [EncodedEntry] = []
-        entries.reserveCapacity(lines.count)
-        var errors: [IngestError] = []
-        for result in prepare(lines) {
-            switch result {
-            case .success(let entry): entries.append(entry)
-            case .failure(let error): if errors.count < Self.maximumReportedErrors { errors.append(error) }
-            }
-        }
-        guard errors.isEmpty else { throw CareTrailError.invalidRecords(errors) }
+        let entries = try Self.allPrepared(prepare(lines))
         if let tenant, entries.contains(where: { $0.tenantID != tenant }) {
             throw CareTrailError(code: .forbidden, message: "this key may only append records of tenant \(tenant); nothing was appended")
         }
         return try await append(entries)
+    }
+
+    /// Every entry of a batch, when every record of it was prepared; otherwise its bad records
+    /// (at most ``maximumReportedErrors``), each with its line, as one error.
+    static func allPrepared(_ results: [Result<EncodedEntry, IngestError>]) throws(CareTrailError) -> [EncodedEntry] {
+        var entries: [EncodedEntry] = []
+        entries.reserveCapacity(results.count)
+        var errors: [IngestError] = []
+        for result in results {
+            switch result {
+            case .success(let entry): entries.append(entry)
+            case .failure(let error): if errors.count < maximumReportedErrors { errors.append(error) }
+            }
+        }
+        guard errors.isEmpty else { throw CareTrailError.invalidRecords(errors) }
+        return entries
     }
 
     /// Parses, validates, sanitises and encodes lines, on every core for large batches.

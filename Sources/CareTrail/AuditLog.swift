@@ -137,11 +137,6 @@ public final class AuditLog: Sendable {
         return log
     }
 
-    /// Sanitises and encodes one record for the store.
-    public func encode(_ record: IngestRecord) -> EncodedEntry {
-        encode(record, late: false)
-    }
-
     /// Sanitises and encodes one record; a late record carries `"late": true` in its body.
     func encode(_ record: IngestRecord, late: Bool) -> EncodedEntry {
         var content = sanitizer.sanitize(record)
@@ -163,17 +158,10 @@ public final class AuditLog: Sendable {
     public func record(_ records: [IngestRecord]) async throws(CareTrailError) -> AppendReceipt {
         guard !records.isEmpty else { throw CareTrailError.noRecords }
         let rules = IngestRules(configuration: configuration, now: store.clock())
-        var errors: [IngestError] = []
-        var encoded: [EncodedEntry] = []
-        encoded.reserveCapacity(records.count)
-        for (index, record) in records.enumerated() {
-            switch prepare(record, line: records.count > 1 ? index + 1 : nil, rules: rules) {
-            case .success(let entry): if errors.isEmpty { encoded.append(entry) }
-            case .failure(let error): if errors.count < Self.maximumReportedErrors { errors.append(error) }
-            }
+        let prepared = records.enumerated().map { index, record in
+            prepare(record, line: records.count > 1 ? index + 1 : nil, rules: rules)
         }
-        guard errors.isEmpty else { throw CareTrailError.invalidRecords(errors) }
-        return try await append(encoded)
+        return try await append(try Self.allPrepared(prepared))
     }
 
     /// The pseudonym of `value` under the current key, or under the key `keyID`.

@@ -17,7 +17,7 @@ struct EntryLine {
 
     var succeeded: Bool { entry.content.outcome != .failure }
     var mark: String { entry.content.kind == .toolCall ? (succeeded ? "✓" : "✗") : "·" }
-    var turn: Int? { body["turn_number"]?.numberValue.map { Int($0) } }
+    var turn: Int? { body["turn_number"]?.numberValue.flatMap { Int(exactly: $0) } }
     var durationMS: Double? { body["duration_ms"]?.numberValue }
     var time: String { entry.content.timestamp ?? entry.recordedAt }
     var arguments: String { body["arguments"].map(CanonicalJSON.string) ?? "{}" }

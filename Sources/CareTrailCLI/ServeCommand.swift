@@ -109,10 +109,11 @@ struct StreamFile {
             }
             return string
         }
-        func number(_ key: String, default fallback: Double, minimum: Double) throws -> Double {
+        func number(_ key: String, default fallback: Double, minimum: Double, maximum: Double = 1e9) throws -> Double {
             guard let member = members[key] else { return fallback }
-            guard let number = member.numberValue, number >= minimum else {
-                throw CLIFailure(exitCode: .invalidInput, message: "\(at).\(key): expected a number of at least \(minimum)")
+            guard let number = member.numberValue, number >= minimum, number <= maximum else {
+                throw CLIFailure(
+                    exitCode: .invalidInput, message: "\(at).\(key): expected a number from \(minimum) to \(maximum)")
             }
             return number
         }
@@ -160,7 +161,12 @@ struct ServerFile {
             throw CLIFailure(exitCode: .invalidInput, message: "\(path): \(unknown): unknown key")
         }
         host = members["host"]?.stringValue
-        port = members["port"]?.numberValue.map { Int($0) }
+        if let value = members["port"] {
+            guard let number = value.numberValue, let port = Int(exactly: number), (1...65_535).contains(port) else {
+                throw CLIFailure(exitCode: .invalidInput, message: "\(path): port must be an integer from 1 to 65535")
+            }
+            self.port = port
+        }
         if let tls = members["tls"] {
             guard case .object(let parts) = tls, Set(parts.keys).isSubset(of: ["cert", "key"]) else {
                 throw CLIFailure(exitCode: .invalidInput, message: "\(path): tls must be {\"cert\": …, \"key\": …}")
