@@ -110,7 +110,10 @@ public struct EntryHasher: Sendable {
     }
     private static let encodings: [ColumnEncoding] = hashedColumns.map(\.encoding)
 
-    private func writeCanonical(
+    /// Writes the canonical bytes from raw column bytes, as ``hash(seq:buffer:column:)`` does
+    /// before hashing them: for a store that keeps the canonical bytes themselves, and for the
+    /// upgrade of a log that kept columns.
+    public func writeCanonical(
         seq: Int64, into out: inout [UInt8], column: (Int, (UnsafeBufferPointer<UInt8>?) -> Void) -> Void
     ) {
         let prefixes = Self.memberPrefixes

@@ -1,3 +1,4 @@
+import AuditChain
 import AuditCore
 import AuditStorage
 import Foundation
@@ -15,37 +16,35 @@ import Foundation
 /// Records are derived data, like the posting lists: written from the entries when a block
 /// is complete, never by an append, and rebuilt by opening a log whose records are missing.
 enum AccessRecord {
-    /// The columns of `entry AS e` a row is read from, shared by point reads and by the
-    /// collection of records, so both give the same row.
-    static let columnsSQL = """
-        e.seq, e.kind, coalesce(e.timestamp, e.recorded_at), e.recorded_at, e.tenant_id, e.user_id,
-        CASE WHEN e.kind IN ('tool_call', 'alert', 'review') THEN e.body END, e.model, e.tool_name,
-        e.action, e.purpose_of_use, e.outcome,
-        CASE WHEN e.kind = 'tool_call' AND e.purpose_of_use IN ('ETREAT', 'BTG', 'ERTREAT')
-            THEN json_type(e.body, '$.break_glass') END,
-        CASE WHEN e.kind = 'tool_call' AND e.purpose_of_use IN ('ETREAT', 'BTG', 'ERTREAT')
-            THEN json_extract(e.body, '$.break_glass.reason') END,
-        e.conversation_id, e.trace_id
-        """
-    /// How many columns ``columnsSQL`` has; a statement may select more after them.
-    static let columnCount: Int32 = 16
-
-    /// The row at the statement's current step (``columnsSQL`` first). The body is kept for
-    /// alerts and reviews only; a tool call's user role is found in it.
-    static func row(_ columns: StatementColumns) -> AccessRow {
-        let kind = RecordKind(stored: columns.string(1))
-        let action = columns.text(9).map(ToolAction.init(stored:))
+    /// The report row of an entry. The body is kept for alerts and reviews only; a tool
+    /// call's user role and break-glass reason are read from it.
+    static func row(_ entry: StoredEntry) -> AccessRow {
+        let content = entry.content
+        let kind = content.kind
         let isCall = kind == .toolCall
+        var userRole: String?
+        var breakGlass = false
+        var breakGlassReason: String?
+        if isCall {
+            var body = content.body
+            body.withUTF8 { bytes in
+                userRole = BodyScan.topLevelString("user_role", in: bytes)
+                if let purpose = content.purposeOfUse, emergencyPurposes.contains(purpose) {
+                    (breakGlass, breakGlassReason) = BodyScan.breakGlass(in: bytes)
+                }
+            }
+        }
         return AccessRow(
-            seq: columns.int64(0), kind: kind, time: columns.string(2), recordedAt: columns.string(3),
-            tenantID: columns.string(4), userID: columns.string(5),
-            userRole: isCall ? columns.withBytes(6) { $0.flatMap { BodyScan.topLevelString("user_role", in: $0) } } : nil,
-            model: columns.string(7), toolName: columns.text(8), action: action, purposeOfUse: columns.text(10),
-            outcome: columns.text(11).map(Outcome.init(stored:)), breakGlass: !columns.isNull(12), breakGlassReason: columns.text(13),
-            conversationID: columns.text(14), traceID: columns.text(15), viaQuery: action == .execute,
-            body: isCall ? nil : columns.text(6)
+            seq: entry.seq, kind: kind, time: content.timestamp ?? entry.recordedAt, recordedAt: entry.recordedAt,
+            tenantID: content.tenantID, userID: content.userID, userRole: userRole, model: content.model, toolName: content.toolName,
+            action: content.action, purposeOfUse: content.purposeOfUse, outcome: content.outcome, breakGlass: breakGlass,
+            breakGlassReason: breakGlassReason, conversationID: content.conversationID, traceID: content.traceID,
+            viaQuery: content.action == .execute, body: kind == .alert || kind == .review ? content.body : nil
         )
     }
+
+    /// The purposes of use under which a tool call's `break_glass` member is read.
+    static let emergencyPurposes: Set<String> = ["ETREAT", "BTG", "ERTREAT"]
 
     /// Appends the record of `row` (its sequence number and body are not part of it).
     static func append(_ row: AccessRow, to data: inout Data) {

@@ -1,3 +1,4 @@
+import AuditChain
 import AuditCore
 import AuditStorage
 
@@ -43,6 +44,26 @@ struct BodyScan {
             return false
         }
         return found
+    }
+
+    /// Whether the object has a top-level `break_glass` member, and the text of its `reason`
+    /// when that is a string or a number.
+    static func breakGlass(in bytes: UnsafeBufferPointer<UInt8>) -> (present: Bool, reason: String?) {
+        let wanted = Array("break_glass".utf8)
+        var result: (Bool, String?) = (false, nil)
+        forEachMember(bytes) { name, value in
+            guard name.elementsEqual(wanted) else { return true }
+            result.0 = true
+            if case .object(let members)? = try? JSONParser.parse(value) {
+                switch members["reason"] {
+                case .string(let text)?: result.1 = text
+                case .number(let number)?: result.1 = CanonicalJSON.string(.number(number))
+                default: break
+                }
+            }
+            return false
+        }
+        return result
     }
 
     /// Calls `body` with the name (unescaped bytes as stored) and the value bytes of each

@@ -31,42 +31,27 @@ enum PatientPostingCheck {
     /// The items the entries `low...high` (in complete blocks) make, summed per block.
     static func expected(_ db: Database, from low: Int64, through high: Int64, blockShift: Int64) throws -> [Int64: MultisetDigest] {
         guard low <= high else { return [:] }
-        let prepared = try db.makeStatement(
-            sql: """
-                SELECT \(AccessRecord.columnsSQL), e.patient_id, e.patient_ids FROM entry AS e
-                WHERE e.seq BETWEEN ? AND ? AND (e.patient_id IS NOT NULL OR e.action = 'E') ORDER BY e.seq
-                """)
-        let statement = prepared.sqliteStatement
-        sqlite3_bind_int64(statement, 1, low)
-        sqlite3_bind_int64(statement, 2, high)
-        let columns = StatementColumns(statement: statement)
         var digests: [Int64: MultisetDigest] = [:]
         var record = Data()
         var buffer: [UInt8] = []
-        while try StatementColumns.step(statement, db) {
-            let row = AccessRecord.row(columns)
+        try SQLiteStore.forEachEntry(db, from: low, through: high) { entry in
             var patients: Set<String> = []
-            if let patient = columns.text(AccessRecord.columnCount) { patients.insert(patient) }
-            // A query's patients (its index rows are checked against these by the chain scan).
-            if row.action == .execute, let ids = columns.text(AccessRecord.columnCount + 1) {
-                for value in (try? JSONParser.parse(ids))?.arrayValue ?? [] {
-                    if let patient = value.stringValue { patients.insert(patient) }
-                }
-            }
-            guard !patients.isEmpty else { continue }
+            if let patient = entry.content.patientID { patients.insert(patient) }
+            // A query's patients: those its result named.
+            if entry.content.action == .execute { patients.formUnion(entry.content.patientIDList) }
+            guard !patients.isEmpty else { return }
             record.removeAll(keepingCapacity: true)
-            AccessRecord.append(row, to: &record)
-            var digest = digests[row.seq >> blockShift] ?? MultisetDigest()
+            AccessRecord.append(AccessRecord.row(entry), to: &record)
+            var digest = digests[entry.seq >> blockShift] ?? MultisetDigest()
             record.withUnsafeBytes { recordBytes in
                 for var patient in patients {
                     patient.withUTF8 { name in
-                        add(patient: UnsafeRawBufferPointer(name), seq: row.seq, record: recordBytes, to: &digest, buffer: &buffer)
+                        add(patient: UnsafeRawBufferPointer(name), seq: entry.seq, record: recordBytes, to: &digest, buffer: &buffer)
                     }
                 }
             }
-            digests[row.seq >> blockShift] = digest
+            digests[entry.seq >> blockShift] = digest
         }
-        withExtendedLifetime(prepared) {}
         return digests
     }
 

@@ -1,3 +1,4 @@
+import AuditChain
 import AuditCore
 import AuditStorage
 import Foundation
@@ -7,8 +8,8 @@ import GRDBSQLite
 /// Posting lists: each key's sequence numbers, in two tiers, so a lookup costs a few seeks
 /// however long the log is, and appends never write to random places in a large tree.
 ///
-/// - While a block of 2^`blockShift` entries fills, its entries are found through the bucketed
-///   indexes on `entry` (`(seq >> 12, key)`), which keep appends cheap.
+/// - While a block of 2^`blockShift` entries fills, its entries are found through the
+///   ``TailIndex``, in memory: appends write nothing but the entries.
 /// - Once the block is complete, its postings are written after the append that completed it
 ///   (``SQLiteStore/compactPostingsNow()``), one row per key in `posting`, whose key `block`
 ///   leads: the rows go to the end of the tree, sequentially.
@@ -19,8 +20,8 @@ import GRDBSQLite
 ///
 /// A patient's rows also carry an ``AccessRecord`` per entry, so that a report reads its rows
 /// from those few ranges rather than from the entries themselves. At ten million entries a
-/// lookup reads about 10 span rows, at most 15 block rows and 16 buckets, where one row per
-/// block meant about 150 seeks and one per bucket 2,400.
+/// lookup reads about 10 span rows and at most 255 block rows, where one row per block of
+/// 65,536 meant about 150 seeks and one per bucket of 4,096 entries 2,400.
 enum Postings {
     /// What a posting list is keyed by.
     enum Kind: Int64, CaseIterable {
@@ -31,6 +32,47 @@ enum Postings {
         case trace = 4
         /// A pseudonym found in an entry's body (see ``BodyScan``).
         case token = 5
+        /// `tool_name`.
+        case tool = 6
+        /// Entries whose outcome is a failure, under the one key ``failureKey``.
+        case failure = 7
+    }
+
+    /// The key of every failure's posting.
+    static let failureKey = "failure"
+
+    /// The keys an entry is filed under, and what its body says for search and statistics.
+    struct EntryKeys {
+        var keys: [(Kind, String)] = []
+        /// The body's pseudonyms and duration: tool calls and agent requests only.
+        var scan: BodyScan?
+
+        init(_ entry: StoredEntry) {
+            let content = entry.content
+            if let patient = content.patientID { keys.append((.patient, patient)) }
+            // A query concerns every patient its result named.
+            if content.action == .execute {
+                for patient in Set(content.patientIDList) where patient != content.patientID { keys.append((.patient, patient)) }
+            }
+            keys.append((.user, content.userID))
+            if let conversation = content.conversationID { keys.append((.conversation, conversation)) }
+            if let trace = content.traceID { keys.append((.trace, trace)) }
+            if let tool = content.toolName { keys.append((.tool, tool)) }
+            if content.outcome == .failure { keys.append((.failure, Postings.failureKey)) }
+            guard content.kind == .toolCall || content.kind == .agentRequest else { return }
+            let scan = BodyScan(content.body)
+            for token in Set(scan.tokens) { keys.append((.token, token)) }
+            self.scan = scan
+        }
+
+        /// Adds a tool call to the per-tool, per-day counters.
+        func count(_ entry: StoredEntry, into counters: inout ToolDayCounters) {
+            let content = entry.content
+            guard content.kind == .toolCall, let tool = content.toolName else { return }
+            counters.add(
+                tool: tool, time: content.timestamp ?? entry.recordedAt, failed: content.outcome == .failure,
+                durationMS: scan?.durationMS, user: content.userID)
+        }
     }
 
     /// A number kept in `meta` under `key`, or `fallback` when there is none.
@@ -118,46 +160,18 @@ enum Postings {
     /// Reads the entries `low...high` (one complete block) and collects their postings; writes nothing.
     static func collect(_ db: Database, block number: Int64, from low: Int64, through high: Int64) throws -> Block {
         var block = Block(number: number)
-        func add(_ kind: Kind, _ key: String?, _ seq: Int64) {
-            guard let key else { return }
-            block.lists[kind, default: [:]][key, default: []].append(seq)
-        }
-        // The columns of an access row, then the patient and the whole body.
-        let statement = try db.makeStatement(
-            sql: """
-                SELECT \(AccessRecord.columnsSQL), e.patient_id, e.body FROM entry AS e WHERE e.seq BETWEEN ? AND ? ORDER BY e.seq
-                """)
-        let raw = statement.sqliteStatement
-        sqlite3_bind_int64(raw, 1, low)
-        sqlite3_bind_int64(raw, 2, high)
-        let columns = StatementColumns(statement: raw)
-        let patientColumn = AccessRecord.columnCount
-        while try StatementColumns.step(raw, db) {
-            let row = AccessRecord.row(columns)
-            let seq = row.seq
-            let patient = columns.text(patientColumn)
-            add(.patient, patient, seq)
-            add(.user, row.userID, seq)
-            add(.conversation, row.conversationID, seq)
-            add(.trace, row.traceID, seq)
-            // Queries name their patients in entry_patient: they get a record too.
-            if patient != nil || row.action == .execute {
-                var record = Data()
-                AccessRecord.append(row, to: &record)
-                block.records[seq] = record
+        var record = Data()
+        try SQLiteStore.forEachEntry(db, from: low, through: high) { entry in
+            let keys = EntryKeys(entry)
+            for (kind, key) in keys.keys { block.lists[kind, default: [:]][key, default: []].append(entry.seq) }
+            // Entries about a patient, and queries, whose patients are in their result, get a record.
+            if entry.content.patientID != nil || entry.content.action == .execute {
+                record.removeAll(keepingCapacity: true)
+                AccessRecord.append(AccessRecord.row(entry), to: &record)
+                block.records[entry.seq] = record
             }
-            guard row.kind == "tool_call" || row.kind == "agent_request" else { continue }
-            let scan = BodyScan(columns.string(patientColumn + 1))
-            for token in scan.tokens { add(.token, token, seq) }
-            if row.kind == "tool_call", let tool = row.toolName {
-                block.counters.add(
-                    tool: tool, time: row.time, failed: row.outcome == "failure", durationMS: scan.durationMS, user: row.userID)
-            }
+            keys.count(entry, into: &block.counters)
         }
-        let queryPatients = try Row.fetchCursor(
-            db, sql: "SELECT seq, patient_id FROM entry_patient WHERE seq BETWEEN ? AND ? ORDER BY seq", arguments: [low, high]
-        )
-        while let row = try queryPatients.next() { add(.patient, row[1], row[0]) }
         return block
     }
 
@@ -314,15 +328,6 @@ enum Postings {
         return seqs
     }
 
-    /// The probe of the buckets from the first to the last bucket, which are the statement's
-    /// first two arguments (so the statement is prepared once and cached).
-    static func tailSQL(probe: String) -> String {
-        """
-        WITH RECURSIVE bucket(b) AS (SELECT ? UNION ALL SELECT b + 1 FROM bucket WHERE b < ?)
-        SELECT seq FROM (\(probe)) ORDER BY seq
-        """
-    }
-
     /// The postings of `keys` keys in the complete blocks from the first to the last, blocks in
     /// order: one statement whose arguments are the first and last block, the kind, then the keys.
     static func blocksSQL(keys: Int) -> String {
@@ -351,17 +356,17 @@ enum Postings {
     }
 
     /// The sequence numbers of every entry filed under one of `keys`, up to `last`, in order.
-    static func seqs(_ db: Database, kind: Kind, keys: [String], last: Int64) throws -> [Int64] {
-        try find(db, kind: kind, keys: keys, last: last, rows: false).map(\.seq)
+    static func seqs(_ db: Database, tail: TailIndex, kind: Kind, keys: [String], last: Int64) throws -> [Int64] {
+        try find(db, tail: tail, kind: kind, keys: keys, last: last, rows: false).map(\.seq)
     }
 
     /// Every entry filed under one of `keys`, up to `last`, in order, each once: spans of
-    /// complete blocks, then complete blocks not yet in a span, then the bucketed indexes for
-    /// the block still filling. With `rows`, a patient's entries come with the report rows
+    /// complete blocks, then complete blocks not yet in a span, then the ``TailIndex`` for the
+    /// block still filling. With `rows`, a patient's entries come with the report rows
     /// their records hold.
-    static func find(_ db: Database, kind: Kind, keys: [String], last: Int64, rows: Bool) throws -> [Found] {
+    static func find(_ db: Database, tail: TailIndex, kind: Kind, keys: [String], last: Int64, rows: Bool) throws -> [Found] {
         var result: [Found] = []
-        try visit(db, kind: kind, keys: keys, last: last, rows: rows) { seq, row in result.append(Found(seq: seq, row: row)) }
+        try visit(db, tail: tail, kind: kind, keys: keys, last: last, rows: rows) { seq, row in result.append(Found(seq: seq, row: row)) }
         guard keys.count > 1 else { return result }
         // Several keys: each key's entries are in order, not all of them together.
         result.sort { $0.seq < $1.seq }
@@ -373,11 +378,12 @@ enum Postings {
 
     /// Calls `body` with every entry filed under `keys` up to `last`, and its report row when
     /// `rows` and the postings hold one, as it is read: for one key, in order and each once
-    /// (the tiers hold disjoint ranges; a block's rows and the buckets' union are sorted and
+    /// (the tiers hold disjoint ranges; a block's rows and the tail's are sorted and
     /// unique); for several, key by key. A report streams a patient's rows this way instead of
     /// collecting them first.
     static func visit(
-        _ db: Database, kind: Kind, keys: [String], last: Int64, rows: Bool, _ body: (Int64, AccessRow?) throws -> Void
+        _ db: Database, tail: TailIndex, kind: Kind, keys: [String], last: Int64, rows: Bool,
+        _ body: (Int64, AccessRow?) throws -> Void
     ) throws {
         guard !keys.isEmpty, last > 0 else { return }
         let shift = Int64(try blockShift(db))
@@ -422,7 +428,7 @@ enum Postings {
         }
         if last > spanned {
             // Blocks answer whole blocks only: up to `last`'s block boundary when `last` is earlier
-            // than what has postings (a report at an earlier head); the buckets answer the rest.
+            // than what has postings (a report at an earlier head); the tail index answers the rest.
             let through = max(spanned, (min(try compactedThrough(db), last) >> shift) << shift)
             if through > spanned {
                 // One statement seeks every complete block after the spans, in block order.
@@ -434,49 +440,7 @@ enum Postings {
                 bind(statement, from: 4)
                 try read(statement)
             }
-            for seq in try bucketSeqs(db, kind: kind, keys: keys, after: through, last: last) { try body(seq, nil) }
+            for seq in try tail.seqs(db, kind: kind, keys: keys, after: through, last: last) { try body(seq, nil) }
         }
-    }
-
-    /// The block still filling (entries `after + 1 ... last`), through the bucketed indexes on
-    /// its buckets only.
-    private static func bucketSeqs(_ db: Database, kind: Kind, keys: [String], after through: Int64, last: Int64) throws -> [Int64] {
-        let shiftText = String(SQLiteStore.bucketShift)
-        let firstBucket = (through + 1) >> Int64(SQLiteStore.bucketShift)
-        let lastBucket = last >> Int64(SQLiteStore.bucketShift)
-        guard firstBucket <= lastBucket else { return [] }
-        let list = keys.map { _ in "?" }.joined(separator: ", ")
-        let probe: String
-        switch kind {
-        case .patient:
-            probe = """
-                SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(shiftText)) = bucket.b AND e.patient_id IN (\(list))
-                UNION
-                SELECT p.seq FROM bucket CROSS JOIN entry_patient AS p ON (p.seq >> \(shiftText)) = bucket.b AND p.patient_id IN (\(list))
-                """
-        case .user:
-            probe = "SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(shiftText)) = bucket.b AND e.user_id IN (\(list))"
-        case .conversation:
-            probe =
-                "SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(shiftText)) = bucket.b AND e.conversation_id IN (\(list))"
-        case .trace:
-            probe = "SELECT e.seq FROM bucket CROSS JOIN entry AS e ON (e.seq >> \(shiftText)) = bucket.b AND e.trace_id IN (\(list))"
-        case .token:
-            // Pseudonyms of the block still filling are found by reading its bodies.
-            let wanted = Set(keys)
-            var result: [Int64] = []
-            let rows = try Row.fetchCursor(
-                db.cachedStatement(
-                    sql: "SELECT seq, body FROM entry WHERE seq > ? AND seq <= ? AND kind IN ('tool_call', 'agent_request') ORDER BY seq"),
-                arguments: [through, last]
-            )
-            while let row = try rows.next() {
-                if !wanted.isDisjoint(with: BodyScan(row[1]).tokens) { result.append(row[0]) }
-            }
-            return result
-        }
-        let arguments = StatementArguments([firstBucket, lastBucket]) + StatementArguments(kind == .patient ? keys + keys : keys)
-        let tail = try Int64.fetchAll(db.cachedStatement(sql: tailSQL(probe: probe)), arguments: arguments)
-        return tail.filter { $0 > through && $0 <= last }
     }
 }

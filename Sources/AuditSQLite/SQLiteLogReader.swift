@@ -2,10 +2,12 @@ import AuditChain
 import AuditCore
 import AuditStorage
 import GRDB
+import GRDBSQLite
 
 /// A ``LogReader`` over one SQLite transaction: inside an append, or a read snapshot.
 struct SQLiteLogReader: LogReader {
     let db: Database
+    let tail: TailIndex
 
     /// The entries with `seq` from `first` through `last`, in order.
     public func entries(from first: Int64, through last: Int64) throws -> [StoredEntry] {
@@ -20,7 +22,7 @@ struct SQLiteLogReader: LogReader {
     >? {
         let last = seq - 1
         guard last >= 1 else { return nil }
-        let firstRecorded = try String.fetchOne(db.cachedStatement(sql: "SELECT recorded_at FROM entry WHERE seq = 1"))
+        let firstRecorded = try recordedAt(1)
         let end = (through.adding(milliseconds: 61_000) ?? .maximum).description
         // A window that closed before the log began (a backfill into a new log): nothing on time.
         if let firstRecorded, end <= firstRecorded { return nil }
@@ -31,28 +33,12 @@ struct SQLiteLogReader: LogReader {
 
     /// The entries before `seq` that accessed `patient` (directly, or as a query whose result
     /// named it) with event time (`timestamp`, else `recorded_at`) in `(after, through]`, in
-    /// sequence order. `recorded` is ``recordedRange(eventAfter:through:before:skewMS:)``.
-    ///
-    /// Entries recorded within a minute of their event time are found through the sequence
-    /// buckets of `recorded`; later ones through the late-entry indexes; queries' patients
-    /// through their patient and event time.
+    /// sequence order: through the patient's posting lists, whose records carry each access's
+    /// event time, so only the entries in the window are read.
     public func entries(
         patient: String, eventAfter after: Timestamp, through: Timestamp, before seq: Int64, recorded: ClosedRange<Int64>?
     ) throws -> [StoredEntry] {
-        var found: [Int64: StoredEntry] = [:]
-        for entry in try SQLiteStore.fetchEntries(
-            db,
-            where: "seq IN (SELECT seq FROM entry_patient WHERE patient_id = ? AND at > ? AND at <= ?) AND seq < ?",
-            arguments: [patient, after.description, through.description, seq]
-        ) {
-            found[entry.seq] = entry
-        }
-        try history(
-            bucketWhere: "(seq >> 12) = ? AND patient_id = ?", bucketArguments: { [$0, patient] },
-            lateWhere: "patient_id = ? AND patient_id IS NOT NULL", key: patient,
-            after: after, through: through, before: seq, recorded: recorded, into: &found
-        )
-        return Self.inWindow(found, after: after, through: through)
+        try history(.patient, key: patient, after: after, through: through, before: seq)
     }
 
     /// The entries before `seq` of `user` with event time in `(after, through]`; see
@@ -60,44 +46,32 @@ struct SQLiteLogReader: LogReader {
     public func entries(
         user: String, eventAfter after: Timestamp, through: Timestamp, before seq: Int64, recorded: ClosedRange<Int64>?
     ) throws -> [StoredEntry] {
-        var found: [Int64: StoredEntry] = [:]
-        try history(
-            bucketWhere: "(seq >> 12) = ? AND user_id = ?", bucketArguments: { [$0, user] },
-            lateWhere: "user_id = ?", key: user, after: after, through: through, before: seq, recorded: recorded, into: &found
-        )
-        return Self.inWindow(found, after: after, through: through)
+        try history(.user, key: user, after: after, through: through, before: seq)
     }
 
-    private static func inWindow(_ found: [Int64: StoredEntry], after: Timestamp, through: Timestamp) -> [StoredEntry] {
+    private func history(_ kind: Postings.Kind, key: String, after: Timestamp, through: Timestamp, before seq: Int64) throws
+        -> [StoredEntry]
+    {
         let (low, high) = (after.description, through.description)
-        return found.values.filter {
-            let time = $0.content.timestamp ?? $0.recordedAt
-            return time > low && time <= high
-        }.sorted { $0.seq < $1.seq }
+        var found: [StoredEntry] = []
+        try Postings.visit(db, tail: tail, kind: kind, keys: [key], last: seq - 1, rows: true) { foundSeq, row in
+            if let row, row.time <= low || row.time > high { return }
+            guard let entry = try SQLiteStore.entry(db, seq: foundSeq) else { return }
+            let time = entry.content.timestamp ?? entry.recordedAt
+            if time > low && time <= high { found.append(entry) }
+        }
+        return found
     }
 
-    private func history(
-        bucketWhere: String, bucketArguments: (Int64) -> StatementArguments, lateWhere: String, key: String,
-        after: Timestamp, through: Timestamp, before seq: Int64, recorded: ClosedRange<Int64>?,
-        into found: inout [Int64: StoredEntry]
-    ) throws {
-        if let recorded {
-            for bucket in (recorded.lowerBound >> 12)...(recorded.upperBound >> 12) {
-                var arguments = bucketArguments(bucket)
-                arguments += [recorded.lowerBound, recorded.upperBound]
-                for entry in try SQLiteStore.fetchEntries(db, where: "\(bucketWhere) AND seq BETWEEN ? AND ?", arguments: arguments) {
-                    found[entry.seq] = entry
-                }
-            }
-        }
-        // Late: through the partial indexes, whose condition the query repeats word for word.
-        for entry in try SQLiteStore.fetchEntries(
-            db,
-            where: "\(lateWhere) AND coalesce(timestamp, recorded_at) > ? AND coalesce(timestamp, recorded_at) <= ? "
-                + "AND julianday(recorded_at) - julianday(timestamp) > 0.0007 AND seq < ?",
-            arguments: [key, after.description, through.description, seq]
-        ) {
-            found[entry.seq] = entry
+    /// The `recorded_at` of the entry at `seq`, read from its canonical bytes alone.
+    private func recordedAt(_ seq: Int64) throws -> String? {
+        let statement = try db.cachedStatement(sql: "SELECT canonical FROM entry WHERE seq = ?").sqliteStatement
+        sqlite3_reset(statement)
+        defer { sqlite3_reset(statement) }
+        sqlite3_bind_int64(statement, 1, seq)
+        guard try StatementColumns.step(statement, db) else { return nil }
+        return StatementColumns(statement: statement).withBytes(0) { bytes in
+            bytes.flatMap { CanonicalEntry.text("recorded_at", in: $0) }
         }
     }
 
@@ -108,10 +82,7 @@ struct SQLiteLogReader: LogReader {
         var high = last + 1
         while low < high {
             let middle = low + (high - low) / 2
-            let recordedAt = try String.fetchOne(
-                db.cachedStatement(sql: "SELECT recorded_at FROM entry WHERE seq = ?"), arguments: [middle]
-            )
-            if let recordedAt, recordedAt < time { low = middle + 1 } else { high = middle }
+            if let recordedAt = try recordedAt(middle), recordedAt < time { low = middle + 1 } else { high = middle }
         }
         return low
     }
@@ -123,8 +94,6 @@ struct SQLiteLogReader: LogReader {
 
     /// The last entry of `kind` at or before `seq`, if any.
     public func latest(_ kind: RecordKind, atOrBefore seq: Int64) throws -> StoredEntry? {
-        try SQLiteStore.fetchEntries(
-            db, where: "\(SQLiteStore.kindFilter(kind)) AND seq <= ?", arguments: [seq], limit: 1, order: "seq DESC"
-        ).first
+        try SQLiteStore.entries(db, kind: kind, atOrBefore: seq, limit: 1).first
     }
 }

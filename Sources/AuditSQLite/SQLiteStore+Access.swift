@@ -2,12 +2,11 @@ import AuditChain
 public import AuditCore
 public import AuditStorage
 import GRDB
-import GRDBSQLite
 
 extension SQLiteStore {
     /// The sequence numbers of every entry about a patient (for benchmarks: the lookup alone).
     public func patientSeqs(_ patient: String) throws(StoreError) -> [Int64] {
-        try read { db in try Postings.seqs(db, kind: .patient, keys: [patient], last: try Self.head(db)?.seq ?? 0) }
+        try read { db in try Postings.seqs(db, tail: tail, kind: .patient, keys: [patient], last: try Self.head(db)?.seq ?? 0) }
     }
 
     /// Calls `body` with every access to the patient whose event time lies in `from...to`, in
@@ -20,10 +19,6 @@ extension SQLiteStore {
         do {
             try pool.read { db in
                 let head = try Self.head(db)?.seq ?? 0
-                let statement = try db.cachedStatement(sql: "SELECT \(AccessRecord.columnsSQL) FROM entry AS e WHERE e.seq = ?")
-                    .sqliteStatement
-                defer { sqlite3_reset(statement) }
-                let columns = StatementColumns(statement: statement)
                 let lower = from?.description
                 let upper = to?.description
                 let tokenSearch: Bool
@@ -34,10 +29,8 @@ extension SQLiteStore {
                         if let upper, recorded.time > upper { return }
                         return try body(recorded)
                     }
-                    sqlite3_reset(statement)
-                    sqlite3_bind_int64(statement, 1, seq)
-                    guard try StatementColumns.step(statement, db) else { return }
-                    let row = AccessRecord.row(columns)
+                    guard let entry = try Self.entry(db, seq: seq) else { return }
+                    let row = AccessRecord.row(entry)
                     if row.kind == "tool_call" || row.kind == "agent_request" {
                         if let lower, row.time < lower { return }
                         if let upper, row.time > upper { return }
@@ -50,9 +43,11 @@ extension SQLiteStore {
                 switch key {
                 case .patientID(let patient):
                     // One key: streamed in order, each row decoded from its record once.
-                    try Postings.visit(db, kind: .patient, keys: [patient], last: through, rows: true, visit)
+                    try Postings.visit(db, tail: tail, kind: .patient, keys: [patient], last: through, rows: true, visit)
                 case .pseudonyms(let tokens):
-                    for found in try Postings.find(db, kind: .token, keys: tokens, last: through, rows: false) { try visit(found.seq, nil) }
+                    for found in try Postings.find(db, tail: tail, kind: .token, keys: tokens, last: through, rows: false) {
+                        try visit(found.seq, nil)
+                    }
                 }
             }
         } catch let error as StoreError {

@@ -120,7 +120,8 @@ extension SQLiteStore {
 }
 
 /// Appends entries inside an open write transaction: reads nothing, links each entry to the
-/// head it carries, inserts it and its patient-index rows with prepared statements.
+/// head it carries, and inserts its canonical bytes and hash with a prepared statement (and,
+/// for the few entries that are neither tool calls nor agent requests, its kind).
 struct AppendSink {
     let db: Database
     let store: SQLiteStore
@@ -142,11 +143,8 @@ struct AppendSink {
         buffer.reserveCapacity(2048)
     }
 
-    private static let insertEntry = """
-        INSERT INTO entry (\(EntryHasher.hashedColumns.map(\.name).joined(separator: ", ")), entry_hash)
-        VALUES (\(Array(repeating: "?", count: EntryHasher.hashedColumns.count + 1).joined(separator: ", ")))
-        """
-    private static let insertPatient = "INSERT INTO entry_patient (seq, patient_id, at) VALUES (?, ?, ?)"
+    private static let insertEntry = "INSERT INTO entry (seq, canonical, entry_hash) VALUES (?, ?, ?)"
+    private static let insertKind = "INSERT INTO entry_kind (seq, kind) VALUES (?, ?)"
 
     /// Appends entries in order, then what the store's ``AppendObserver`` derives from them
     /// (alerts); returns the `(seq, hash)` of each of `entries`.
@@ -164,7 +162,7 @@ struct AppendSink {
         guard let observer = store.observer, !entries.isEmpty else { return receipts }
         var observed = Self.stored(entries, receipts: receipts, prevHash: before, recordedAt: recordedAt)
         while true {
-            let derived = try observer.entriesAppended(observed, reader: SQLiteLogReader(db: db))
+            let derived = try observer.entriesAppended(observed, reader: SQLiteLogReader(db: db, tail: store.tail))
             if derived.isEmpty { break }
             before = head?.hash ?? .genesis
             let derivedReceipts = try insert(derived, recordedAt: recordedAt)
@@ -193,35 +191,30 @@ struct AppendSink {
 
     private mutating func insert(_ entries: [EncodedEntry], recordedAt: String) throws -> [ChainHead] {
         let entryStatement = try db.cachedStatement(sql: Self.insertEntry).sqliteStatement
-        let patientStatement = try db.cachedStatement(sql: Self.insertPatient).sqliteStatement
+        let kindStatement = try db.cachedStatement(sql: Self.insertKind).sqliteStatement
         var receipts: [ChainHead] = []
         receipts.reserveCapacity(entries.count)
         // One reading of the log's clock per batch (above): the entries of a batch are appended together.
         for entry in entries {
+            try Self.checkVocabulary(entry)
             let seq = (head?.seq ?? 0) + 1
             let prev = head?.hash ?? .genesis
+            // Leaves the canonical bytes in `buffer`: they are what is stored.
             let hash = store.hasher.hash(seq: seq, recordedAt: recordedAt, prevHash: prev, content: entry, buffer: &buffer)
             sqlite3_reset(entryStatement)
-            let texts = EntryHasher.columnTexts(entry, recordedAt: recordedAt)
-            for (index, (column, text)) in zip(EntryHasher.hashedColumns, texts).enumerated() {
-                let position = Int32(index + 1)
-                switch column.encoding {
-                case .hash: bind(entryStatement, position, blob: prev.bytes)
-                case .integer: sqlite3_bind_int64(entryStatement, position, seq)
-                case .text, .json: bind(entryStatement, position, text: text)
+            sqlite3_bind_int64(entryStatement, 1, seq)
+            buffer.withUnsafeBufferPointer { bytes in
+                _ = bytes.withMemoryRebound(to: CChar.self) {
+                    sqlite3_bind_text(entryStatement, 2, $0.baseAddress, Int32($0.count), sqliteTransient)
                 }
             }
-            bind(entryStatement, Int32(texts.count + 1), blob: hash.bytes)
+            bind(entryStatement, 3, blob: hash.bytes)
             try step(entryStatement)
-            if entry.action == .execute {
-                let at = entry.timestamp ?? recordedAt
-                for patient in Set(entry.patientIDList) {
-                    sqlite3_reset(patientStatement)
-                    sqlite3_bind_int64(patientStatement, 1, seq)
-                    bind(patientStatement, 2, text: patient)
-                    bind(patientStatement, 3, text: at)
-                    try step(patientStatement)
-                }
+            if entry.kind != .toolCall && entry.kind != .agentRequest {
+                sqlite3_reset(kindStatement)
+                sqlite3_bind_int64(kindStatement, 1, seq)
+                bind(kindStatement, 2, text: entry.kind.rawValue)
+                try step(kindStatement)
             }
             let newHead = ChainHead(seq: seq, hash: hash)
             head = newHead
@@ -229,6 +222,20 @@ struct AppendSink {
             receipts.append(newHead)
         }
         return receipts
+    }
+
+    /// Refuses an entry whose kind, action or outcome is not one the log knows (the column
+    /// layout's CHECK constraints did this; the canonical bytes are one column).
+    private static func checkVocabulary(_ entry: EncodedEntry) throws {
+        guard RecordKind.allCases.contains(entry.kind) else {
+            throw StoreError(code: .appendFailed, message: "unknown kind \(entry.kind.rawValue)")
+        }
+        if let action = entry.action, !ToolAction.allCases.contains(action) {
+            throw StoreError(code: .appendFailed, message: "unknown action \(action.rawValue)")
+        }
+        if let outcome = entry.outcome, !Outcome.allCases.contains(outcome) {
+            throw StoreError(code: .appendFailed, message: "unknown outcome \(outcome.rawValue)")
+        }
     }
 
     private func step(_ statement: SQLiteStatement) throws {

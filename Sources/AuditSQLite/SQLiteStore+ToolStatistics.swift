@@ -1,3 +1,4 @@
+import AuditChain
 public import AuditStorage
 import Foundation
 import GRDB
@@ -5,7 +6,7 @@ import GRDB
 extension SQLiteStore {
     /// Per-tool statistics over the UTC days `fromDay...toDay` (`YYYY-MM-DD`, both optional),
     /// for one tool or all: complete blocks of entries from the counters written with their
-    /// postings, the block still filling (at most 65,536 entries) counted now.
+    /// postings, the block still filling from the counters of the ``TailIndex``.
     public func toolStatistics(tool: String?, fromDay: String?, toDay: String?) throws(StoreError) -> [ToolStatistics] {
         try read { db in
             var conditions = ["1"]
@@ -45,24 +46,15 @@ extension SQLiteStore {
             {
                 totals[row[0], default: .init()].users.insert(row[1])
             }
-            // The block still filling.
-            let rows = try Row.fetchCursor(
-                db,
-                sql:
-                    "SELECT tool_name, coalesce(timestamp, recorded_at), outcome, user_id, body FROM entry WHERE seq > ? AND kind = 'tool_call' AND tool_name IS NOT NULL",
-                arguments: [try Postings.compactedThrough(db)]
-            )
-            while let row = try rows.next() {
-                let name: String = row[0]
-                let time: String = row[1]
-                let day = String(time.prefix(10))
-                if let tool, name != tool { continue }
-                if let fromDay, day < fromDay { continue }
-                if let toDay, day > toDay { continue }
-                var tail = ToolDayCounters()
-                tail.add(
-                    tool: name, time: time, failed: (row[2] as String?) == "failure", durationMS: BodyScan(row[4]).durationMS, user: row[3])
-                for counts in tail.days.values { totals[name, default: .init()].merge(counts) }
+            // The block still filling, from the tail index's counters.
+            let head = try Self.head(db)?.seq ?? 0
+            for counters in try tail.toolCounters(db, after: try Postings.compactedThrough(db), last: head) {
+                for (key, counts) in counters.days {
+                    if let tool, key.tool != tool { continue }
+                    if let fromDay, key.day < fromDay { continue }
+                    if let toDay, key.day > toDay { continue }
+                    totals[key.tool, default: .init()].merge(counts)
+                }
             }
             return totals.keys.sorted().compactMap { name in
                 guard let counts = totals[name], counts.calls > 0 else { return nil }

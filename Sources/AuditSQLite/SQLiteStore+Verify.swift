@@ -6,8 +6,8 @@ import GRDB
 import GRDBSQLite
 
 extension SQLiteStore {
-    /// Recomputes every entry's hash from its stored columns, checks every link and sequence
-    /// number and the patient index, and, given an earlier published head, checks that the log
+    /// Recomputes every entry's hash from its canonical bytes, checks every link and sequence
+    /// number and the patients' posting lists, and, given an earlier published head, checks that the log
     /// still holds it unchanged.
     ///
     /// Entries are read in chunks by two reader connections at once and hashed in parallel;
@@ -96,14 +96,6 @@ extension SQLiteStore {
                     report.problem = try diagnose(result.links[index].seq)
                     return report
                 }
-                if let seq = result.indexMismatch {
-                    report.entriesChecked = verifier.checkedCount
-                    report.problem = ChainProblem(
-                        kind: .indexMismatch, seq: seq,
-                        message: "the patient index rows of entry \(seq) do not match its patient_ids"
-                    )
-                    return report
-                }
             }
             low += Int64(parallelism * chunkSize)
         }
@@ -131,7 +123,6 @@ extension SQLiteStore {
 
     private struct ScanResult: Sendable {
         var links: [ChainLink] = []
-        var indexMismatch: Int64?
         /// What the entries say patients' postings hold, per block (full verifications).
         var patientDigests: [Int64: MultisetDigest] = [:]
         var failure: StoreError?
@@ -159,64 +150,33 @@ extension SQLiteStore {
         return results
     }
 
-    /// Reads the entries with `seq` in the range straight from SQLite's buffers and re-hashes them.
+    /// Reads the entries with `seq` in the range straight from SQLite's buffers and hashes
+    /// their canonical bytes: one column per entry, no strings made.
     private func scan(_ db: Database, from low: Int64, through high: Int64) throws -> ScanResult {
         var result = ScanResult()
         result.links.reserveCapacity(Int(high - low + 1))
         // Keep GRDB's statement alive while its SQLite handle is used; GRDB finalizes it.
-        let prepared = try db.makeStatement(
-            sql: "SELECT \(Self.selectColumns) FROM entry WHERE seq BETWEEN ? AND ? ORDER BY seq"
-        )
+        let prepared = try db.makeStatement(sql: "SELECT seq, canonical, entry_hash FROM entry WHERE seq BETWEEN ? AND ? ORDER BY seq")
         defer { withExtendedLifetime(prepared) {} }
         let statement = prepared.sqliteStatement
         sqlite3_bind_int64(statement, 1, low)
         sqlite3_bind_int64(statement, 2, high)
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(4096)
-        let hasher = self.hasher
-        // Expected patient-index rows of queries: (seq, patient_id, at).
-        var expectedIndex: [(Int64, String, String)] = []
-        let hashColumn = Int32(EntryHasher.hashedColumns.count)
-        let prevHashColumn = EntryHasher.hashedColumns.firstIndex { $0.name == "prev_hash" } ?? 9
         let columns = StatementColumns(statement: statement)
+        let missing = ChainHash(unchecked: [])
         while try StatementColumns.step(statement, db) {
-            let seq = columns.int64(12)
-            let computed = hasher.hash(seq: seq, buffer: &buffer) { index, body in
-                if index == prevHashColumn {
-                    columns.withBytes(Int32(index)) { body($0 ?? UnsafeBufferPointer(start: nil, count: 0)) }
-                } else {
-                    columns.withBytes(Int32(index), body)
-                }
+            let seq = columns.int64(0)
+            let stored = columns.hash(2)
+            let link = columns.withBytes(1) { bytes in
+                let bytes = bytes ?? UnsafeBufferPointer(start: nil, count: 0)
+                let (linkedSeq, prev) = CanonicalEntry.link(bytes)
+                // The bytes say which place in the chain they were hashed for: a row moved to
+                // another sequence number no longer matches, even if its hash does.
+                let valid = linkedSeq == seq && CanonicalEntry.hash(bytes) == stored
+                return ChainLink(seq: seq, prevHash: prev ?? missing, entryHash: stored, hashIsValid: valid)
             }
-            let stored = columns.hash(hashColumn)
-            let prev = columns.hash(9)
-            result.links.append(ChainLink(seq: seq, prevHash: prev, entryHash: stored, hashIsValid: computed == stored))
-            if !columns.isNull(8), columns.text(0) == "E" {
-                let at = columns.text(14) ?? columns.text(11) ?? ""
-                let ids = columns.text(8).flatMap { try? JSONParser.parse($0) }?.arrayValue ?? []
-                for patient in Set(ids.compactMap(\.stringValue)) { expectedIndex.append((seq, patient, at)) }
-            }
+            result.links.append(link)
         }
-        result.indexMismatch = try checkIndex(db, from: low, through: high, expected: expectedIndex)
         return result
-    }
-
-    /// The first seq whose patient-index rows differ from what its entry says, if any.
-    private func checkIndex(_ db: Database, from low: Int64, through high: Int64, expected: [(Int64, String, String)]) throws -> Int64? {
-        let rows = try Row.fetchAll(
-            db, sql: "SELECT seq, patient_id, at FROM entry_patient WHERE seq BETWEEN ? AND ? ORDER BY seq, patient_id",
-            arguments: [low, high]
-        )
-        let actual = rows.map { (row: Row) -> (Int64, String, String) in (row[0], row[1], row[2]) }
-        let sortedExpected = expected.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
-        for (expectedRow, actualRow) in zip(sortedExpected, actual) where expectedRow != actualRow {
-            return min(expectedRow.0, actualRow.0)
-        }
-        if sortedExpected.count != actual.count {
-            let shorter = min(sortedExpected.count, actual.count)
-            return sortedExpected.count > shorter ? sortedExpected[shorter].0 : actual[shorter].0
-        }
-        return nil
     }
 
     private func diagnose(_ seq: Int64) throws(StoreError) -> ChainProblem {

@@ -32,6 +32,8 @@ public final class SQLiteStore: AuditStore {
     let postingBlockShift: Int
     /// Checkpoints the WAL beside the appends instead of inside them.
     let checkpointer: WALCheckpointer
+    /// The keys of the block still filling, in memory (see ``TailIndex``).
+    let tail: TailIndex
 
     private init(
         path: String, pool: DatabasePool, clock: @escaping @Sendable () -> Timestamp, observer: (any AppendObserver)?,
@@ -44,6 +46,7 @@ public final class SQLiteStore: AuditStore {
         self.committer = GroupCommitter()
         self.observer = observer
         self.postingBlockShift = postingBlockShift
+        self.tail = TailIndex(blockShift: postingBlockShift)
     }
 
     deinit {
@@ -55,16 +58,16 @@ public final class SQLiteStore: AuditStore {
     /// Creates a new, empty log. Fails if a file is already there.
     ///
     /// `postingBlockShift` sets the size of the blocks whose postings are written when they
-    /// are complete (2^shift entries, at least 2^12), and `postingSpanShift` how many blocks
+    /// are complete (2^shift entries), and `postingSpanShift` how many blocks
     /// (2^shift) are merged into a span (see `Postings`); tests use small blocks and spans.
     public static func create(
         at path: String, clock: @escaping @Sendable () -> Timestamp = SystemClock.now, observer: (any AppendObserver)? = nil,
-        postingBlockShift: Int = 16, postingSpanShift: Int = 4
+        postingBlockShift: Int = 12, postingSpanShift: Int = 8
     ) throws(StoreError) -> SQLiteStore {
         if FileManager.default.fileExists(atPath: path) {
             throw StoreError(code: .alreadyExists, message: "a file already exists at \(path)")
         }
-        let shift = max(bucketShift, min(postingBlockShift, 30))
+        let shift = max(2, min(postingBlockShift, 30))
         let store = try connect(path: path, clock: clock, observer: observer, postingBlockShift: shift)
         do {
             try store.pool.write { db in
@@ -72,6 +75,7 @@ public final class SQLiteStore: AuditStore {
                     sql: """
                         INSERT INTO meta (key, value) VALUES ('format', ?), ('created_at', ?), ('posting_block_shift', ?),
                             ('posting_span_shift', ?)
+                            ON CONFLICT (key) DO UPDATE SET value = excluded.value
                         """,
                     arguments: [Schema.format, clock().description, String(shift), String(max(0, min(postingSpanShift, 10)))]
                 )
@@ -128,6 +132,13 @@ public final class SQLiteStore: AuditStore {
                 try db.execute(sql: "PRAGMA synchronous = FULL")
                 // Checkpoints run beside the appends, not in the commit that crosses a threshold.
                 checkpointer.install(on: db)
+            }
+            // Only a CareTrail log is upgraded: a foreign database is left as it is.
+            if postingBlockShift == nil {
+                let format = try? pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'format'") }
+                guard let format, Schema.readableFormats.contains(format) else {
+                    throw StoreError(code: .notACareTrailLog, message: "\(path) is not a CareTrail log of a format this version reads")
+                }
             }
             try Schema.migrator.migrate(pool)
             let shift = try postingBlockShift ?? pool.read { db in try Postings.blockShift(db) }
@@ -190,31 +201,36 @@ public final class SQLiteStore: AuditStore {
         }
     }
 
-    /// Every entry of `kind` (alerts, reviews or configuration changes: the kinds CareTrail
-    /// writes, which are few and indexed), in log order.
+    /// Every entry of `kind`, in log order. The kinds other than tool calls and agent requests
+    /// (alerts, reviews, configuration changes, key events), which are few, are found through
+    /// `entry_kind`; tool calls and agent requests by reading the log.
     public func entries(kind: RecordKind) throws(StoreError) -> [StoredEntry] {
-        try read { db in try Self.fetchEntries(db, where: Self.kindFilter(kind), arguments: []) }
+        try read { db in try Self.entries(db, kind: kind, atOrBefore: nil, limit: nil) }
     }
 
     /// The last entry of `kind`, if any.
     public func latest(_ kind: RecordKind) throws(StoreError) -> StoredEntry? {
-        try read { db in
-            try Self.fetchEntries(db, where: Self.kindFilter(kind), arguments: [], limit: 1, order: "seq DESC").first
-        }
+        try read { db in try Self.entries(db, kind: kind, atOrBefore: nil, limit: 1).first }
     }
 
-    /// The kinds the partial index `entry_notice` holds (its WHERE clause, word for word).
-    static let noticeKinds = "kind IN ('alert', 'review', 'config', 'key_event')"
-
-    /// SQL that selects the entries of `kind`. For the kinds of `entry_notice` it repeats the
-    /// index's own condition: SQLite uses a partial index only when the query states that
-    /// condition, and `kind = 'config'` alone would scan the whole log (seconds at ten million
-    /// entries, at every opening of the log).
-    static func kindFilter(_ kind: RecordKind) -> String {
-        switch kind {
-        case .alert, .review, .config, .keyEvent: "kind = '\(kind.rawValue)' AND \(noticeKinds)"
-        default: "kind = '\(kind.rawValue)'"
+    /// Entries of `kind` up to `last`: all in log order, or the last `limit` newest first.
+    static func entries(_ db: Database, kind: RecordKind, atOrBefore last: Int64?, limit: Int?) throws -> [StoredEntry] {
+        let bound = last ?? Int64.max
+        if kind == .toolCall || kind == .agentRequest {
+            var found: [StoredEntry] = []
+            try forEachEntry(db, from: 1, through: bound) { entry in
+                if entry.content.kind == kind { found.append(entry) }
+            }
+            if let limit { return Array(found.suffix(limit).reversed()) }
+            return found
         }
+        let order = limit == nil ? "seq" : "seq DESC"
+        let limitClause = limit.map { " LIMIT \($0)" } ?? ""
+        let seqs = try Int64.fetchAll(
+            db.cachedStatement(sql: "SELECT seq FROM entry_kind WHERE kind = ? AND seq <= ? ORDER BY \(order)\(limitClause)"),
+            arguments: [kind.rawValue, bound]
+        )
+        return try seqs.compactMap { try entry(db, seq: $0) }
     }
 
     /// Whether the log can take a write now: takes SQLite's write lock and lets it go (the
@@ -234,7 +250,7 @@ public final class SQLiteStore: AuditStore {
     /// Runs `body` with a ``LogReader`` over one read transaction: a consistent snapshot of the
     /// log, as an ``AppendObserver`` sees it inside an append.
     public func withLogReader<T>(_ body: (any LogReader) throws -> T) throws(StoreError) -> T {
-        try read { db in try body(SQLiteLogReader(db: db)) }
+        try read { db in try body(SQLiteLogReader(db: db, tail: tail)) }
     }
 
     /// Lets the store's ``AppendObserver`` (alert detection) read the history it needs now,
@@ -247,7 +263,7 @@ public final class SQLiteStore: AuditStore {
         guard let observer else { return 0 }
         return try read { db in
             let seq = try Self.head(db)?.seq ?? 0
-            try observer.catchUp(through: seq, reader: SQLiteLogReader(db: db))
+            try observer.catchUp(through: seq, reader: SQLiteLogReader(db: db, tail: tail))
             return seq
         }
     }
@@ -257,8 +273,21 @@ public final class SQLiteStore: AuditStore {
         try read { db in try Int64.fetchOne(db, sql: "SELECT count(*) FROM entry") ?? 0 }
     }
 
-    /// The columns of `entry` in hashed order, then `entry_hash`.
-    static let selectColumns = (EntryHasher.hashedColumns.map(\.name) + ["entry_hash"]).joined(separator: ", ")
+    /// The columns an entry is read from.
+    static let selectColumns = "seq, canonical, entry_hash"
+
+    /// Calls `body` with each entry `first...last` in order, decoded from its canonical bytes
+    /// straight from SQLite's buffer.
+    static func forEachEntry(_ db: Database, from first: Int64, through last: Int64, _ body: (StoredEntry) throws -> Void) throws {
+        guard first <= last else { return }
+        let prepared = try db.makeStatement(sql: "SELECT \(selectColumns) FROM entry WHERE seq BETWEEN ? AND ? ORDER BY seq")
+        let statement = prepared.sqliteStatement
+        sqlite3_bind_int64(statement, 1, first)
+        sqlite3_bind_int64(statement, 2, last)
+        let columns = StatementColumns(statement: statement)
+        while try StatementColumns.step(statement, db) { try body(storedEntry(columns)) }
+        withExtendedLifetime(prepared) {}
+    }
 
     static func fetchEntries(
         _ db: Database, where condition: String, arguments: StatementArguments, limit: Int? = nil, order: String = "seq"
@@ -288,31 +317,15 @@ public final class SQLiteStore: AuditStore {
 
     /// The entry in the current row of a statement of ``selectColumns``.
     static func storedEntry(_ c: StatementColumns) -> StoredEntry {
-        // Column order: see EntryHasher.hashedColumns, then entry_hash (18).
-        let content = EncodedEntry(
-            kind: RecordKind(stored: c.string(4)), tenantID: c.string(13), userID: c.string(17), model: c.string(5),
-            toolName: c.text(15), action: c.text(0).map(ToolAction.init(stored:)), patientID: c.text(7), patientIDs: c.text(8),
-            purposeOfUse: c.text(10), outcome: c.text(6).map(Outcome.init(stored:)),
-            conversationID: c.text(2), traceID: c.text(16), timestamp: c.text(14), keyID: c.string(3), body: c.string(1)
-        )
-        return StoredEntry(seq: c.int64(12), recordedAt: c.string(11), prevHash: c.hash(9), entryHash: c.hash(18), content: content)
+        c.withBytes(1) { bytes in
+            CanonicalEntry.decode(bytes ?? UnsafeBufferPointer(start: nil, count: 0), seq: c.int64(0), entryHash: c.hash(2))
+        }
     }
 
     static func storedEntry(_ row: Row) -> StoredEntry {
-        // Column order: see EntryHasher.hashedColumns, then entry_hash (18).
-        let content = EncodedEntry(
-            kind: RecordKind(stored: row[4]), tenantID: row[13], userID: row[17], model: row[5], toolName: row[15],
-            action: (row[0] as String?).map(ToolAction.init(stored:)), patientID: row[7], patientIDs: row[8], purposeOfUse: row[10],
-            outcome: (row[6] as String?).map(Outcome.init(stored:)), conversationID: row[2],
-            traceID: row[16], timestamp: row[14], keyID: row[3], body: row[1]
-        )
-        let prev = (row[9] as Data?).map { [UInt8]($0) } ?? []
-        let hash = (row[18] as Data?).map { [UInt8]($0) } ?? []
-        return StoredEntry(
-            seq: row[12], recordedAt: row[11],
-            prevHash: ChainHash(bytes: prev) ?? ChainHash(unchecked: prev),
-            entryHash: ChainHash(bytes: hash) ?? ChainHash(unchecked: hash), content: content
-        )
+        let canonical = (row[1] as String?) ?? ""
+        let hash = (row[2] as Data?).map { [UInt8]($0) } ?? []
+        return CanonicalEntry.decode(Array(canonical.utf8), seq: row[0], entryHash: ChainHash(unchecked: hash))
     }
 
     func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {

@@ -1,11 +1,17 @@
+import AuditChain
 import AuditStorage
 import GRDB
+import GRDBSQLite
 
 /// The log's schema. Migrations are frozen once shipped: string literals only, never edited,
-/// never referring to app types.
+/// never referring to app types, with one exception: the upgrade to canonical bytes writes
+/// each entry's canonical bytes with ``EntryHasher``, whose recipe is the chain's own and
+/// never changes.
 enum Schema {
     /// The value of `meta.format` for this schema family.
-    static let format = "caretrail-log/1"
+    static let format = "caretrail-log/2"
+    /// The formats this version opens: its own, and the column layout it upgrades.
+    static let readableFormats: Set<String> = ["caretrail-log/1", format]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -235,6 +241,94 @@ enum Schema {
                     """
             )
         }
+        migrator.registerMigration("v5: the canonical bytes of each entry, once; postings for every lookup") { db in
+            // Each entry becomes its canonical bytes (what its hash covers) and its hash; every
+            // other column was derived from those bytes and goes, with its indexes and the
+            // query patients' rows. Lookups go through the posting lists of complete blocks and
+            // an index in memory of the block still filling. The postings are written again by
+            // the compaction that opening the log runs, in blocks of 4,096 entries.
+            try db.execute(
+                sql: """
+                    CREATE TABLE entry_canonical (
+                        seq INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),
+                        canonical TEXT NOT NULL,
+                        entry_hash BLOB NOT NULL CHECK (length(entry_hash) = 32)
+                    ) STRICT;
+                    -- The entries that are not tool calls or agent requests (alerts, reviews,
+                    -- configuration changes, key events, imported FHIR events): few, by kind.
+                    CREATE TABLE entry_kind (
+                        seq INTEGER PRIMARY KEY NOT NULL,
+                        kind TEXT NOT NULL
+                    ) STRICT;
+                    CREATE INDEX entry_kind_by_kind ON entry_kind(kind, seq);
+                    INSERT INTO entry_kind (seq, kind) SELECT seq, kind FROM entry WHERE kind NOT IN ('tool_call', 'agent_request');
+                    """
+            )
+            try copyCanonical(db)
+            try db.execute(
+                sql: """
+                    DROP TABLE entry_patient;
+                    DROP TABLE entry;
+                    ALTER TABLE entry_canonical RENAME TO entry;
+                    CREATE TRIGGER entry_is_append_only_update BEFORE UPDATE ON entry
+                    BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
+                    CREATE TRIGGER entry_is_append_only_delete BEFORE DELETE ON entry
+                    BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
+                    CREATE TRIGGER entry_kind_is_append_only_update BEFORE UPDATE ON entry_kind
+                    BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
+                    CREATE TRIGGER entry_kind_is_append_only_delete BEFORE DELETE ON entry_kind
+                    BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
+
+                    DELETE FROM posting;
+                    DELETE FROM posting_span;
+                    DELETE FROM tool_day;
+                    DELETE FROM tool_day_duration;
+                    DELETE FROM tool_day_user;
+                    DELETE FROM meta WHERE key IN ('postings_through', 'spans_through');
+                    INSERT INTO meta (key, value) VALUES ('posting_block_shift', '12'), ('posting_span_shift', '8'),
+                        ('format', 'caretrail-log/2')
+                        ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+                    """
+            )
+        }
         return migrator
+    }
+}
+
+extension Schema {
+    /// Copies every entry of the column layout into `entry_canonical` as its canonical bytes,
+    /// written from the stored columns exactly as the verifier hashed them. An intact entry's
+    /// bytes hash to its stored hash; a damaged one stays damaged.
+    fileprivate static func copyCanonical(_ db: Database) throws {
+        let columns = (EntryHasher.hashedColumns.map(\.name) + ["entry_hash"]).joined(separator: ", ")
+        let select = try db.makeStatement(sql: "SELECT \(columns) FROM entry ORDER BY seq")
+        let insert = try db.makeStatement(sql: "INSERT INTO entry_canonical (seq, canonical, entry_hash) VALUES (?, ?, ?)")
+        let reading = select.sqliteStatement
+        let writing = insert.sqliteStatement
+        let row = StatementColumns(statement: reading)
+        let hasher = EntryHasher()
+        let seqColumn = Int32(EntryHasher.hashedColumns.firstIndex { $0.name == "seq" } ?? 12)
+        let hashColumn = Int32(EntryHasher.hashedColumns.count)
+        var buffer: [UInt8] = []
+        while try StatementColumns.step(reading, db) {
+            let seq = row.int64(seqColumn)
+            buffer.removeAll(keepingCapacity: true)
+            hasher.writeCanonical(seq: seq, into: &buffer) { index, body in row.withBytes(Int32(index), body) }
+            sqlite3_reset(writing)
+            sqlite3_bind_int64(writing, 1, seq)
+            buffer.withUnsafeBufferPointer { bytes in
+                _ = bytes.withMemoryRebound(to: CChar.self) {
+                    sqlite3_bind_text(writing, 2, $0.baseAddress, Int32($0.count), sqliteTransient)
+                }
+            }
+            row.withBytes(hashColumn) { hash in
+                _ = sqlite3_bind_blob(writing, 3, hash?.baseAddress, Int32(hash?.count ?? 0), sqliteTransient)
+            }
+            guard sqlite3_step(writing) == SQLITE_DONE else {
+                throw StoreError(
+                    code: .appendFailed, message: "cannot upgrade entry \(seq): \(String(cString: sqlite3_errmsg(db.sqliteConnection)))")
+            }
+        }
+        withExtendedLifetime((select, insert)) {}
     }
 }

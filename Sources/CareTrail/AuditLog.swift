@@ -72,8 +72,8 @@ public final class AuditLog: Sendable {
     /// production, tests use small blocks and spans.
     public static func create(
         database path: String, keyFile: String? = nil, policy: SanitizerPolicy? = nil,
-        clock: @escaping @Sendable () -> Timestamp = SystemClock.now, postingBlockShift: Int = 16,
-        postingSpanShift: Int = 4
+        clock: @escaping @Sendable () -> Timestamp = SystemClock.now, postingBlockShift: Int = 12,
+        postingSpanShift: Int = 8
     ) throws(CareTrailError) -> AuditLog {
         let keyPath = keyFile ?? defaultKeyFile(forDatabase: path)
         if FileManager.default.fileExists(atPath: path) {

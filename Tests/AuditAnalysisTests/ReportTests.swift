@@ -71,7 +71,7 @@ struct ReportTests {
     @Test func aReportOnATamperedLogSaysSo() throws {
         let log = try knownLog(in: folder)
         #expect(try log.patientReport(.patientID("PAT-100"), from: nil, to: nil).integrity.isIntact)
-        try tamper(log.location, sql: "UPDATE entry SET user_id = 'usr-9' WHERE seq = 10")
+        try tamper(log.location, sql: "UPDATE entry SET canonical = json_set(canonical, '$.user_id', 'usr-9') WHERE seq = 10")
         // Entry 10 was verified already: the incremental pass does not re-hash it, a full one does.
         let incremental = try log.patientReport(.patientID("PAT-100"), from: nil, to: nil)
         #expect(incremental.integrity.mode == .incremental)
@@ -100,12 +100,12 @@ struct ReportTests {
         #expect(third.integrity.isIntact)
 
         _ = try await log.record([read("PAT-100", minute: 7)])
-        try tamper(log.location, sql: "UPDATE entry SET purpose_of_use = 'HRESCH' WHERE seq = 14")
+        try tamper(log.location, sql: "UPDATE entry SET canonical = json_set(canonical, '$.purpose_of_use', 'HRESCH') WHERE seq = 14")
         let fourth = try log.patientReport(.patientID("PAT-100"), from: nil, to: nil)
         #expect(fourth.integrity.mode == .incremental)
         #expect(fourth.integrity.problem?.seq == 14)
         // The anchor itself changed: the incremental pass falls back to a full one.
-        try tamper(log.location, sql: "UPDATE entry SET model = 'other' WHERE seq = 13")
+        try tamper(log.location, sql: "UPDATE entry SET canonical = json_set(canonical, '$.model', 'other') WHERE seq = 13")
         let fifth = try log.verifyIncrementally()
         #expect(fifth.mode == .full)
         #expect(!fifth.isIntact)

@@ -58,7 +58,11 @@ struct AccessRowTests {
         try store.forEachAccess(to: .patientID("PAT-9"), from: nil, to: nil, through: nil) { rows.append($0) }
         #expect(rows.map(\.seq) == [1, 2, 3, 4, 5])
         let expectedRoles = try store.pool.read { db in
-            try String?.fetchAll(db, sql: "SELECT json_extract(body, '$.user_role') FROM entry WHERE kind = 'tool_call' ORDER BY seq")
+            try String?.fetchAll(
+                db,
+                sql:
+                    "SELECT json_extract(canonical, '$.body.user_role') FROM entry WHERE json_extract(canonical, '$.kind') = 'tool_call' ORDER BY seq"
+            )
         }
         #expect(rows.prefix(4).map(\.userRole) == expectedRoles)
         #expect(rows.prefix(4).map(\.userRole) == ["physician", nil, "night \"float\" nurse", "physician"])

@@ -10,7 +10,7 @@ import Testing
 
 @Suite("Queries privacy officers ask")
 struct EntryQueryTests {
-    /// 9,000 entries (three index buckets; two blocks of postings of 4,096, then a block still filling): 50 patients, 7 users, queries naming two patients.
+    /// 9,000 entries (two blocks of postings of 4,096, then a block still filling, in the tail index): 50 patients, 7 users, queries naming two patients.
     static func populatedStore() throws -> (SQLiteStore, [EncodedEntry]) {
         let store = try SQLiteStore.create(at: temporaryFolder().appendingPathComponent("audit.sqlite").path, postingBlockShift: 12)
         let all = (0..<9000).map { mixedEntry($0, spacingMS: 1000) }
@@ -22,7 +22,7 @@ struct EntryQueryTests {
 
     @Test func everyQueryReturnsExactlyTheMatchingEntriesInLogOrder() throws {
         let (store, all) = try Self.populatedStore()
-        // Two complete blocks of 4,096 have posting lists; the rest is found through the buckets.
+        // Two complete blocks of 4,096 have posting lists; the rest is found through the tail index.
         #expect(try store.pool.read { try Postings.compactedThrough($0) } == 8192)
         func expected(_ match: (EncodedEntry) -> Bool) -> [Int64] {
             all.enumerated().filter { match($0.element) }.map { Int64($0.offset + 1) }
@@ -43,7 +43,7 @@ struct EntryQueryTests {
     @Test func aLookupUpToAnEarlierHeadReturnsExactlyTheEntriesUpToIt() throws {
         let (store, all) = try Self.populatedStore()
         for last: Int64 in [1, 4095, 4096, 4097, 5000, 8192, 8500] {
-            let seqs = try store.pool.read { db in try Postings.seqs(db, kind: .patient, keys: ["PAT-7"], last: last) }
+            let seqs = try store.pool.read { db in try Postings.seqs(db, tail: store.tail, kind: .patient, keys: ["PAT-7"], last: last) }
             let expected = all.prefix(Int(last)).enumerated()
                 .filter { $0.element.patientID == "PAT-7" || $0.element.patientIDList.contains("PAT-7") }
                 .map { Int64($0.offset + 1) }
@@ -52,18 +52,18 @@ struct EntryQueryTests {
     }
 
     /// Opening a log looks up its latest configuration; alerts and reviews are listed by kind.
-    /// Those lookups must go through the partial index of notices, never scan the log.
+    /// Those lookups must go through the index of kinds, never scan the log.
     @Test(arguments: [RecordKind.alert, .review, .config, .keyEvent])
     func entriesOfANoticeKindAreFoundThroughItsIndex(kind: RecordKind) throws {
         let (store, _) = try Self.populatedStore()
-        for condition in [SQLiteStore.kindFilter(kind), SQLiteStore.kindFilter(kind) + " AND seq <= 5000"] {
-            let plan = try store.pool.read { db in
-                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT seq FROM entry WHERE \(condition) ORDER BY seq DESC LIMIT 1")
-                    .map { $0["detail"] as String? ?? "" }
-            }
-            #expect(plan.contains { $0.contains("entry_notice") }, "\(plan)")
-            #expect(!plan.contains { $0.hasPrefix("SCAN") }, "\(plan)")
+        let plan = try store.pool.read { db in
+            try Row.fetchAll(
+                db, sql: "EXPLAIN QUERY PLAN SELECT seq FROM entry_kind WHERE kind = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
+                arguments: [kind.rawValue, 5000]
+            ).map { $0["detail"] as String? ?? "" }
         }
+        #expect(plan.contains { $0.contains("entry_kind_by_kind") }, "\(plan)")
+        #expect(!plan.contains { $0.hasPrefix("SCAN") }, "\(plan)")
         #expect(try store.latest(kind) == nil)
         #expect(try store.entries(kind: kind).isEmpty)
     }
@@ -84,7 +84,7 @@ struct EntryQueryTests {
     func everyQueryIsAnsweredThroughAnIndex(query: EntryQuery) throws {
         let (store, _) = try Self.populatedStore()
         let plan = try store.queryPlan(query)
-        let tableSteps = plan.filter { $0.contains(" e ") || $0.hasSuffix(" e") || $0.contains(" p ") || $0.hasSuffix(" p") }
+        let tableSteps = plan.filter { $0.contains(" entry ") || $0.hasSuffix(" entry") || $0.contains(" p ") || $0.hasSuffix(" p") }
         #expect(!tableSteps.isEmpty, "\(plan)")
         for step in tableSteps {
             #expect(step.contains("USING"), "\(query): \(step)")

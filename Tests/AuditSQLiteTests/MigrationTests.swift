@@ -21,8 +21,7 @@ struct MigrationTests {
         query.patientID = nil
         query.patientIDs = #"["PAT-1","PAT-2"]"#
         _ = try source.appendNow([entry(1), entry(2), query, entry(4)])
-        let rows = try source.pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM entry ORDER BY seq") }
-        let patientRows = try source.pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM entry_patient") }
+        let stored = try source.entries(from: 1, through: 4, limit: 10)
 
         // The same rows in a database at schema v1.
         let path = folder.appendingPathComponent("v1.sqlite").path
@@ -31,20 +30,31 @@ struct MigrationTests {
             try Schema.migrator.migrate(queue, upTo: "v1: entries, patient index, append-only triggers")
             try queue.write { db in
                 try db.execute(
-                    sql: "INSERT INTO meta (key, value) VALUES ('format', ?), ('created_at', '2026-01-05T08:00:00.000Z')",
-                    arguments: [Schema.format])
-                for row in rows {
-                    let columns = Array(row.columnNames)
+                    sql: "INSERT INTO meta (key, value) VALUES ('format', 'caretrail-log/1'), ('created_at', '2026-01-05T08:00:00.000Z')")
+                // The column layout: every hashed column, then entry_hash.
+                let columns = EntryHasher.hashedColumns.map(\.name) + ["entry_hash"]
+                for entry in stored {
+                    var values: [DatabaseValue] = []
+                    for (column, text) in zip(
+                        EntryHasher.hashedColumns, EntryHasher.columnTexts(entry.content, recordedAt: entry.recordedAt))
+                    {
+                        switch column.encoding {
+                        case .hash: values.append(Data(entry.prevHash.bytes).databaseValue)
+                        case .integer: values.append(entry.seq.databaseValue)
+                        case .text, .json: values.append(text?.databaseValue ?? .null)
+                        }
+                    }
+                    values.append(Data(entry.entryHash.bytes).databaseValue)
                     try db.execute(
                         sql:
                             "INSERT INTO entry (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))",
-                        arguments: StatementArguments(columns.map { row[$0] as DatabaseValue })
+                        arguments: StatementArguments(values)
                     )
                 }
-                for row in patientRows {
+                for patient in ["PAT-1", "PAT-2"] {
                     try db.execute(
-                        sql: "INSERT INTO entry_patient (seq, patient_id, at) VALUES (?, ?, ?)",
-                        arguments: [row["seq"], row["patient_id"], row["at"]])
+                        sql: "INSERT INTO entry_patient (seq, patient_id, at) VALUES (3, ?, ?)",
+                        arguments: [patient, stored[2].content.timestamp ?? stored[2].recordedAt])
                 }
             }
             #expect(throws: DatabaseError.self) {
@@ -62,9 +72,10 @@ struct MigrationTests {
         #expect(report.isIntact)
         #expect(report.entriesChecked == 4)
         #expect(try store.head() == (try source.head()))
+        #expect(try store.entries(from: 1, through: 4, limit: 10) == stored)
         #expect(try store.entries(.patient("PAT-2")).map(\.seq) == [3])
         #expect(throws: DatabaseError.self) {
-            try store.pool.write { db in try db.execute(sql: "UPDATE entry SET user_id = 'x' WHERE seq = 1") }
+            try store.pool.write { db in try db.execute(sql: "UPDATE entry SET canonical = 'x' WHERE seq = 1") }
         }
         #expect(throws: DatabaseError.self) {
             try store.pool.write { db in try db.execute(sql: "DELETE FROM entry WHERE seq = 1") }

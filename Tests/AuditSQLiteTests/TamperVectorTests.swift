@@ -37,8 +37,8 @@ struct Attacker {
         store = try SQLiteStore.open(at: path)
         try queue.write { db in
             for trigger in [
-                "entry_is_append_only_update", "entry_is_append_only_delete",
-                "entry_patient_is_append_only_update", "entry_patient_is_append_only_delete",
+                "entry_is_append_only_update", "entry_is_append_only_delete", "entry_kind_is_append_only_update",
+                "entry_kind_is_append_only_delete",
             ] {
                 try db.execute(sql: "DROP TRIGGER \(trigger)")
             }
@@ -50,33 +50,38 @@ struct Attacker {
         let seq = Int64(step["seq"]?.numberValue ?? 0)
         switch op {
         case "set":
+            // One member of the canonical bytes changed; the hashes left alone.
             let column = step["column"]?.stringValue ?? ""
             try queue.write {
-                try $0.execute(sql: "UPDATE entry SET \(column) = ? WHERE seq = ?", arguments: [step["value"]?.stringValue, seq])
+                try $0.execute(
+                    sql: "UPDATE entry SET canonical = json_set(canonical, '$.' || ?, ?) WHERE seq = ?",
+                    arguments: [column, step["value"]?.stringValue, seq])
             }
         case "delete":
-            try queue.write { db in
-                try db.execute(sql: "DELETE FROM entry_patient WHERE seq = ?", arguments: [seq])
-                try db.execute(sql: "DELETE FROM entry WHERE seq = ?", arguments: [seq])
-            }
+            try queue.write { db in try db.execute(sql: "DELETE FROM entry WHERE seq = ?", arguments: [seq]) }
         case "delete_from":
+            try queue.write { db in try db.execute(sql: "DELETE FROM entry WHERE seq >= ?", arguments: [seq]) }
+        case "delete_patient_postings":
+            // The posting rows of the patients of entry `seq`: its accesses vanish from reports.
+            guard let entry = try store.entry(seq: seq) else { return }
+            let patients = [entry.content.patientID].compactMap { $0 } + entry.content.patientIDList
             try queue.write { db in
-                try db.execute(sql: "DELETE FROM entry_patient WHERE seq >= ?", arguments: [seq])
-                try db.execute(sql: "DELETE FROM entry WHERE seq >= ?", arguments: [seq])
+                for patient in patients {
+                    try db.execute(sql: "DELETE FROM posting WHERE kind = 1 AND key = ?", arguments: [patient])
+                    try db.execute(sql: "DELETE FROM posting_span WHERE kind = 1 AND key = ?", arguments: [patient])
+                }
             }
-        case "delete_index_rows":
-            try queue.write { try $0.execute(sql: "DELETE FROM entry_patient WHERE seq = ?", arguments: [seq]) }
         case "renumber_from":
             try renumber(from: seq, by: Int64(step["by"]?.numberValue ?? 0))
         case "swap":
             let other = Int64(step["with"]?.numberValue ?? 0)
-            let columns = EntryHasher.hashedColumns.map(\.name).filter { $0 != "seq" } + ["entry_hash"]
-            let assignments = columns.map {
-                "\($0) = (SELECT \($0) FROM original WHERE original.seq = CASE entry.seq WHEN \(seq) THEN \(other) ELSE \(seq) END)"
-            }
             try queue.write { db in
                 try db.execute(sql: "CREATE TEMP TABLE original AS SELECT * FROM entry WHERE seq IN (\(seq), \(other))")
-                try db.execute(sql: "UPDATE entry SET \(assignments.joined(separator: ", ")) WHERE seq IN (\(seq), \(other))")
+                let pick = "FROM original WHERE original.seq = CASE entry.seq WHEN \(seq) THEN \(other) ELSE \(seq) END"
+                try db.execute(
+                    sql:
+                        "UPDATE entry SET canonical = (SELECT canonical \(pick)), entry_hash = (SELECT entry_hash \(pick)) WHERE seq IN (\(seq), \(other))"
+                )
             }
         case "relink":
             try rewrite(seq) { entry in entry.prevHash = ChainHash(unchecked: [UInt8](repeating: 7, count: 32)) }
@@ -86,10 +91,16 @@ struct Attacker {
             forged.seq = seq
             forged.content.userID = "usr-forged"
             forged.prevHash = before.entryHash
-            forged.entryHash = EntryHasher().hash(
-                seq: seq, recordedAt: forged.recordedAt, prevHash: forged.prevHash, content: forged.content)
-            try insert(forged)
+            try write(forged, insert: true)
         case "rehash_all":
+            // The derived tables go too: opening the log writes them again from the new chain.
+            try queue.write { db in
+                try db.execute(
+                    sql: """
+                        DELETE FROM posting; DELETE FROM posting_span; DELETE FROM tool_day; DELETE FROM tool_day_duration;
+                        DELETE FROM tool_day_user; DELETE FROM meta WHERE key IN ('postings_through', 'spans_through');
+                        """)
+            }
             var prev = ChainHash.genesis
             for entry in try store.entries(from: 1, through: Int64.max, limit: 1_000_000) {
                 try rewrite(entry.seq) { $0.prevHash = prev }
@@ -102,7 +113,7 @@ struct Attacker {
 
     private func renumber(from seq: Int64, by delta: Int64) throws {
         try queue.write { db in
-            for table in ["entry", "entry_patient"] {
+            for table in ["entry", "entry_kind"] {
                 // Through a far-away range, so no two rows ever share a seq on the way.
                 try db.execute(sql: "UPDATE \(table) SET seq = seq + ? + 1000000000 WHERE seq >= ?", arguments: [delta, seq])
                 try db.execute(sql: "UPDATE \(table) SET seq = seq - 1000000000 WHERE seq > 1000000000")
@@ -114,30 +125,21 @@ struct Attacker {
     private func rewrite(_ seq: Int64, _ change: (inout StoredEntry) -> Void) throws {
         guard var entry = try store.entry(seq: seq) else { return }
         change(&entry)
-        entry.entryHash = EntryHasher().hash(seq: seq, recordedAt: entry.recordedAt, prevHash: entry.prevHash, content: entry.content)
-        try queue.write { db in
-            try db.execute(
-                sql: "UPDATE entry SET prev_hash = ?, entry_hash = ? WHERE seq = ?",
-                arguments: [Data(entry.prevHash.bytes), Data(entry.entryHash.bytes), seq]
-            )
-        }
+        try write(entry, insert: false)
     }
 
-    private func insert(_ entry: StoredEntry) throws {
-        let e = entry.content
+    /// Writes an entry's canonical bytes and their hash at its `seq`.
+    private func write(_ entry: StoredEntry, insert: Bool) throws {
+        let canonical = EntryHasher().canonicalBytes(
+            seq: entry.seq, recordedAt: entry.recordedAt, prevHash: entry.prevHash, content: entry.content)
+        let hash = EntryHasher().hash(seq: entry.seq, recordedAt: entry.recordedAt, prevHash: entry.prevHash, content: entry.content)
+        let text = String(decoding: canonical, as: UTF8.self)
         try queue.write { db in
             try db.execute(
-                sql: """
-                    INSERT INTO entry (seq, recorded_at, kind, tenant_id, user_id, model, tool_name, action, patient_id,
-                      patient_ids, purpose_of_use, outcome, conversation_id, trace_id, timestamp, key_id, body, prev_hash, entry_hash)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    entry.seq, entry.recordedAt, e.kind.rawValue, e.tenantID, e.userID, e.model, e.toolName, e.action?.rawValue,
-                    e.patientID,
-                    e.patientIDs, e.purposeOfUse, e.outcome?.rawValue, e.conversationID, e.traceID, e.timestamp, e.keyID, e.body,
-                    Data(entry.prevHash.bytes), Data(entry.entryHash.bytes),
-                ]
+                sql: insert
+                    ? "INSERT INTO entry (canonical, entry_hash, seq) VALUES (?, ?, ?)"
+                    : "UPDATE entry SET canonical = ?, entry_hash = ? WHERE seq = ?",
+                arguments: [text, Data(hash.bytes), entry.seq]
             )
         }
     }
@@ -150,7 +152,8 @@ struct TamperVectorTests {
         let folder = temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let database = folder.appendingPathComponent("audit.sqlite").path
-        let log = try AuditLog.create(database: database)
+        // Blocks of 16: the first 32 entries have posting lists on disk.
+        let log = try AuditLog.create(database: database, postingBlockShift: 4)
         _ = try log.ingest(path: try sampleWorkload(lines: 40, in: folder))
         let publishedHead = try #require(try log.head())
         #expect(try log.verify().isIntact)

@@ -229,7 +229,7 @@ struct ExportFailureTests {
         let breaker = Process()
         breaker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         breaker.arguments = [
-            "python3", "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('DROP TABLE entry_patient'); c.commit()",
+            "python3", "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('DROP TABLE meta'); c.commit()",
             fixture.database,
         ]
         try breaker.run()

@@ -61,7 +61,7 @@ struct ReportCommandTests {
 
     @Test func aReportOnATamperedLogExitsWith1() throws {
         try ingestKnownLog()
-        try tamperRow(db, sql: "UPDATE entry SET user_id = 'usr-9' WHERE seq = 2")
+        try tamperRow(db, sql: "UPDATE entry SET canonical = json_set(canonical, '$.user_id', 'usr-9') WHERE seq = 2")
         let report = try caretrail("report", "patient", "PAT-100", "--db", db, "--verify-full")
         #expect(report.status == 1)
         #expect(report.stdout.contains("NOT VERIFIED: edited at seq 2"))
