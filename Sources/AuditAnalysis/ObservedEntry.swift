@@ -53,8 +53,8 @@ public struct ObservedEntry: Sendable, Hashable {
         let content = entry.content
         let purpose = content.purposeOfUse.flatMap { PurposeOfUse(code: $0) }
         var breakGlass = false
-        if purpose?.isEmergency == true, case .object(let body)? = try? JSONParser.parse(content.body) {
-            breakGlass = body["break_glass"] != nil
+        if purpose?.isEmergency == true {
+            breakGlass = Self.topLevelMember("break_glass", in: content.body) != nil
         }
         let isQuery = content.action == .execute
         var patients: [String] = []
@@ -77,10 +77,24 @@ public struct ObservedEntry: Sendable, Hashable {
 
     /// Whether a stored body carries the late mark (canonical JSON: `"late":true`).
     static func marksLate(_ body: String) -> Bool {
-        // Canonical JSON writes the member as `"late":true`; only then is the body parsed.
+        // Canonical JSON writes the member as `"late":true`; only then are the members read.
         guard body.utf8.count > 12, body.contains(#""late":true"#) else { return false }
-        guard case .object(let members)? = try? JSONParser.parse(body) else { return false }
-        return members["late"] == .bool(true)
+        return topLevelMember("late", in: body) == "true"
+    }
+
+    /// The JSON text of a top-level member of a stored (valid, canonical) body, found by
+    /// walking its members without building any value.
+    static func topLevelMember(_ name: String, in body: String) -> String? {
+        var body = body
+        let wanted = Array(name.utf8)
+        return body.withUTF8 { bytes in
+            var found: String?
+            JSONObjectIndex.forEachMember(in: bytes) { nameRange, escaped, value in
+                guard found == nil, !escaped, bytes[nameRange].elementsEqual(wanted) else { return }
+                found = String(decoding: UnsafeBufferPointer(rebasing: bytes[value]), as: UTF8.self)
+            }
+            return found
+        }
     }
 
     static func milliseconds(_ text: String) -> Int64 {

@@ -124,6 +124,18 @@ enum Postings {
         /// The ``AccessRecord`` of each entry about a patient, by sequence number.
         var records: [Int64: Data] = [:]
         var counters = ToolDayCounters()
+        /// Each entry's event time, in milliseconds since the epoch: a user's postings carry them.
+        var times: [Int64: Int64] = [:]
+        /// The earliest and latest event time of its entries.
+        var firstAt: String?
+        var lastAt: String?
+
+        /// Writes the block's event-time bounds (`OR REPLACE`: a compaction done again).
+        func writeTimes(_ db: Database) throws {
+            guard let firstAt, let lastAt else { return }
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO block_time (block, first_at, last_at) VALUES (?, ?, ?)", arguments: [number, firstAt, lastAt])
+        }
 
         /// The block's posting rows in key order (kind, then key), each key's sequence numbers sorted
         /// and once each (a query naming its patient twice, or a patient both read and named);
@@ -139,7 +151,13 @@ enum Postings {
                     unique.reserveCapacity(seqs.count)
                     for seq in seqs where unique.last != seq { unique.append(seq) }
                     var packed: Data?
-                    if kind == .patient {
+                    if kind == .user {
+                        var data = Data(capacity: unique.count * 8)
+                        for seq in unique {
+                            withUnsafeBytes(of: (times[seq] ?? 0).littleEndian) { data.append(contentsOf: $0) }
+                        }
+                        packed = data
+                    } else if kind == .patient {
                         var data = Data()
                         for seq in unique {
                             guard let record = records[seq] else {
@@ -171,8 +189,20 @@ enum Postings {
                 block.records[entry.seq] = record
             }
             keys.count(entry, into: &block.counters)
+            let time = entry.content.timestamp ?? entry.recordedAt
+            block.times[entry.seq] = Timestamp(rfc3339: time)?.millisecondsSinceEpoch ?? 0
+            if block.firstAt.map({ time < $0 }) ?? true { block.firstAt = time }
+            if block.lastAt.map({ time > $0 }) ?? true { block.lastAt = time }
         }
         return block
+    }
+
+    /// The complete blocks whose entries' event times overlap `(after, through]`.
+    static func blocks(_ db: Database, eventAfter after: String, through: String) throws -> Set<Int64> {
+        // (`after` and `through` compare as the normalised RFC 3339 text they are stored as.)
+        Set(
+            try Int64.fetchAll(
+                db.cachedStatement(sql: "SELECT block FROM block_time WHERE last_at > ? AND first_at <= ?"), arguments: [after, through]))
     }
 
     /// One row of `posting` (a key's sequence numbers in a block) or of `posting_span` (in a span).
@@ -247,7 +277,7 @@ enum Postings {
             }
             guard let smallest, let kind = Kind(rawValue: smallest.kind) else { return (rows, false) }
             var seqs = Data()
-            var records: Data? = kind == .patient ? Data() : nil
+            var records: Data? = kind == .patient || kind == .user ? Data() : nil
             for index in heads.indices {
                 guard let head = heads[index], head.kind == smallest.kind, head.key.utf8.elementsEqual(smallest.key.utf8) else { continue }
                 seqs.append(head.seqs)
@@ -348,6 +378,21 @@ enum Postings {
             """
     }
 
+    /// What a posting list holds of an entry besides its sequence number: a patient's report
+    /// row, or the event time a user's postings and the tail index carry.
+    enum Posted {
+        /// Nothing: read the entry.
+        case unknown
+        case access(AccessRow)
+        /// The event time, in milliseconds since the epoch.
+        case time(Int64)
+
+        var row: AccessRow? {
+            if case .access(let row) = self { return row }
+            return nil
+        }
+    }
+
     /// An entry found through the posting lists: its sequence number and, for a patient whose
     /// postings carry records, its report row (`nil`: read the entry).
     struct Found {
@@ -366,7 +411,9 @@ enum Postings {
     /// their records hold.
     static func find(_ db: Database, tail: TailIndex, kind: Kind, keys: [String], last: Int64, rows: Bool) throws -> [Found] {
         var result: [Found] = []
-        try visit(db, tail: tail, kind: kind, keys: keys, last: last, rows: rows) { seq, row in result.append(Found(seq: seq, row: row)) }
+        try visit(db, tail: tail, kind: kind, keys: keys, last: last, rows: rows) { seq, posted in
+            result.append(Found(seq: seq, row: posted.row))
+        }
         guard keys.count > 1 else { return result }
         // Several keys: each key's entries are in order, not all of them together.
         result.sort { $0.seq < $1.seq }
@@ -383,7 +430,7 @@ enum Postings {
     /// collecting them first.
     static func visit(
         _ db: Database, tail: TailIndex, kind: Kind, keys: [String], last: Int64, rows: Bool,
-        _ body: (Int64, AccessRow?) throws -> Void
+        _ body: (Int64, Posted) throws -> Void
     ) throws {
         guard !keys.isEmpty, last > 0 else { return }
         let shift = Int64(try blockShift(db))
@@ -394,22 +441,29 @@ enum Postings {
             while try StatementColumns.step(statement, db) {
                 let seqs = columns.withBytes(0) { bytes in bytes.map { decode(UnsafeRawBufferPointer($0)) } ?? [] }
                 guard rows, !columns.isNull(1) else {
-                    for seq in seqs where seq <= last { try body(seq, nil) }
+                    for seq in seqs where seq <= last { try body(seq, .unknown) }
+                    continue
+                }
+                if kind == .user {
+                    let times = columns.withBytes(1) { bytes in bytes.map { decode(UnsafeRawBufferPointer($0)) } ?? [] }
+                    for (index, seq) in seqs.enumerated() where seq <= last {
+                        try body(seq, index < times.count ? .time(times[index]) : .unknown)
+                    }
                     continue
                 }
                 try columns.withBytes(1) { bytes in
                     var reader = AccessRecord.Reader(UnsafeRawBufferPointer(bytes ?? UnsafeBufferPointer(start: nil, count: 0)))
                     var intact = true
                     for seq in seqs where seq <= last {
-                        var row: AccessRow?
+                        var posted = Posted.unknown
                         if intact {
                             switch reader.next(seq: seq) {
-                            case .row(let decoded)?: row = decoded
+                            case .row(let decoded)?: posted = .access(decoded)
                             case .entry?: break
                             case nil: intact = false
                             }
                         }
-                        try body(seq, row)
+                        try body(seq, posted)
                     }
                 }
             }
@@ -440,7 +494,9 @@ enum Postings {
                 bind(statement, from: 4)
                 try read(statement)
             }
-            for seq in try tail.seqs(db, kind: kind, keys: keys, after: through, last: last) { try body(seq, nil) }
+            for (seq, time) in try tail.postings(db, kind: kind, keys: keys, after: through, last: last) {
+                try body(seq, rows ? .time(time) : .unknown)
+            }
         }
     }
 }

@@ -53,9 +53,20 @@ struct SQLiteLogReader: LogReader {
         -> [StoredEntry]
     {
         let (low, high) = (after.description, through.description)
+        let (lowMS, highMS) = (after.millisecondsSinceEpoch, through.millisecondsSinceEpoch)
+        // Complete blocks whose event times miss the window are skipped unread; a patient's
+        // postings carry each access's report row, a user's and the tail index each entry's
+        // event time, so only the entries in the window are read.
+        let shift = Int64(try Postings.blockShift(db))
+        let compacted = try Postings.compactedThrough(db)
+        let overlapping = try Postings.blocks(db, eventAfter: low, through: high)
         var found: [StoredEntry] = []
-        try Postings.visit(db, tail: tail, kind: kind, keys: [key], last: seq - 1, rows: true) { foundSeq, row in
-            if let row, row.time <= low || row.time > high { return }
+        try Postings.visit(db, tail: tail, kind: kind, keys: [key], last: seq - 1, rows: true) { foundSeq, posted in
+            switch posted {
+            case .access(let row): if row.time <= low || row.time > high { return }
+            case .time(let time): if time <= lowMS || time > highMS { return }
+            case .unknown: if foundSeq <= compacted, !overlapping.contains((foundSeq - 1) >> shift) { return }
+            }
             guard let entry = try SQLiteStore.entry(db, seq: foundSeq) else { return }
             let time = entry.content.timestamp ?? entry.recordedAt
             if time > low && time <= high { found.append(entry) }

@@ -23,7 +23,8 @@ extension SQLiteStore {
                 let upper = to?.description
                 let tokenSearch: Bool
                 if case .pseudonyms = key { tokenSearch = true } else { tokenSearch = false }
-                func visit(_ seq: Int64, _ recorded: AccessRow?) throws {
+                func visit(_ seq: Int64, _ posted: Postings.Posted) throws {
+                    let recorded = posted.row
                     if let recorded {
                         if let lower, recorded.time < lower { return }
                         if let upper, recorded.time > upper { return }
@@ -46,7 +47,7 @@ extension SQLiteStore {
                     try Postings.visit(db, tail: tail, kind: .patient, keys: [patient], last: through, rows: true, visit)
                 case .pseudonyms(let tokens):
                     for found in try Postings.find(db, tail: tail, kind: .token, keys: tokens, last: through, rows: false) {
-                        try visit(found.seq, nil)
+                        try visit(found.seq, .unknown)
                     }
                 }
             }

@@ -59,6 +59,7 @@ extension SQLiteStore {
                     if last {
                         var counters = collected.block.counters
                         try counters.flush(db)
+                        try collected.block.writeTimes(db)
                         try Postings.setCompactedThrough(db, collected.through + collected.size)
                     }
                     return true

@@ -261,6 +261,13 @@ enum Schema {
                         kind TEXT NOT NULL
                     ) STRICT;
                     CREATE INDEX entry_kind_by_kind ON entry_kind(kind, seq);
+                    -- The earliest and latest event time of each complete block, written with its
+                    -- postings: a question about a window of time reads only the blocks it overlaps.
+                    CREATE TABLE block_time (
+                        block INTEGER PRIMARY KEY NOT NULL,
+                        first_at TEXT NOT NULL,
+                        last_at TEXT NOT NULL
+                    ) STRICT;
                     INSERT INTO entry_kind (seq, kind) SELECT seq, kind FROM entry WHERE kind NOT IN ('tool_call', 'agent_request');
                     """
             )
@@ -281,6 +288,7 @@ enum Schema {
 
                     DELETE FROM posting;
                     DELETE FROM posting_span;
+                    DELETE FROM block_time;
                     DELETE FROM tool_day;
                     DELETE FROM tool_day_duration;
                     DELETE FROM tool_day_user;

@@ -1,4 +1,5 @@
 import AuditChain
+import AuditCore
 import AuditStorage
 import Foundation
 import GRDB
@@ -19,6 +20,8 @@ final class TailIndex: @unchecked Sendable {
     /// Entries `base + 1 ... covered` are held.
     private var covered: Int64 = 0
     private var lists: [Postings.Kind: [String: [Int64]]] = [:]
+    /// Each held entry's event time, in milliseconds since the epoch.
+    private var times: [Int64: Int64] = [:]
     /// The tool counters of the entries held, per block.
     private var counters: [Int64: ToolDayCounters] = [:]
     private let blockShift: Int64
@@ -30,6 +33,11 @@ final class TailIndex: @unchecked Sendable {
     /// The entries `after + 1 ... last` filed under one of `keys`, in order. `after` is the
     /// end of what has postings in the caller's snapshot, `last` its head.
     func seqs(_ db: Database, kind: Postings.Kind, keys: [String], after: Int64, last: Int64) throws -> [Int64] {
+        try postings(db, kind: kind, keys: keys, after: after, last: last).map(\.seq)
+    }
+
+    /// ``seqs(_:kind:keys:after:last:)`` with each entry's event time (milliseconds since the epoch).
+    func postings(_ db: Database, kind: Postings.Kind, keys: [String], after: Int64, last: Int64) throws -> [(seq: Int64, time: Int64)] {
         guard after < last else { return [] }
         lock.lock()
         defer { lock.unlock() }
@@ -44,9 +52,9 @@ final class TailIndex: @unchecked Sendable {
             result.sort()
             var unique: [Int64] = []
             for seq in result where unique.last != seq { unique.append(seq) }
-            return unique
+            result = unique
         }
-        return result
+        return result.map { ($0, times[$0] ?? 0) }
     }
 
     /// The tool counters of the entries after `after` through `last`, whole blocks as held.
@@ -72,6 +80,7 @@ final class TailIndex: @unchecked Sendable {
             if after >= covered {
                 lists = [:]
                 counters = [:]
+                times = [:]
                 covered = after
             } else {
                 for (kind, keys) in lists {
@@ -81,6 +90,7 @@ final class TailIndex: @unchecked Sendable {
                     }
                 }
                 counters = counters.filter { ($0.key + 1) << blockShift > after }
+                times = times.filter { $0.key > after }
             }
             base = after
         }
@@ -88,6 +98,7 @@ final class TailIndex: @unchecked Sendable {
         try SQLiteStore.forEachEntry(db, from: covered + 1, through: through) { entry in
             let keys = Postings.EntryKeys(entry)
             for (kind, key) in keys.keys { lists[kind, default: [:]][key, default: []].append(entry.seq) }
+            times[entry.seq] = Self.eventTime(entry)
             // Block b holds the entries (b << shift) + 1 ... (b + 1) << shift, as in the posting lists.
             keys.count(entry, into: &counters[(entry.seq - 1) >> blockShift, default: ToolDayCounters()])
         }
@@ -95,12 +106,21 @@ final class TailIndex: @unchecked Sendable {
     }
 
     /// The entries `after + 1 ... last` filed under one of `keys`, read from the log.
-    private static func scan(_ db: Database, kind: Postings.Kind, keys: [String], after: Int64, last: Int64) throws -> [Int64] {
+    private static func scan(_ db: Database, kind: Postings.Kind, keys: [String], after: Int64, last: Int64) throws -> [(
+        seq: Int64, time: Int64
+    )] {
         let wanted = Set(keys)
-        var result: [Int64] = []
+        var result: [(seq: Int64, time: Int64)] = []
         try SQLiteStore.forEachEntry(db, from: after + 1, through: last) { entry in
-            if Postings.EntryKeys(entry).keys.contains(where: { $0.0 == kind && wanted.contains($0.1) }) { result.append(entry.seq) }
+            if Postings.EntryKeys(entry).keys.contains(where: { $0.0 == kind && wanted.contains($0.1) }) {
+                result.append((entry.seq, eventTime(entry)))
+            }
         }
         return result
+    }
+
+    /// An entry's event time (`timestamp`, else `recorded_at`) in milliseconds since the epoch.
+    static func eventTime(_ entry: StoredEntry) -> Int64 {
+        Timestamp(rfc3339: entry.content.timestamp ?? entry.recordedAt)?.millisecondsSinceEpoch ?? 0
     }
 }
