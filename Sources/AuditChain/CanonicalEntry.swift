@@ -12,6 +12,14 @@ public enum CanonicalEntry {
     /// The entry whose canonical bytes are `bytes`, at sequence number `seq` (the row's own,
     /// which a verifier compares with the one inside the bytes by re-hashing).
     public static func decode(_ bytes: UnsafeBufferPointer<UInt8>, seq: Int64, entryHash: ChainHash) -> StoredEntry {
+        decodeLinked(bytes, seq: seq, entryHash: entryHash).entry
+    }
+
+    /// ``decode(_:seq:entryHash:)``, with the sequence number the bytes themselves hold (`nil`
+    /// when missing or malformed): a verifier reads the entry and its link in one pass.
+    public static func decodeLinked(_ bytes: UnsafeBufferPointer<UInt8>, seq: Int64, entryHash: ChainHash) -> (
+        entry: StoredEntry, linkedSeq: Int64?
+    ) {
         var fields = Fields()
         JSONObjectIndex.forEachMember(in: bytes) { name, escaped, value in
             fields.set(
@@ -24,10 +32,11 @@ public enum CanonicalEntry {
             outcome: fields.outcome.map(Outcome.init(stored:)), conversationID: fields.conversationID, traceID: fields.traceID,
             timestamp: fields.timestamp, keyID: fields.keyID ?? "", body: fields.body ?? ""
         )
-        return StoredEntry(
+        let entry = StoredEntry(
             seq: seq, recordedAt: fields.recordedAt ?? "", prevHash: fields.prevHash ?? ChainHash(unchecked: []),
             entryHash: entryHash, content: content
         )
+        return (entry, fields.seq)
     }
 
     /// ``decode(_:seq:entryHash:)`` of bytes held in an array.
@@ -63,10 +72,16 @@ public enum CanonicalEntry {
             if name.elementsEqual(Member.seq) {
                 seq = Int64(String(decoding: UnsafeBufferPointer(rebasing: bytes[value]), as: UTF8.self))
             } else if name.elementsEqual(Member.prevHash) {
-                prev = string(UnsafeBufferPointer(rebasing: bytes[value])).flatMap(ChainHash.init(hex:))
+                prev = hash(quoted: UnsafeBufferPointer(rebasing: bytes[value]))
             }
         }
         return (seq, prev)
+    }
+
+    /// A hash written as a JSON string of 64 hex digits, read without making a string.
+    static func hash(quoted value: UnsafeBufferPointer<UInt8>) -> ChainHash? {
+        guard value.count == 66, value[0] == 0x22, value[65] == 0x22 else { return nil }
+        return ChainHash(hexBytes: UnsafeBufferPointer(rebasing: value[1..<65]))
     }
 
     /// A JSON string value's text, or `nil` for `null` and anything that is not a string.
@@ -91,6 +106,7 @@ public enum CanonicalEntry {
         var recordedAt, tenantID, timestamp, toolName, traceID, userID: String?
         var body, patientIDs: String?
         var prevHash: ChainHash?
+        var seq: Int64?
 
         mutating func set(name: UnsafeBufferPointer<UInt8>, escaped: Bool, value: UnsafeBufferPointer<UInt8>) {
             // Canonical member names hold no escapes; an escaped name is not one of ours.
@@ -109,9 +125,10 @@ public enum CanonicalEntry {
             case (UInt8(ascii: "o"), "outcome"): outcome = CanonicalEntry.string(value)
             case (UInt8(ascii: "p"), "patient_id"): patientID = CanonicalEntry.string(value)
             case (UInt8(ascii: "p"), "patient_ids"): patientIDs = json()
-            case (UInt8(ascii: "p"), "prev_hash"): prevHash = CanonicalEntry.string(value).flatMap(ChainHash.init(hex:))
+            case (UInt8(ascii: "p"), "prev_hash"): prevHash = CanonicalEntry.hash(quoted: value)
             case (UInt8(ascii: "p"), "purpose_of_use"): purposeOfUse = CanonicalEntry.string(value)
             case (UInt8(ascii: "r"), "recorded_at"): recordedAt = CanonicalEntry.string(value)
+            case (UInt8(ascii: "s"), "seq"): seq = Int64(String(decoding: value, as: UTF8.self))
             case (UInt8(ascii: "t"), "tenant_id"): tenantID = CanonicalEntry.string(value)
             case (UInt8(ascii: "t"), "timestamp"): timestamp = CanonicalEntry.string(value)
             case (UInt8(ascii: "t"), "tool_name"): toolName = CanonicalEntry.string(value)

@@ -42,6 +42,17 @@ public struct ChainHash: Sendable, Hashable, CustomStringConvertible {
         )
     }
 
+    /// Reads 64 hex digits (either case) from bytes, without making a string.
+    public init?(hexBytes utf8: UnsafeBufferPointer<UInt8>) {
+        guard utf8.count == 64 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        for index in 0..<32 {
+            guard let high = Self.nibble(utf8[2 * index]), let low = Self.nibble(utf8[2 * index + 1]) else { return nil }
+            bytes[index] = high << 4 | low
+        }
+        self.init(unchecked: bytes)
+    }
+
     /// Reads 64 hex digits (either case).
     public init?(hex: String) {
         let utf8 = Array(hex.utf8)

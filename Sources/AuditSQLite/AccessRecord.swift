@@ -47,7 +47,7 @@ enum AccessRecord {
     static let emergencyPurposes: Set<String> = ["ETREAT", "BTG", "ERTREAT"]
 
     /// Appends the record of `row` (its sequence number and body are not part of it).
-    static func append(_ row: AccessRow, to data: inout Data) {
+    static func append(_ row: AccessRow, to data: inout [UInt8]) {
         func text(_ value: String?) {
             guard var text = value else {
                 data.append(0)

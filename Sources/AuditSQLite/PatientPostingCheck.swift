@@ -28,13 +28,18 @@ enum PatientPostingCheck {
         buffer.withUnsafeBytes { digest.add($0) }
     }
 
-    /// The items the entries `low...high` (in complete blocks) make, summed per block.
-    static func expected(_ db: Database, from low: Int64, through high: Int64, blockShift: Int64) throws -> [Int64: MultisetDigest] {
-        guard low <= high else { return [:] }
+    /// The items entries make, summed per block as they are added.
+    struct Expected {
+        let blockShift: Int64
         var digests: [Int64: MultisetDigest] = [:]
-        var record = Data()
-        var buffer: [UInt8] = []
-        try SQLiteStore.forEachEntry(db, from: low, through: high) { entry in
+        private var record: [UInt8] = []
+        private var buffer: [UInt8] = []
+
+        init(blockShift: Int64) {
+            self.blockShift = blockShift
+        }
+
+        mutating func add(_ entry: StoredEntry) {
             var patients: Set<String> = []
             if let patient = entry.content.patientID { patients.insert(patient) }
             // A query's patients: those its result named.
@@ -46,13 +51,13 @@ enum PatientPostingCheck {
             record.withUnsafeBytes { recordBytes in
                 for var patient in patients {
                     patient.withUTF8 { name in
-                        add(patient: UnsafeRawBufferPointer(name), seq: entry.seq, record: recordBytes, to: &digest, buffer: &buffer)
+                        PatientPostingCheck.add(
+                            patient: UnsafeRawBufferPointer(name), seq: entry.seq, record: recordBytes, to: &digest, buffer: &buffer)
                     }
                 }
             }
             digests[entry.seq >> blockShift] = digest
         }
-        return digests
     }
 
     /// The items the stored patient postings hold for entries up to `through`, summed per

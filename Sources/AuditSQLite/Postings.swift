@@ -178,7 +178,7 @@ enum Postings {
     /// Reads the entries `low...high` (one complete block) and collects their postings; writes nothing.
     static func collect(_ db: Database, block number: Int64, from low: Int64, through high: Int64) throws -> Block {
         var block = Block(number: number)
-        var record = Data()
+        var record: [UInt8] = []
         try SQLiteStore.forEachEntry(db, from: low, through: high) { entry in
             let keys = EntryKeys(entry)
             for (kind, key) in keys.keys { block.lists[kind, default: [:]][key, default: []].append(entry.seq) }
@@ -186,7 +186,7 @@ enum Postings {
             if entry.content.patientID != nil || entry.content.action == .execute {
                 record.removeAll(keepingCapacity: true)
                 AccessRecord.append(AccessRecord.row(entry), to: &record)
-                block.records[entry.seq] = record
+                block.records[entry.seq] = Data(record)
             }
             keys.count(entry, into: &block.counters)
             let time = entry.content.timestamp ?? entry.recordedAt

@@ -134,11 +134,12 @@ extension SQLiteStore {
             let (low, high) = ranges[index]
             do {
                 let result = try pool.read { db in
-                    var result = try self.scan(db, from: low, through: high)
-                    result.patientDigests = try PatientPostingCheck.expected(
-                        db, from: low, through: min(high, derivedThrough), blockShift: Int64(self.postingBlockShift)
-                    )
-                    return result
+                    // A sequential scan through a small page cache, not the memory map: a map of
+                    // the whole file, or a large cache per reader, would make the process's
+                    // resident memory grow with the log.
+                    try db.execute(sql: "PRAGMA mmap_size = 0; PRAGMA cache_size = -2048")
+                    defer { try? db.execute(sql: "PRAGMA mmap_size = \(Self.readerMapSize); PRAGMA cache_size = -65536") }
+                    return try self.scan(db, from: low, through: high, derivedThrough: derivedThrough)
                 }
                 slots.set(index, result)
             } catch {
@@ -151,8 +152,9 @@ extension SQLiteStore {
     }
 
     /// Reads the entries with `seq` in the range straight from SQLite's buffers and hashes
-    /// their canonical bytes: one column per entry, no strings made.
-    private func scan(_ db: Database, from low: Int64, through high: Int64) throws -> ScanResult {
+    /// their canonical bytes; those up to `derivedThrough` (complete blocks) are also decoded,
+    /// in the same pass, into what their patients' postings must hold.
+    private func scan(_ db: Database, from low: Int64, through high: Int64, derivedThrough: Int64) throws -> ScanResult {
         var result = ScanResult()
         result.links.reserveCapacity(Int(high - low + 1))
         // Keep GRDB's statement alive while its SQLite handle is used; GRDB finalizes it.
@@ -163,12 +165,22 @@ extension SQLiteStore {
         sqlite3_bind_int64(statement, 2, high)
         let columns = StatementColumns(statement: statement)
         let missing = ChainHash(unchecked: [])
+        var expected = PatientPostingCheck.Expected(blockShift: Int64(postingBlockShift))
         while try StatementColumns.step(statement, db) {
             let seq = columns.int64(0)
             let stored = columns.hash(2)
             let link = columns.withBytes(1) { bytes in
                 let bytes = bytes ?? UnsafeBufferPointer(start: nil, count: 0)
-                let (linkedSeq, prev) = CanonicalEntry.link(bytes)
+                let linkedSeq: Int64?
+                let prev: ChainHash?
+                if seq <= derivedThrough {
+                    // One pass over the bytes gives the link and what the patients' postings must hold.
+                    let (entry, inBytes) = CanonicalEntry.decodeLinked(bytes, seq: seq, entryHash: stored)
+                    expected.add(entry)
+                    (linkedSeq, prev) = (inBytes, entry.prevHash)
+                } else {
+                    (linkedSeq, prev) = CanonicalEntry.link(bytes)
+                }
                 // The bytes say which place in the chain they were hashed for: a row moved to
                 // another sequence number no longer matches, even if its hash does.
                 let valid = linkedSeq == seq && CanonicalEntry.hash(bytes) == stored
@@ -176,6 +188,7 @@ extension SQLiteStore {
             }
             result.links.append(link)
         }
+        result.patientDigests = expected.digests
         return result
     }
 

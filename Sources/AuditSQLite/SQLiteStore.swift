@@ -121,7 +121,7 @@ public final class SQLiteStore: AuditStore {
             // Readers map the file (up to SQLite's 2 GB cap) instead of copying every page they
             // visit into their cache: verification, exports and reports read without a system
             // call per page. The writer keeps plain I/O, so a failing disk surfaces as an error.
-            if db.configuration.readonly { try db.execute(sql: "PRAGMA mmap_size = 2147418112") }
+            if db.configuration.readonly { try db.execute(sql: "PRAGMA mmap_size = \(readerMapSize)") }
         }
         let checkpointer = WALCheckpointer(path: path)
         do {
@@ -153,6 +153,9 @@ public final class SQLiteStore: AuditStore {
             throw StoreError(code: .notACareTrailLog, message: "cannot open \(path) as a CareTrail log: \(reason(error))")
         }
     }
+
+    /// How much of the file a reader maps (SQLite's cap).
+    static let readerMapSize = 2_147_418_112
 
     /// The SQLite reason of an error, without SQL or arguments.
     static func reason(_ error: any Error) -> String {

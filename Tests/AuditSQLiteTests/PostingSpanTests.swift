@@ -215,7 +215,7 @@ struct PostingSpanTests {
             purposeOfUse: "TREAT", outcome: "", breakGlass: true, breakGlassReason: "é \"quoted\"", conversationID: nil, traceID: "tr-1",
             viaQuery: true, body: nil
         )
-        var data = Data()
+        var data: [UInt8] = []
         AccessRecord.append(row, to: &data)
         var alert = row
         alert.kind = "alert"
