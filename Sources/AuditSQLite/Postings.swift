@@ -20,8 +20,8 @@ import GRDBSQLite
 ///
 /// A patient's rows also carry an ``AccessRecord`` per entry, so that a report reads its rows
 /// from those few ranges rather than from the entries themselves. At ten million entries a
-/// lookup reads about 10 span rows and at most 255 block rows, where one row per block of
-/// 65,536 meant about 150 seeks and one per bucket of 4,096 entries 2,400.
+/// lookup reads one range of about 150 span rows (one per 65,536 entries) and at most 15 block
+/// rows, where a seek per block of 4,096 entries would mean 2,400.
 enum Postings {
     /// What a posting list is keyed by.
     enum Kind: Int64, CaseIterable {

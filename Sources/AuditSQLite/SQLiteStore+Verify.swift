@@ -101,7 +101,9 @@ extension SQLiteStore {
         }
         report.entriesChecked = verifier.checkedCount
         if derivedThrough > 0 {
-            let stored = try read { db in try PatientPostingCheck.stored(db, through: derivedThrough, blockShift: shift) }
+            let stored = try read { db in
+                try Self.scanning(db) { try PatientPostingCheck.stored(db, through: derivedThrough, blockShift: shift) }
+            }
             let blocks = Set(stored.keys).union(expectedDigests.keys).sorted()
             if let block = blocks.first(where: { stored[$0] != expectedDigests[$0] }) {
                 let first = block << shift + 1
@@ -134,12 +136,7 @@ extension SQLiteStore {
             let (low, high) = ranges[index]
             do {
                 let result = try pool.read { db in
-                    // A sequential scan through a small page cache, not the memory map: a map of
-                    // the whole file, or a large cache per reader, would make the process's
-                    // resident memory grow with the log.
-                    try db.execute(sql: "PRAGMA mmap_size = 0; PRAGMA cache_size = -2048")
-                    defer { try? db.execute(sql: "PRAGMA mmap_size = \(Self.readerMapSize); PRAGMA cache_size = -65536") }
-                    return try self.scan(db, from: low, through: high, derivedThrough: derivedThrough)
+                    try Self.scanning(db) { try self.scan(db, from: low, through: high, derivedThrough: derivedThrough) }
                 }
                 slots.set(index, result)
             } catch {
@@ -149,6 +146,15 @@ extension SQLiteStore {
         let results = slots.values.map { $0 ?? ScanResult(failure: StoreError(code: .readFailed, message: "scan did not run")) }
         if let failure = results.lazy.compactMap(\.failure).first { throw failure }
         return results
+    }
+
+    /// Runs a sequential scan through a small page cache instead of the memory map: a map of
+    /// the whole file, or a large cache per reader, would make the process's resident memory
+    /// grow with the log.
+    private static func scanning<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        try db.execute(sql: "PRAGMA mmap_size = 0; PRAGMA cache_size = -2048")
+        defer { try? db.execute(sql: "PRAGMA mmap_size = \(readerMapSize); PRAGMA cache_size = -65536") }
+        return try body()
     }
 
     /// Reads the entries with `seq` in the range straight from SQLite's buffers and hashes

@@ -62,7 +62,7 @@ public final class SQLiteStore: AuditStore {
     /// (2^shift) are merged into a span (see `Postings`); tests use small blocks and spans.
     public static func create(
         at path: String, clock: @escaping @Sendable () -> Timestamp = SystemClock.now, observer: (any AppendObserver)? = nil,
-        postingBlockShift: Int = 12, postingSpanShift: Int = 8
+        postingBlockShift: Int = 12, postingSpanShift: Int = 4
     ) throws(StoreError) -> SQLiteStore {
         if FileManager.default.fileExists(atPath: path) {
             throw StoreError(code: .alreadyExists, message: "a file already exists at \(path)")

@@ -293,7 +293,7 @@ enum Schema {
                     DELETE FROM tool_day_duration;
                     DELETE FROM tool_day_user;
                     DELETE FROM meta WHERE key IN ('postings_through', 'spans_through');
-                    INSERT INTO meta (key, value) VALUES ('posting_block_shift', '12'), ('posting_span_shift', '8'),
+                    INSERT INTO meta (key, value) VALUES ('posting_block_shift', '12'), ('posting_span_shift', '4'),
                         ('format', 'caretrail-log/2')
                         ON CONFLICT (key) DO UPDATE SET value = excluded.value;
                     """

@@ -73,7 +73,7 @@ public final class AuditLog: Sendable {
     public static func create(
         database path: String, keyFile: String? = nil, policy: SanitizerPolicy? = nil,
         clock: @escaping @Sendable () -> Timestamp = SystemClock.now, postingBlockShift: Int = 12,
-        postingSpanShift: Int = 8
+        postingSpanShift: Int = 4
     ) throws(CareTrailError) -> AuditLog {
         let keyPath = keyFile ?? defaultKeyFile(forDatabase: path)
         if FileManager.default.fileExists(atPath: path) {

@@ -38,7 +38,13 @@ BEGIN; INSERT INTO main.entry SELECT * FROM source.entry WHERE seq <= 100000; CO
 SQL
 
 echo "== verify: read each entry's canonical bytes from one column and SHA-256 them"
-python3 "$here/one-column.py" "$log" "$work/one-column.sqlite"
+# A log that stores canonical bytes is read as it is; one of the column layout is copied first.
+if sqlite3 "$log" "SELECT canonical FROM entry LIMIT 1" >/dev/null 2>&1; then
+    lean="$log"
+else
+    python3 "$here/one-column.py" "$log" "$work/one-column.sqlite"
+    lean="$work/one-column.sqlite"
+fi
 cc -O2 -o "$work/verify-floor" "$here/verify-floor.c" -lsqlite3 -lcrypto -lpthread
-for threads in 1 2 1 2; do "$work/verify-floor" "$work/one-column.sqlite" "$threads"; done
+for threads in 1 2 1 2; do "$work/verify-floor" "$lean" "$threads"; done
 openssl speed -evp sha256 -bytes 1024 2>/dev/null | tail -1 | awk '{print "openssl speed, SHA-256 of 1 KB blocks, one core: " $2 "B per second"}'
