@@ -131,7 +131,10 @@ let package = Package(
         .testTarget(name: "AuditCoreTests", dependencies: ["AuditCore"], swiftSettings: strictSettings),
         .testTarget(
             name: "AuditChainTests",
-            dependencies: ["AuditTestSupport", "AuditChain", "AuditCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "AuditTestSupport", "AuditChain", "AuditCore", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -42,6 +42,7 @@ extension SQLiteStore {
             return result
         } catch {
             observer?.appendRolledBack()
+            tail.reset()
             if let error = error as? DatabaseError {
                 throw StoreError(code: .appendFailed, message: "nothing was appended: \(Self.reason(error))")
             }
@@ -59,6 +60,7 @@ extension SQLiteStore {
             return results
         } catch {
             observer?.appendRolledBack()
+            tail.reset()
             let failure = StoreError(code: .appendFailed, message: "nothing was appended: \(Self.reason(error))")
             return batches.map { _ in .failure(failure) }
         }
@@ -74,6 +76,7 @@ extension SQLiteStore {
             return results
         } catch {
             observer?.appendRolledBack()
+            tail.reset()
             let failure = StoreError(code: .appendFailed, message: "nothing was appended: \(Self.reason(error))")
             return batches.map { _ in .failure(failure) }
         }
@@ -104,6 +107,7 @@ extension SQLiteStore {
                     // Alone in its transaction, a failed batch fails the transaction.
                     if batches.count == 1 { throw error }
                     observer?.appendRolledBack()
+                    tail.reset()
                     sink.head = before
                     results.append(
                         .failure(

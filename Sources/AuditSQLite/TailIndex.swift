@@ -30,6 +30,15 @@ final class TailIndex: @unchecked Sendable {
         self.blockShift = Int64(blockShift)
     }
 
+    /// Forgets everything held. A write transaction reads its own entries before they are
+    /// committed (detection, inside an append): when it rolls back, wholly or to a savepoint,
+    /// those sequence numbers will be given to other entries, so what was read of them goes.
+    func reset() {
+        lock.lock()
+        defer { lock.unlock() }
+        (base, covered, lists, times, counters) = (0, 0, [:], [:], [:])
+    }
+
     /// The entries `after + 1 ... last` filed under one of `keys`, in order. `after` is the
     /// end of what has postings in the caller's snapshot, `last` its head.
     func seqs(_ db: Database, kind: Postings.Kind, keys: [String], after: Int64, last: Int64) throws -> [Int64] {

@@ -1,11 +1,12 @@
 import AuditChain
 import AuditCore
-import AuditSQLite
 import AuditStorage
 import AuditTestSupport
 import Foundation
 import GRDB
 import Testing
+
+@testable import AuditSQLite
 
 func entry(_ index: Int, patient: String = "PAT-1", kind: RecordKind = "tool_call") -> EncodedEntry {
     EncodedEntry(
@@ -133,6 +134,60 @@ struct StoreBehaviourTests {
         let report = try stores[0].verify()
         #expect(report.isIntact)
         #expect(report.entriesChecked == 200)
+    }
+
+    /// The block still filling is indexed in memory by each store that reads it: a store sees
+    /// what another (another process) appended since its last lookup, before and after the
+    /// block gets its postings, and an older snapshot is answered from the log.
+    @Test func eachStoreFindsWhatAnotherAppendedInTheBlockStillFilling() throws {
+        let folder = temporaryFolder()
+        let path = folder.appendingPathComponent("audit.sqlite").path
+        let writer = try SQLiteStore.create(at: path, postingBlockShift: 4)
+        let reader = try SQLiteStore.open(at: path)
+        var expected: [Int64] = []
+        var expectedUser: [Int64] = []
+        for round in 0..<6 {
+            let batch = (0..<7).map { entry(round * 7 + $0, patient: $0 % 2 == 0 ? "PAT-E" : "PAT-O") }
+            let receipt = try writer.appendNow(batch)
+            expected += zip(batch, receipt.entries).filter { $0.0.patientID == "PAT-E" }.map(\.1.seq)
+            expectedUser += zip(batch, receipt.entries).filter { $0.0.userID == "usr-1" }.map(\.1.seq)
+            #expect(try reader.entries(.patient("PAT-E")).map(\.seq) == expected, "round \(round)")
+            #expect(try reader.entries(.user("usr-1")).map(\.seq) == expectedUser, "round \(round)")
+        }
+        #expect(try reader.pool.read { try Postings.compactedThrough($0) } == 32)
+        // A lookup up to an earlier head, after the reader's tail index moved past it.
+        let early = try reader.pool.read { db in try Postings.seqs(db, tail: reader.tail, kind: .patient, keys: ["PAT-E"], last: 20) }
+        #expect(early == expected.filter { $0 <= 20 })
+    }
+
+    /// An observer that reads the log inside every append (as detection does), so the store's
+    /// tail index reads entries that are not committed yet, then fails a batch about PAT-GONE.
+    final class ReadingObserver: AppendObserver {
+        struct Refused: Error {}
+
+        func entriesAppended(_ entries: [StoredEntry], reader: any LogReader) throws -> [EncodedEntry] {
+            guard let last = entries.last, let time = Timestamp(rfc3339: "2027-01-01T00:00:00Z") else { return [] }
+            let found = try reader.entries(patient: "PAT-GONE", eventAfter: .minimum, through: time, before: last.seq + 1, recorded: nil)
+            if !found.isEmpty { throw Refused() }
+            return []
+        }
+        func appendRolledBack() {}
+    }
+
+    /// A batch rolled back after the tail index read its entries inside the transaction: their
+    /// sequence numbers go to other entries, and no lookup may find the rolled-back ones there.
+    @Test func aRolledBackAppendLeavesNothingInTheTailIndex() async throws {
+        let folder = temporaryFolder()
+        let store = try SQLiteStore.create(at: folder.appendingPathComponent("audit.sqlite").path, observer: ReadingObserver())
+        _ = try store.appendNow([entry(0)])
+        #expect(throws: (any Error).self) { try store.appendNow([entry(1, patient: "PAT-GONE"), entry(2, patient: "PAT-GONE")]) }
+        // Grouped: one batch fails in its savepoint, another commits in the same transaction.
+        async let failing = try? store.append([entry(4, patient: "PAT-GONE")])
+        async let passing = try? store.append([entry(5), entry(6)])
+        _ = await (failing, passing)
+        _ = try store.appendNow([entry(7), entry(8)])
+        #expect(try store.entries(.patient("PAT-GONE")).isEmpty)
+        #expect(try store.entries(.patient("PAT-1")).map(\.seq) == Array(1...(try store.head()?.seq ?? 0)))
     }
 
     @Test func queriesIndexEveryPatientTheyNamed() throws {
