@@ -47,7 +47,9 @@ enum Postings {
         /// The body's pseudonyms and duration: tool calls and agent requests only.
         var scan: BodyScan?
 
-        init(_ entry: StoredEntry) {
+        /// The keys of `entry`; without `scanningBody`, the pseudonyms in its body are left out
+        /// (and ``scan`` is `nil`): reading the body costs more than everything else.
+        init(_ entry: StoredEntry, scanningBody: Bool = true) {
             let content = entry.content
             if let patient = content.patientID { keys.append((.patient, patient)) }
             // A query concerns every patient its result named.
@@ -59,7 +61,7 @@ enum Postings {
             if let trace = content.traceID { keys.append((.trace, trace)) }
             if let tool = content.toolName { keys.append((.tool, tool)) }
             if content.outcome == .failure { keys.append((.failure, Postings.failureKey)) }
-            guard content.kind == .toolCall || content.kind == .agentRequest else { return }
+            guard scanningBody, content.kind == .toolCall || content.kind == .agentRequest else { return }
             let scan = BodyScan(content.body)
             for token in Set(scan.tokens) { keys.append((.token, token)) }
             self.scan = scan

@@ -1,4 +1,5 @@
 import AuditChain
+import AuditCore
 import AuditStorage
 import Foundation
 import GRDB
@@ -6,14 +7,15 @@ import GRDB
 extension SQLiteStore {
     /// Writes the postings of every complete block that has none yet, one block at a time.
     ///
-    /// A block's 65,536 entries are read and their postings collected in a read transaction,
+    /// A block's 4,096 entries are read and their postings collected in a read transaction,
     /// beside the appends (WAL readers do not block the writer); only the inserts of the
     /// postings take the write lock. Appends that arrive meanwhile wait for those inserts at
     /// most, instead of for the whole block being read inside an append's transaction, which
     /// took about a second. If another connection wrote the block first, it is not written
     /// again. A failure leaves the block to the next call or the next opening of the log:
-    /// postings are derived from the entries, and until a block has them, lookups read it
-    /// through the bucketed indexes.
+    /// postings are derived from the entries, and until a block has them, lookups find its
+    /// entries through the ``TailIndex``. When several blocks are pending (a file appended in
+    /// one transaction), they are collected on every core at once and written in order.
     func compactPostingsNow() {
         do {
             try compactPendingBlocks()
@@ -35,40 +37,61 @@ extension SQLiteStore {
 
     private func compactPendingBlocks() throws {
         while true {
-            let collected: (through: Int64, size: Int64, block: Postings.Block)? = try pool.read { db in
+            let pending: (through: Int64, shift: Int64, count: Int64)? = try pool.read { db in
                 let shift = Int64(try Postings.blockShift(db))
-                let size = Int64(1) << shift
                 let through = try Postings.compactedThrough(db)
-                guard let head = try Self.head(db)?.seq, through + size <= head else { return nil }
-                return (through, size, try Postings.collect(db, block: through >> shift, from: through + 1, through: through + size))
+                guard let head = try Self.head(db)?.seq, through + (1 << shift) <= head else { return nil }
+                return (through, shift, min((head - through) >> shift, Int64(2 * Processors.active)))
             }
-            guard let collected else { return }
-            // Outside the write lock: sorting and encoding the rows; then inserts in chunks of
-            // `postingsPerTransaction` rows, each its own short transaction, so that appends queued
-            // behind one wait milliseconds. The counters (which add up, so must be written
-            // once) and the mark that the block is done go with the last chunk.
-            let rows = collected.block.rows()
-            var start = 0
-            var done = false
-            while !done {
-                let end = min(rows.count, start + Self.postingsPerTransaction)
-                let last = end == rows.count
-                let written = try writeBeside { db -> Bool in
-                    guard try Postings.compactedThrough(db) == collected.through else { return false }
-                    try Postings.insert(db, block: collected.block.number, rows[start..<end])
-                    if last {
-                        var counters = collected.block.counters
-                        try counters.flush(db)
-                        try collected.block.writeTimes(db)
-                        try Postings.setCompactedThrough(db, collected.through + collected.size)
+            guard let pending else { return }
+            let size = Int64(1) << pending.shift
+            // Collected (read, decoded, sorted) in parallel, each in a read transaction of its own.
+            let collected = Slots<(block: Postings.Block, rows: [Postings.Posting])>(count: Int(pending.count))
+            let failures = Slots<String>(count: Int(pending.count))
+            DispatchQueue.concurrentPerform(iterations: Int(pending.count)) { index in
+                let low = pending.through + Int64(index) * size
+                do {
+                    let block = try pool.read { db in
+                        try Postings.collect(db, block: low >> pending.shift, from: low + 1, through: low + size)
                     }
-                    return true
+                    collected.set(index, (block, block.rows()))
+                } catch {
+                    failures.set(index, Self.reason(error))
                 }
-                // Another connection wrote the block meanwhile.
-                if !written { return }
-                start = end
-                done = last
             }
+            for (index, item) in collected.values.enumerated() {
+                guard let item else {
+                    throw StoreError(code: .appendFailed, message: failures.values[index] ?? "compaction did not run")
+                }
+                let through = pending.through + Int64(index) * size
+                guard try write(item.block, rows: item.rows, after: through, size: size) else { return }
+            }
+        }
+    }
+
+    /// Inserts one collected block's rows in chunks of `postingsPerTransaction`, each its own
+    /// short transaction, so that appends queued behind one wait milliseconds. The counters
+    /// (which add up, so must be written once), the block's times and the mark that the block
+    /// is done go with the last chunk. `false` when another connection wrote the block meanwhile.
+    private func write(_ block: Postings.Block, rows: [Postings.Posting], after through: Int64, size: Int64) throws -> Bool {
+        var start = 0
+        while true {
+            let end = min(rows.count, start + Self.postingsPerTransaction)
+            let last = end == rows.count
+            let written = try writeBeside { db -> Bool in
+                guard try Postings.compactedThrough(db) == through else { return false }
+                try Postings.insert(db, block: block.number, rows[start..<end])
+                if last {
+                    var counters = block.counters
+                    try counters.flush(db)
+                    try block.writeTimes(db)
+                    try Postings.setCompactedThrough(db, through + size)
+                }
+                return true
+            }
+            if !written { return false }
+            if last { return true }
+            start = end
         }
     }
 

@@ -17,8 +17,12 @@ final class TailIndex: @unchecked Sendable {
     private let lock = NSLock()
     /// Entries up to `base` are not held (they have postings).
     private var base: Int64 = 0
-    /// Entries `base + 1 ... covered` are held.
+    /// Entries `base + 1 ... covered` are held, under every key but the pseudonyms in their bodies.
     private var covered: Int64 = 0
+    /// Entries `base + 1 ... scanned` also have their bodies read: their pseudonyms and their
+    /// tool counters are held (pseudonym searches and tool statistics ask for them, which
+    /// detection, reading the log inside every append, does not).
+    private var scanned: Int64 = 0
     private var lists: [Postings.Kind: [String: [Int64]]] = [:]
     /// Each held entry's event time, in milliseconds since the epoch.
     private var times: [Int64: Int64] = [:]
@@ -36,7 +40,7 @@ final class TailIndex: @unchecked Sendable {
     func reset() {
         lock.lock()
         defer { lock.unlock() }
-        (base, covered, lists, times, counters) = (0, 0, [:], [:], [:])
+        (base, covered, scanned, lists, times, counters) = (0, 0, 0, [:], [:], [:])
     }
 
     /// The entries `after + 1 ... last` filed under one of `keys`, in order. `after` is the
@@ -52,7 +56,7 @@ final class TailIndex: @unchecked Sendable {
         defer { lock.unlock() }
         // A snapshot older than what the index has already let go of: read its range directly.
         if after < base { return try Self.scan(db, kind: kind, keys: keys, after: after, last: last) }
-        try catchUp(db, after: after, through: last)
+        try catchUp(db, after: after, through: last, bodies: kind == .token)
         var result: [Int64] = []
         for key in keys {
             for seq in lists[kind]?[key] ?? [] where seq > after && seq <= last { result.append(seq) }
@@ -78,13 +82,14 @@ final class TailIndex: @unchecked Sendable {
             }
             return [counters]
         }
-        try catchUp(db, after: after, through: last)
+        try catchUp(db, after: after, through: last, bodies: true)
         // Blocks are whole: entries past the caller's head are counted only if it is the newest reader.
         return counters.keys.sorted().compactMap { counters[$0] }
     }
 
-    /// Drops what has postings in this snapshot, and reads the entries up to `through`.
-    private func catchUp(_ db: Database, after: Int64, through: Int64) throws {
+    /// Drops what has postings in this snapshot, and reads the entries up to `through` (with
+    /// `bodies`, their bodies too).
+    private func catchUp(_ db: Database, after: Int64, through: Int64, bodies: Bool) throws {
         if after > base {
             if after >= covered {
                 lists = [:]
@@ -101,17 +106,27 @@ final class TailIndex: @unchecked Sendable {
                 counters = counters.filter { ($0.key + 1) << blockShift > after }
                 times = times.filter { $0.key > after }
             }
+            scanned = max(scanned, after)
             base = after
         }
-        guard covered < through else { return }
-        try SQLiteStore.forEachEntry(db, from: covered + 1, through: through) { entry in
-            let keys = Postings.EntryKeys(entry)
-            for (kind, key) in keys.keys { lists[kind, default: [:]][key, default: []].append(entry.seq) }
-            times[entry.seq] = Self.eventTime(entry)
-            // Block b holds the entries (b << shift) + 1 ... (b + 1) << shift, as in the posting lists.
-            keys.count(entry, into: &counters[(entry.seq - 1) >> blockShift, default: ToolDayCounters()])
+        if covered < through {
+            try SQLiteStore.forEachEntry(db, from: covered + 1, through: through) { entry in
+                for (kind, key) in Postings.EntryKeys(entry, scanningBody: false).keys {
+                    lists[kind, default: [:]][key, default: []].append(entry.seq)
+                }
+                times[entry.seq] = Self.eventTime(entry)
+            }
+            covered = through
         }
-        covered = through
+        if bodies, scanned < through {
+            try SQLiteStore.forEachEntry(db, from: scanned + 1, through: through) { entry in
+                let keys = Postings.EntryKeys(entry)
+                for (kind, key) in keys.keys where kind == .token { lists[kind, default: [:]][key, default: []].append(entry.seq) }
+                // Block b holds the entries (b << shift) + 1 ... (b + 1) << shift, as in the posting lists.
+                keys.count(entry, into: &counters[(entry.seq - 1) >> blockShift, default: ToolDayCounters()])
+            }
+            scanned = through
+        }
     }
 
     /// The entries `after + 1 ... last` filed under one of `keys`, read from the log.
