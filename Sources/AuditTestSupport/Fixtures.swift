@@ -11,11 +11,24 @@ public enum FixturePath {
     public static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
 }
 
-/// A fresh temporary folder for one test's files.
+/// A fresh temporary folder for one test's files, inside this test process's own folder,
+/// which is removed when the process exits (set `CARETRAIL_KEEP_TEST_FILES=1` to keep it).
 public func temporaryFolder() -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("caretrail-tests-\(UUID().uuidString)")
+    let url = TestFiles.root.appendingPathComponent(UUID().uuidString)
     try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
+}
+
+/// The folder that holds every temporary folder of this test process.
+enum TestFiles {
+    static let root: URL = {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("caretrail-tests-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        if ProcessInfo.processInfo.environment["CARETRAIL_KEEP_TEST_FILES"] == nil {
+            atexit { try? FileManager.default.removeItem(at: TestFiles.root) }
+        }
+        return url
+    }()
 }
 
 /// The first `count` lines of the sample workload, as a file of their own in `folder`.
