@@ -143,6 +143,7 @@ let package = Package(
                 "AuditTestSupport",
                 "AuditSQLite", "AuditStorage", "AuditStorageContract", "AuditChain", "AuditCore", "AuditKeys", "CareTrail",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
         ),

@@ -79,13 +79,13 @@ public enum CanonicalEntry {
     }
 
     /// A hash written as a JSON string of 64 hex digits, read without making a string.
-    static func hash(quoted value: UnsafeBufferPointer<UInt8>) -> ChainHash? {
+    public static func hash(quoted value: UnsafeBufferPointer<UInt8>) -> ChainHash? {
         guard value.count == 66, value[0] == 0x22, value[65] == 0x22 else { return nil }
         return ChainHash(hexBytes: UnsafeBufferPointer(rebasing: value[1..<65]))
     }
 
     /// A JSON string value's text, or `nil` for `null` and anything that is not a string.
-    static func string(_ value: UnsafeBufferPointer<UInt8>) -> String? {
+    public static func string(_ value: UnsafeBufferPointer<UInt8>) -> String? {
         guard value.count >= 2, value[0] == 0x22, value[value.count - 1] == 0x22 else { return nil }
         // Without a backslash the text is the bytes between the quotes.
         if !value.contains(0x5C) {

@@ -40,23 +40,35 @@ enum PatientPostingCheck {
         }
 
         mutating func add(_ entry: StoredEntry) {
-            var patients: Set<String> = []
-            if let patient = entry.content.patientID { patients.insert(patient) }
+            var patients: [String] = []
+            if let patient = entry.content.patientID { patients.append(patient) }
             // A query's patients: those its result named.
-            if entry.content.action == .execute { patients.formUnion(entry.content.patientIDList) }
+            if entry.content.action == .execute {
+                for patient in entry.content.patientIDList where !patients.contains(patient) { patients.append(patient) }
+            }
             guard !patients.isEmpty else { return }
             record.removeAll(keepingCapacity: true)
             AccessRecord.append(AccessRecord.row(entry), to: &record)
-            var digest = digests[entry.seq >> blockShift] ?? MultisetDigest()
+            add(seq: entry.seq, patients: patients, record: record)
+        }
+
+        /// Adds the items of an entry read as a ``CanonicalRecord``.
+        mutating func add(_ read: CanonicalRecord, seq: Int64) {
+            guard !read.patients.isEmpty else { return }
+            add(seq: seq, patients: read.patients, record: read.record)
+        }
+
+        private mutating func add(seq: Int64, patients: [String], record: [UInt8]) {
+            var digest = digests[seq >> blockShift] ?? MultisetDigest()
             record.withUnsafeBytes { recordBytes in
                 for var patient in patients {
                     patient.withUTF8 { name in
                         PatientPostingCheck.add(
-                            patient: UnsafeRawBufferPointer(name), seq: entry.seq, record: recordBytes, to: &digest, buffer: &buffer)
+                            patient: UnsafeRawBufferPointer(name), seq: seq, record: recordBytes, to: &digest, buffer: &buffer)
                     }
                 }
             }
-            digests[entry.seq >> blockShift] = digest
+            digests[seq >> blockShift] = digest
         }
     }
 

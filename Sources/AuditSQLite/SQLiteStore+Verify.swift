@@ -172,6 +172,7 @@ extension SQLiteStore {
         let columns = StatementColumns(statement: statement)
         let missing = ChainHash(unchecked: [])
         var expected = PatientPostingCheck.Expected(blockShift: Int64(postingBlockShift))
+        var record = CanonicalRecord()
         while try StatementColumns.step(statement, db) {
             let seq = columns.int64(0)
             let stored = columns.hash(2)
@@ -181,9 +182,9 @@ extension SQLiteStore {
                 let prev: ChainHash?
                 if seq <= derivedThrough {
                     // One pass over the bytes gives the link and what the patients' postings must hold.
-                    let (entry, inBytes) = CanonicalEntry.decodeLinked(bytes, seq: seq, entryHash: stored)
-                    expected.add(entry)
-                    (linkedSeq, prev) = (inBytes, entry.prevHash)
+                    record.read(bytes)
+                    expected.add(record, seq: seq)
+                    (linkedSeq, prev) = (record.seq, record.prevHash)
                 } else {
                     (linkedSeq, prev) = CanonicalEntry.link(bytes)
                 }
