@@ -9,8 +9,9 @@ import GRDB
 /// A thread for the store's derived work (posting compaction) that runs at a lower scheduling
 /// priority than the threads answering requests.
 ///
-/// Compacting a block reads its 65,536 entries and sorts their postings: about a second of
-/// one core. At the same priority it took that core from the request handlers, and the
+/// Compacting a block of 65,536 entries (the size blocks had then) took about a second of one
+/// core to read them and sort their postings. At the same priority it took that core from the
+/// request handlers, and the
 /// server's p99 latency at 5,000 requests/s doubled while it ran. At nice 10 it gets what the
 /// handlers leave. Its writes must not run at that priority, though: appends queue behind a
 /// write, so a write starved of CPU would stall them. They go to the writer's own queue

@@ -216,7 +216,7 @@ struct ToolStatsCommand: ParsableCommand {
         commandName: "tool-stats",
         abstract: "Per tool: calls, success rate, mean and p95 duration, unique users.",
         discussion:
-            "Computed from per-tool, per-day counters kept by every append (no scan of the log). p95 comes from a histogram of buckets about 2% wide."
+            "Computed from per-tool, per-day counters written with each block of postings, and for the block still filling from its index in memory (no scan of the log). p95 comes from a histogram of buckets about 2% wide."
     )
     @OptionGroup var store: StoreOptions
     @Argument(help: "Only this tool.") var tool: String?

@@ -82,7 +82,7 @@ enum ReportsBench {
                 patients.count, percentile(reportTimes, 0.5) * 1000, percentile(reportTimes, 0.95) * 1000,
                 (reportTimes.max() ?? 0) * 1000, Double(accesses) / Double(max(1, patients.count)),
                 Double(bytes) / Double(max(1, patients.count)) / 1024))
-        // Where a report's time goes: the lookup alone (posting lists and buckets), the rows and
+        // Where a report's time goes: the lookup alone (posting lists and the tail index), the rows and
         // the report built (no verification), and the JSON rendering.
         var lookupTimes: [Double] = []
         var buildTimes: [Double] = []
