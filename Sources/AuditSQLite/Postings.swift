@@ -370,6 +370,18 @@ enum Postings {
             """
     }
 
+    /// The postings of `keys` keys in one span. Arguments: the kind, the span, then the keys.
+    static func spanSQL(keys: Int) -> String {
+        let list = (0..<max(1, keys)).map { _ in "?" }.joined(separator: ", ")
+        return "SELECT p.seqs, p.records FROM posting_span AS p WHERE p.kind = ?1 AND p.span = ?2 AND p.key IN (\(list))"
+    }
+
+    /// The postings of `keys` keys in one block. Arguments: the block, the kind, then the keys.
+    static func blockSQL(keys: Int) -> String {
+        let list = (0..<max(1, keys)).map { _ in "?" }.joined(separator: ", ")
+        return "SELECT p.seqs, p.records FROM posting AS p WHERE p.block = ?1 AND p.kind = ?2 AND p.key IN (\(list))"
+    }
+
     /// The postings of `keys` keys in the spans before a given one, in span order: one range
     /// of `posting_span` per key (`kind` and `key` lead its primary key). Arguments: the kind,
     /// the end span (exclusive), then the keys.
@@ -430,8 +442,11 @@ enum Postings {
     /// (the tiers hold disjoint ranges; a block's rows and the tail's are sorted and
     /// unique); for several, key by key. A report streams a patient's rows this way instead of
     /// collecting them first.
+    ///
+    /// With `blocks`, only those complete blocks (and the spans that hold them) are read, with
+    /// the tail: a question about a window of time skips the rest of the log unread.
     static func visit(
-        _ db: Database, tail: TailIndex, kind: Kind, keys: [String], last: Int64, rows: Bool,
+        _ db: Database, tail: TailIndex, kind: Kind, keys: [String], last: Int64, rows: Bool, blocks only: Set<Int64>? = nil,
         _ body: (Int64, Posted) throws -> Void
     ) throws {
         guard !keys.isEmpty, last > 0 else { return }
@@ -474,7 +489,17 @@ enum Postings {
             for (offset, key) in keys.enumerated() { bindText(statement, index + Int32(offset), key) }
         }
         // Spans: every entry up to `spanned`, a few seeks per key.
-        if spanned > 0 {
+        if spanned > 0, let only {
+            let statement = try db.cachedStatement(sql: spanSQL(keys: keys.count)).sqliteStatement
+            defer { sqlite3_reset(statement) }
+            for span in Set(only.map { $0 / spanBlocks }).sorted() where span < (spanned >> shift) / spanBlocks {
+                sqlite3_reset(statement)
+                sqlite3_bind_int64(statement, 1, kind.rawValue)
+                sqlite3_bind_int64(statement, 2, span)
+                bind(statement, from: 3)
+                try read(statement)
+            }
+        } else if spanned > 0 {
             let statement = try db.cachedStatement(sql: spansSQL(keys: keys.count)).sqliteStatement
             defer { sqlite3_reset(statement) }
             sqlite3_bind_int64(statement, 1, kind.rawValue)
@@ -486,7 +511,17 @@ enum Postings {
             // Blocks answer whole blocks only: up to `last`'s block boundary when `last` is earlier
             // than what has postings (a report at an earlier head); the tail index answers the rest.
             let through = max(spanned, (min(try compactedThrough(db), last) >> shift) << shift)
-            if through > spanned {
+            if through > spanned, let only {
+                let statement = try db.cachedStatement(sql: blockSQL(keys: keys.count)).sqliteStatement
+                defer { sqlite3_reset(statement) }
+                for block in only.sorted() where block >= spanned >> shift && block < through >> shift {
+                    sqlite3_reset(statement)
+                    sqlite3_bind_int64(statement, 1, block)
+                    sqlite3_bind_int64(statement, 2, kind.rawValue)
+                    bind(statement, from: 3)
+                    try read(statement)
+                }
+            } else if through > spanned {
                 // One statement seeks every complete block after the spans, in block order.
                 let statement = try db.cachedStatement(sql: blocksSQL(keys: keys.count)).sqliteStatement
                 defer { sqlite3_reset(statement) }

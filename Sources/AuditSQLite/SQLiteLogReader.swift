@@ -61,7 +61,7 @@ struct SQLiteLogReader: LogReader {
         let compacted = try Postings.compactedThrough(db)
         let overlapping = try Postings.blocks(db, eventAfter: low, through: high)
         var found: [StoredEntry] = []
-        try Postings.visit(db, tail: tail, kind: kind, keys: [key], last: seq - 1, rows: true) { foundSeq, posted in
+        try Postings.visit(db, tail: tail, kind: kind, keys: [key], last: seq - 1, rows: true, blocks: overlapping) { foundSeq, posted in
             switch posted {
             case .access(let row): if row.time <= low || row.time > high { return }
             case .time(let time): if time <= lowMS || time > highMS { return }

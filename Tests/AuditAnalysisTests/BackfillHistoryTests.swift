@@ -12,11 +12,15 @@ import Testing
 /// rest from the log: the alerts are the same whatever the memory holds.
 @Suite("Backfilled history, from memory and from the log")
 struct BackfillHistoryTests {
-    @Test func lateRecordsRaiseTheSameAlertsWhateverTheMemoryHolds() async throws {
+    /// Blocks of 4,096 (the whole log in the tail index) and blocks of 16 merged two by two
+    /// into spans, so that windows of history are read through spans, blocks and the tail.
+    @Test(arguments: [(12, 4), (4, 1)])
+    func lateRecordsRaiseTheSameAlertsWhateverTheMemoryHolds(blockShift: Int, spanShift: Int) async throws {
         let folder = temporaryFolder()
         let database = folder.appendingPathComponent("audit.sqlite").path
         let clock = TestClock("2026-06-01T12:00:00Z")
-        let log = try AuditLog.create(database: database, clock: clock.read)
+        let log = try AuditLog.create(
+            database: database, clock: clock.read, postingBlockShift: blockShift, postingSpanShift: spanShift)
         let now = clock.read().millisecondsSinceEpoch
         // Live traffic first, then a backfill of two days ago in batches, then more live traffic
         // and a second backfill whose windows reach back into the first one.
