@@ -73,7 +73,7 @@ enum PatientPostingCheck {
     }
 
     /// The items the stored patient postings hold for entries up to `through`, summed per
-    /// block: spans, then the blocks not yet in a span.
+    /// block: epochs, then spans, then the blocks not yet in a span.
     static func stored(_ db: Database, through: Int64, blockShift: Int64) throws -> [Int64: MultisetDigest] {
         let spanned = try Postings.spannedThrough(db)
         let spanBlocks = Int64(1) << Int64(try Postings.spanShift(db))
@@ -108,8 +108,12 @@ enum PatientPostingCheck {
             withExtendedLifetime(prepared) {}
         }
         let patient = Postings.Kind.patient.rawValue
+        let epochBlocks = spanBlocks << Int64(try Postings.epochShift(db))
+        let epochCount = (min(try Postings.epochsThrough(db), spanned) >> blockShift) / epochBlocks
+        try read("SELECT key, seqs, records FROM posting_epoch WHERE kind = ?1 AND epoch < ?2", [patient, epochCount])
         try read(
-            "SELECT key, seqs, records FROM posting_span WHERE kind = ?1 AND span < ?2", [patient, (spanned >> blockShift) / spanBlocks])
+            "SELECT key, seqs, records FROM posting_span WHERE kind = ?1 AND span >= ?2 AND span < ?3",
+            [patient, epochCount * (epochBlocks / spanBlocks), (spanned >> blockShift) / spanBlocks])
         try read(
             "SELECT key, seqs, records FROM posting WHERE kind = ?1 AND block >= ?2 AND block < ?3",
             [patient, spanned >> blockShift, compacted >> blockShift]

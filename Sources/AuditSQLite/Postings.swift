@@ -109,6 +109,21 @@ enum Postings {
         Int(try metaNumber(db, "posting_span_shift", fallback: 4))
     }
 
+    /// Spans per epoch, as 2^shift (meta `posting_epoch_shift`, fixed when the log was created).
+    static func epochShift(_ db: Database) throws -> Int {
+        Int(try metaNumber(db, "posting_epoch_shift", fallback: 4))
+    }
+
+    /// The last sequence number whose epoch has postings in `posting_epoch` (0 for none). The
+    /// postings of the spans before it are no longer in `posting_span`.
+    static func epochsThrough(_ db: Database) throws -> Int64 {
+        try metaNumber(db, "epochs_through", fallback: 0)
+    }
+
+    static func setEpochsThrough(_ db: Database, _ through: Int64) throws {
+        try setMetaNumber(db, "epochs_through", through)
+    }
+
     /// The last sequence number whose span has postings in `posting_span` (0 for none). The
     /// postings of the blocks before it are no longer in `posting`.
     static func spannedThrough(_ db: Database) throws -> Int64 {
@@ -298,6 +313,55 @@ enum Postings {
             db, sql: "INSERT OR REPLACE INTO posting (block, kind, key, seqs, records) VALUES (?1, ?2, ?3, ?4, ?5)", number: block, rows)
     }
 
+    /// Inserts posting rows of one epoch, in the same way as ``insert(_:block:_:)``.
+    static func insert(_ db: Database, epoch: Int64, _ rows: ArraySlice<Posting>) throws {
+        try insert(
+            db, sql: "INSERT OR REPLACE INTO posting_epoch (epoch, kind, key, seqs, records) VALUES (?1, ?2, ?3, ?4, ?5)", number: epoch,
+            rows)
+    }
+
+    /// The next `limit` keys (after `after`) of the spans `spans`, each with its spans' rows
+    /// joined in span order, read in one pass over `posting_span` in key order.
+    static func mergedSpanRows(
+        _ db: Database, spans: Range<Int64>, after: (kind: Int64, key: String)?, limit: Int
+    ) throws -> (rows: [Posting], more: Bool) {
+        let sql =
+            after == nil
+            ? "SELECT kind, key, seqs, records FROM posting_span WHERE span >= ?1 AND span < ?2 ORDER BY kind, key, span"
+            : "SELECT kind, key, seqs, records FROM posting_span WHERE span >= ?1 AND span < ?2 AND (kind, key) > (?3, ?4) ORDER BY kind, key, span"
+        let prepared = try db.makeStatement(sql: sql)
+        let statement = prepared.sqliteStatement
+        defer { withExtendedLifetime(prepared) {} }
+        sqlite3_bind_int64(statement, 1, spans.lowerBound)
+        sqlite3_bind_int64(statement, 2, spans.upperBound)
+        if let after {
+            sqlite3_bind_int64(statement, 3, after.kind)
+            bindText(statement, 4, after.key)
+        }
+        let columns = StatementColumns(statement: statement)
+        var rows: [Posting] = []
+        var current: Posting?
+        while try StatementColumns.step(statement, db) {
+            guard let kind = Kind(rawValue: columns.int64(0)) else { continue }
+            let key = columns.string(1)
+            let seqs = columns.withBytes(2) { $0.map { Data(buffer: $0) } ?? Data() }
+            let records = columns.withBytes(3) { $0.map { Data(buffer: $0) } }
+            if var group = current, group.kind == kind, group.key.utf8.elementsEqual(key.utf8) {
+                group.seqs.append(seqs)
+                if let records { group.records?.append(records) } else { group.records = nil }
+                current = group
+                continue
+            }
+            if let group = current {
+                rows.append(group)
+                if rows.count == limit { return (rows, true) }
+            }
+            current = Posting(kind: kind, key: key, seqs: seqs, records: records)
+        }
+        if let group = current { rows.append(group) }
+        return (rows, false)
+    }
+
     /// Inserts posting rows of one span, in the same way as ``insert(_:block:_:)``.
     static func insert(_ db: Database, span: Int64, _ rows: ArraySlice<Posting>) throws {
         try insert(
@@ -370,6 +434,21 @@ enum Postings {
             """
     }
 
+    /// The postings of `keys` keys in the epochs before a given one, in epoch order. Arguments:
+    /// the kind, the end epoch (exclusive), then the keys.
+    static func epochsSQL(keys: Int) -> String {
+        let list = (0..<max(1, keys)).map { _ in "?" }.joined(separator: ", ")
+        return """
+            SELECT p.seqs, p.records FROM posting_epoch AS p WHERE p.kind = ?1 AND p.epoch < ?2 AND p.key IN (\(list)) ORDER BY p.epoch
+            """
+    }
+
+    /// The postings of `keys` keys in one epoch. Arguments: the kind, the epoch, then the keys.
+    static func epochSQL(keys: Int) -> String {
+        let list = (0..<max(1, keys)).map { _ in "?" }.joined(separator: ", ")
+        return "SELECT p.seqs, p.records FROM posting_epoch AS p WHERE p.kind = ?1 AND p.epoch = ?2 AND p.key IN (\(list))"
+    }
+
     /// The postings of `keys` keys in one span. Arguments: the kind, the span, then the keys.
     static func spanSQL(keys: Int) -> String {
         let list = (0..<max(1, keys)).map { _ in "?" }.joined(separator: ", ")
@@ -382,13 +461,14 @@ enum Postings {
         return "SELECT p.seqs, p.records FROM posting AS p WHERE p.block = ?1 AND p.kind = ?2 AND p.key IN (\(list))"
     }
 
-    /// The postings of `keys` keys in the spans before a given one, in span order: one range
-    /// of `posting_span` per key (`kind` and `key` lead its primary key). Arguments: the kind,
-    /// the end span (exclusive), then the keys.
+    /// The postings of `keys` keys in a range of spans, in span order: one range of
+    /// `posting_span` per key (`kind` and `key` lead its primary key). Arguments: the kind, the
+    /// first span, the end span (exclusive), then the keys.
     static func spansSQL(keys: Int) -> String {
         let list = (0..<max(1, keys)).map { _ in "?" }.joined(separator: ", ")
         return """
-            SELECT p.seqs, p.records FROM posting_span AS p WHERE p.kind = ?1 AND p.span < ?2 AND p.key IN (\(list)) ORDER BY p.span
+            SELECT p.seqs, p.records FROM posting_span AS p WHERE p.kind = ?1 AND p.span >= ?2 AND p.span < ?3 AND p.key IN (\(list))
+            ORDER BY p.span
             """
     }
 
@@ -488,23 +568,48 @@ enum Postings {
         func bind(_ statement: SQLiteStatement, from index: Int32) {
             for (offset, key) in keys.enumerated() { bindText(statement, index + Int32(offset), key) }
         }
-        // Spans: every entry up to `spanned`, a few seeks per key.
-        if spanned > 0, let only {
+        // Epochs: every entry up to `epoched`, one range of rows per key.
+        let epoched = min(try epochsThrough(db), spanned)
+        let epochBlocks = spanBlocks << Int64(try epochShift(db))
+        let epochCount = (epoched >> shift) / epochBlocks
+        if epochCount > 0, let only {
+            let statement = try db.cachedStatement(sql: epochSQL(keys: keys.count)).sqliteStatement
+            defer { sqlite3_reset(statement) }
+            for epoch in Set(only.map { $0 / epochBlocks }).sorted() where epoch < epochCount {
+                sqlite3_reset(statement)
+                sqlite3_bind_int64(statement, 1, kind.rawValue)
+                sqlite3_bind_int64(statement, 2, epoch)
+                bind(statement, from: 3)
+                try read(statement)
+            }
+        } else if epochCount > 0 {
+            let statement = try db.cachedStatement(sql: epochsSQL(keys: keys.count)).sqliteStatement
+            defer { sqlite3_reset(statement) }
+            sqlite3_bind_int64(statement, 1, kind.rawValue)
+            sqlite3_bind_int64(statement, 2, epochCount)
+            bind(statement, from: 3)
+            try read(statement)
+        }
+        // Spans after the epochs: every entry up to `spanned`, one range of rows per key.
+        let firstSpan = epochCount * (epochBlocks / spanBlocks)
+        let endSpan = (spanned >> shift) / spanBlocks
+        if endSpan > firstSpan, let only {
             let statement = try db.cachedStatement(sql: spanSQL(keys: keys.count)).sqliteStatement
             defer { sqlite3_reset(statement) }
-            for span in Set(only.map { $0 / spanBlocks }).sorted() where span < (spanned >> shift) / spanBlocks {
+            for span in Set(only.map { $0 / spanBlocks }).sorted() where span >= firstSpan && span < endSpan {
                 sqlite3_reset(statement)
                 sqlite3_bind_int64(statement, 1, kind.rawValue)
                 sqlite3_bind_int64(statement, 2, span)
                 bind(statement, from: 3)
                 try read(statement)
             }
-        } else if spanned > 0 {
+        } else if endSpan > firstSpan {
             let statement = try db.cachedStatement(sql: spansSQL(keys: keys.count)).sqliteStatement
             defer { sqlite3_reset(statement) }
             sqlite3_bind_int64(statement, 1, kind.rawValue)
-            sqlite3_bind_int64(statement, 2, (spanned >> shift) / spanBlocks)
-            bind(statement, from: 3)
+            sqlite3_bind_int64(statement, 2, firstSpan)
+            sqlite3_bind_int64(statement, 3, endSpan)
+            bind(statement, from: 4)
             try read(statement)
         }
         if last > spanned {

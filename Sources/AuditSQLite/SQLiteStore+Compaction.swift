@@ -143,6 +143,64 @@ extension SQLiteStore {
             }
         }
         try removeSpannedBlocks()
+        try mergePendingEpochs()
+    }
+
+    /// Merges every complete epoch of spans (2^`posting_epoch_shift` of them) into
+    /// `posting_epoch`, the same way spans are merged from blocks, then removes the merged
+    /// spans' rows. A lookup then reads about ten epoch rows per key at ten million entries
+    /// instead of one row per span.
+    private func mergePendingEpochs() throws {
+        while true {
+            let pending: (epoched: Int64, epoch: Int64, firstSpan: Int64, spans: Int64, size: Int64)? = try pool.read { db in
+                let shift = Int64(try Postings.blockShift(db))
+                let spanSize = (Int64(1) << Int64(try Postings.spanShift(db))) << shift
+                let spans = Int64(1) << Int64(try Postings.epochShift(db))
+                let size = spans * spanSize
+                let epoched = try Postings.epochsThrough(db)
+                guard epoched + size <= (try Postings.spannedThrough(db)) else { return nil }
+                return (epoched, epoched / size, epoched / spanSize, spans, size)
+            }
+            guard let pending else { break }
+            var after: (kind: Int64, key: String)?
+            while true {
+                let (rows, more) = try pool.read { db in
+                    try Postings.mergedSpanRows(
+                        db, spans: pending.firstSpan..<(pending.firstSpan + pending.spans), after: after,
+                        limit: Self.spanRowsPerTransaction)
+                }
+                let written = try writeBeside { db -> Bool in
+                    guard try Postings.epochsThrough(db) == pending.epoched else { return false }
+                    try Postings.insert(db, epoch: pending.epoch, rows[...])
+                    if !more { try Postings.setEpochsThrough(db, pending.epoched + pending.size) }
+                    return true
+                }
+                if !written || !more { break }
+                if let last = rows.last { after = (last.kind.rawValue, last.key) }
+            }
+        }
+        try removeEpochedSpans()
+    }
+
+    /// Removes the rows of `posting_span` of spans already merged into epochs.
+    private func removeEpochedSpans() throws {
+        while true {
+            let removed = try writeBeside { db -> Int in
+                let shift = Int64(try Postings.blockShift(db))
+                let spanSize = (Int64(1) << Int64(try Postings.spanShift(db))) << shift
+                let epochedSpans = try Postings.epochsThrough(db) / spanSize
+                guard epochedSpans > 0 else { return 0 }
+                try db.execute(
+                    sql: """
+                        DELETE FROM posting_span WHERE span < ?1 AND (kind, key, span) IN
+                            (SELECT kind, key, span FROM posting_span WHERE span < ?1 LIMIT ?2)
+                        """,
+                    arguments: [epochedSpans, Self.postingsPerTransaction]
+                )
+                return db.changesCount
+            }
+            if removed == 0 { return }
+        }
     }
 
     /// Removes the rows of `posting` of blocks already merged into spans,

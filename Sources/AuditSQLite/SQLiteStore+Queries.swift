@@ -66,15 +66,16 @@ extension SQLiteStore {
     }
 
     /// SQLite's plan for `query`, one line per step: tests use it to prove every question is
-    /// answered through an index rather than a scan of the log: the plans of the span and
-    /// block lookups and of the entry fetch.
+    /// answered through an index rather than a scan of the log: the plans of the epoch, span
+    /// and block lookups and of the entry fetch.
     func queryPlan(_ query: EntryQuery) throws -> [String] {
         try pool.read { db in
             func plan(_ sql: String, _ arguments: StatementArguments) throws -> [String] {
                 try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] ?? "" }
             }
             let kind = Self.posting(query).0.rawValue
-            return try plan(Postings.spansSQL(keys: 1), [kind, 3, "k"]) + plan(Postings.blocksSQL(keys: 1), [0, 3, kind, "k"])
+            return try plan(Postings.epochsSQL(keys: 1), [kind, 3, "k"]) + plan(Postings.spansSQL(keys: 1), [kind, 0, 3, "k"])
+                + plan(Postings.blocksSQL(keys: 1), [0, 3, kind, "k"])
                 + plan("SELECT \(Self.selectColumns) FROM entry WHERE seq = ?", [1])
         }
     }

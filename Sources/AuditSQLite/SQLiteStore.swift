@@ -58,11 +58,12 @@ public final class SQLiteStore: AuditStore {
     /// Creates a new, empty log. Fails if a file is already there.
     ///
     /// `postingBlockShift` sets the size of the blocks whose postings are written when they
-    /// are complete (2^shift entries), and `postingSpanShift` how many blocks
-    /// (2^shift) are merged into a span (see `Postings`); tests use small blocks and spans.
+    /// are complete (2^shift entries), `postingSpanShift` how many blocks (2^shift) are merged
+    /// into a span and `postingEpochShift` how many spans into an epoch (see `Postings`); tests
+    /// use small blocks, spans and epochs.
     public static func create(
         at path: String, clock: @escaping @Sendable () -> Timestamp = SystemClock.now, observer: (any AppendObserver)? = nil,
-        postingBlockShift: Int = 12, postingSpanShift: Int = 4
+        postingBlockShift: Int = 12, postingSpanShift: Int = 4, postingEpochShift: Int = 4
     ) throws(StoreError) -> SQLiteStore {
         if FileManager.default.fileExists(atPath: path) {
             throw StoreError(code: .alreadyExists, message: "a file already exists at \(path)")
@@ -74,10 +75,13 @@ public final class SQLiteStore: AuditStore {
                 try db.execute(
                     sql: """
                         INSERT INTO meta (key, value) VALUES ('format', ?), ('created_at', ?), ('posting_block_shift', ?),
-                            ('posting_span_shift', ?)
+                            ('posting_span_shift', ?), ('posting_epoch_shift', ?)
                             ON CONFLICT (key) DO UPDATE SET value = excluded.value
                         """,
-                    arguments: [Schema.format, clock().description, String(shift), String(max(0, min(postingSpanShift, 10)))]
+                    arguments: [
+                        Schema.format, clock().description, String(shift), String(max(0, min(postingSpanShift, 10))),
+                        String(max(1, min(postingEpochShift, 10))),
+                    ]
                 )
             }
         } catch {

@@ -299,6 +299,23 @@ enum Schema {
                     """
             )
         }
+        migrator.registerMigration("v6: epochs of spans") { db in
+            // Spans of 65,536 entries merged 16 at a time into epochs of about a million, so a
+            // lookup reads about ten epoch rows per key at ten million entries. Derived, like
+            // spans: written by the compaction, the spans merged into an epoch then removed.
+            try db.execute(
+                sql: """
+                    CREATE TABLE posting_epoch (
+                        kind INTEGER NOT NULL,
+                        key TEXT NOT NULL,
+                        epoch INTEGER NOT NULL,
+                        seqs BLOB NOT NULL,
+                        records BLOB,
+                        PRIMARY KEY (kind, key, epoch)
+                    ) STRICT, WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -30,9 +30,10 @@ struct PostingSpanTests {
         return e
     }
 
-    static func store(blockShift: Int, spanShift: Int) throws -> SQLiteStore {
+    static func store(blockShift: Int, spanShift: Int, epochShift: Int = 4) throws -> SQLiteStore {
         let store = try SQLiteStore.create(
-            at: temporaryFolder().appendingPathComponent("audit.sqlite").path, postingBlockShift: blockShift, postingSpanShift: spanShift
+            at: temporaryFolder().appendingPathComponent("audit.sqlite").path, postingBlockShift: blockShift, postingSpanShift: spanShift,
+            postingEpochShift: epochShift
         )
         for start in stride(from: 0, to: entries.count, by: 1000) {
             _ = try store.appendNow(Array(entries[start..<min(entries.count, start + 1000)]))
@@ -85,6 +86,47 @@ struct PostingSpanTests {
             #expect(!expected.isEmpty)
             #expect(try spanned.entries(query).map(\.seq) == expected, "\(query)")
         }
+    }
+
+    /// Blocks of 256 merged two by two into spans, and spans two by two into epochs: 8 epochs,
+    /// their spans' rows removed, and lookups, report rows (at earlier heads too), detection's
+    /// windows of history and verify's check of the postings all the same as without postings.
+    @Test func anEpochReplacesItsSpansRowsAndLookupsAreUnchanged() throws {
+        let epoched = try Self.store(blockShift: 8, spanShift: 1, epochShift: 1)
+        let unindexed = try Self.store(blockShift: 30, spanShift: 1)
+        let (epochs, spansLeft, epochsThrough) = try epoched.pool.read { db in
+            (
+                try Int.fetchOne(db, sql: "SELECT count(DISTINCT epoch) FROM posting_epoch") ?? 0,
+                try Int64.fetchAll(db, sql: "SELECT DISTINCT span FROM posting_span ORDER BY span"),
+                try Postings.epochsThrough(db)
+            )
+        }
+        #expect(epochs == 8 && epochsThrough == 8192)
+        #expect(spansLeft.allSatisfy { $0 >= 16 }, "the merged spans' rows are removed")
+        for query in [EntryQuery.patient("PAT-7"), .user("usr-3"), .conversation("conv-100"), .trace("tr-2001"), .tool("order_lab")] {
+            #expect(try epoched.entries(query).map(\.seq) == (try unindexed.entries(query).map(\.seq)), "\(query)")
+        }
+        for patient in ["PAT-3", "PAT-40"] {
+            #expect(try Self.rows(epoched, patient) == (try Self.rows(unindexed, patient)))
+            for head: Int64 in [1_000, 8_192, 8_700] {
+                #expect(try Self.rows(epoched, patient, through: head) == (try Self.rows(unindexed, patient, through: head)))
+            }
+        }
+        let window = (
+            try #require(Timestamp(rfc3339: Self.entries[5000].timestamp ?? "")),
+            try #require(Timestamp(rfc3339: Self.entries[5100].timestamp ?? ""))
+        )
+        let history = { (store: SQLiteStore) in
+            try store.withLogReader { reader in
+                try reader.entries(user: "usr-3", eventAfter: window.0, through: window.1, before: 9001, recorded: nil).map(\.seq)
+            }
+        }
+        #expect(try history(epoched) == (try history(unindexed)))
+        #expect(try !history(epoched).isEmpty)
+        #expect(try epoched.verify().isIntact)
+        // A patient's accesses removed from one epoch: verify finds it.
+        try epoched.pool.write { db in try db.execute(sql: "DELETE FROM posting_epoch WHERE kind = 1 AND key = 'PAT-3' AND epoch = 2") }
+        #expect(try epoched.verify().problem?.kind == .indexMismatch)
     }
 
     /// Rows from records (spans and blocks) equal rows read from the entries, with date bounds

@@ -69,6 +69,7 @@ struct Attacker {
                 for patient in patients {
                     try db.execute(sql: "DELETE FROM posting WHERE kind = 1 AND key = ?", arguments: [patient])
                     try db.execute(sql: "DELETE FROM posting_span WHERE kind = 1 AND key = ?", arguments: [patient])
+                    try db.execute(sql: "DELETE FROM posting_epoch WHERE kind = 1 AND key = ?", arguments: [patient])
                 }
             }
         case "renumber_from":
@@ -97,8 +98,9 @@ struct Attacker {
             try queue.write { db in
                 try db.execute(
                     sql: """
-                        DELETE FROM posting; DELETE FROM posting_span; DELETE FROM tool_day; DELETE FROM tool_day_duration;
-                        DELETE FROM tool_day_user; DELETE FROM meta WHERE key IN ('postings_through', 'spans_through');
+                        DELETE FROM posting; DELETE FROM posting_span; DELETE FROM posting_epoch; DELETE FROM tool_day;
+                        DELETE FROM tool_day_duration;
+                        DELETE FROM tool_day_user; DELETE FROM meta WHERE key IN ('postings_through', 'spans_through', 'epochs_through');
                         """)
             }
             var prev = ChainHash.genesis
