@@ -53,15 +53,7 @@ enum AccessRecord {
                 data.append(0)
                 return
             }
-            text.withUTF8 { bytes in
-                var length = UInt64(bytes.count) + 1
-                while length >= 0x80 {
-                    data.append(UInt8(truncatingIfNeeded: length) | 0x80)
-                    length >>= 7
-                }
-                data.append(UInt8(length))
-                data.append(contentsOf: bytes)
-            }
+            text.withUTF8 { appendField($0, to: &data) }
         }
         text(row.kind.rawValue)
         guard row.kind == .toolCall else { return }
@@ -79,6 +71,18 @@ enum AccessRecord {
         text(row.breakGlassReason)
         text(row.conversationID)
         text(row.traceID)
+    }
+
+    /// Appends one field of a record: a LEB128 length plus one (0 is NULL), then the bytes.
+    /// ``CanonicalRecord`` writes records through it too, so both write the same bytes.
+    static func appendField(_ bytes: UnsafeBufferPointer<UInt8>, to data: inout [UInt8]) {
+        var length = UInt64(bytes.count) + 1
+        while length >= 0x80 {
+            data.append(UInt8(truncatingIfNeeded: length) | 0x80)
+            length >>= 7
+        }
+        data.append(UInt8(length))
+        data.append(contentsOf: bytes)
     }
 
     /// Reads records one after another from a run of bytes.

@@ -108,14 +108,7 @@ struct CanonicalRecord {
         value.withUTF8 { field($0) }
     }
 
-    /// A field as ``AccessRecord`` writes it: a LEB128 length plus one, then the bytes.
     private mutating func field(_ bytes: UnsafeBufferPointer<UInt8>) {
-        var length = UInt64(bytes.count) + 1
-        while length >= 0x80 {
-            record.append(UInt8(truncatingIfNeeded: length) | 0x80)
-            length >>= 7
-        }
-        record.append(UInt8(length))
-        record.append(contentsOf: bytes)
+        AccessRecord.appendField(bytes, to: &record)
     }
 }

@@ -90,9 +90,15 @@ enum Postings {
         )
     }
 
+    /// A shift read from `meta`, within 0...30: a damaged file must not make a block, span or
+    /// epoch of no entries (a division by zero) or of more than a billion.
+    private static func shift(_ stored: Int64) -> Int {
+        Int(min(max(stored, 0), 30))
+    }
+
     /// The block size of this log (meta `posting_block_shift`).
     static func blockShift(_ db: Database) throws -> Int {
-        Int(try metaNumber(db, "posting_block_shift", fallback: 16))
+        shift(try metaNumber(db, "posting_block_shift", fallback: 16))
     }
 
     /// The last sequence number whose block has postings (0 for none).
@@ -106,12 +112,12 @@ enum Postings {
 
     /// Blocks per span, as 2^shift (meta `posting_span_shift`, fixed when the log was created).
     static func spanShift(_ db: Database) throws -> Int {
-        Int(try metaNumber(db, "posting_span_shift", fallback: 4))
+        shift(try metaNumber(db, "posting_span_shift", fallback: 4))
     }
 
     /// Spans per epoch, as 2^shift (meta `posting_epoch_shift`, fixed when the log was created).
     static func epochShift(_ db: Database) throws -> Int {
-        Int(try metaNumber(db, "posting_epoch_shift", fallback: 4))
+        shift(try metaNumber(db, "posting_epoch_shift", fallback: 4))
     }
 
     /// The last sequence number whose epoch has postings in `posting_epoch` (0 for none). The
