@@ -97,7 +97,13 @@ public final class AlertMonitor: AppendObserver {
         if state.detector == nil {
             state.detector = detector(state.configuration, startingAfter: entry.seq - 1)
         }
-        return try state.detector?.observe(ObservedEntry(entry), history: history) ?? []
+        // The late mark only changes how alerts read, and finding it means walking the body:
+        // it is looked for once the entry raised something.
+        let observed = ObservedEntry(entry, readingLateMark: false)
+        let alerts = try state.detector?.observe(observed, history: history) ?? []
+        guard !alerts.isEmpty, ObservedEntry.isMarkedLate(recordedAt: observed.recordedAt, time: observed.time, body: entry.content.body)
+        else { return alerts }
+        return alerts.map(AnomalyDetector.markedLate)
     }
 
     /// A detector for `configuration`'s rules and record-time policy.

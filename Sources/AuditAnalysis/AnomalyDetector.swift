@@ -262,24 +262,25 @@ public struct AnomalyDetector: Sendable {
     /// Adds an observed tool call to the cached histories whose range holds its time.
     private mutating func addToHistoryCache(_ entry: ObservedEntry) {
         guard entry.kind == .toolCall, !historyCache.isEmpty else { return }
-        var keys = Set(entry.patientIDs.map(HistoryKey.patient))
-        keys.insert(.user(entry.userID))
-        for key in keys {
-            guard let index = historyCache.index(forKey: key) else { continue }
+        func add(_ key: HistoryKey) {
+            guard let index = historyCache.index(forKey: key) else { return }
             let cached = historyCache.values[index]
             if entry.time > cached.after, entry.time <= cached.through { historyCache.values[index].entries.append(entry) }
         }
+        for (position, patient) in entry.patientIDs.enumerated() where !entry.patientIDs[..<position].contains(patient) {
+            add(.patient(patient))
+        }
+        add(.user(entry.userID))
     }
 
-    /// The stored tool calls of `key` before `entry` with event time in `(after, through]`:
-    /// from the cache when it covers the range, else read from the log for a range a window
-    /// wider on each side.
+    /// The stored tool calls of `key` before `entry`, among them every one with event time in
+    /// `(after, through]` (and possibly others around it, which callers filter out): from the
+    /// cache when it covers the range, else read from the log for a range a window wider on
+    /// each side. The cached array itself is returned, so a lookup copies no entry.
     private mutating func storedHistory(
         _ key: HistoryKey, before entry: ObservedEntry, after: Int64, through: Int64, _ history: any DetectionHistory
     ) throws -> [ObservedEntry] {
-        if let cached = historyCache[key], cached.after <= after, cached.through >= through {
-            return cached.entries.filter { $0.time > after && $0.time <= through }
-        }
+        if let cached = historyCache[key], cached.after <= after, cached.through >= through { return cached.entries }
         let span = rules.horizonMilliseconds / 2
         let (low, high) = (Timestamp(millisecondsSinceEpoch: after - span), Timestamp(millisecondsSinceEpoch: through + span))
         // What this detector observed is in memory; only what was stored before it began is read.
@@ -299,11 +300,15 @@ public struct AnomalyDetector: Sendable {
             stored.map { ObservedEntry($0, readingLateMark: false) }.filter { $0.kind == .toolCall }
             + observedHistory.entries(of: key, after: low.millisecondsSinceEpoch, through: high.millisecondsSinceEpoch, before: entry.seq)
         historyCache[key] = CachedHistory(after: low.millisecondsSinceEpoch, through: high.millisecondsSinceEpoch, entries: entries)
-        return entries.filter { $0.time > after && $0.time <= through }
+        return entries
     }
 
     /// Judges a late entry against the stored entries of its window: those before it in the
     /// chain (what was stored when it arrived), with event time in `(t - window, t]`.
+    ///
+    /// Each rule counts in place over the history and gathers the entries it names only when
+    /// it raises an alert: a backfill judges every record this way, and copying its window's
+    /// entries for each one cost more than the rest of the append.
     private mutating func judgeFromHistory(_ entry: ObservedEntry, _ history: any DetectionHistory) throws -> [AlertDraft] {
         guard entry.seq > 1 else { return [] }
         let longest = rules.horizonMilliseconds / 2
@@ -313,11 +318,14 @@ public struct AnomalyDetector: Sendable {
         if burst.enabled, !(entry.isQuery && !burst.countQueries) {
             let lower = entry.time - Int64(burst.windowMinutes) * 60_000
             for patient in entry.patientIDs {
-                let before = try storedHistory(.patient(patient), before: entry, after: after, through: entry.time, history).filter {
-                    $0.time > lower && $0.patientIDs.contains(patient) && !($0.isQuery && !burst.countQueries)
+                let candidates = try storedHistory(.patient(patient), before: entry, after: after, through: entry.time, history)
+                func counts(_ other: ObservedEntry) -> Bool {
+                    other.time > lower && other.time <= entry.time && !(other.isQuery && !burst.countQueries)
+                        && other.patientIDs.contains(patient)
                 }
-                if before.count + 1 >= burst.threshold, before.count < burst.threshold {
-                    let events = (before + [entry]).map { Window.Event(time: $0.time, seq: $0.seq, patient: nil) }
+                let count = candidates.count(where: counts)
+                if count + 1 >= burst.threshold, count < burst.threshold {
+                    let events = (candidates.filter(counts) + [entry]).map { Window.Event(time: $0.time, seq: $0.seq, patient: nil) }
                     alerts.append(
                         Self.countAlert(
                             .patientAccessBurst, entry, events, userID: nil, patientID: patient, threshold: burst.threshold,
@@ -331,17 +339,23 @@ public struct AnomalyDetector: Sendable {
         let needsUser =
             (many.enabled && !entry.patientIDs.isEmpty) || (failuresRule.enabled && entry.failed)
             || (workingHours != nil && entry.purpose?.isEmergency != true)
-        let userEntries =
-            needsUser
-            ? try storedHistory(.user(entry.userID), before: entry, after: after, through: entry.time, history)
-                .filter { $0.tenantID == entry.tenantID }
-            : []
+        let userEntries = needsUser ? try storedHistory(.user(entry.userID), before: entry, after: after, through: entry.time, history) : []
+        // Whether `other`, of this user's history, counts in a window reaching back to `lower`.
+        func inWindow(_ other: ObservedEntry, after lower: Int64) -> Bool {
+            other.time > lower && other.time <= entry.time && other.tenantID == entry.tenantID
+        }
         if many.enabled, !entry.patientIDs.isEmpty {
             let lower = entry.time - Int64(many.windowMinutes) * 60_000
-            let before = userEntries.filter { $0.time > lower && !$0.patientIDs.isEmpty }
-            let distinctBefore = Set(before.flatMap(\.patientIDs))
-            let distinctAfter = distinctBefore.union(entry.patientIDs)
-            if distinctAfter.count > many.maxPatients, distinctBefore.count <= many.maxPatients {
+            // Distinct patients before this entry, counted no further than the limit: past it
+            // an episode is already open and nothing is raised.
+            var distinctBefore = Set<String>()
+            for other in userEntries where inWindow(other, after: lower) {
+                distinctBefore.formUnion(other.patientIDs)
+                if distinctBefore.count > many.maxPatients { break }
+            }
+            if distinctBefore.count <= many.maxPatients, distinctBefore.union(entry.patientIDs).count > many.maxPatients {
+                let before = userEntries.filter { inWindow($0, after: lower) && !$0.patientIDs.isEmpty }
+                let distinctAfter = distinctBefore.union(entry.patientIDs)
                 alerts.append(
                     AlertDraft(
                         kind: .userManyPatients, severity: AlertKind.userManyPatients.severity, tenantID: entry.tenantID,
@@ -359,9 +373,10 @@ public struct AnomalyDetector: Sendable {
         }
         if failuresRule.enabled, entry.failed {
             let lower = entry.time - Int64(failuresRule.windowMinutes) * 60_000
-            let before = userEntries.filter { $0.time > lower && $0.failed }
-            if before.count + 1 >= failuresRule.threshold, before.count < failuresRule.threshold {
-                let events = (before + [entry]).map { Window.Event(time: $0.time, seq: $0.seq, patient: nil) }
+            func counts(_ other: ObservedEntry) -> Bool { other.failed && inWindow(other, after: lower) }
+            let count = userEntries.count(where: counts)
+            if count + 1 >= failuresRule.threshold, count < failuresRule.threshold {
+                let events = (userEntries.filter(counts) + [entry]).map { Window.Event(time: $0.time, seq: $0.seq, patient: nil) }
                 alerts.append(
                     Self.countAlert(
                         .repeatedFailures, entry, events, userID: entry.userID, patientID: nil, threshold: failuresRule.threshold,
@@ -372,7 +387,7 @@ public struct AnomalyDetector: Sendable {
         if let workingHours, let rule = rules.afterHours, entry.purpose?.isEmergency != true, workingHours.isAfterHours(entry.time) {
             let lower = entry.time - Int64(rule.windowMinutes) * 60_000
             let episode = userEntries.contains {
-                $0.time > lower && $0.purpose?.isEmergency != true && workingHours.isAfterHours($0.time)
+                inWindow($0, after: lower) && $0.purpose?.isEmergency != true && workingHours.isAfterHours($0.time)
             }
             if !episode, let alert = Self.afterHoursAlert(entry, rule: rule) { alerts.append(alert) }
         }

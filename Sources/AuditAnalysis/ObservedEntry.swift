@@ -66,13 +66,19 @@ public struct ObservedEntry: Sendable, Hashable {
         }
         let recordedAt = Self.milliseconds(entry.recordedAt)
         let time = content.timestamp.map(Self.milliseconds) ?? recordedAt
-        // Only an entry dated well before it was recorded can be late: look for the mark then.
-        let late = readingLateMark && recordedAt - time > 60_000 && Self.marksLate(content.body)
+        let late = readingLateMark && Self.isMarkedLate(recordedAt: recordedAt, time: time, body: content.body)
         self.init(
             seq: entry.seq, kind: content.kind, tenantID: content.tenantID, userID: content.userID,
             patientIDs: patients, isQuery: isQuery, failed: content.outcome == .failure,
             purpose: purpose, time: time, recordedAt: recordedAt, late: late, breakGlass: breakGlass, keyID: content.keyID
         )
+    }
+
+    /// Whether an entry recorded at `recordedAt` for an event at `time` was marked late when
+    /// it was appended. Only an entry dated well before it was recorded can be: the body is
+    /// looked at only then.
+    static func isMarkedLate(recordedAt: Int64, time: Int64, body: String) -> Bool {
+        recordedAt - time > 60_000 && marksLate(body)
     }
 
     /// Whether a stored body carries the late mark (canonical JSON: `"late":true`).

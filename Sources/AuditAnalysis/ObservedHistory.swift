@@ -35,9 +35,10 @@ struct ObservedHistory: Sendable {
         var held = entry
         held.late = false
         entries.append(held)
-        for key in Set(entry.patientIDs.map(AnomalyDetector.HistoryKey.patient)) + [.user(entry.userID)] {
-            positions[key, default: []].append(position)
+        for (index, patient) in entry.patientIDs.enumerated() where !entry.patientIDs[..<index].contains(patient) {
+            positions[.patient(patient), default: []].append(position)
         }
+        positions[.user(entry.userID), default: []].append(position)
     }
 
     /// The held tool calls of `key` (a patient named in `patientIDs`, or a user of any tenant)
