@@ -347,13 +347,20 @@ public struct AnomalyDetector: Sendable {
         if many.enabled, !entry.patientIDs.isEmpty {
             let lower = entry.time - Int64(many.windowMinutes) * 60_000
             // Distinct patients before this entry, counted no further than the limit: past it
-            // an episode is already open and nothing is raised.
+            // an episode is already open and nothing is raised. When the window names no more
+            // patients than the limit, even counting repeats, no set is needed at all.
+            var named = entry.patientIDs.count
+            for other in userEntries where inWindow(other, after: lower) { named += other.patientIDs.count }
             var distinctBefore = Set<String>()
-            for other in userEntries where inWindow(other, after: lower) {
-                distinctBefore.formUnion(other.patientIDs)
-                if distinctBefore.count > many.maxPatients { break }
+            if named > many.maxPatients {
+                for other in userEntries where inWindow(other, after: lower) {
+                    distinctBefore.formUnion(other.patientIDs)
+                    if distinctBefore.count > many.maxPatients { break }
+                }
             }
-            if distinctBefore.count <= many.maxPatients, distinctBefore.union(entry.patientIDs).count > many.maxPatients {
+            if named > many.maxPatients, distinctBefore.count <= many.maxPatients,
+                distinctBefore.union(entry.patientIDs).count > many.maxPatients
+            {
                 let before = userEntries.filter { inWindow($0, after: lower) && !$0.patientIDs.isEmpty }
                 let distinctAfter = distinctBefore.union(entry.patientIDs)
                 alerts.append(
