@@ -128,7 +128,11 @@ let package = Package(
         .target(name: "AuditStorageContract", dependencies: ["AuditStorage", "AuditChain", "AuditCore"], swiftSettings: strictSettings),
         // Fixture paths and temporary folders, linked by test targets only.
         .target(name: "AuditTestSupport", swiftSettings: strictSettings),
-        .testTarget(name: "AuditCoreTests", dependencies: ["AuditCore"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "AuditCoreTests",
+            dependencies: ["AuditCore", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "AuditChainTests",
             dependencies: [

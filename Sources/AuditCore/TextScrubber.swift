@@ -4,9 +4,10 @@
 /// gave in an identifier field (a patient's name recurring in a note), and, for search terms
 /// and messages, for name-like runs of capitalised words and for long numbers (years of birth).
 /// Matching is done by hand over Unicode scalars: it is on the append path of every call.
+/// ASCII text, most of what agents send, is matched over its bytes in place: the same code,
+/// since each byte is then one scalar, without decoding the text into an array first.
 struct TextScrubber {
     let pseudonymizer: any Pseudonymizer
-    /// Values from identifier fields of this call, lower-cased, longest first.
     /// Values from identifier fields of this call, as given.
     let knownValueStrings: [String]
     let commonWords: Set<String>
@@ -14,21 +15,31 @@ struct TextScrubber {
     /// The known values as lower-cased ASCII bytes, when all of them are ASCII: a quick test
     /// that rules them out of most strings without decoding anything.
     let knownASCII: [[UInt8]]?
+    /// Which lower-cased bytes start a known value of two bytes or more (bit `b` of word
+    /// `b >> 6`): the quick test looks closer only at those.
+    private let firstBytes: (UInt64, UInt64)
 
     init(pseudonymizer: any Pseudonymizer, knownValues: [String], commonWords: Set<String>) {
         self.pseudonymizer = pseudonymizer
         self.knownValueStrings = knownValues
         self.commonWords = commonWords
         var ascii: [[UInt8]] = []
+        var firstBytes: (UInt64, UInt64) = (0, 0)
         ascii.reserveCapacity(knownValues.count)
         for value in knownValues {
             guard value.utf8.allSatisfy({ $0 < 0x80 }) else {
                 knownASCII = nil
+                self.firstBytes = (0, 0)
                 return
             }
-            ascii.append(value.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0 })
+            let lowered = value.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0 }
+            if lowered.count >= 2 {
+                ascii.append(lowered)
+                if lowered[0] < 64 { firstBytes.0 |= 1 << lowered[0] } else { firstBytes.1 |= 1 << (lowered[0] - 64) }
+            }
         }
         knownASCII = ascii
+        self.firstBytes = firstBytes
     }
 
     /// The known values lower-cased as scalars, longest first: built only for the rare string
@@ -37,19 +48,21 @@ struct TextScrubber {
         knownValueStrings.map { Array($0.lowercased().unicodeScalars) }.sorted { $0.count > $1.count }
     }
 
-    /// Whether `text` may contain a known value (case-insensitively); `true` when unsure.
+    /// Whether `text` may contain a known value (case-insensitively); `true` when unsure,
+    /// which is whenever `text` is not ASCII. One pass over the text.
     private func mayContainKnownValue(_ text: String) -> Bool {
         guard let knownASCII else { return true }
         if knownASCII.isEmpty { return false }
         var text = text
         return text.withUTF8 { bytes in
-            for value in knownASCII where value.count >= 2 && value.count <= bytes.count {
-                let first = value[0]
-                var start = 0
-                while start + value.count <= bytes.count {
-                    let byte = bytes[start]
-                    if byte >= 0x80 { return true }
-                    if (byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte) == first {
+            var start = 0
+            while start < bytes.count {
+                let byte = bytes[start]
+                if byte >= 0x80 { return true }
+                let lowered = byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte
+                let candidate = lowered < 64 ? firstBytes.0 & (1 << lowered) != 0 : firstBytes.1 & (1 << (lowered - 64)) != 0
+                if candidate {
+                    for value in knownASCII where value[0] == lowered && start + value.count <= bytes.count {
                         var offset = 1
                         while offset < value.count {
                             let other = bytes[start + offset]
@@ -59,8 +72,8 @@ struct TextScrubber {
                         }
                         if offset == value.count { return true }
                     }
-                    start += 1
                 }
+                start += 1
             }
             return false
         }
@@ -73,6 +86,24 @@ struct TextScrubber {
         if !names && !checkKnown && !text.utf8.contains(where: { ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x40 }) {
             return text
         }
+        var utf8 = text
+        let scrubbedASCII: String? = utf8.withUTF8 { bytes in
+            guard bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
+            let spans = findings(in: ASCIIText(bytes: bytes), names: names, checkKnown: checkKnown)
+            if spans.isEmpty { return text }
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count + spans.count * 64)
+            var position = 0
+            for span in spans {
+                out.append(contentsOf: bytes[position..<span.lowerBound])
+                let found = String(decoding: UnsafeBufferPointer(rebasing: bytes[span]), as: UTF8.self)
+                out.append(contentsOf: pseudonymizer.pseudonym(for: found).utf8)
+                position = span.upperBound
+            }
+            out.append(contentsOf: bytes[position...])
+            return String(decoding: out, as: UTF8.self)
+        }
+        if let scrubbedASCII { return scrubbedASCII }
         let scalars = Array(text.unicodeScalars)
         let spans = findings(in: scalars, names: names, checkKnown: checkKnown)
         if spans.isEmpty { return text }
@@ -89,7 +120,7 @@ struct TextScrubber {
     }
 
     /// Non-overlapping ranges to replace, in order; at each position the longest finding wins.
-    func findings(in s: [Unicode.Scalar], names: Bool, checkKnown: Bool = true) -> [Range<Int>] {
+    func findings<Text: ScrubbedText>(in s: Text, names: Bool, checkKnown: Bool = true) -> [Range<Int>] {
         var candidates: [Range<Int>] = []
         // Values the call named in identifier fields, wherever they recur (case-insensitive, whole words).
         if checkKnown && !knownValueStrings.isEmpty {
@@ -152,7 +183,7 @@ struct TextScrubber {
     // MARK: Patterns
 
     /// `YYYY-MM-DD`, `YYYY/MM/DD`, `YYYY.MM.DD`.
-    private func dateYMD(_ s: [Unicode.Scalar], _ i: Int) -> Int? {
+    private func dateYMD<Text: ScrubbedText>(_ s: Text, _ i: Int) -> Int? {
         guard let a = Self.digits(s, i, 4, 4), a < s.count, "-/.".unicodeScalars.contains(s[a]) else { return nil }
         let separator = s[a]
         guard let b = Self.digits(s, a + 1, 1, 2), b < s.count, s[b] == separator else { return nil }
@@ -160,7 +191,7 @@ struct TextScrubber {
     }
 
     /// `DD.MM.YYYY`, `MM/DD/YY` and the like.
-    private func dateDMY(_ s: [Unicode.Scalar], _ i: Int) -> Int? {
+    private func dateDMY<Text: ScrubbedText>(_ s: Text, _ i: Int) -> Int? {
         guard let a = Self.digits(s, i, 1, 2), a < s.count, "-/.".unicodeScalars.contains(s[a]) else { return nil }
         let separator = s[a]
         guard let b = Self.digits(s, a + 1, 1, 2), b < s.count, s[b] == separator,
@@ -170,7 +201,7 @@ struct TextScrubber {
     }
 
     /// `123-45-6789` or `123 45 6789`.
-    private func ssn(_ s: [Unicode.Scalar], _ i: Int) -> Int? {
+    private func ssn<Text: ScrubbedText>(_ s: Text, _ i: Int) -> Int? {
         guard let a = Self.digits(s, i, 3, 3), a < s.count, s[a] == "-" || s[a] == " " else { return nil }
         let separator = s[a]
         guard let b = Self.digits(s, a + 1, 2, 2), b < s.count, s[b] == separator else { return nil }
@@ -178,7 +209,7 @@ struct TextScrubber {
     }
 
     /// North-American and international shapes: `+1 (555) 123-4567`, `555.123.4567`, `+44 20 7946 0958`.
-    private func phone(_ s: [Unicode.Scalar], _ i: Int) -> Int? {
+    private func phone<Text: ScrubbedText>(_ s: Text, _ i: Int) -> Int? {
         var j = i
         var digitCount = 0
         var groups = 0
@@ -212,11 +243,11 @@ struct TextScrubber {
     }
 
     /// A run of at least `minimum` digits standing alone.
-    private func longNumber(_ s: [Unicode.Scalar], _ i: Int, minimum: Int) -> Int? {
+    private func longNumber<Text: ScrubbedText>(_ s: Text, _ i: Int, minimum: Int) -> Int? {
         Self.digits(s, i, minimum, 64)
     }
 
-    private func emailSpan(_ s: [Unicode.Scalar], at: Int) -> Range<Int>? {
+    private func emailSpan<Text: ScrubbedText>(_ s: Text, at: Int) -> Range<Int>? {
         var start = at
         while start > 0, Self.isEmailLocal(s[start - 1]) { start -= 1 }
         guard start < at else { return nil }
@@ -232,7 +263,7 @@ struct TextScrubber {
     }
 
     /// A run of capitalised words (`Maria Garcia`, `O'Neil-Smith`), without common words.
-    private func nameRun(_ s: [Unicode.Scalar], at i: Int) -> Range<Int>? {
+    private func nameRun<Text: ScrubbedText>(_ s: Text, at i: Int) -> Range<Int>? {
         var words: [Range<Int>] = []
         var j = i
         while j < s.count, Self.isUpper(s[j]) {
@@ -266,7 +297,7 @@ struct TextScrubber {
     }
 
     /// The end of a run of `min...max` digits starting at `i`, or `nil`.
-    static func digits(_ s: [Unicode.Scalar], _ i: Int, _ min: Int, _ max: Int) -> Int? {
+    static func digits<Text: ScrubbedText>(_ s: Text, _ i: Int, _ min: Int, _ max: Int) -> Int? {
         var j = i
         while j < s.count, j - i < max, isDigit(s[j]) { j += 1 }
         guard j - i >= min else { return nil }
@@ -292,7 +323,7 @@ struct TextScrubber {
     }
 
     /// No letter or digit (nor an identifier joiner such as `PAT-`) right before `i`.
-    static func isBoundary(_ s: [Unicode.Scalar], before i: Int) -> Bool {
+    static func isBoundary<Text: ScrubbedText>(_ s: Text, before i: Int) -> Bool {
         guard i > 0 else { return true }
         let previous = s[i - 1]
         if isAlnum(previous) || previous == "_" { return false }
@@ -303,7 +334,20 @@ struct TextScrubber {
     }
 
     /// No letter or digit right at `i`.
-    static func isBoundary(_ s: [Unicode.Scalar], after i: Int) -> Bool {
+    static func isBoundary<Text: ScrubbedText>(_ s: Text, after i: Int) -> Bool {
         i >= s.count || !(isAlnum(s[i]) || s[i] == "_")
     }
+}
+
+/// Text the scrubber matches: Unicode scalars at integer positions.
+protocol ScrubbedText: RandomAccessCollection where Element == Unicode.Scalar, Index == Int {}
+
+extension Array: ScrubbedText where Element == Unicode.Scalar {}
+
+/// ASCII bytes seen as scalars, one per byte, without copying them.
+struct ASCIIText: ScrubbedText {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var startIndex: Int { 0 }
+    var endIndex: Int { bytes.count }
+    subscript(position: Int) -> Unicode.Scalar { Unicode.Scalar(bytes[position]) }
 }
