@@ -61,4 +61,50 @@ struct BackfillHistoryTests {
         #expect(try replay(historyInMemory: 1) == fromLog)
         #expect(try log.scanAlerts().matches)
     }
+
+    /// The same calls, recorded live and recorded two days late, raise the same alerts on the
+    /// same entries: judged from the log's history, each rule counts exactly what the windows
+    /// in memory count.
+    @Test func aLateBackfillRaisesWhatTheSameCallsRaiseLive() async throws {
+        func alerts(minutesAgo base: Double) async throws -> [String] {
+            let clock = TestClock("2026-06-01T12:00:00Z")
+            let log = try AuditLog.create(database: temporaryFolder().appendingPathComponent("audit.sqlite").path, clock: clock.read)
+            let now = clock.read().millisecondsSinceEpoch
+            func at(_ minute: Double) -> Timestamp { Timestamp(millisecondsSinceEpoch: now - Int64((base - minute) * 60_000)) }
+            var calls: [IngestRecord] = []
+            // One user reads 52 distinct patients within 26 minutes (limit 50)...
+            for index in 0..<52 {
+                calls.append(
+                    .toolCall(
+                        ToolCall(
+                            tenantID: "hospital-0", conversationID: "conv-a", userID: "usr-many", model: "m",
+                            toolName: "get_patient_record",
+                            purposeOfUse: .treatment, patientID: "PAT-\(index)", timestamp: at(Double(index) / 2))))
+            }
+            // ...another reads one patient 11 times within 11 minutes (threshold 10)...
+            for index in 0..<11 {
+                calls.append(
+                    .toolCall(
+                        ToolCall(
+                            tenantID: "hospital-0", conversationID: "conv-b", userID: "usr-burst", model: "m",
+                            toolName: "get_patient_record",
+                            purposeOfUse: .treatment, patientID: "PAT-burst", timestamp: at(30 + Double(index)))))
+            }
+            // ...and a third fails 6 times within 6 minutes (threshold 5).
+            for index in 0..<6 {
+                calls.append(
+                    .toolCall(
+                        ToolCall(
+                            tenantID: "hospital-0", conversationID: "conv-c", userID: "usr-fail", model: "m",
+                            toolName: "get_patient_record",
+                            purposeOfUse: .treatment, patientID: "PAT-fail", timestamp: at(45 + Double(index)), error: "denied")))
+            }
+            _ = try await log.record(calls)
+            return try log.alerts().map(\.alert).map { "\($0.kind.rawValue) \($0.triggerSeq) \($0.entrySeqs)" }.sorted()
+        }
+        let live = try await alerts(minutesAgo: 55)
+        #expect(live.count == 3, "\(live)")
+        let late = try await alerts(minutesAgo: 2 * 1440)
+        #expect(late == live)
+    }
 }
