@@ -12,8 +12,9 @@ struct TextScrubber {
     let knownValueStrings: [String]
     let commonWords: Set<String>
 
-    /// The known values as lower-cased ASCII bytes, when all of them are ASCII: a quick test
-    /// that rules them out of most strings without decoding anything.
+    /// The known values of two bytes or more as lower-cased ASCII bytes, when every known
+    /// value is ASCII: a quick test that rules them out of most strings without decoding
+    /// anything. (Shorter values are never looked for.)
     let knownASCII: [[UInt8]]?
     /// Which lower-cased bytes start a known value of two bytes or more (bit `b` of word
     /// `b >> 6`): the quick test looks closer only at those.
