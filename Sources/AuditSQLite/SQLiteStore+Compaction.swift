@@ -37,6 +37,7 @@ extension SQLiteStore {
 
     private func compactPendingBlocks() throws {
         while true {
+            if try compactWholeSpan() { continue }
             let pending: (through: Int64, shift: Int64, count: Int64)? = try pool.read { db in
                 let shift = Int64(try Postings.blockShift(db))
                 let through = try Postings.compactedThrough(db)
@@ -66,6 +67,114 @@ extension SQLiteStore {
                 let through = pending.through + Int64(index) * size
                 guard try write(item.block, rows: item.rows, after: through, size: size) else { return }
             }
+        }
+    }
+
+    /// When every block of the next span is complete and none has postings yet (a file
+    /// appended in one transaction, or a backlog), writes the span's rows straight from the
+    /// collected blocks, as a merge of those blocks would have written them, and writes no
+    /// block rows at all: each posting is then written once instead of twice and never
+    /// deleted. `false` when the next span does not qualify.
+    ///
+    /// Blocks are collected a few at a time on every core and folded, in block order, into the
+    /// span's rows, keyed by the bytes of each key as SQLite compares them. The rows are written
+    /// in transactions of ``spanRowsPerTransaction``; the counters and times of all the blocks,
+    /// and the marks that they are compacted and spanned, go with the last. Until then lookups
+    /// read the span's entries through the ``TailIndex``, as for any block without postings. A
+    /// write cut short leaves rows that the next compaction writes again, identical (`OR
+    /// REPLACE`); if another connection compacted a block meanwhile, the marks are left to it.
+    private func compactWholeSpan() throws -> Bool {
+        let next: (through: Int64, shift: Int64, blocks: Int64, span: Int64)? = try pool.read { db in
+            let shift = Int64(try Postings.blockShift(db))
+            let blocks = Int64(1) << Int64(try Postings.spanShift(db))
+            let size = blocks << shift
+            let through = try Postings.compactedThrough(db)
+            guard blocks > 1, through % size == 0, try Postings.spannedThrough(db) == through,
+                let head = try Self.head(db)?.seq, through + size <= head
+            else { return nil }
+            return (through, shift, blocks, through / size)
+        }
+        guard let next else { return false }
+        let size = Int64(1) << next.shift
+        /// A key as SQLite tells keys apart: by their UTF-8 bytes (Swift's `==` on strings
+        /// follows Unicode equivalence instead).
+        struct KeyBytes: Hashable {
+            var kind: Postings.Kind
+            var key: String
+            static func == (a: KeyBytes, b: KeyBytes) -> Bool { a.kind == b.kind && a.key.utf8.elementsEqual(b.key.utf8) }
+            func hash(into hasher: inout Hasher) {
+                hasher.combine(kind)
+                for byte in key.utf8 { hasher.combine(byte) }
+            }
+        }
+        var rows: [Postings.Posting] = []
+        var positions: [KeyBytes: Int] = [:]
+        var blocks: [Postings.Block] = []
+        var first: Int64 = 0
+        while first < next.blocks {
+            let count = min(next.blocks - first, Int64(2 * Processors.active))
+            let round = first
+            let collected = Slots<(block: Postings.Block, rows: [Postings.Posting])>(count: Int(count))
+            let failures = Slots<String>(count: Int(count))
+            DispatchQueue.concurrentPerform(iterations: Int(count)) { index in
+                let low = next.through + (round + Int64(index)) * size
+                do {
+                    let block = try pool.read { db in
+                        try Postings.collect(db, block: low >> next.shift, from: low + 1, through: low + size)
+                    }
+                    collected.set(index, (block, block.rows()))
+                } catch {
+                    failures.set(index, Self.reason(error))
+                }
+            }
+            for (index, item) in collected.values.enumerated() {
+                guard var item else {
+                    throw StoreError(code: .appendFailed, message: failures.values[index] ?? "compaction did not run")
+                }
+                // Joined as a merge of the blocks' rows joins them: sequence numbers in block
+                // order, records only while every block holding the key has them.
+                for row in item.rows {
+                    let key = KeyBytes(kind: row.kind, key: row.key)
+                    if let position = positions[key] {
+                        rows[position].seqs.append(row.seqs)
+                        if let part = row.records { rows[position].records?.append(part) } else { rows[position].records = nil }
+                    } else {
+                        positions[key] = rows.count
+                        rows.append(row)
+                    }
+                }
+                item.rows = []
+                // Only the counters and the time bounds are written later: let go of the rest.
+                item.block.lists = [:]
+                item.block.records = [:]
+                item.block.times = [:]
+                blocks.append(item.block)
+            }
+            first += count
+        }
+        rows.sort { $0.kind != $1.kind ? $0.kind.rawValue < $1.kind.rawValue : $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        var start = 0
+        while true {
+            let end = min(rows.count, start + Self.spanRowsPerTransaction)
+            let last = end == rows.count
+            let written = try writeBeside { db -> Bool in
+                guard try Postings.compactedThrough(db) == next.through, try Postings.spannedThrough(db) == next.through else {
+                    return false
+                }
+                try Postings.insert(db, span: next.span, rows[start..<end])
+                if last {
+                    for block in blocks {
+                        var counters = block.counters
+                        try counters.flush(db)
+                        try block.writeTimes(db)
+                    }
+                    try Postings.setCompactedThrough(db, next.through + next.blocks * size)
+                    try Postings.setSpannedThrough(db, next.through + next.blocks * size)
+                }
+                return true
+            }
+            if !written || last { return written }
+            start = end
         }
     }
 

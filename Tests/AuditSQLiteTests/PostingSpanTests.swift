@@ -67,6 +67,48 @@ struct PostingSpanTests {
         }
     }
 
+    /// Everything compaction derives from the entries, blocks, spans and epochs alike, with the
+    /// counters and block times: what two stores holding the same entries must agree on.
+    static func everythingDerived(_ store: SQLiteStore) throws -> [String] {
+        try derived(store)
+            + store.pool.read { db in
+                try [
+                    "SELECT epoch, kind, key, hex(seqs), hex(records) FROM posting_epoch ORDER BY kind, key, epoch",
+                    "SELECT * FROM block_time ORDER BY block", "SELECT * FROM tool_day ORDER BY 1, 2",
+                    "SELECT * FROM tool_day_duration ORDER BY 1, 2, 3", "SELECT * FROM tool_day_user ORDER BY 1, 2, 3",
+                    "SELECT key, value FROM meta WHERE key = 'epochs_through'",
+                ].flatMap { sql in try Row.fetchAll(db, sql: sql).map(\.description) }
+            }
+    }
+
+    /// A file appended in one transaction completes many blocks at once: their spans are then
+    /// written straight from the collected blocks, with no block rows. What that writes is
+    /// exactly what compacting block by block and merging writes.
+    @Test func spansWrittenStraightFromTheirBlocksEqualSpansMergedFromBlockRows() throws {
+        func store(_ batch: Int) throws -> SQLiteStore {
+            // One clock reading for every entry, so that both stores hold the same bytes.
+            let store = try SQLiteStore.create(
+                at: temporaryFolder().appendingPathComponent("audit.sqlite").path,
+                clock: { Timestamp(millisecondsSinceEpoch: 1_780_000_000_000) }, postingBlockShift: 8, postingSpanShift: 2,
+                postingEpochShift: 2
+            )
+            for start in stride(from: 0, to: Self.entries.count, by: batch) {
+                _ = try store.appendNow(Array(Self.entries[start..<min(Self.entries.count, start + batch)]))
+            }
+            return store
+        }
+        // Blocks of 256 entries, spans of 4 blocks, epochs of 4 spans: 8 epochs and more.
+        let straight = try store(Self.entries.count)
+        let merged = try store(256)
+        // 9,000 entries: 8 spans of 1,024, then 3 complete blocks that make no span.
+        let blockRows = try straight.pool.read { db in try Int64.fetchAll(db, sql: "SELECT DISTINCT block FROM posting ORDER BY block") }
+        #expect(blockRows == [32, 33, 34], "the spans of a single transaction are written with no block rows")
+        let expected = try Self.everythingDerived(merged)
+        #expect(expected.count > 1_000)
+        #expect(try Self.everythingDerived(straight) == expected)
+        #expect(try straight.verify().isIntact)
+    }
+
     @Test func aSpanReplacesItsBlocksRowsAndLookupsAreUnchanged() throws {
         let spanned = try Self.store(blockShift: 12, spanShift: 1)
         // Blocks of 2^30 entries never complete: everything is read from the entries.
