@@ -46,27 +46,33 @@ extension SQLiteStore {
             }
             guard let pending else { return }
             let size = Int64(1) << pending.shift
-            // Collected (read, decoded, sorted) in parallel, each in a read transaction of its own.
-            let collected = Slots<(block: Postings.Block, rows: [Postings.Posting])>(count: Int(pending.count))
-            let failures = Slots<String>(count: Int(pending.count))
-            DispatchQueue.concurrentPerform(iterations: Int(pending.count)) { index in
-                let low = pending.through + Int64(index) * size
-                do {
-                    let block = try pool.read { db in
-                        try Postings.collect(db, block: low >> pending.shift, from: low + 1, through: low + size)
-                    }
-                    collected.set(index, (block, block.rows()))
-                } catch {
-                    failures.set(index, Self.reason(error))
-                }
-            }
-            for (index, item) in collected.values.enumerated() {
-                guard let item else {
-                    throw StoreError(code: .appendFailed, message: failures.values[index] ?? "compaction did not run")
-                }
+            for (index, item) in try collectBlocks(after: pending.through, count: pending.count, shift: pending.shift).enumerated() {
                 let through = pending.through + Int64(index) * size
                 guard try write(item.block, rows: item.rows, after: through, size: size) else { return }
             }
+        }
+    }
+
+    /// Reads, decodes and sorts the postings of the `count` complete blocks after entry
+    /// `through`, in parallel, each in a read transaction of its own; in block order.
+    private func collectBlocks(
+        after through: Int64, count: Int64, shift: Int64
+    ) throws -> [(block: Postings.Block, rows: [Postings.Posting])] {
+        let size = Int64(1) << shift
+        let collected = Slots<(block: Postings.Block, rows: [Postings.Posting])>(count: Int(count))
+        let failures = Slots<String>(count: Int(count))
+        DispatchQueue.concurrentPerform(iterations: Int(count)) { index in
+            let low = through + Int64(index) * size
+            do {
+                let block = try pool.read { db in try Postings.collect(db, block: low >> shift, from: low + 1, through: low + size) }
+                collected.set(index, (block, block.rows()))
+            } catch {
+                failures.set(index, Self.reason(error))
+            }
+        }
+        return try collected.values.enumerated().map { index, item in
+            guard let item else { throw StoreError(code: .appendFailed, message: failures.values[index] ?? "compaction did not run") }
+            return item
         }
     }
 
@@ -113,24 +119,7 @@ extension SQLiteStore {
         var first: Int64 = 0
         while first < next.blocks {
             let count = min(next.blocks - first, Int64(2 * Processors.active))
-            let round = first
-            let collected = Slots<(block: Postings.Block, rows: [Postings.Posting])>(count: Int(count))
-            let failures = Slots<String>(count: Int(count))
-            DispatchQueue.concurrentPerform(iterations: Int(count)) { index in
-                let low = next.through + (round + Int64(index)) * size
-                do {
-                    let block = try pool.read { db in
-                        try Postings.collect(db, block: low >> next.shift, from: low + 1, through: low + size)
-                    }
-                    collected.set(index, (block, block.rows()))
-                } catch {
-                    failures.set(index, Self.reason(error))
-                }
-            }
-            for (index, item) in collected.values.enumerated() {
-                guard var item else {
-                    throw StoreError(code: .appendFailed, message: failures.values[index] ?? "compaction did not run")
-                }
+            for item in try collectBlocks(after: next.through + first * size, count: count, shift: next.shift) {
                 // Joined as a merge of the blocks' rows joins them: sequence numbers in block
                 // order, records only while every block holding the key has them.
                 for row in item.rows {
@@ -143,12 +132,12 @@ extension SQLiteStore {
                         rows.append(row)
                     }
                 }
-                item.rows = []
-                // Only the counters and the time bounds are written later: let go of the rest.
-                item.block.lists = [:]
-                item.block.records = [:]
-                item.block.times = [:]
-                blocks.append(item.block)
+                // Only the counters and the time bounds are written later: keep nothing else.
+                var block = item.block
+                block.lists = [:]
+                block.records = [:]
+                block.times = [:]
+                blocks.append(block)
             }
             first += count
         }

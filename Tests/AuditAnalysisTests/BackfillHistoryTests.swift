@@ -71,34 +71,18 @@ struct BackfillHistoryTests {
             let log = try AuditLog.create(database: temporaryFolder().appendingPathComponent("audit.sqlite").path, clock: clock.read)
             let now = clock.read().millisecondsSinceEpoch
             func at(_ minute: Double) -> Timestamp { Timestamp(millisecondsSinceEpoch: now - Int64((base - minute) * 60_000)) }
-            var calls: [IngestRecord] = []
-            // One user reads 52 distinct patients within 26 minutes (limit 50)...
-            for index in 0..<52 {
-                calls.append(
-                    .toolCall(
-                        ToolCall(
-                            tenantID: "hospital-0", conversationID: "conv-a", userID: "usr-many", model: "m",
-                            toolName: "get_patient_record",
-                            purposeOfUse: .treatment, patientID: "PAT-\(index)", timestamp: at(Double(index) / 2))))
+            func call(_ user: String, _ patient: String, minute: Double, error: JSONValue? = nil) -> IngestRecord {
+                .toolCall(
+                    ToolCall(
+                        tenantID: "hospital-0", conversationID: "conv-\(user)", userID: user, model: "m", toolName: "get_patient_record",
+                        purposeOfUse: .treatment, patientID: patient, timestamp: at(minute), error: error))
             }
-            // ...another reads one patient 11 times within 11 minutes (threshold 10)...
-            for index in 0..<11 {
-                calls.append(
-                    .toolCall(
-                        ToolCall(
-                            tenantID: "hospital-0", conversationID: "conv-b", userID: "usr-burst", model: "m",
-                            toolName: "get_patient_record",
-                            purposeOfUse: .treatment, patientID: "PAT-burst", timestamp: at(30 + Double(index)))))
-            }
-            // ...and a third fails 6 times within 6 minutes (threshold 5).
-            for index in 0..<6 {
-                calls.append(
-                    .toolCall(
-                        ToolCall(
-                            tenantID: "hospital-0", conversationID: "conv-c", userID: "usr-fail", model: "m",
-                            toolName: "get_patient_record",
-                            purposeOfUse: .treatment, patientID: "PAT-fail", timestamp: at(45 + Double(index)), error: "denied")))
-            }
+            // One user reads 52 distinct patients within 26 minutes (limit 50), another reads
+            // one patient 11 times within 11 minutes (threshold 10), and a third fails 6 times
+            // within 6 minutes (threshold 5).
+            var calls: [IngestRecord] = (0..<52).map { call("usr-many", "PAT-\($0)", minute: Double($0) / 2) }
+            calls += (0..<11).map { call("usr-burst", "PAT-burst", minute: 30 + Double($0)) }
+            calls += (0..<6).map { call("usr-fail", "PAT-fail", minute: 45 + Double($0), error: "denied") }
             _ = try await log.record(calls)
             return try log.alerts().map(\.alert).map { "\($0.kind.rawValue) \($0.triggerSeq) \($0.entrySeqs)" }.sorted()
         }
