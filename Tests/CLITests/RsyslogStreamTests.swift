@@ -131,7 +131,7 @@ struct RsyslogStreamTests {
         let stream = try startStream(["--to", to, "--ca", pki.ca, "--format", "rfc5424-json", "--confirm-every", "250"])
         defer { if stream.isRunning { kill(stream.processIdentifier, SIGKILL) } }
         // Stopped by its administrator mid-stream, then restarted.
-        #expect(collector.wait { $0.count >= 1000 })
+        #expect(collector.wait { $0.count >= 1000 }, "before the stop: \(Self.entrySeqs(collector).count) entries at the collector")
         collector.stop()
         // Appended while the collector is away, so that it misses something whatever the speed.
         #expect(try caretrail("ingest", "--db", db, try sampleWorkload(lines: 300, in: session.folder)).status == 0)
@@ -140,7 +140,10 @@ struct RsyslogStreamTests {
         try collector.start()
         // The stream retries with a backoff of up to 45 s; under a loaded machine the first retry
         // after the restart may come that late.
-        #expect(collector.wait(seconds: 120) { _ in Set(Self.entrySeqs(collector)).count == head })
+        #expect(
+            collector.wait(seconds: 120) { _ in Set(Self.entrySeqs(collector)).count == head },
+            "after the restart: \(Set(Self.entrySeqs(collector)).count) of \(head) entries at the collector, stream \(stream.isRunning ? "running" : "exited"), its errors: \((try? streamErrors().suffix(2_000)) ?? "")"
+        )
         Thread.sleep(forTimeInterval: 0.5)
         stream.terminate()
         stream.waitUntilExit()
