@@ -29,11 +29,14 @@ final class APIKeyCache: Sendable {
         }
     }
 
-    func remember(_ key: APIKeyRecord) {
+    /// Remembers `key` as the table held it when it was read at `readAt`. The lifetime counts
+    /// from the read, not from now: a read that began before a revocation is trusted until at
+    /// most a lifetime after the revocation, however long the read took.
+    func remember(_ key: APIKeyRecord, readAt: ContinuousClock.Instant) {
         entries.withLock { entries in
             // Bounded: a flood of ids cannot grow it without limit.
             if entries.count >= 4096 { entries.removeAll(keepingCapacity: true) }
-            entries[key.id] = Entry(key: key, fetched: ContinuousClock.now)
+            entries[key.id] = Entry(key: key, fetched: readAt)
         }
     }
 

@@ -42,8 +42,9 @@ extension AuditLog {
         if let cached = apiKeyCache.key(id: id) {
             key = cached
         } else {
+            let readAt = ContinuousClock.now
             guard let stored = try? store.apiKey(id: id) else { return nil }
-            apiKeyCache.remember(stored)
+            apiKeyCache.remember(stored, readAt: readAt)
             key = stored
         }
         guard !key.isRevoked, APIKeySecret.equal(key.secretHash, APIKeySecret.hash(secret)) else { return nil }

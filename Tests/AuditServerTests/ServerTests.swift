@@ -182,13 +182,12 @@ struct ServerTests {
             let siem = try #require(try other.apiKeys().first { $0.name == "siem-1" })
             try other.revokeAPIKey(id: siem.id, by: "admin")
             let revokedAt = ContinuousClock.now
-            var status = HTTPResponse.Status.ok
-            while status != .unauthorized, ContinuousClock.now - revokedAt < .seconds(3) {
-                try await client.execute(uri: "/v1/head", method: .get, headers: fixture.headers("siem")) { status = $0.status }
-                try await Task.sleep(for: .milliseconds(50))
+            // The server trusts a key it read for one second from the read: a request made
+            // once that second has passed is refused, however loaded the machine is.
+            try await Task.sleep(until: revokedAt + .milliseconds(1_050))
+            try await client.execute(uri: "/v1/head", method: .get, headers: fixture.headers("siem")) { response in
+                #expect(response.status == .unauthorized)
             }
-            #expect(status == .unauthorized)
-            #expect(ContinuousClock.now - revokedAt < .milliseconds(1500))
         }
         // Key creations, the revocation and the review are chained.
         #expect(try fixture.log.entries(kind: .keyEvent).count == 8)
