@@ -221,27 +221,35 @@ extension SQLiteStore {
                 return (spanned, spanned / size, spanned >> shift, blocks, size)
             }
             guard let pending else { break }
-            var after: (kind: Int64, key: String)?
-            while true {
-                let (rows, more) = try pool.read { db in
-                    try Postings.mergedRows(
-                        db, blocks: pending.firstBlock..<(pending.firstBlock + pending.blocks), after: after,
-                        limit: Self.spanRowsPerTransaction
-                    )
-                }
-                let written = try writeBeside { db -> Bool in
-                    guard try Postings.spannedThrough(db) == pending.spanned else { return false }
-                    try Postings.insert(db, span: pending.span, rows[...])
-                    if !more { try Postings.setSpannedThrough(db, pending.spanned + pending.size) }
-                    return true
-                }
-                // Another connection merged the span meanwhile.
-                if !written || !more { break }
-                if let last = rows.last { after = (last.kind.rawValue, last.key) }
+            try mergeInRounds { db, after in
+                try Postings.mergedRows(
+                    db, blocks: pending.firstBlock..<(pending.firstBlock + pending.blocks), after: after,
+                    limit: Self.spanRowsPerTransaction)
+            } write: { db, rows, last in
+                guard try Postings.spannedThrough(db) == pending.spanned else { return false }
+                try Postings.insert(db, span: pending.span, rows[...])
+                if last { try Postings.setSpannedThrough(db, pending.spanned + pending.size) }
+                return true
             }
         }
         try removeSpannedBlocks()
         try mergePendingEpochs()
+    }
+
+    /// One merge, round by round: `read` gives the merged rows of the next keys after `after`
+    /// (and whether keys are left) in a read transaction beside the appends; `write` writes
+    /// them in a short write transaction, with the merge's mark when they are the `last`, or
+    /// returns `false` when another connection did the merge meanwhile, which ends it.
+    private func mergeInRounds(
+        read: (Database, (kind: Int64, key: String)?) throws -> (rows: [Postings.Posting], more: Bool),
+        write: @escaping (Database, [Postings.Posting], _ last: Bool) throws -> Bool
+    ) throws {
+        var after: (kind: Int64, key: String)?
+        while true {
+            let (rows, more) = try pool.read { db in try read(db, after) }
+            guard try writeBeside({ db in try write(db, rows, !more) }), more else { return }
+            if let last = rows.last { after = (last.kind.rawValue, last.key) }
+        }
     }
 
     /// Merges every complete epoch of spans (2^`posting_epoch_shift` of them) into
@@ -260,21 +268,15 @@ extension SQLiteStore {
                 return (epoched, epoched / size, epoched / spanSize, spans, size)
             }
             guard let pending else { break }
-            var after: (kind: Int64, key: String)?
-            while true {
-                let (rows, more) = try pool.read { db in
-                    try Postings.mergedSpanRows(
-                        db, spans: pending.firstSpan..<(pending.firstSpan + pending.spans), after: after,
-                        limit: Self.spanRowsPerTransaction)
-                }
-                let written = try writeBeside { db -> Bool in
-                    guard try Postings.epochsThrough(db) == pending.epoched else { return false }
-                    try Postings.insert(db, epoch: pending.epoch, rows[...])
-                    if !more { try Postings.setEpochsThrough(db, pending.epoched + pending.size) }
-                    return true
-                }
-                if !written || !more { break }
-                if let last = rows.last { after = (last.kind.rawValue, last.key) }
+            try mergeInRounds { db, after in
+                try Postings.mergedSpanRows(
+                    db, spans: pending.firstSpan..<(pending.firstSpan + pending.spans), after: after,
+                    limit: Self.spanRowsPerTransaction)
+            } write: { db, rows, last in
+                guard try Postings.epochsThrough(db) == pending.epoched else { return false }
+                try Postings.insert(db, epoch: pending.epoch, rows[...])
+                if last { try Postings.setEpochsThrough(db, pending.epoched + pending.size) }
+                return true
             }
         }
         try removeEpochedSpans()
