@@ -44,6 +44,10 @@ public struct AnomalyDetector: Sendable {
     /// Every tool call observed since this detector began: the part of the stored history
     /// that late records read from memory instead of from the log.
     private var observedHistory: ObservedHistory
+    /// The last answer to whether the log may hold tool calls before a sequence number: a
+    /// backfill into a new log would otherwise look up, for every record, a history that is
+    /// not there.
+    private var storedToolCalls: (before: Int64, may: Bool)?
 
     enum HistoryKey: Hashable, Sendable {
         case patient(String)
@@ -286,7 +290,7 @@ public struct AnomalyDetector: Sendable {
         // What this detector observed is in memory; only what was stored before it began is read.
         let readBefore = min(entry.seq, observedHistory.since)
         var stored: [StoredEntry] = []
-        if readBefore > 1 {
+        if try mayHoldToolCalls(before: readBefore, history) {
             let recorded = try history.recordedRange(eventAfter: low, through: high, before: readBefore, skewMS: maximumSkewMS)
             switch key {
             case .patient(let patient):
@@ -301,6 +305,14 @@ public struct AnomalyDetector: Sendable {
             + observedHistory.entries(of: key, after: low.millisecondsSinceEpoch, through: high.millisecondsSinceEpoch, before: entry.seq)
         historyCache[key] = CachedHistory(after: low.millisecondsSinceEpoch, through: high.millisecondsSinceEpoch, entries: entries)
         return entries
+    }
+
+    private mutating func mayHoldToolCalls(before seq: Int64, _ history: any DetectionHistory) throws -> Bool {
+        guard seq > 1 else { return false }
+        if let known = storedToolCalls, known.before == seq { return known.may }
+        let may = try history.mayHoldToolCalls(before: seq)
+        storedToolCalls = (seq, may)
+        return may
     }
 
     /// Judges a late entry against the stored entries of its window: those before it in the

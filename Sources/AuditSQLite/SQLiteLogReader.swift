@@ -74,6 +74,26 @@ struct SQLiteLogReader: LogReader {
         return found
     }
 
+    /// Whether the log may hold a tool call before `seq`: read from the kinds of the first few
+    /// entries (a new log's configuration and keys), else assumed.
+    public func mayHoldToolCalls(before seq: Int64) throws -> Bool {
+        guard seq > 1 else { return false }
+        guard seq - 1 <= Self.entriesReadForKinds else { return true }
+        let statement = try db.cachedStatement(sql: "SELECT canonical FROM entry WHERE seq < ? ORDER BY seq").sqliteStatement
+        sqlite3_reset(statement)
+        defer { sqlite3_reset(statement) }
+        sqlite3_bind_int64(statement, 1, seq)
+        let columns = StatementColumns(statement: statement)
+        while try StatementColumns.step(statement, db) {
+            let kind = columns.withBytes(0) { bytes in bytes.flatMap { CanonicalEntry.text("kind", in: $0) } }
+            if kind == RecordKind.toolCall.rawValue { return true }
+        }
+        return false
+    }
+
+    /// How many entries ``mayHoldToolCalls(before:)`` reads before it assumes.
+    static let entriesReadForKinds: Int64 = 64
+
     /// The `recorded_at` of the entry at `seq`, read from its canonical bytes alone.
     private func recordedAt(_ seq: Int64) throws -> String? {
         let statement = try db.cachedStatement(sql: "SELECT canonical FROM entry WHERE seq = ?").sqliteStatement

@@ -19,4 +19,8 @@ public protocol DetectionHistory {
     func entries(
         user: String, eventAfter after: Timestamp, through: Timestamp, before seq: Int64, recorded: ClosedRange<Int64>?
     ) throws -> [StoredEntry]
+    /// Whether the log may hold a tool call before `seq`. `false` is a promise that it holds
+    /// none, so that a backfill into a new log skips reading a history that cannot exist;
+    /// `true` may be said whenever finding out would cost more than reading.
+    func mayHoldToolCalls(before seq: Int64) throws -> Bool
 }

@@ -91,4 +91,26 @@ struct BackfillHistoryTests {
         let late = try await alerts(minutesAgo: 2 * 1440)
         #expect(late == live)
     }
+    /// A late record reads from the log what an earlier process stored in its window, and a
+    /// backfill into a new log reads nothing: the log says once that it holds no tool call.
+    @Test func aBackfillReadsWhatAnEarlierProcessStoredAndANewLogHoldsNothingToRead() async throws {
+        let database = temporaryFolder().appendingPathComponent("audit.sqlite").path
+        let clock = TestClock("2026-06-01T12:00:00Z")
+        let first = try AuditLog.create(database: database, clock: clock.read)
+        let store = try SQLiteStore.open(at: database)
+        func mayHoldToolCalls() throws -> Bool {
+            try store.withLogReader { reader in try reader.mayHoldToolCalls(before: (try reader.head()?.seq ?? 0) + 1) }
+        }
+        #expect(try mayHoldToolCalls() == false)
+        _ = try await first.record((0..<5).map { read(minute: Double($0)) })
+        #expect(try mayHoldToolCalls())
+        // Days later, another call, then a new process: it warms up from the last day only,
+        // so the five accesses above are read from the log.
+        clock.advance(days: 3)
+        _ = try await first.record([read("PAT-000007", minute: 0, user: "usr-0001")])
+        let second = try AuditLog.open(database: database, clock: clock.read)
+        _ = try await second.record((5..<10).map { read(minute: Double($0)) })
+        #expect(try second.alerts().contains { $0.alert.kind == .patientAccessBurst })
+        #expect(try second.scanAlerts().matches)
+    }
 }
