@@ -287,10 +287,12 @@ public struct AnomalyDetector: Sendable {
         if let cached = historyCache[key], cached.after <= after, cached.through >= through { return cached.entries }
         let span = rules.horizonMilliseconds / 2
         let (low, high) = (Timestamp(millisecondsSinceEpoch: after - span), Timestamp(millisecondsSinceEpoch: through + span))
-        // What this detector observed is in memory; only what was stored before it began is read.
+        // What this detector observed is in memory; only what was stored before it began, or
+        // dropped from memory since, is read, and only when it may hold tool calls in the window.
         let readBefore = min(entry.seq, observedHistory.since)
+        let mayHoldDropped = readBefore > observedHistory.began && observedHistory.latestDroppedTime > low.millisecondsSinceEpoch
         var stored: [StoredEntry] = []
-        if try mayHoldToolCalls(before: readBefore, history) {
+        if try mayHoldDropped || mayHoldToolCalls(before: min(readBefore, observedHistory.began), history) {
             let recorded = try history.recordedRange(eventAfter: low, through: high, before: readBefore, skewMS: maximumSkewMS)
             switch key {
             case .patient(let patient):

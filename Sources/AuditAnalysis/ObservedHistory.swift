@@ -9,6 +9,12 @@
 struct ObservedHistory: Sendable {
     /// The first sequence number from which every observed tool call is held.
     private(set) var since: Int64
+    /// The sequence number the detector began at: the log's tool calls before it were never
+    /// observed.
+    let began: Int64
+    /// The latest event time of the observed tool calls no longer held (`Int64.min` when none
+    /// was dropped): a window that starts after it needs none of them.
+    private(set) var latestDroppedTime = Int64.min
     private let limit: Int
     private var entries: [ObservedEntry] = []
     /// The absolute position of `entries[0]`: positions stay valid when the oldest are dropped.
@@ -20,6 +26,7 @@ struct ObservedHistory: Sendable {
     /// (none: every late record reads its whole window from the log).
     init(startingAt seq: Int64, limit: Int = AnomalyDetector.defaultHistoryInMemory) {
         since = seq
+        began = seq
         self.limit = max(0, limit)
     }
 
@@ -28,6 +35,7 @@ struct ObservedHistory: Sendable {
     mutating func add(_ entry: ObservedEntry) {
         guard limit > 0 else {
             since = entry.seq + 1
+            latestDroppedTime = max(latestDroppedTime, entry.time)
             return
         }
         if entries.count >= limit { dropOldestHalf(next: entry.seq) }
@@ -51,6 +59,7 @@ struct ObservedHistory: Sendable {
     /// Drops the oldest half; `since` becomes the first kept entry, or `next` when none is.
     private mutating func dropOldestHalf(next: Int64) {
         let dropped = max(1, entries.count / 2)
+        for entry in entries[..<dropped] { latestDroppedTime = max(latestDroppedTime, entry.time) }
         entries.removeFirst(dropped)
         base += dropped
         since = entries.first.map(\.seq) ?? next
