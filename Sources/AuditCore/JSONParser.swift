@@ -161,12 +161,15 @@ private struct Reader {
     mutating func parseString() throws(JSONParser.SyntaxError) -> String {
         index += 1  // opening quote
         let start = index
-        // Fast path: no escapes, valid UTF-8 checked by String(validating:).
+        // Fast path: no escapes. ASCII needs no validation; other text is checked by
+        // String(validating:), whose generic entry point costs a metadata lookup per call.
+        var ascii = true
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
                 index += 1
+                if ascii { return String(decoding: slice, as: UTF8.self) }
                 guard let string = String(validating: slice, as: UTF8.self) else {
                     throw JSONParser.SyntaxError(offset: start, reason: "invalid UTF-8 in string")
                 }
@@ -174,6 +177,7 @@ private struct Reader {
             }
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw error("control character in string") }
+            if byte >= 0x80 { ascii = false }
             index += 1
         }
         // Slow path: unescape into a byte buffer.

@@ -213,17 +213,14 @@ final class CompiledPolicy: @unchecked Sendable {
     static let cacheLimit = 4096
     // Guarded by `lock`; everything else is immutable after init.
     private var cache: [String: KeyClass] = [:]
-    private let lock = NSLock()
+    /// A readers-writer lock: every worker preparing calls classifies every key, and with a
+    /// plain lock they queued on each other; writes stop once the keys in use are cached.
+    private let lock = ReadWriteLock()
 
     func classify(_ key: String) -> KeyClass {
-        lock.lock()
-        let cached = cache[key]
-        lock.unlock()
-        if let cached { return cached }
+        if let cached = lock.reading({ cache[key] }) { return cached }
         let keyClass = classifyUncached(key)
-        lock.lock()
-        if cache.count < Self.cacheLimit { cache[key] = keyClass }
-        lock.unlock()
+        lock.writing { if cache.count < Self.cacheLimit { cache[key] = keyClass } }
         return keyClass
     }
 

@@ -127,15 +127,26 @@ extension AuditLog {
         }
         // A small batch (an HTTP request, one agent's call) is prepared on the caller's thread.
         if workers == 1 { return lines.map { prepareLine($0.line, $0.bytes) } }
-        let slots = ResultSlots(count: lines.count)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            var index = worker
-            while index < lines.count {
-                slots.set(index, prepareLine(lines[index].line, lines[index].bytes))
-                index += workers
+        // Each worker prepares every `workers`-th line into its own array, handed over once:
+        // one lock per line made the workers queue on it.
+        let shares = ResultShares(count: workers)
+        @Sendable func work(_ worker: Int) {
+            var share: [Result<EncodedEntry, IngestError>] = []
+            share.reserveCapacity(lines.count / workers + 1)
+            for index in stride(from: worker, to: lines.count, by: workers) {
+                share.append(prepareLine(lines[index].line, lines[index].bytes))
             }
+            shares.set(worker, share)
         }
-        return slots.results
+        // The other workers are queued, and this thread takes the first share: called from a
+        // dispatch worker (a file's next chunk, prepared while the current one is inserted),
+        // `concurrentPerform` ran nearly every share on the calling thread.
+        let group = DispatchGroup()
+        for worker in 1..<workers { DispatchQueue.global().async(group: group) { work(worker) } }
+        work(0)
+        group.wait()
+        let prepared = shares.values
+        return lines.indices.map { index in prepared[index % workers][index / workers] }
     }
 
     /// The stages after decoding, the same for every way in (file, HTTP body, Swift
@@ -225,22 +236,20 @@ private final class PreparedChunks: @unchecked Sendable {
 /// Thrown inside the ingest transaction to roll it back after bad lines were collected.
 private struct RollBack: Error {}
 
-/// One result per line, written by parallel workers at distinct indices.
-private final class ResultSlots: @unchecked Sendable {
-    private var storage: [Result<EncodedEntry, IngestError>]
+/// Each worker's prepared lines, handed over once per worker.
+private final class ResultShares: @unchecked Sendable {
+    private var storage: [[Result<EncodedEntry, IngestError>]]
     private let lock = NSLock()
 
-    init(count: Int) {
-        storage = Array(repeating: .failure(IngestError(code: .invalidJSON, field: nil, message: "not processed")), count: count)
-    }
+    init(count: Int) { storage = Array(repeating: [], count: count) }
 
-    func set(_ index: Int, _ result: Result<EncodedEntry, IngestError>) {
+    func set(_ worker: Int, _ share: [Result<EncodedEntry, IngestError>]) {
         lock.lock()
-        storage[index] = result
+        storage[worker] = share
         lock.unlock()
     }
 
-    var results: [Result<EncodedEntry, IngestError>] {
+    var values: [[Result<EncodedEntry, IngestError>]] {
         lock.lock()
         defer { lock.unlock() }
         return storage
