@@ -37,26 +37,29 @@ public enum CanonicalJSON {
         case .object(let members):
             out.append(UInt8(ascii: "{"))
             var first = true
-            for key in sortedKeys(members) {
+            // The members are sorted as they are, not looked up by name again: hashing each
+            // name once more cost more than writing it.
+            for (key, value) in sortedMembers(members) {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 writeString(key, into: &out)
                 out.append(UInt8(ascii: ":"))
-                // swift-format-ignore: NeverForceUnwrap
-                write(members[key] ?? .null, into: &out)
+                write(value, into: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
     }
 
-    /// Member names in RFC 8785 order: by UTF-16 code units.
-    static func sortedKeys(_ members: [String: JSONValue]) -> [String] {
-        let keys = Array(members.keys)
-        // ASCII names (the usual case) compare the same in UTF-8 and UTF-16; UTF-8 is faster.
-        if keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } }) {
-            return keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    /// The members in RFC 8785 order of their names: by UTF-16 code units. ASCII names (the
+    /// usual case) compare the same in UTF-8 and UTF-16; UTF-8 is faster.
+    static func sortedMembers(_ members: [String: JSONValue]) -> [(key: String, value: JSONValue)] {
+        var sorted = Array(members)
+        if members.keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } }) {
+            sorted.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        } else {
+            sorted.sort { $0.key.utf16.lexicographicallyPrecedes($1.key.utf16) }
         }
-        return keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
+        return sorted
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
