@@ -59,6 +59,11 @@ public struct AnomalyDetector: Sendable {
         var after: Int64
         var through: Int64
         var entries: [ObservedEntry]
+
+        /// Adds `entry` when its event time is in the range.
+        mutating func add(_ entry: ObservedEntry) {
+            if entry.time > after, entry.time <= through { entries.append(entry) }
+        }
     }
 
     /// Most keys whose history is kept; past this the cache starts again (it is only a cache).
@@ -266,10 +271,11 @@ public struct AnomalyDetector: Sendable {
     /// Adds an observed tool call to the cached histories whose range holds its time.
     private mutating func addToHistoryCache(_ entry: ObservedEntry) {
         guard entry.kind == .toolCall, !historyCache.isEmpty else { return }
+        // In place: a copy of the cached history held across the append would make the append
+        // copy the whole array, for every entry.
         func add(_ key: HistoryKey) {
             guard let index = historyCache.index(forKey: key) else { return }
-            let cached = historyCache.values[index]
-            if entry.time > cached.after, entry.time <= cached.through { historyCache.values[index].entries.append(entry) }
+            historyCache.values[index].add(entry)
         }
         for (position, patient) in entry.patientIDs.enumerated() where !entry.patientIDs[..<position].contains(patient) {
             add(.patient(patient))
