@@ -359,7 +359,7 @@ public struct Sanitizer: Sendable {
 
     // MARK: Helpers
 
-    static func encode(_ usage: TokenUsage) -> JSONValue {
+    package static func encode(_ usage: TokenUsage) -> JSONValue {
         var object: [String: JSONValue] = [:]
         if let input = usage.inputTokens { object["input_tokens"] = .number(Double(input)) }
         if let output = usage.outputTokens { object["output_tokens"] = .number(Double(output)) }
@@ -374,16 +374,56 @@ public struct Sanitizer: Sendable {
 
     /// The length of the value's compact JSON, escapes aside: cheap and close enough to decide
     /// whether a result is summarised.
-    static func approximateSize(_ value: JSONValue) -> Int {
+    package static func approximateSize(_ value: JSONValue) -> Int {
         switch value {
         case .null: return 4
         case .bool(let flag): return flag ? 4 : 5
         case .number(let number): return text(of: number).utf8.count
         case .string(let string): return string.utf8.count + 2
         case .array(let elements): return elements.reduce(1 + max(elements.count, 1)) { $0 + approximateSize($1) }
-        case .object(let members):
-            return members.reduce(1 + max(members.count, 1)) { $0 + $1.key.utf8.count + 3 + approximateSize($1.value) }
+        case .object(let members): return approximateObjectSize(members.lazy.map { ($0.key, $0.value) })
         }
+    }
+
+    /// ``approximateSize(_:)`` of an object given as its members.
+    package static func approximateObjectSize(_ members: some Collection<(String, JSONValue)>) -> Int {
+        members.reduce(1 + max(members.count, 1)) { $0 + $1.0.utf8.count + 3 + approximateSize($1.1) }
+    }
+}
+
+/// The steps of ``Sanitizer/sanitize(_:)-(ToolCall)`` one object member at a time, for the
+/// one-pass preparer, which reads a call's members from its bytes and writes the stored body
+/// without building it as a tree. The rules stay here, in one place: the preparer only walks.
+extension Sanitizer {
+    /// The scrubber of one call, made from the values its identifier fields gave.
+    package struct CallScrubber {
+        fileprivate let scrubber: TextScrubber
+    }
+
+    /// Adds the values a member of `arguments` (`freeText`), `result`, `session_metadata` or
+    /// an `error` object gives for the scrubber to find elsewhere in the call.
+    package func collectKnownValues(member key: String, _ value: JSONValue, freeText: Bool, into known: inout [String]) {
+        collectIdentifierValues(value, classified: compiled.classify(key), freeText: freeText, into: &known)
+    }
+
+    /// The scrubber for a call whose identifier fields gave `knownValues`.
+    package func callScrubber(knownValues: [String]) -> CallScrubber {
+        CallScrubber(scrubber: TextScrubber(pseudonymizer: pseudonymizer, knownValues: knownValues, commonWords: compiled.commonWords))
+    }
+
+    /// A member's name as stored.
+    package func storedName(_ key: String, _ scrubber: CallScrubber) -> String {
+        memberName(key, scrubber.scrubber)
+    }
+
+    /// A member's value as stored, by the class of its name.
+    package func storedValue(_ value: JSONValue, key: String, _ scrubber: CallScrubber) -> JSONValue {
+        clean(value, under: compiled.classify(key), scrubber.scrubber)
+    }
+
+    /// A top-level string (user, model, tool, conversation, trace, role) as stored.
+    package func storedTopLevel(_ text: String, _ scrubber: CallScrubber) -> String {
+        scrubber.scrubber.scrub(text, names: false)
     }
 }
 

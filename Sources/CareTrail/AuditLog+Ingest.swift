@@ -118,6 +118,9 @@ extension AuditLog {
         let rules = IngestRules(configuration: configuration, now: store.clock())
         @Sendable func prepareLine(_ number: Int, _ bytes: ArraySlice<UInt8>) -> Result<EncodedEntry, IngestError> {
             bytes.withUnsafeBufferPointer { buffer in
+                // The common shape in one pass over the bytes; every other line, and every line
+                // with an error to report, through the tree.
+                if let entry = preparedInOnePass(buffer, rules: rules) { return .success(entry) }
                 do throws(IngestError) {
                     return prepare(try IngestContract.decode(bytes: buffer, lineNumber: number), line: number, rules: rules)
                 } catch {
@@ -147,6 +150,17 @@ extension AuditLog {
         group.wait()
         let prepared = shares.values
         return lines.indices.map { index in prepared[index % workers][index / workers] }
+    }
+
+    /// A line prepared in one pass (``OnePassToolCall``), through the same rules as every
+    /// other record; `nil` when the line or the rules need the tree path.
+    func preparedInOnePass(_ bytes: UnsafeBufferPointer<UInt8>, rules: IngestRules) -> EncodedEntry? {
+        guard let read = OnePassToolCall(bytes: bytes) else { return nil }
+        let record = IngestRecord.toolCall(read.call)
+        guard (try? rules.restrictions.check(record)) != nil, (try? rules.recordTime.check(record, now: rules.now)) != nil else {
+            return nil
+        }
+        return sanitizer.encode(read, late: rules.recordTime.isLate(record, now: rules.now))
     }
 
     /// The stages after decoding, the same for every way in (file, HTTP body, Swift
