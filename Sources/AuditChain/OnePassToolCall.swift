@@ -4,8 +4,8 @@ package import AuditCore
 /// ``JSONValue``s: the ingest path's common case.
 ///
 /// It reads the common shape only: ASCII text without escapes, the contract's top-level fields
-/// without `null`s, `patient_ids` or `break_glass`, and `arguments`, `result`,
-/// `session_metadata`, `usage` and an `error` object holding scalars only. For anything else,
+/// without `null`s, `patient_ids` as an array of strings, and `arguments`, `result`,
+/// `session_metadata`, `usage`, `break_glass` and an `error` object holding scalars only. For anything else,
 /// and for every line the contract refuses, it gives `nil`, and the line takes the tree path
 /// (``JSONParser``, ``IngestContract``, ``Sanitizer``), which reads every shape and names the
 /// field of any error. So the one pass never has to explain a refusal, and must only never
@@ -124,6 +124,8 @@ enum Field: Int, CaseIterable {
 enum TopValue {
     case scalar(OnePassToolCall.Scalar)
     case object([OnePassToolCall.Member])
+    /// `patient_ids`: strings.
+    case strings([Range<Int>])
 }
 
 /// Reads the contract's rules over the scanned fields; `nil` wherever the contract would
@@ -136,7 +138,7 @@ private struct Fields {
     init(bytes: UnsafeBufferPointer<UInt8>, values: [TopValue?]) {
         self.bytes = bytes
         self.values = values
-        for field in [Field.arguments, .result, .sessionMetadata, .error, .usage] {
+        for field in [Field.arguments, .result, .sessionMetadata, .error, .usage, .breakGlass] {
             if case .object(let members)? = values[field.rawValue] { objects[field.rawValue] = members }
         }
     }
@@ -190,8 +192,6 @@ private struct Fields {
     }
 
     mutating func toolCall() -> ToolCall? {
-        // Shapes left to the tree path: queries' patient lists, emergency access.
-        guard !isPresent(.patientIDs), !isPresent(.breakGlass) else { return nil }
         if isPresent(.kind) {
             guard string(.kind) == RecordKind.toolCall.rawValue else { return nil }
         }
@@ -203,16 +203,36 @@ private struct Fields {
         guard let actionText = optionalString(.action) else { return nil }
         var action = ToolAction.read
         if let actionText {
-            guard let named = ToolAction(rawValue: actionText), named != .execute else { return nil }
+            guard let named = ToolAction(rawValue: actionText) else { return nil }
             action = named
         }
-        guard let patientID = requiredIdentifier(.patientID) else { return nil }
+        // A query names the patients its result named, possibly none, and may name one more;
+        // any other call names one patient.
+        var patientID: String?
+        var patientIDs: [String]?
+        if action == .execute {
+            guard case .strings(let ranges)? = values[Field.patientIDs.rawValue], ranges.count <= IngestLimits.maximumPatientIDs
+            else { return nil }
+            let ids = ranges.map { String(decoding: UnsafeBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
+            guard ids.allSatisfy({ !$0.isEmpty && $0.utf8.count <= IngestLimits.identifierBytes }),
+                let named = optionalIdentifier(.patientID)
+            else { return nil }
+            (patientID, patientIDs) = (named, ids)
+        } else {
+            guard !isPresent(.patientIDs), let named = requiredIdentifier(.patientID) else { return nil }
+            patientID = named
+        }
         // Objects where the contract wants objects (an error may be a string).
-        for field in [Field.arguments, .result, .sessionMetadata, .usage] where isPresent(field) {
+        for field in [Field.arguments, .result, .sessionMetadata, .usage, .breakGlass] where isPresent(field) {
             guard objects[field.rawValue] != nil else { return nil }
         }
         if isPresent(.error), objects[Field.error.rawValue] == nil, string(.error) == nil { return nil }
-        guard (try? BreakGlassRule.check(nil, purpose: purpose)) != nil else { return nil }
+        var breakGlass: BreakGlass?
+        if let members = objects[Field.breakGlass.rawValue] {
+            guard let read = self.breakGlass(members) else { return nil }
+            breakGlass = read
+        }
+        guard (try? BreakGlassRule.check(breakGlass, purpose: purpose)) != nil else { return nil }
         guard let timestampText = optionalString(.timestamp) else { return nil }
         var timestamp: Timestamp?
         if let timestampText {
@@ -245,9 +265,24 @@ private struct Fields {
         }
         return ToolCall(
             tenantID: tenantID, conversationID: conversationID, userID: userID, model: model, toolName: toolName,
-            purposeOfUse: purpose, patientID: patientID, timestamp: timestamp, traceID: traceID, turnNumber: turnNumber,
-            userRole: userRole, trigger: trigger, action: action, durationMS: durationMS, usage: usage
+            purposeOfUse: purpose, patientID: patientID, patientIDs: patientIDs, timestamp: timestamp, traceID: traceID,
+            turnNumber: turnNumber, userRole: userRole, trigger: trigger, action: action, durationMS: durationMS, usage: usage,
+            breakGlass: breakGlass
         )
+    }
+
+    /// `break_glass`: a reason, or none, and nothing else.
+    func breakGlass(_ members: [OnePassToolCall.Member]) -> BreakGlass? {
+        var reason: String?
+        for member in members {
+            guard UnsafeBufferPointer(rebasing: bytes[member.name]).elementsEqual("reason".utf8) else { return nil }
+            switch member.value {
+            case .string(let range): reason = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+            case .null: reason = nil
+            default: return nil
+            }
+        }
+        return BreakGlass(reason: reason)
     }
 
     /// `usage`: token counts and a cost, nothing else, no `null`s.
@@ -316,6 +351,9 @@ private struct Scanner {
             if bytes[index] == UInt8(ascii: "{") {
                 guard let members = object() else { return nil }
                 values[field.rawValue] = .object(members)
+            } else if bytes[index] == UInt8(ascii: "[") {
+                guard field == .patientIDs, let strings = strings() else { return nil }
+                values[field.rawValue] = .strings(strings)
             } else {
                 // A top-level `null` is an absent field to the contract: left to the tree path.
                 guard let scalar = scalar(), !scalar.isNull else { return nil }
@@ -347,6 +385,25 @@ private struct Scanner {
             if expect(UInt8(ascii: ",")) { continue }
             guard expect(UInt8(ascii: "}")) else { return nil }
             return members
+        }
+    }
+
+    /// An array of strings.
+    mutating func strings() -> [Range<Int>]? {
+        index += 1
+        var strings: [Range<Int>] = []
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return strings
+        }
+        while true {
+            skipWhitespace()
+            guard let string = string() else { return nil }
+            strings.append(string)
+            if expect(UInt8(ascii: ",")) { continue }
+            guard expect(UInt8(ascii: "]")) else { return nil }
+            return strings
         }
     }
 

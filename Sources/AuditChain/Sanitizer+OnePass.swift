@@ -37,6 +37,15 @@ extension Sanitizer {
             member("arguments")
             guard write(arguments, of: read, scrubber, into: &body) else { return nil }
         }
+        if let breakGlass = call.breakGlass {
+            member("break_glass")
+            body.append(UInt8(ascii: "{"))
+            if let reason = breakGlass.reason {
+                body.append(contentsOf: "\"reason\":".utf8)
+                CanonicalJSON.writeString(top(reason), into: &body)
+            }
+            body.append(UInt8(ascii: "}"))
+        }
         if let duration = call.durationMS {
             member("duration_ms")
             CanonicalJSON.writeNumber(duration, into: &body)
@@ -62,6 +71,11 @@ extension Sanitizer {
             member("session_metadata")
             guard write(metadata, of: read, scrubber, into: &body) else { return nil }
         }
+        // Emergency access is stored with elevated severity, as the tree path stores it.
+        if call.breakGlass != nil {
+            member("severity")
+            CanonicalJSON.writeString(Severity.high.rawValue, into: &body)
+        }
         member("trigger")
         CanonicalJSON.writeString(call.trigger.rawValue, into: &body)
         if let turn = call.turnNumber {
@@ -81,6 +95,7 @@ extension Sanitizer {
         return EncodedEntry(
             kind: .toolCall, tenantID: call.tenantID, userID: top(call.userID), model: top(call.model),
             toolName: top(call.toolName), action: call.action, patientID: call.patientID,
+            patientIDs: call.patientIDs.map { CanonicalJSON.string(.array($0.map(JSONValue.string))) },
             purposeOfUse: call.purposeOfUse.code, outcome: Self.outcome(of: read),
             conversationID: top(call.conversationID), traceID: call.traceID.map(top), timestamp: call.timestamp?.description,
             keyID: pseudonymizer.keyID, body: String(decoding: body, as: UTF8.self)

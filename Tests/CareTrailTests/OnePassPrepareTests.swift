@@ -41,8 +41,7 @@ struct OnePassPrepareTests {
             onePass += 1
             #expect(entry == tree, "line \(index + 1) is stored differently in one pass")
         }
-        // Queries (their patient lists) and emergency access take the tree path.
-        #expect(onePass * 10 >= lines.count * 8, "only \(onePass) of \(lines.count) lines took the one pass")
+        #expect(onePass * 100 >= lines.count * 95, "only \(onePass) of \(lines.count) lines took the one pass")
     }
 
     /// Generated lines: good ones, and ones with each kind of defect the contract refuses.
@@ -133,7 +132,13 @@ enum GeneratedLine {
         if !defect(3) {
             fields.append(("patient_id", !defect(5) ? quoted(pick(["PAT-000123", "PAT-7", "Maria Garcia"])) : pick(["3", "\"\""])))
         }
-        if action == "E" || defect(2) { fields.append(("patient_ids", "[\"PAT-1\", \"PAT-2\"]")) }
+        if action == "E" || defect(2) {
+            fields.append(
+                (
+                    "patient_ids",
+                    defect(20) ? pick(["[\"\"]", "[1]", "\"PAT-1\""]) : pick(["[\"PAT-1\", \"PAT-2\"]", "[]", "[\"Maria Garcia\"]"])
+                ))
+        }
         if maybe(70) {
             fields.append(
                 (
@@ -161,7 +166,13 @@ enum GeneratedLine {
                         : pick(["{\"input_tokens\": 707, \"output_tokens\": 248}", "{\"cost_usd\": 0.25}", "{}"])
                 ))
         }
-        if defect(3) { fields.append(("break_glass", "{\"reason\": \"code blue\"}")) }
+        if maybe(8) {
+            let reason =
+                defect(40)
+                ? pick(["\"x\"", "null", "7"])
+                : quoted(pick(["Unconscious patient in ED, no consent possible", "Maria Garcia arrived unconscious"]))
+            fields.append(("break_glass", defect(5) ? "{\"why\": \(reason)}" : "{\"reason\": \(reason)}"))
+        }
         if maybe(3) { fields.append(("kind", quoted(defect(60) ? pick(["agent_request", "other"]) : "tool_call"))) }
         if defect(2) { fields.append(("purpose", quoted("TREAT"))) }
         if defect(2), let first = fields.first { fields.append(first) }
