@@ -19,6 +19,11 @@ public struct HMACPseudonymizer: Pseudonymizer {
     }
 
     public func pseudonym(for value: String) -> String {
+        box.cache.pseudonym(for: value, make: makePseudonym)
+    }
+
+    /// The pseudonym of `value`, computed.
+    private func makePseudonym(_ value: String) -> String {
         var mac = box.prototype
         if let bytes = Self.normalizedASCII(value) {
             mac.update(data: bytes)
@@ -100,6 +105,8 @@ private final class KeyBox: @unchecked Sendable {
     let prototype: HMAC<SHA256>
     /// `hmac-sha256:<key-id>:` as bytes.
     let tokenPrefix: [UInt8]
+    /// The pseudonyms this key made recently.
+    let cache = PseudonymCache()
     init(key: SymmetricKey, keyID: String) {
         self.key = key
         self.prototype = HMAC<SHA256>(key: key)
