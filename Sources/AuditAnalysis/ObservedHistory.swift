@@ -51,9 +51,19 @@ struct ObservedHistory: Sendable {
 
     /// The held tool calls of `key` (a patient named in `patientIDs`, or a user of any tenant)
     /// with `seq < before` and event time in `(after, through]`, in seq order.
+    ///
+    /// Only the entries in the range are copied: a user's positions span the whole history,
+    /// and copying each entry to test its time made this most of a late record's cost.
     func entries(of key: AnomalyDetector.HistoryKey, after: Int64, through: Int64, before: Int64) -> [ObservedEntry] {
-        (positions[key] ?? []).lazy.filter { $0 >= base }.map { entries[$0 - base] }
-            .filter { $0.seq < before && $0.time > after && $0.time <= through }
+        var found: [ObservedEntry] = []
+        for position in positions[key] ?? [] where position >= base {
+            let index = position - base
+            // Positions rise with sequence numbers: past `before`, nothing more is wanted.
+            if entries[index].seq >= before { break }
+            let time = entries[index].time
+            if time > after && time <= through { found.append(entries[index]) }
+        }
+        return found
     }
 
     /// Drops the oldest half; `since` becomes the first kept entry, or `next` when none is.
