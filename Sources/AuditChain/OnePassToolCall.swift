@@ -366,45 +366,46 @@ private struct Scanner {
         }
     }
 
-    /// An object of scalars, its names unique.
-    mutating func object() -> [OnePassToolCall.Member]? {
+    /// Reads a container opened at `index` up to `closing`, each element with `element`;
+    /// `false` when it is malformed or an element is refused.
+    mutating func elements(closing: UInt8, _ element: (inout Scanner) -> Bool) -> Bool {
         index += 1
-        var members: [OnePassToolCall.Member] = []
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+        if index < bytes.count, bytes[index] == closing {
             index += 1
-            return members
+            return true
         }
         while true {
             skipWhitespace()
-            guard let name = string(), expect(UInt8(ascii: ":")) else { return nil }
-            skipWhitespace()
-            guard let value = scalar(), members.count < Self.maximumMembers else { return nil }
-            for other in members where bytes[other.name].elementsEqual(bytes[name]) { return nil }
-            members.append(OnePassToolCall.Member(name: name, value: value))
+            guard element(&self) else { return false }
             if expect(UInt8(ascii: ",")) { continue }
-            guard expect(UInt8(ascii: "}")) else { return nil }
-            return members
+            return expect(closing)
         }
+    }
+
+    /// An object of scalars, its names unique.
+    mutating func object() -> [OnePassToolCall.Member]? {
+        var members: [OnePassToolCall.Member] = []
+        let read = elements(closing: UInt8(ascii: "}")) { scanner in
+            guard let name = scanner.string(), scanner.expect(UInt8(ascii: ":")) else { return false }
+            scanner.skipWhitespace()
+            guard let value = scanner.scalar(), members.count < Self.maximumMembers else { return false }
+            for other in members where scanner.bytes[other.name].elementsEqual(scanner.bytes[name]) { return false }
+            members.append(OnePassToolCall.Member(name: name, value: value))
+            return true
+        }
+        return read ? members : nil
     }
 
     /// An array of strings.
     mutating func strings() -> [Range<Int>]? {
-        index += 1
         var strings: [Range<Int>] = []
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return strings
-        }
-        while true {
-            skipWhitespace()
-            guard let string = string() else { return nil }
+        let read = elements(closing: UInt8(ascii: "]")) { scanner in
+            guard let string = scanner.string() else { return false }
             strings.append(string)
-            if expect(UInt8(ascii: ",")) { continue }
-            guard expect(UInt8(ascii: "]")) else { return nil }
-            return strings
+            return true
         }
+        return read ? strings : nil
     }
 
     mutating func scalar() -> OnePassToolCall.Scalar? {
