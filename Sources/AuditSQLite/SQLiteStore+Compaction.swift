@@ -82,15 +82,46 @@ extension SQLiteStore {
     /// block rows at all: each posting is then written once instead of twice and never
     /// deleted. `false` when the next span does not qualify.
     ///
-    /// Blocks are collected a few at a time on every core and folded, in block order, into the
-    /// span's rows, keyed by the bytes of each key as SQLite compares them. The rows are written
-    /// in transactions of ``spanRowsPerTransaction``; the counters and times of all the blocks,
-    /// and the marks that they are compacted and spanned, go with the last. Until then lookups
-    /// read the span's entries through the ``TailIndex``, as for any block without postings. A
-    /// write cut short leaves rows that the next compaction writes again, identical (`OR
-    /// REPLACE`); if another connection compacted a block meanwhile, the marks are left to it.
+    /// While a span's rows are written (on the writer's queue), the span after it, when it
+    /// qualifies too, is collected on the other cores: collecting is most of the work, and
+    /// writing is one thread's.
     private func compactWholeSpan() throws -> Bool {
-        let next: (through: Int64, shift: Int64, blocks: Int64, span: Int64)? = try pool.read { db in
+        guard var next = try nextWholeSpan() else { return false }
+        var collected = try collectSpan(next)
+        while true {
+            let following = WholeSpan(through: next.through + next.size, shift: next.shift, blocks: next.blocks, span: next.span + 1)
+            let ahead = Slots<SpanRows>(count: 1)
+            let group = DispatchGroup()
+            if try spanIsComplete(following) {
+                DispatchQueue.global().async(group: group) { [self] in
+                    if let rows = try? collectSpan(following) { ahead.set(0, rows) }
+                }
+            }
+            let written = try writeSpan(next, collected)
+            group.wait()
+            guard written, let rows = ahead.values[0] else { return written }
+            (next, collected) = (following, rows)
+        }
+    }
+
+    /// A span of blocks to compact at once: the entries after `through`, 2^`shift` per block.
+    private struct WholeSpan {
+        var through: Int64
+        var shift: Int64
+        var blocks: Int64
+        var span: Int64
+        var size: Int64 { blocks << shift }
+    }
+
+    /// A span's rows, joined from its blocks, and its blocks' counters and times.
+    private struct SpanRows {
+        var rows: [Postings.Posting]
+        var blocks: [Postings.Block]
+    }
+
+    /// The next span, when every one of its blocks is complete and none has postings yet.
+    private func nextWholeSpan() throws -> WholeSpan? {
+        try pool.read { db in
             let shift = Int64(try Postings.blockShift(db))
             let blocks = Int64(1) << Int64(try Postings.spanShift(db))
             let size = blocks << shift
@@ -98,10 +129,19 @@ extension SQLiteStore {
             guard blocks > 1, through % size == 0, try Postings.spannedThrough(db) == through,
                 let head = try Self.head(db)?.seq, through + size <= head
             else { return nil }
-            return (through, shift, blocks, through / size)
+            return WholeSpan(through: through, shift: shift, blocks: blocks, span: through / size)
         }
-        guard let next else { return false }
-        let size = Int64(1) << next.shift
+    }
+
+    /// Whether every entry of `span` is in the log.
+    private func spanIsComplete(_ span: WholeSpan) throws -> Bool {
+        try pool.read { db in (try Self.head(db)?.seq ?? 0) >= span.through + span.size }
+    }
+
+    /// Collects the blocks of `span` a few at a time on every core and folds them, in block
+    /// order, into the span's rows, keyed by the bytes of each key as SQLite compares them.
+    private func collectSpan(_ span: WholeSpan) throws -> SpanRows {
+        let size = Int64(1) << span.shift
         /// A key as SQLite tells keys apart: by their UTF-8 bytes (Swift's `==` on strings
         /// follows Unicode equivalence instead).
         struct KeyBytes: Hashable {
@@ -117,9 +157,9 @@ extension SQLiteStore {
         var positions: [KeyBytes: Int] = [:]
         var blocks: [Postings.Block] = []
         var first: Int64 = 0
-        while first < next.blocks {
-            let count = min(next.blocks - first, Int64(2 * Processors.active))
-            for item in try collectBlocks(after: next.through + first * size, count: count, shift: next.shift) {
+        while first < span.blocks {
+            let count = min(span.blocks - first, Int64(2 * Processors.active))
+            for item in try collectBlocks(after: span.through + first * size, count: count, shift: span.shift) {
                 // Joined as a merge of the blocks' rows joins them: sequence numbers in block
                 // order, records only while every block holding the key has them.
                 for row in item.rows {
@@ -142,23 +182,34 @@ extension SQLiteStore {
             first += count
         }
         rows.sort { $0.kind != $1.kind ? $0.kind.rawValue < $1.kind.rawValue : $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        return SpanRows(rows: rows, blocks: blocks)
+    }
+
+    /// Writes a span's rows in transactions of ``spanRowsPerTransaction``; the counters and
+    /// times of all its blocks, and the marks that they are compacted and spanned, go with the
+    /// last. Until then lookups read the span's entries through the ``TailIndex``, as for any
+    /// block without postings. A write cut short leaves rows that the next compaction writes
+    /// again, identical (`OR REPLACE`); if another connection compacted a block meanwhile, the
+    /// marks are left to it (`false`).
+    private func writeSpan(_ span: WholeSpan, _ collected: SpanRows) throws -> Bool {
+        let rows = collected.rows
         var start = 0
         while true {
             let end = min(rows.count, start + Self.spanRowsPerTransaction)
             let last = end == rows.count
             let written = try writeBeside { db -> Bool in
-                guard try Postings.compactedThrough(db) == next.through, try Postings.spannedThrough(db) == next.through else {
+                guard try Postings.compactedThrough(db) == span.through, try Postings.spannedThrough(db) == span.through else {
                     return false
                 }
-                try Postings.insert(db, span: next.span, rows[start..<end])
+                try Postings.insert(db, span: span.span, rows[start..<end])
                 if last {
-                    for block in blocks {
+                    for block in collected.blocks {
                         var counters = block.counters
                         try counters.flush(db)
                         try block.writeTimes(db)
                     }
-                    try Postings.setCompactedThrough(db, next.through + next.blocks * size)
-                    try Postings.setSpannedThrough(db, next.through + next.blocks * size)
+                    try Postings.setCompactedThrough(db, span.through + span.size)
+                    try Postings.setSpannedThrough(db, span.through + span.size)
                 }
                 return true
             }
