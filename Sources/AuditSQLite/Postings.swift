@@ -153,6 +153,24 @@ enum Postings {
         var firstAt: String?
         var lastAt: String?
 
+        /// Adds the postings, record, counts and time of one of the block's entries, in order;
+        /// `record` is scratch space.
+        mutating func add(_ entry: StoredEntry, record: inout [UInt8]) {
+            let keys = EntryKeys(entry)
+            for (kind, key) in keys.keys { lists[kind, default: [:]][key, default: []].append(entry.seq) }
+            // Entries about a patient, and queries, whose patients are in their result, get a record.
+            if entry.content.patientID != nil || entry.content.action == .execute {
+                record.removeAll(keepingCapacity: true)
+                AccessRecord.append(AccessRecord.row(entry), to: &record)
+                records[entry.seq] = Data(record)
+            }
+            keys.count(entry, into: &counters)
+            let time = entry.content.timestamp ?? entry.recordedAt
+            times[entry.seq] = Timestamp(rfc3339: time)?.millisecondsSinceEpoch ?? 0
+            if firstAt.map({ time < $0 }) ?? true { firstAt = time }
+            if lastAt.map({ time > $0 }) ?? true { lastAt = time }
+        }
+
         /// Writes the block's event-time bounds (`OR REPLACE`: a compaction done again).
         func writeTimes(_ db: Database) throws {
             guard let firstAt, let lastAt else { return }
@@ -202,21 +220,7 @@ enum Postings {
     static func collect(_ db: Database, block number: Int64, from low: Int64, through high: Int64) throws -> Block {
         var block = Block(number: number)
         var record: [UInt8] = []
-        try SQLiteStore.forEachEntry(db, from: low, through: high) { entry in
-            let keys = EntryKeys(entry)
-            for (kind, key) in keys.keys { block.lists[kind, default: [:]][key, default: []].append(entry.seq) }
-            // Entries about a patient, and queries, whose patients are in their result, get a record.
-            if entry.content.patientID != nil || entry.content.action == .execute {
-                record.removeAll(keepingCapacity: true)
-                AccessRecord.append(AccessRecord.row(entry), to: &record)
-                block.records[entry.seq] = Data(record)
-            }
-            keys.count(entry, into: &block.counters)
-            let time = entry.content.timestamp ?? entry.recordedAt
-            block.times[entry.seq] = Timestamp(rfc3339: time)?.millisecondsSinceEpoch ?? 0
-            if block.firstAt.map({ time < $0 }) ?? true { block.firstAt = time }
-            if block.lastAt.map({ time > $0 }) ?? true { block.lastAt = time }
-        }
+        try SQLiteStore.forEachEntry(db, from: low, through: high) { entry in block.add(entry, record: &record) }
         return block
     }
 

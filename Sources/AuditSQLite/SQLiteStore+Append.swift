@@ -27,17 +27,23 @@ extension SQLiteStore {
     ) throws -> (count: Int64, derived: Int64, head: ChainHead?) {
         do {
             var completedBlock = false
+            var collected: [Int64: Postings.Block] = [:]
             let result = try pool.writeWithoutTransaction { db in
                 var result: (Int64, Int64, ChainHead?) = (0, 0, nil)
                 try db.inTransaction(.immediate) {
                     var sink = AppendSink(db: db, store: self, head: try Self.head(db))
+                    // A file in one transaction: its whole blocks' postings are collected as
+                    // it goes, for the compaction after the commit.
+                    sink.collector = BlockCollector(shift: postingBlockShift)
                     try produce { entries in try sink.append(entries) }
                     result = (sink.appended, sink.derived, sink.head)
                     completedBlock = sink.completedBlock
+                    collected = sink.collector?.complete ?? [:]
                     return .commit
                 }
                 return result
             }
+            collectedBlocks.keep(collected)
             if completedBlock { compactPostingsNow() }
             return result
         } catch {
@@ -138,6 +144,8 @@ struct AppendSink {
     /// Whether these appends completed a block of postings, which the store then writes
     /// after the commit (see ``SQLiteStore/compactPostingsNow()``).
     private(set) var completedBlock = false
+    /// Collects the postings of the blocks these appends fill whole, when set.
+    var collector: BlockCollector?
     private var buffer: [UInt8] = []
 
     init(db: Database, store: SQLiteStore, head: ChainHead?) {
@@ -163,8 +171,10 @@ struct AppendSink {
                 completedBlock = completedBlock || Self.completesBlock(firstSeq, last, shift: store.postingBlockShift)
             }
         }
-        guard let observer = store.observer, !entries.isEmpty else { return receipts }
+        guard store.observer != nil || collector != nil, !entries.isEmpty else { return receipts }
         var observed = Self.stored(entries, receipts: receipts, prevHash: before, recordedAt: recordedAt)
+        collector?.add(observed)
+        guard let observer = store.observer else { return receipts }
         while true {
             let derived = try observer.entriesAppended(observed, reader: SQLiteLogReader(db: db, tail: store.tail))
             if derived.isEmpty { break }
@@ -173,6 +183,7 @@ struct AppendSink {
             self.derived += Int64(derived.count)
             appended -= Int64(derived.count)
             observed = Self.stored(derived, receipts: derivedReceipts, prevHash: before, recordedAt: recordedAt)
+            collector?.add(observed)
         }
         return receipts
     }

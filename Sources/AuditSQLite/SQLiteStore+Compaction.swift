@@ -36,6 +36,12 @@ extension SQLiteStore {
     }
 
     private func compactPendingBlocks() throws {
+        defer {
+            // Blocks another connection wrote meanwhile are not needed any more.
+            if let compacted = try? pool.read({ db in try Postings.compactedThrough(db) }) {
+                collectedBlocks.forget(before: compacted >> Int64(postingBlockShift))
+            }
+        }
         while true {
             if try compactWholeSpan() { continue }
             let pending: (through: Int64, shift: Int64, count: Int64)? = try pool.read { db in
@@ -64,7 +70,9 @@ extension SQLiteStore {
         DispatchQueue.concurrentPerform(iterations: Int(count)) { index in
             let low = through + Int64(index) * size
             do {
-                let block = try pool.read { db in try Postings.collect(db, block: low >> shift, from: low + 1, through: low + size) }
+                let block =
+                    try collectedBlocks.take(low >> shift)
+                    ?? pool.read { db in try Postings.collect(db, block: low >> shift, from: low + 1, through: low + size) }
                 collected.set(index, (block, block.rows()))
             } catch {
                 failures.set(index, Self.reason(error))

@@ -34,6 +34,8 @@ public final class SQLiteStore: AuditStore {
     let checkpointer: WALCheckpointer
     /// The keys of the block still filling, in memory (see ``TailIndex``).
     let tail: TailIndex
+    /// Postings of whole blocks collected while a transaction appended them (``BlockCollector``).
+    let collectedBlocks = CollectedBlocks()
 
     private init(
         path: String, pool: DatabasePool, clock: @escaping @Sendable () -> Timestamp, observer: (any AppendObserver)?,

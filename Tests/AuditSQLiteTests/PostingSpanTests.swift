@@ -109,6 +109,33 @@ struct PostingSpanTests {
         #expect(try straight.verify().isIntact)
     }
 
+    /// A file appended in one transaction has the postings of the blocks it fills whole
+    /// collected as it goes; a block it began part-way is read back. Either way the rows are
+    /// those of blocks appended one commit at a time.
+    @Test func postingsCollectedWhileAppendingEqualPostingsReadBack() throws {
+        func store() throws -> SQLiteStore {
+            try SQLiteStore.create(
+                at: temporaryFolder().appendingPathComponent("audit.sqlite").path,
+                clock: { Timestamp(millisecondsSinceEpoch: 1_780_000_000_000) }, postingBlockShift: 8, postingSpanShift: 2,
+                postingEpochShift: 2
+            )
+        }
+        let collected = try store()
+        // The first 100 entries alone, so that the transaction begins inside a block.
+        _ = try collected.appendNow(Array(Self.entries[0..<100]))
+        _ = try collected.appendAll { append in
+            for start in stride(from: 100, to: Self.entries.count, by: 700) {
+                try append(Array(Self.entries[start..<min(Self.entries.count, start + 700)]))
+            }
+        }
+        let merged = try store()
+        for start in stride(from: 0, to: Self.entries.count, by: 256) {
+            _ = try merged.appendNow(Array(Self.entries[start..<min(Self.entries.count, start + 256)]))
+        }
+        #expect(try Self.everythingDerived(collected) == Self.everythingDerived(merged))
+        #expect(try collected.verify().isIntact)
+    }
+
     @Test func aSpanReplacesItsBlocksRowsAndLookupsAreUnchanged() throws {
         let spanned = try Self.store(blockShift: 12, spanShift: 1)
         // Blocks of 2^30 entries never complete: everything is read from the entries.
