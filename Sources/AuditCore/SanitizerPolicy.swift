@@ -213,14 +213,17 @@ final class CompiledPolicy: @unchecked Sendable {
     static let cacheLimit = 4096
     // Guarded by `lock`; everything else is immutable after init.
     private var cache: [String: KeyClass] = [:]
-    /// A readers-writer lock: every worker preparing calls classifies every key, and with a
-    /// plain lock they queued on each other; writes stop once the keys in use are cached.
-    private let lock = ReadWriteLock()
+    private let lock = NSLock()
 
     func classify(_ key: String) -> KeyClass {
-        if let cached = lock.reading({ cache[key] }) { return cached }
+        lock.lock()
+        let cached = cache[key]
+        lock.unlock()
+        if let cached { return cached }
         let keyClass = classifyUncached(key)
-        lock.writing { if cache.count < Self.cacheLimit { cache[key] = keyClass } }
+        lock.lock()
+        if cache.count < Self.cacheLimit { cache[key] = keyClass }
+        lock.unlock()
         return keyClass
     }
 
