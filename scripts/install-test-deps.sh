@@ -35,3 +35,11 @@ if ! python3 -c "import fhir.resources.auditevent" >/dev/null 2>&1; then
     python3 -m pip install --quiet "fhir.resources>=7" \
         || python3 -m pip install --quiet --break-system-packages "fhir.resources>=7"
 fi
+
+# Checkpoint signatures are checked with an outside Ed25519 implementation: Python's
+# cryptography (PyPI; Debian's python3-cryptography when pip cannot install it).
+if ! python3 -c "from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey" >/dev/null 2>&1; then
+    python3 -m pip install --quiet cryptography \
+        || python3 -m pip install --quiet --break-system-packages cryptography \
+        || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-cryptography; }
+fi
