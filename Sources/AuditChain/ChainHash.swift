@@ -76,6 +76,11 @@ public struct ChainHash: Sendable, Hashable, CustomStringConvertible {
         return out
     }
 
+    /// Writes the 32 bytes at `offset` of `buffer`, which must have room for them.
+    func store(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) {
+        for lane in 0..<4 { buffer.storeBytes(of: words[lane].bigEndian, toByteOffset: offset + 8 * lane, as: UInt64.self) }
+    }
+
     /// Lower-case hex, as the canonical entry and every output writes it.
     public var hex: String {
         var out = [UInt8]()

@@ -20,6 +20,12 @@ public struct ChainProblem: Error, Sendable, Hashable, CustomStringConvertible {
         case rewritten
         /// The patient index disagrees with the entries (an access hidden from patient reports).
         case indexMismatch = "index_mismatch"
+        /// The stored Merkle tree disagrees with the entries' hashes (proofs would not hold).
+        case merkleMismatch = "merkle_mismatch"
+        /// The log does not extend a checkpoint signed earlier: entries it covered were changed.
+        case rewrittenSinceCheckpoint = "rewritten_since_checkpoint"
+        /// The log holds fewer entries than a checkpoint signed earlier covered.
+        case truncatedSinceCheckpoint = "truncated_since_checkpoint"
     }
 
     public var kind: Kind

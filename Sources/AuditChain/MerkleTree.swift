@@ -17,21 +17,21 @@ public enum MerkleTree {
 
     /// The leaf hash of an entry whose chain hash is `entryHash`.
     public static func leafHash(_ entryHash: ChainHash) -> ChainHash {
-        var input = [UInt8]()
-        input.reserveCapacity(33)
-        input.append(0)
-        input.append(contentsOf: entryHash.bytes)
-        return digest(input)
+        withUnsafeTemporaryAllocation(byteCount: 33, alignment: 8) { input in
+            input.storeBytes(of: 0, toByteOffset: 0, as: UInt8.self)
+            entryHash.store(into: input, at: 1)
+            return digest(UnsafeRawBufferPointer(input))
+        }
     }
 
     /// The hash of an interior node from its two children.
     public static func nodeHash(_ left: ChainHash, _ right: ChainHash) -> ChainHash {
-        var input = [UInt8]()
-        input.reserveCapacity(65)
-        input.append(1)
-        input.append(contentsOf: left.bytes)
-        input.append(contentsOf: right.bytes)
-        return digest(input)
+        withUnsafeTemporaryAllocation(byteCount: 65, alignment: 8) { input in
+            input.storeBytes(of: 1, toByteOffset: 0, as: UInt8.self)
+            left.store(into: input, at: 1)
+            right.store(into: input, at: 33)
+            return digest(UnsafeRawBufferPointer(input))
+        }
     }
 
     /// The root of a perfect subtree from the hashes of its `2^k` children at one level, in
@@ -133,6 +133,10 @@ public enum MerkleTree {
     }
 
     static func digest(_ bytes: [UInt8]) -> ChainHash {
+        bytes.withUnsafeBytes { digest($0) }
+    }
+
+    static func digest(_ bytes: UnsafeRawBufferPointer) -> ChainHash {
         SHA256.hash(data: bytes).withUnsafeBytes { raw in ChainHash(unchecked: raw.bindMemory(to: UInt8.self)) }
     }
 }

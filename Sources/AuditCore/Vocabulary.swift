@@ -24,8 +24,12 @@ public struct RecordKind: StoredCode {
     public static let fhirAuditEvent = RecordKind(stored: "fhir_audit_event")
     /// An API key of the HTTP server was created or revoked.
     public static let keyEvent = RecordKind(stored: "key_event")
+    /// A signed checkpoint of the log: its Merkle root at a tree size, and the key that signed.
+    public static let checkpoint = RecordKind(stored: "checkpoint")
 
-    public static let allCases: [RecordKind] = [.toolCall, .agentRequest, .alert, .review, .config, .fhirAuditEvent, .keyEvent]
+    public static let allCases: [RecordKind] = [
+        .toolCall, .agentRequest, .alert, .review, .config, .fhirAuditEvent, .keyEvent, .checkpoint,
+    ]
 
     /// The kinds the ingest contract accepts from agents.
     public static let ingestible: [RecordKind] = [.toolCall, .agentRequest]

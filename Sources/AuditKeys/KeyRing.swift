@@ -87,20 +87,7 @@ extension KeyRing {
     /// Loads a key file. Refuses a file that others than its owner may read.
     public static func load(from url: URL) throws(FileError) -> KeyRing {
         let path = url.path
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw FileError(code: .missing, message: "no key file at \(path) (run 'caretrail init' first)")
-        }
-        if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-            let mode = attributes[.posixPermissions] as? NSNumber, mode.intValue & 0o077 != 0
-        {
-            throw FileError(
-                code: .tooOpen,
-                message: "key file \(path) is readable by others (mode \(String(mode.intValue, radix: 8))); run chmod 600"
-            )
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw FileError(code: .unreadable, message: "cannot read key file \(path)")
-        }
+        let data = try readSecretFile(at: url, creator: "caretrail init")
         guard let file = try? JSONDecoder().decode(File.self, from: data), file.format == fileFormat,
             !file.keys.isEmpty, file.keys.contains(where: { $0.id == file.current }),
             file.keys.allSatisfy({ $0.secret.count >= 16 })
@@ -113,14 +100,40 @@ extension KeyRing {
     /// Writes the key file with mode 0600, atomically (a temporary file renamed over it).
     /// With `overwrite: false`, refuses to replace an existing file.
     public func save(to url: URL, overwrite: Bool) throws(FileError) {
-        let path = url.path
-        if !overwrite, FileManager.default.fileExists(atPath: path) {
-            throw FileError(code: .exists, message: "a key file already exists at \(path); refusing to overwrite it")
-        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         guard let data = try? encoder.encode(File(format: Self.fileFormat, current: currentID, keys: keys)) else {
             throw FileError(code: .unwritable, message: "cannot encode the key file")
+        }
+        try Self.writeSecretFile(data, to: url, overwrite: overwrite)
+    }
+
+    /// The bytes of a file of secrets; refuses a file that others than its owner may read.
+    /// `creator` is the command that makes the file, named when it is missing.
+    static func readSecretFile(at url: URL, creator: String) throws(FileError) -> Data {
+        let path = url.path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw FileError(code: .missing, message: "no key file at \(path) (run '\(creator)' first)")
+        }
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let mode = attributes[.posixPermissions] as? NSNumber, mode.intValue & 0o077 != 0
+        {
+            throw FileError(
+                code: .tooOpen,
+                message: "key file \(path) is readable by others (mode \(String(mode.intValue, radix: 8))); run chmod 600"
+            )
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw FileError(code: .unreadable, message: "cannot read key file \(path)")
+        }
+        return data
+    }
+
+    /// Writes a file of secrets with mode 0600, atomically (a temporary file renamed over it).
+    static func writeSecretFile(_ data: Data, to url: URL, overwrite: Bool) throws(FileError) {
+        let path = url.path
+        if !overwrite, FileManager.default.fileExists(atPath: path) {
+            throw FileError(code: .exists, message: "a key file already exists at \(path); refusing to overwrite it")
         }
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString)")
         guard FileManager.default.createFile(atPath: temporary.path, contents: nil, attributes: [.posixPermissions: 0o600]),

@@ -23,6 +23,7 @@ extension SQLiteStore {
         } catch {
             // Derived data only: the entries are durable, and lookups do without the postings.
         }
+        extendMerkleTree()
     }
 
     /// ``compactPostingsNow()`` on the low-priority ``BackgroundThread`` (not Swift's

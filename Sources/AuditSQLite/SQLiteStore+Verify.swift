@@ -96,10 +96,19 @@ extension SQLiteStore {
                     report.problem = try diagnose(result.links[index].seq)
                     return report
                 }
+                if let first = result.merkleMismatch {
+                    report.entriesChecked = verifier.checkedCount
+                    report.problem = Self.merkleProblem(first)
+                    return report
+                }
             }
             low += Int64(parallelism * chunkSize)
         }
         report.entriesChecked = verifier.checkedCount
+        if let first = try read({ db in try Self.firstUpperMerkleMismatch(db) }) {
+            report.problem = Self.merkleProblem(first)
+            return report
+        }
         if derivedThrough > 0 {
             let stored = try read { db in
                 try Self.scanning(db) { try PatientPostingCheck.stored(db, through: derivedThrough, blockShift: shift) }
@@ -127,6 +136,9 @@ extension SQLiteStore {
         var links: [ChainLink] = []
         /// What the entries say patients' postings hold, per block (full verifications).
         var patientDigests: [Int64: MultisetDigest] = [:]
+        /// The first seq of the first stored Merkle node of the range's lowest stored level
+        /// that its entries' hashes do not make.
+        var merkleMismatch: Int64?
         var failure: StoreError?
     }
 
@@ -173,6 +185,7 @@ extension SQLiteStore {
         let missing = ChainHash(unchecked: [])
         var expected = PatientPostingCheck.Expected(blockShift: Int64(postingBlockShift))
         var record = CanonicalRecord()
+        var merkle = try MerkleNodeCheck(db, low: low, high: high)
         while try StatementColumns.step(statement, db) {
             let seq = columns.int64(0)
             let stored = columns.hash(2)
@@ -194,9 +207,17 @@ extension SQLiteStore {
                 return ChainLink(seq: seq, prevHash: prev ?? missing, entryHash: stored, hashIsValid: valid)
             }
             result.links.append(link)
+            try merkle.add(seq: seq, entryHash: stored)
         }
         result.patientDigests = expected.digests
+        result.merkleMismatch = merkle.firstMismatch
         return result
+    }
+
+    private static func merkleProblem(_ first: Int64) -> ChainProblem {
+        ChainProblem(
+            kind: .merkleMismatch, seq: first,
+            message: "the stored Merkle tree over entries from \(first) does not match their hashes; proofs from it would not hold")
     }
 
     private func diagnose(_ seq: Int64) throws(StoreError) -> ChainProblem {

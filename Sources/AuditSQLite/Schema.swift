@@ -316,6 +316,23 @@ enum Schema {
                     """
             )
         }
+        migrator.registerMigration("v7: the Merkle tree's nodes") { db in
+            // The hashes of the Merkle tree's perfect subtrees at levels 4, 8, 12, ... (16,
+            // 256, 4,096 ... entries), written off the append path by the same background
+            // pass as the postings. Every other node is computed from the level below and
+            // leaves from the entries' hashes, so a proof reads a few dozen rows. Derived:
+            // opening a log fills in what is missing, and a full verify recomputes it.
+            try db.execute(
+                sql: """
+                    CREATE TABLE merkle_node (
+                        level INTEGER NOT NULL CHECK (level > 0),
+                        idx INTEGER NOT NULL CHECK (idx >= 0),
+                        hash BLOB NOT NULL CHECK (length(hash) = 32),
+                        PRIMARY KEY (level, idx)
+                    ) STRICT, WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -154,11 +154,23 @@ extension ToolStatisticsReading {
     }
 }
 
+/// The Merkle tree over the chain (RFC 6962 hashing, leaf `seq - 1`): its roots and proofs,
+/// for checkpoints, auditors and bundles. The tree is derived data the backend maintains off
+/// the append path; answers never depend on how far that maintenance has got.
+public protocol MerkleTreeReading: Sendable {
+    /// The root of the first `size` entries (`size` from 0 to the head's seq).
+    func merkleRoot(size: Int64) throws(StoreError) -> ChainHash
+    /// The proof that entry `seq` is in the tree of `treeSize` entries (`seq ≤ treeSize ≤ head`).
+    func inclusionProof(seq: Int64, treeSize: Int64) throws(StoreError) -> InclusionProof
+    /// The proof that the tree of `to` entries extends the tree of `from` (`0 < from ≤ to ≤ head`).
+    func consistencyProof(from: Int64, to: Int64) throws(StoreError) -> ConsistencyProof
+}
+
 /// A backend of the audit log: everything CareTrail stores and reads, behind one set of
 /// protocols. SQLite (`AuditSQLite`) implements it; analysis, FHIR and SIEM code read through
 /// the narrower protocols it is made of and never name a backend.
 public protocol AuditStore: EntryReading, AccessReading, ChainVerifying, EntryAppending, StreamCursors, APIKeyStore,
-    ToolStatisticsReading, AnyObject
+    ToolStatisticsReading, MerkleTreeReading, AnyObject
 {
     /// Where the log is (a file path, a database URL without its password).
     var location: String { get }

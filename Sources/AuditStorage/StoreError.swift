@@ -11,6 +11,9 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case appendFailed = "append_failed"
         /// Reading failed.
         case readFailed = "read_failed"
+        /// A sequence number or tree size beyond the log (a proof asked of entries it does
+        /// not hold).
+        case outOfRange = "out_of_range"
     }
 
     public var code: Code

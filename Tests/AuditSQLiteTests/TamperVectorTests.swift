@@ -98,7 +98,7 @@ struct Attacker {
             try queue.write { db in
                 try db.execute(
                     sql: """
-                        DELETE FROM posting; DELETE FROM posting_span; DELETE FROM posting_epoch; DELETE FROM tool_day;
+                        DELETE FROM posting; DELETE FROM merkle_node; DELETE FROM posting_span; DELETE FROM posting_epoch; DELETE FROM tool_day;
                         DELETE FROM tool_day_duration;
                         DELETE FROM tool_day_user; DELETE FROM meta WHERE key IN ('postings_through', 'spans_through', 'epochs_through');
                         """)
