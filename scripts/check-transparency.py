@@ -180,7 +180,7 @@ def check_note(key_file, note_file):
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    name, key_hash, encoded = open(key_file).read().strip().split("+")
+    name, key_hash, encoded = open(key_file).read().strip().split("+", 2)
     raw = b64(encoded)
     if raw[0] != 1 or len(raw) != 33:
         return "the verifier key is not an Ed25519 key"

@@ -32,7 +32,9 @@ public struct NoteVerifierKey: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses the verifier-key line (surrounding whitespace ignored).
     public init(parsing line: String) throws(Failure) {
-        let parts = line.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", omittingEmptySubsequences: false)
+        // The name and hash hold no plus sign; the base64 key may.
+        let parts = line.trimmingCharacters(in: .whitespacesAndNewlines).split(
+            separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, Self.isValidName(parts[0]), parts[1].count == 8, let hash = UInt32(parts[1], radix: 16),
             let raw = Data(base64Encoded: String(parts[2]))
         else { throw .malformed }

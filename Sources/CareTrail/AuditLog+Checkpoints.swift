@@ -109,3 +109,49 @@ extension AuditLog {
         try storeCall { () throws(StoreError) in try store.consistencyProof(from: from, to: to) }
     }
 }
+
+extension AuditLog {
+    /// The verifier keys of every key in the ring, oldest first: what checkpoints signed
+    /// before a rotation are checked with.
+    public static func verifierKeys(_ keys: SigningKeyRing) -> [NoteVerifierKey] {
+        keys.keys.compactMap { NoteSigner(name: keys.origin, seed: [UInt8]($0.seed))?.verifierKey }
+    }
+
+    /// Checks that the log extends a checkpoint signed earlier: its signature by one of `keys`,
+    /// then a consistency proof from its tree size to the head, against its root. Returns
+    /// the damage (`truncated_since_checkpoint`, `rewritten_since_checkpoint`), `nil` when
+    /// the log extends it. Run it after a full verification, which proves that the stored
+    /// Merkle tree is the one the entries make.
+    public func checkExtends(_ note: SignedNote, keys: [NoteVerifierKey]) throws(CareTrailError) -> ChainProblem? {
+        let checkpoint: Checkpoint
+        do {
+            checkpoint = try Checkpoint(text: note.text)
+        } catch {
+            throw CareTrailError(code: .invalidArgument, message: "the note is not a checkpoint (\(error.rawValue))")
+        }
+        guard keys.contains(where: { (try? note.verify(with: $0)) != nil }) else {
+            let names = Set(keys.map(\.name)).sorted().joined(separator: ", ")
+            throw CareTrailError(
+                code: .invalidArgument,
+                message:
+                    "the checkpoint of \(checkpoint.origin) at size \(checkpoint.size) has no good signature by the keys given (\(names))")
+        }
+        let head = try storeCall { () throws(StoreError) in try store.head()?.seq ?? 0 }
+        guard checkpoint.size <= head else {
+            return ChainProblem(
+                kind: .truncatedSinceCheckpoint, seq: head + 1,
+                message: "the log holds \(head) entries; a checkpoint signed earlier covered \(checkpoint.size)")
+        }
+        guard checkpoint.size > 0 else { return nil }
+        let proof = try consistencyProof(from: checkpoint.size, to: head)
+        do {
+            try MerkleProof.verifyConsistency(
+                from: checkpoint.size, to: head, oldRoot: checkpoint.root, newRoot: proof.toRoot, proof: proof.hashes)
+            return nil
+        } catch {
+            return ChainProblem(
+                kind: .rewrittenSinceCheckpoint, seq: checkpoint.size,
+                message: "the first \(checkpoint.size) entries are not the ones a checkpoint signed earlier covered (\(error.rawValue))")
+        }
+    }
+}

@@ -46,7 +46,8 @@ public struct CareTrailError: Error, Sendable, CustomStringConvertible {
 
     /// A storage failure, with its cause.
     public init(_ error: StoreError) {
-        self.init(code: .store, message: error.message, cause: error)
+        // A proof asked of entries the log does not hold is a bad argument, not a broken store.
+        self.init(code: error.code == .outOfRange ? .invalidArgument : .store, message: error.message, cause: error)
     }
 
     public var description: String {

@@ -10,11 +10,20 @@ struct VerifyCommand: ParsableCommand {
         commandName: "verify",
         abstract: "Recompute every hash and link; exit 0 when the log is intact, 1 when it is not.",
         discussion:
-            "With --expect-head SEQ:HASH (a head published earlier, e.g. in a SIEM), also prove that the log still holds that head unchanged, which catches a truncated or rewritten log."
+            """
+            With --expect-head SEQ:HASH (a head published earlier, e.g. in a SIEM), also prove that the log still holds \
+            that head unchanged, which catches a truncated or rewritten log. With --checkpoint FILE (signed checkpoints \
+            saved earlier), check each one's signature and a consistency proof from it to the head: a log rewritten or \
+            truncated since fails with rewritten_since_checkpoint or truncated_since_checkpoint.
+            """
     )
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var signing: SigningKeyOptions
     @Option(help: "An earlier head, SEQ:HASH, that the log must still contain.") var expectHead: String?
+    @Option(name: .customLong("checkpoint"), help: "A checkpoint note saved earlier that the log must extend (repeatable).")
+    var checkpoints: [String] = []
+    @Option(help: "A verifier key file for --checkpoint (default: every key of the log's signing key file).") var key: String?
     @Option(help: "Output format.") var format: OutputFormat = .text
 
     func validate() throws {
@@ -27,8 +36,23 @@ struct VerifyCommand: ParsableCommand {
         try runReportingFailures {
             let log = try store.openLog()
             let started = Date()
-            let report: VerificationReport
+            var report: VerificationReport
             report = try log.verify(expectHead: expectHead.flatMap(ChainHead.init))
+            if report.isIntact, !checkpoints.isEmpty {
+                let keys: [NoteVerifierKey]
+                if let key {
+                    keys = [try readVerifierKey(key)]
+                } else {
+                    keys = AuditLog.verifierKeys(try log.signingKeys(file: signing.path, create: false))
+                }
+                for file in checkpoints {
+                    let note = try readNote(file)
+                    if let problem = try log.checkExtends(note, keys: keys) {
+                        report.problem = problem
+                        break
+                    }
+                }
+            }
             let seconds = Date().timeIntervalSince(started)
             switch format {
             case .json:
@@ -52,6 +76,7 @@ struct VerifyCommand: ParsableCommand {
                     let head = report.head.map(\.description) ?? "none (empty log)"
                     print("intact: \(report.entriesChecked) entries verified in \(String(format: "%.2f", seconds)) s; head \(head)")
                     if let expected = report.expectedHead { print("expected head \(expected) is present and unchanged") }
+                    if !checkpoints.isEmpty { print("the log extends \(checkpoints.count) signed checkpoint(s)") }
                 }
             }
             if !report.isIntact { throw ExitCode(CLIExit.integrityFailure.rawValue) }
