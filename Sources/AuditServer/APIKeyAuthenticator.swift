@@ -4,7 +4,8 @@ import HTTPTypes
 public import Hummingbird
 
 /// Authenticates every request by its bearer API key, but those to the public routes
-/// (`/health`, `/fhir/metadata`, and `/metrics` unless it is configured to need a key): a
+/// (`/health`, `/fhir/metadata`, the signed checkpoint and its verifier key, and `/metrics`
+/// unless it is configured to need a key): a
 /// missing, unknown or revoked key is answered 401 before any handler runs.
 public struct APIKeyAuthenticator: RouterMiddleware {
     public typealias Context = ServerContext
@@ -13,7 +14,8 @@ public struct APIKeyAuthenticator: RouterMiddleware {
 
     public init(log: AuditLog, metricsNeedKey: Bool = false) {
         self.log = log
-        publicPaths = metricsNeedKey ? ["/health", "/fhir/metadata"] : ["/health", "/fhir/metadata", "/metrics"]
+        let open: Set<String> = ["/health", "/fhir/metadata", "/v1/checkpoint", "/v1/checkpoint/key"]
+        publicPaths = metricsNeedKey ? open : open.union(["/metrics"])
     }
 
     public func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws

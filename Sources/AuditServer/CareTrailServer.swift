@@ -25,7 +25,7 @@ public enum CareTrailServer {
     /// `/metrics` reports; `metricsNeedKey` puts `/metrics` behind a siem or admin key.
     public static func application(
         log: AuditLog, host: String = "127.0.0.1", port: Int = 8080, tls: (certificate: String, key: String)? = nil,
-        streams: [String] = [], metricsNeedKey: Bool = false
+        streams: [String] = [], metricsNeedKey: Bool = false, checkpoints: CheckpointSchedule? = nil
     ) throws -> some ApplicationProtocol {
         // A connection that sends or reads nothing for `idleTimeout` is closed, so slow or
         // stalled clients cannot hold connections open.
@@ -40,7 +40,8 @@ public enum CareTrailServer {
             server = try .tls(.http1(configuration: http1), tlsConfiguration: configuration)
         }
         return Application(
-            router: router(log: log, metrics: ServerMetrics(streams: streams), metricsNeedKey: metricsNeedKey), server: server,
+            router: router(log: log, metrics: ServerMetrics(streams: streams), metricsNeedKey: metricsNeedKey, checkpoints: checkpoints),
+            server: server,
             configuration: .init(address: .hostname(host, port: port), serverName: "CareTrail"),
             logger: Logger(label: "CareTrail") { ServerLogHandler(label: $0) }
         )
@@ -49,10 +50,12 @@ public enum CareTrailServer {
     /// The server of ``application(log:host:port:tls:streams:metricsNeedKey:)``, ready to run:
     /// what `caretrail serve` starts, without its caller naming a Hummingbird type.
     public static func prepare(
-        log: AuditLog, host: String, port: Int, tls: (certificate: String, key: String)?, streams: [String], metricsNeedKey: Bool
+        log: AuditLog, host: String, port: Int, tls: (certificate: String, key: String)?, streams: [String], metricsNeedKey: Bool,
+        checkpoints: CheckpointSchedule? = nil
     ) throws -> PreparedServer {
         PreparedServer(
-            application: try application(log: log, host: host, port: port, tls: tls, streams: streams, metricsNeedKey: metricsNeedKey)
+            application: try application(
+                log: log, host: host, port: port, tls: tls, streams: streams, metricsNeedKey: metricsNeedKey, checkpoints: checkpoints)
         )
     }
 
@@ -62,10 +65,11 @@ public enum CareTrailServer {
     public static let bodyTimeoutSeconds = 60
 
     /// The routes, for the application and for tests without sockets.
-    /// `bodyTimeoutSeconds` is how long a client has to send a request body in full.
+    /// `bodyTimeoutSeconds` is how long a client has to send a request body in full;
+    /// `checkpoints`, when given, publishes the latest signed checkpoint.
     public static func router(
         log: AuditLog, metrics: ServerMetrics = ServerMetrics(), metricsNeedKey: Bool = false,
-        bodyTimeoutSeconds: Int = CareTrailServer.bodyTimeoutSeconds
+        bodyTimeoutSeconds: Int = CareTrailServer.bodyTimeoutSeconds, checkpoints: CheckpointSchedule? = nil
     ) -> Router<ServerContext> {
         let router = Router(context: ServerContext.self)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
@@ -92,6 +96,11 @@ public enum CareTrailServer {
         router.get("/fhir/metadata") { request, context in try fhir.metadata(request, context) }
         router.get("/fhir/AuditEvent") { request, context in try fhir.search(request, context) }
         router.get("/fhir/AuditEvent/:id") { request, context in try fhir.read(request, context) }
+        let transparency = TransparencyAPI(log: log, api: api, checkpoints: checkpoints)
+        router.get("/v1/checkpoint") { _, _ in try transparency.checkpoint() }
+        router.get("/v1/checkpoint/key") { _, _ in try transparency.key() }
+        router.get("/v1/proof/inclusion") { request, context in try transparency.inclusion(request, context) }
+        router.get("/v1/proof/consistency") { request, context in try transparency.consistency(request, context) }
         return router
     }
 }

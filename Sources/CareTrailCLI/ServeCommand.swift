@@ -24,6 +24,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Serve HTTPS with this PEM certificate chain (needs --tls-key).") var tlsCert: String?
     @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
     @Option(help: "A JSON file with host, port and tls {cert, key}; options given on the command line win.") var config: String?
+    @OptionGroup var signing: SigningKeyOptions
+    @Option(help: "Seconds between two signed checkpoints, published at GET /v1/checkpoint (1 to 86400; default 60).")
+    var checkpointInterval: Double = 60
+
+    func validate() throws {
+        guard checkpointInterval >= 1, checkpointInterval <= 86_400 else {
+            throw ValidationError("--checkpoint-interval must be from 1 to 86400 seconds")
+        }
+    }
 
     func run() async throws {
         let log: AuditLog
@@ -56,11 +65,19 @@ struct ServeCommand: AsyncParsableCommand {
                 checkpointInterval: stream.checkpointInterval, entriesPerConfirmation: stream.confirmEvery
             )
         }
+        let checkpoints: CheckpointSchedule
+        do {
+            checkpoints = CheckpointSchedule(
+                log: log, keys: try log.signingKeys(file: signing.path, create: true), interval: checkpointInterval)
+        } catch {
+            printError("caretrail: \(error.message)")
+            throw ExitCode(CLIExit.ioError.rawValue)
+        }
         let app: PreparedServer
         do {
             app = try CareTrailServer.prepare(
                 log: log, host: host, port: port, tls: tls, streams: followers.map(\.target.name),
-                metricsNeedKey: file.metricsNeedKey
+                metricsNeedKey: file.metricsNeedKey, checkpoints: checkpoints
             )
         } catch {
             printError("caretrail: cannot use the TLS certificate or key: \(error)")
@@ -82,6 +99,11 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         defer { followers.forEach { $0.stopAndWait() } }
+        // Checkpoints are signed from the start, then every interval, until the server stops.
+        let signing = Task {
+            await checkpoints.run { error in printError("caretrail: cannot sign a checkpoint: \(error.message); retrying") }
+        }
+        defer { signing.cancel() }
         try await app.run()
     }
 }
