@@ -5,12 +5,15 @@ and tlog-checkpoint specifications, sharing no code with the Swift implementatio
 
   check-transparency.py proofs FILE      # JSON: {"entry_hashes": [hex...], "proofs": [...]}
   check-transparency.py note KEYFILE NOTE
+  check-transparency.py bundle KEYFILE BUNDLE
 
 `proofs`: builds the tree from the entry hashes itself, and for every proof in the file
 (inclusion: leaf_index, tree_size, leaf_hash, hashes, root; consistency: from_size, to_size,
 hashes, from_root, to_root; hashes in base64) checks that it is exactly the proof RFC 6962
 defines and that RFC 9162's verification accepts it. `note`: checks the note's Ed25519
-signature with Python's cryptography, given the verifier key line. Exits 0 when everything
+signature with Python's cryptography, given the verifier key line. `bundle`: checks an export
+bundle (docs/proofs.md) the way an auditor's own tool would: the checkpoint's signature, then
+each entry line's SHA-256, leaf hash and inclusion proof against the checkpoint's root. Exits 0 when everything
 holds, 1 naming the first failure.
 """
 import base64
@@ -176,37 +179,74 @@ def check_proofs(file):
     return None
 
 
-def check_note(key_file, note_file):
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
+def read_key(key_file):
     name, key_hash, encoded = open(key_file).read().strip().split("+", 2)
     raw = b64(encoded)
     if raw[0] != 1 or len(raw) != 33:
-        return "the verifier key is not an Ed25519 key"
-    expected_hash = sha256(name.encode() + b"\n" + raw)[:4]
-    if expected_hash.hex() != key_hash:
-        return "the verifier key's hash does not match its name and key"
-    note = open(note_file, "rb").read().decode("utf-8")
+        raise ValueError("the verifier key is not an Ed25519 key")
+    if sha256(name.encode() + b"\n" + raw)[:4].hex() != key_hash:
+        raise ValueError("the verifier key's hash does not match its name and key")
+    return name, bytes.fromhex(key_hash), raw[1:]
+
+
+def open_checkpoint(key, note):
+    """Verifies the note's signature by `key`; returns (origin, size, root)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    name, key_hash, public = key
     text, _, signatures = note.rpartition("\n\n")
     text += "\n"
     for line in signatures.rstrip("\n").split("\n"):
         if not line.startswith("\u2014 "):
-            return "a signature line does not start with an em dash"
+            raise ValueError("a signature line does not start with an em dash")
         signer, encoded = line[2:].split(" ")
         signature = b64(encoded)
-        if signer != name or signature[:4] != expected_hash:
+        if signer != name or signature[:4] != key_hash:
             continue
         try:
-            Ed25519PublicKey.from_public_bytes(raw[1:]).verify(signature[4:], text.encode())
+            Ed25519PublicKey.from_public_bytes(public).verify(signature[4:], text.encode())
         except InvalidSignature:
-            return "the signature does not verify"
+            raise ValueError("the signature does not verify")
         lines = text.split("\n")
         if len(lines) < 4 or not lines[1].isdigit() or len(b64(lines[2])) != 32:
-            return "the note is not a checkpoint"
-        print(f"check-transparency: checkpoint of {lines[0]} at size {lines[1]} signed by {name}")
-        return None
-    return "no signature by the key"
+            raise ValueError("the note is not a checkpoint")
+        return lines[0], int(lines[1]), b64(lines[2])
+    raise ValueError("no signature by the key")
+
+
+def check_bundle(key_file, bundle_file):
+    try:
+        key = read_key(key_file)
+        lines = open(bundle_file, "rb").read().split(b"\n")
+        header = json.loads(lines[0])
+        origin, size, root = open_checkpoint(key, header["checkpoint"])
+    except ValueError as error:
+        return str(error)
+    if header["format"] != "caretrail-bundle/1" or header["origin"] != origin or header["tree_size"] != size:
+        return "the header does not match the checkpoint"
+    count = header["entries"]
+    if len(lines) != 2 + 2 * count or lines[-1] != b"":
+        return "the bundle does not hold the entries its header counts"
+    for index in range(count):
+        entry, proof = lines[1 + 2 * index], json.loads(lines[2 + 2 * index])
+        seq = json.loads(entry)["seq"]
+        leaf = leaf_hash(sha256(entry))
+        if proof["leaf_index"] != seq - 1 or proof["tree_size"] != size or b64(proof["leaf_hash"]) != leaf:
+            return f"entry {seq}: its bytes or place do not match its proof"
+        if not verify_inclusion(seq - 1, size, leaf, [b64(h) for h in proof["hashes"]], root):
+            return f"entry {seq}: the proof does not reach the checkpoint's root"
+    print(f"check-transparency: {count} entries of {origin} proven in its tree of {size}")
+    return None
+
+
+def check_note(key_file, note_file):
+    try:
+        origin, size, _ = open_checkpoint(read_key(key_file), open(note_file, "rb").read().decode("utf-8"))
+    except ValueError as error:
+        return str(error)
+    print(f"check-transparency: checkpoint of {origin} at size {size} signed by {read_key(key_file)[0]}")
+    return None
 
 
 def main():
@@ -214,6 +254,8 @@ def main():
         failure = check_proofs(sys.argv[2])
     elif len(sys.argv) == 4 and sys.argv[1] == "note":
         failure = check_note(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 4 and sys.argv[1] == "bundle":
+        failure = check_bundle(sys.argv[2], sys.argv[3])
     else:
         print(__doc__, file=sys.stderr)
         return 64

@@ -12,18 +12,28 @@ extension SQLiteStore {
     }
 
     public func inclusionProof(seq: Int64, treeSize: Int64) throws(StoreError) -> InclusionProof {
+        guard let proof = try inclusionProofs(seqs: [seq], treeSize: treeSize).first else {
+            throw StoreError(code: .readFailed, message: "no proof was made")
+        }
+        return proof
+    }
+
+    public func inclusionProofs(seqs: [Int64], treeSize: Int64) throws(StoreError) -> [InclusionProof] {
         try readTree { db, head throws(StoreError) in
             guard treeSize <= head else { throw Self.beyond(treeSize, head) }
-            guard seq >= 1, seq <= treeSize else {
-                throw StoreError(code: .outOfRange, message: "entry \(seq) is not in a tree of \(treeSize) entries")
-            }
+            // One source for all: the nodes near the root are read once.
             var nodes = MerkleNodes(db)
-            let leaf = try nodes.hash(of: MerkleNode(level: 0, index: seq - 1))
-            guard let path = try MerkleTree.inclusionProof(index: seq - 1, size: treeSize, from: &nodes) else {
-                throw StoreError(code: .outOfRange, message: "entry \(seq) is not in a tree of \(treeSize) entries")
-            }
             let root = try MerkleTree.root(size: treeSize, from: &nodes)
-            return InclusionProof(leafIndex: seq - 1, treeSize: treeSize, leafHash: leaf, hashes: path, root: root)
+            var proofs: [InclusionProof] = []
+            proofs.reserveCapacity(seqs.count)
+            for seq in seqs {
+                guard seq >= 1, seq <= treeSize,
+                    let path = try MerkleTree.inclusionProof(index: seq - 1, size: treeSize, from: &nodes)
+                else { throw StoreError(code: .outOfRange, message: "entry \(seq) is not in a tree of \(treeSize) entries") }
+                let leaf = try nodes.hash(of: MerkleNode(level: 0, index: seq - 1))
+                proofs.append(InclusionProof(leafIndex: seq - 1, treeSize: treeSize, leafHash: leaf, hashes: path, root: root))
+            }
+            return proofs
         }
     }
 

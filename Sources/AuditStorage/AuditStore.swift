@@ -162,6 +162,8 @@ public protocol MerkleTreeReading: Sendable {
     func merkleRoot(size: Int64) throws(StoreError) -> ChainHash
     /// The proof that entry `seq` is in the tree of `treeSize` entries (`seq ≤ treeSize ≤ head`).
     func inclusionProof(seq: Int64, treeSize: Int64) throws(StoreError) -> InclusionProof
+    /// The proofs of several entries in one tree, from one snapshot: what a bundle carries.
+    func inclusionProofs(seqs: [Int64], treeSize: Int64) throws(StoreError) -> [InclusionProof]
     /// The proof that the tree of `to` entries extends the tree of `from` (`0 < from ≤ to ≤ head`).
     func consistencyProof(from: Int64, to: Int64) throws(StoreError) -> ConsistencyProof
 }

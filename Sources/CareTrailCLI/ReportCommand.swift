@@ -49,27 +49,8 @@ struct PatientReportCommand: ParsableCommand {
 
     func run() throws {
         try runReportingFailures {
-            let subjects = [patientID != nil, pseudonym != nil, name != nil].filter { $0 }.count
-            guard subjects == 1 else {
-                throw CLIFailure(exitCode: .invalidInput, message: "name the patient once: PATIENT_ID, --pseudonym TOKEN or --name TEXT")
-            }
-            let subject: AuditLog.ReportSubject
-            if let patientID {
-                subject = .patientID(patientID)
-            } else if let pseudonym {
-                guard pseudonym.hasPrefix("hmac-sha256:") else {
-                    throw CLIFailure(
-                        exitCode: .invalidInput, message: "--pseudonym: expected a token as the log stores it (hmac-sha256:<key>:<hex>)")
-                }
-                subject = .pseudonym(pseudonym)
-            } else {
-                subject = .clearText(name ?? "")
-            }
-            let lower = try from.map { try DateArgument.parse($0, option: "--from", endOfDay: false, timeZone: timeZone) }
-            let upper = try to.map { try DateArgument.parse($0, option: "--to", endOfDay: true, timeZone: timeZone) }
-            if let lower, let upper, lower > upper {
-                throw CLIFailure(exitCode: .invalidInput, message: "--from is after --to")
-            }
+            let subject = try reportSubject(patientID: patientID, pseudonym: pseudonym, name: name, idName: "PATIENT_ID")
+            let (lower, upper) = try reportPeriod(from: from, to: to, timeZone: timeZone)
             let log = try store.openLog()
             let report = try log.patientReport(subject, from: lower, to: upper, verifyFull: verifyFull)
             let text: String
@@ -92,4 +73,32 @@ struct PatientReportCommand: ParsableCommand {
             }
         }
     }
+}
+
+/// The patient a report or bundle is about, named exactly once: by record id, by pseudonym or
+/// by a clear-text value (pseudonymised before the query, never stored or logged).
+func reportSubject(patientID: String?, pseudonym: String?, name: String?, idName: String) throws -> AuditLog.ReportSubject {
+    let subjects = [patientID != nil, pseudonym != nil, name != nil].filter { $0 }.count
+    guard subjects == 1 else {
+        throw CLIFailure(exitCode: .invalidInput, message: "name the patient once: \(idName), --pseudonym TOKEN or --name TEXT")
+    }
+    if let patientID { return .patientID(patientID) }
+    if let pseudonym {
+        guard pseudonym.hasPrefix("hmac-sha256:") else {
+            throw CLIFailure(
+                exitCode: .invalidInput, message: "--pseudonym: expected a token as the log stores it (hmac-sha256:<key>:<hex>)")
+        }
+        return .pseudonym(pseudonym)
+    }
+    return .clearText(name ?? "")
+}
+
+/// The period `--from ... --to`, both ends included; a day runs midnight to midnight in `timeZone`.
+func reportPeriod(from: String?, to: String?, timeZone: String?) throws -> (Timestamp?, Timestamp?) {
+    let lower = try from.map { try DateArgument.parse($0, option: "--from", endOfDay: false, timeZone: timeZone) }
+    let upper = try to.map { try DateArgument.parse($0, option: "--to", endOfDay: true, timeZone: timeZone) }
+    if let lower, let upper, lower > upper {
+        throw CLIFailure(exitCode: .invalidInput, message: "--from is after --to")
+    }
+    return (lower, upper)
 }
