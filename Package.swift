@@ -155,7 +155,7 @@ let package = Package(
             name: "CareTrailTests",
             dependencies: [
                 "AuditTestSupport",
-                "CareTrail", "AuditCore", "AuditKeys", "AuditSQLite", "AuditStorage", "AuditChain",
+                "CareTrail", "AuditCore", "AuditKeys", "AuditSQLite", "AuditStorage", "AuditChain", "AuditAnalysis",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],

@@ -26,6 +26,9 @@ public struct ChainProblem: Error, Sendable, Hashable, CustomStringConvertible {
         case rewrittenSinceCheckpoint = "rewritten_since_checkpoint"
         /// The log holds fewer entries than a checkpoint signed earlier covered.
         case truncatedSinceCheckpoint = "truncated_since_checkpoint"
+        /// An API key in the key table that the log's key events do not back (created with
+        /// another secret, role or tenant, never created, or revoked in the log but active).
+        case keyNotInLog = "key_not_in_log"
     }
 
     public var kind: Kind

@@ -12,6 +12,13 @@ struct CanonicalRecord {
     var patients: [String] = []
     /// The record, when there are patients.
     var record: [UInt8] = []
+    /// The entry's kind when the kind index holds it (neither tool call nor agent request).
+    var indexedKind: String?
+
+    /// Whether the kind index (`entry_kind`) holds entries of `kind`.
+    static func isIndexed(kind: String) -> Bool {
+        kind != RecordKind.toolCall.rawValue && kind != RecordKind.agentRequest.rawValue
+    }
 
     /// The members read, by their place in the canonical order.
     private enum Member: Int, CaseIterable {
@@ -24,6 +31,7 @@ struct CanonicalRecord {
     private static let null = Array("null".utf8)
     private static let execute = Array("\"E\"".utf8)
     private static let toolCall = Array("\"tool_call\"".utf8)
+    private static let agentRequest = Array("\"agent_request\"".utf8)
 
     /// Reads `bytes`, replacing what the reader held.
     mutating func read(_ bytes: UnsafeBufferPointer<UInt8>) {
@@ -52,6 +60,10 @@ struct CanonicalRecord {
         prevHash = slice(.prevHash).flatMap(CanonicalEntry.hash(quoted:))
         patients.removeAll(keepingCapacity: true)
         record.removeAll(keepingCapacity: true)
+        indexedKind = nil
+        if let kind = slice(.kind), !kind.elementsEqual(Self.toolCall), !kind.elementsEqual(Self.agentRequest) {
+            indexedKind = CanonicalEntry.string(kind)
+        }
         if let patient = slice(.patientID).flatMap(CanonicalEntry.string) { patients.append(patient) }
         if let action = slice(.action), action.elementsEqual(Self.execute), let ids = slice(.patientIDs),
             case .array(let values)? = try? JSONParser.parse(ids)

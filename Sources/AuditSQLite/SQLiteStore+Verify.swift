@@ -20,12 +20,18 @@ extension SQLiteStore {
 
     /// Verifies only what was appended since the last verification that proved the log intact
     /// (after checking that the entry at that verification's head still re-hashes to the hash
-    /// it had); without one, or when that entry changed, verifies in full. Either way the
-    /// report says which was done, and an intact result is recorded for the next time.
+    /// it had); without one, verifies in full. When that entry is gone or holds another hash,
+    /// the log was truncated or rewritten since: that is reported, not re-checked in silence.
+    /// Either way the report says which was done, and an intact result is recorded for the
+    /// next time.
     public func verifyIncrementally(chunkSize: Int) throws(StoreError) -> VerificationReport {
-        guard let previous = try lastVerification(), let anchor = try entry(seq: previous.head.seq),
-            anchor.entryHash == previous.head.hash
-        else { return try verify(expectHead: nil, chunkSize: chunkSize) }
+        guard let previous = try lastVerification() else { return try verify(expectHead: nil, chunkSize: chunkSize) }
+        guard let anchor = try entry(seq: previous.head.seq), anchor.entryHash == previous.head.hash else {
+            var report = VerificationReport(problem: nil, entriesChecked: 0, head: try head(), mode: .incremental)
+            report.previous = previous
+            report.problem = try read { db in try Self.verifiedHeadProblem(db, seq: previous.head.seq, hash: previous.head.hash) }
+            return report
+        }
         var buffer: [UInt8] = []
         guard hasher.isValid(anchor, buffer: &buffer) else { return try verify(expectHead: nil, chunkSize: chunkSize) }
         let link = ChainLink(seq: anchor.seq, prevHash: anchor.prevHash, entryHash: anchor.entryHash, hashIsValid: true)
@@ -81,6 +87,7 @@ extension SQLiteStore {
         let shift = Int64(postingBlockShift)
         let derivedThrough = anchor == nil ? try read { db in try Postings.compactedThrough(db) } : 0
         var expectedDigests: [Int64: MultisetDigest] = [:]
+        var expectedKinds: [(Int64, String)] = []
         var low: Int64 = (anchor?.seq ?? 0) + 1
         // More chunks than cores per round, so a slow chunk does not leave a core idle.
         let parallelism = 8
@@ -91,6 +98,7 @@ extension SQLiteStore {
             let results = try scanInParallel(ranges, derivedThrough: derivedThrough)
             for result in results {
                 expectedDigests.merge(result.patientDigests) { $0.adding($1) }
+                expectedKinds.append(contentsOf: result.kinds)
                 if let index = verifier.check(result.links) {
                     report.entriesChecked = verifier.checkedCount
                     report.problem = try diagnose(result.links[index].seq)
@@ -107,6 +115,18 @@ extension SQLiteStore {
         report.entriesChecked = verifier.checkedCount
         if let first = try read({ db in try Self.firstUpperMerkleMismatch(db) }) {
             report.problem = Self.merkleProblem(first)
+            return report
+        }
+        if let problem = try read({ db in try Self.kindIndexProblem(db, expected: expectedKinds, after: anchor?.seq ?? 0) }) {
+            report.problem = problem
+            return report
+        }
+        if let problem = try read({ db in try Self.recordsProblem(db, head: head) }) {
+            report.problem = problem
+            return report
+        }
+        if let problem = try read({ db in try Self.keyTableProblem(db) }) {
+            report.problem = problem
             return report
         }
         if derivedThrough > 0 {
@@ -136,6 +156,9 @@ extension SQLiteStore {
         var links: [ChainLink] = []
         /// What the entries say patients' postings hold, per block (full verifications).
         var patientDigests: [Int64: MultisetDigest] = [:]
+        /// The entries of the range whose kind the kind index holds (neither tool call nor
+        /// agent request), with their kind.
+        var kinds: [(Int64, String)] = []
         /// The first seq of the first stored Merkle node of the range's lowest stored level
         /// that its entries' hashes do not make.
         var merkleMismatch: Int64?
@@ -198,8 +221,12 @@ extension SQLiteStore {
                     record.read(bytes)
                     expected.add(record, seq: seq)
                     (linkedSeq, prev) = (record.seq, record.prevHash)
+                    if let kind = record.indexedKind { result.kinds.append((seq, kind)) }
                 } else {
                     (linkedSeq, prev) = CanonicalEntry.link(bytes)
+                    if let kind = CanonicalEntry.text("kind", in: bytes), CanonicalRecord.isIndexed(kind: kind) {
+                        result.kinds.append((seq, kind))
+                    }
                 }
                 // The bytes say which place in the chain they were hashed for: a row moved to
                 // another sequence number no longer matches, even if its hash does.
@@ -212,6 +239,122 @@ extension SQLiteStore {
         result.patientDigests = expected.digests
         result.merkleMismatch = merkle.firstMismatch
         return result
+    }
+
+    /// The first difference between the kind index (`entry_kind`, which finds configuration
+    /// changes, key events, alerts, reviews and checkpoints) and the kinds the entries after
+    /// `after` hold: a configuration hidden from the index would put an older one in force.
+    static func kindIndexProblem(_ db: Database, expected: [(Int64, String)], after: Int64) throws -> ChainProblem? {
+        let stored = try Row.fetchAll(db, sql: "SELECT seq, kind FROM entry_kind WHERE seq > ? ORDER BY seq", arguments: [after])
+            .map { (row: Row) -> (Int64, String) in (row[0], row[1]) }
+        for index in 0..<max(stored.count, expected.count) {
+            let have = index < stored.count ? stored[index] : nil
+            let want = index < expected.count ? expected[index] : nil
+            guard have?.0 != want?.0 || have?.1 != want?.1 else { continue }
+            return ChainProblem(
+                kind: .indexMismatch, seq: min(have?.0 ?? .max, want?.0 ?? .max),
+                message: "the index of entry kinds (configuration, keys, alerts, reviews, checkpoints) does not match the entries")
+        }
+        return nil
+    }
+
+    /// What the log's own records say it held before: every verification that proved the
+    /// log intact names a head the log must still hold with that hash, those records have no
+    /// gap, and no SIEM destination has accepted entries beyond the head.
+    static func recordsProblem(_ db: Database, head: ChainHead?) throws -> ChainProblem? {
+        let headSeq = head?.seq ?? 0
+        let rows = try Row.fetchAll(db, sql: "SELECT id, verified_through, head_hash FROM verification ORDER BY id")
+        var expectedID: Int64?
+        for row in rows {
+            let id: Int64 = row[0]
+            if let expectedID, id != expectedID {
+                return ChainProblem(
+                    kind: .truncated, seq: headSeq + 1,
+                    message: "records of earlier verifications are missing (record \(expectedID) of the verification table was removed)")
+            }
+            expectedID = id + 1
+            if let problem = try verifiedHeadProblem(db, seq: row[1], hash: ChainHash(unchecked: [UInt8](row[2] as Data))) {
+                return problem
+            }
+        }
+        if let beyond = try Row.fetchOne(
+            db, sql: "SELECT destination, seq FROM stream_cursor WHERE seq > ? ORDER BY seq DESC LIMIT 1", arguments: [headSeq])
+        {
+            let seq: Int64 = beyond[1]
+            return ChainProblem(
+                kind: .truncated, seq: headSeq + 1,
+                message: "a SIEM destination accepted entries up to \(seq), beyond the head \(headSeq): the log was truncated since")
+        }
+        return nil
+    }
+
+    /// The first API key whose row the chain's key events do not back: every key must have
+    /// been created by a `key_event` with its id, role, tenant and (for keys created since
+    /// events carry it) the hash of its secret, and a key the chain revoked must be revoked.
+    /// The key table grants access outside the chain; this ties it back to the chain.
+    static func keyTableProblem(_ db: Database) throws -> ChainProblem? {
+        struct Backing {
+            var seq: Int64
+            var role: String?
+            var tenant: String?
+            var secretHash: String?
+            var revoked = false
+        }
+        var backing: [String: Backing] = [:]
+        let seqs = try Int64.fetchAll(db, sql: "SELECT seq FROM entry_kind WHERE kind = 'key_event' ORDER BY seq")
+        for seq in seqs {
+            guard let entry = try Self.entry(db, seq: seq), case .object(let body)? = try? JSONParser.parse(entry.content.body),
+                let id = body["key_id"]?.stringValue
+            else { continue }
+            switch body["event"]?.stringValue {
+            case "created":
+                backing[id] = Backing(
+                    seq: seq, role: body["role"]?.stringValue, tenant: body["tenant"]?.stringValue,
+                    secretHash: body["secret_hash"]?.stringValue)
+            case "revoked":
+                backing[id]?.revoked = true
+            default:
+                break
+            }
+        }
+        let rows = try Row.fetchAll(db, sql: "SELECT id, secret_hash, role, tenant_id, revoked_at FROM api_key ORDER BY created_at, id")
+        for row in rows {
+            let id: String = row[0]
+            let hash = [UInt8](row[1] as Data).map { String(format: "%02x", $0) }.joined()
+            let revoked = (row[4] as String?) != nil
+            guard let event = backing[id] else {
+                return ChainProblem(
+                    kind: .keyNotInLog, seq: 0,
+                    message: "API key \(id.prefix(40)) is in the key table, but no key event of the log created it")
+            }
+            let matches = event.role == row[2] && event.tenant == row[3] && (event.secretHash == nil || event.secretHash == hash)
+            guard matches else {
+                return ChainProblem(
+                    kind: .keyNotInLog, seq: event.seq,
+                    message: "API key \(id.prefix(40)) differs from the key entry \(event.seq) created (secret, role or tenant)")
+            }
+            guard revoked || !event.revoked else {
+                return ChainProblem(
+                    kind: .keyNotInLog, seq: event.seq,
+                    message: "API key \(id.prefix(40)) was revoked in the log but is active in the key table")
+            }
+        }
+        return nil
+    }
+
+    /// The damage when a verification record's head (`seq`, `hash`) is not in the log as it
+    /// was: gone (truncated) or with another hash (rewritten); `nil` when it is.
+    static func verifiedHeadProblem(_ db: Database, seq: Int64, hash: ChainHash) throws -> ChainProblem? {
+        guard let stored = try Data.fetchOne(db, sql: "SELECT entry_hash FROM entry WHERE seq = ?", arguments: [seq]) else {
+            return ChainProblem(
+                kind: .truncated, seq: seq, message: "a verification proved the log intact up to entry \(seq), which is no longer in it")
+        }
+        guard ChainHash(unchecked: [UInt8](stored)) == hash else {
+            return ChainProblem(
+                kind: .rewritten, seq: seq,
+                message: "a verification proved entry \(seq) with another hash than it has now: the log was rewritten since")
+        }
+        return nil
     }
 
     private static func merkleProblem(_ first: Int64) -> ChainProblem {

@@ -283,11 +283,15 @@ public struct StorageContract: Sendable {
         Timestamp(millisecondsSinceEpoch: 1_767_600_000_000 + Int64(index) * 60_000).description
     }
 
+    /// The event of key `key-1` as CareTrail writes it: verify rebuilds the key table from
+    /// the id, role, tenant and secret hash these events carry.
     static func keyEvent(_ event: String) -> EncodedEntry {
         EncodedEntry(
             kind: "key_event", tenantID: "hospital-1", userID: "admin", model: "caretrail", toolName: nil, action: nil,
             patientID: nil, patientIDs: nil, purposeOfUse: nil, outcome: nil, conversationID: nil, traceID: nil,
-            timestamp: nil, keyID: "k1", body: #"{"event":"\#(event)","key_id":"key-1"}"#
+            timestamp: nil, keyID: "k1",
+            body:
+                #"{"event":"\#(event)","key_id":"key-1","role":"privacy_officer","secret_hash":"\#(String(repeating: "01", count: 32))","tenant":"hospital-1"}"#
         )
     }
 

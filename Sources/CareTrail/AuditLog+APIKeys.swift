@@ -2,6 +2,7 @@ import AuditChain
 import AuditCore
 import AuditKeys
 public import AuditStorage
+import Foundation
 
 extension AuditLog {
     /// Creates an API key for the HTTP server. Returns its record and its secret, which is shown
@@ -52,8 +53,10 @@ extension AuditLog {
     }
 
     private func keyEvent(_ event: String, _ key: APIKeyRecord, by admin: String) -> EncodedEntry {
+        // The secret's hash (never the secret): verify rebuilds the key table from these events.
         var body: [String: JSONValue] = [
             "event": .string(event), "key_id": .string(key.id), "role": .string(key.role.rawValue), "tenant": .string(key.tenantID),
+            "secret_hash": .string(key.secretHash.map { String(format: "%02x", $0) }.joined()),
         ]
         if let name = key.name { body["name"] = .string(name) }
         return EncodedEntry(

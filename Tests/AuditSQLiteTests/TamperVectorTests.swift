@@ -72,6 +72,16 @@ struct Attacker {
                     try db.execute(sql: "DELETE FROM posting_epoch WHERE kind = 1 AND key = ?", arguments: [patient])
                 }
             }
+        case "forget_verifications":
+            // The records of earlier verifications, which name the heads they proved, all removed.
+            try queue.write { db in try db.execute(sql: "DELETE FROM verification") }
+        case "stream_cursor":
+            // A SIEM destination that has accepted entries up to `seq`.
+            try queue.write { db in
+                try db.execute(
+                    sql: "INSERT INTO stream_cursor (destination, seq, updated_at) VALUES ('siem', ?, '2026-01-01T00:00:00.000Z')",
+                    arguments: [seq])
+            }
         case "renumber_from":
             try renumber(from: seq, by: Int64(step["by"]?.numberValue ?? 0))
         case "swap":
