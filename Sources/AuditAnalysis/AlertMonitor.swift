@@ -51,10 +51,19 @@ public final class AlertMonitor: AppendObserver {
     /// this, the monitor rebuilds from recent history instead.
     static let catchUpLimit: Int64 = 65_536
 
+    /// Kinds of entry the log writes about itself, which no rule reads.
+    static let bookkeeping: Set<RecordKind> = [.checkpoint, .keyEvent]
+
     public func entriesAppended(_ entries: [StoredEntry], reader: any LogReader) throws -> [EncodedEntry] {
         guard let first = entries.first else { return [] }
         return try state.withLock { state in
-            if state.detector?.lastSeq != first.seq - 1 { try Self.bringUpToDate(&state, through: first.seq - 1, reader: reader) }
+            if state.detector?.lastSeq != first.seq - 1 {
+                // Checkpoints and key events concern no patient and raise no alert: a process
+                // that appends only those (`caretrail checkpoint`, `bundle`, `keys`) does not
+                // read the detection history for them; the next append of calls replays them.
+                if entries.allSatisfy({ Self.bookkeeping.contains($0.content.kind) }) { return [] }
+                try Self.bringUpToDate(&state, through: first.seq - 1, reader: reader)
+            }
             var alerts: [EncodedEntry] = []
             for entry in entries {
                 for draft in try Self.observe(entry, state: &state, history: reader) { alerts.append(EncodedEntry(draft.content)) }

@@ -190,11 +190,15 @@ struct MerkleNodeCheck {
 extension SQLiteStore {
     /// The first seq covered by the first stored Merkle node above the lowest stored level
     /// that its children (stored, or computed where not) do not make; `nil` when all match.
-    static func firstUpperMerkleMismatch(_ db: Database) throws -> Int64? {
+    /// Only nodes that cover entries after `after` are checked (all for a full verification;
+    /// those an incremental one added).
+    static func firstUpperMerkleMismatch(_ db: Database, after: Int64 = 0) throws -> Int64? {
         var nodes = MerkleNodes(db)
         var level = 2 * MerkleNodes.stride
         while try MerkleNodes.storedCount(db, level: level) > 0 {
-            let rows = try Row.fetchCursor(db, sql: "SELECT idx, hash FROM merkle_node WHERE level = ? ORDER BY idx", arguments: [level])
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT idx, hash FROM merkle_node WHERE level = ? AND idx >= ? ORDER BY idx",
+                arguments: [level, after >> Int64(level)])
             while let row = try rows.next() {
                 let node = MerkleNode(level: level, index: row[0])
                 let hash = ChainHash(unchecked: [UInt8](row[1] as Data))

@@ -113,7 +113,7 @@ extension SQLiteStore {
             low += Int64(parallelism * chunkSize)
         }
         report.entriesChecked = verifier.checkedCount
-        if let first = try read({ db in try Self.firstUpperMerkleMismatch(db) }) {
+        if let first = try read({ db in try Self.firstUpperMerkleMismatch(db, after: anchor?.seq ?? 0) }) {
             report.problem = Self.merkleProblem(first)
             return report
         }

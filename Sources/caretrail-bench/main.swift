@@ -4,6 +4,7 @@
 //   swift run -c release caretrail-bench [--calls N] [--batch B] [--single N] [--tasks T] [--workload FILE] [--store-only yes]
 //   swift run -c release caretrail-bench reports [--calls N] [--db PATH] [--samples S] [--repeat R]   (see ReportsBench)
 //   swift run -c release caretrail-bench export --db PATH                              (see ExportBench)
+//   swift run -c release caretrail-bench proofs --db PATH [--samples S]                (see ProofBench)
 //
 // It prints, for one fresh database in a temporary folder:
 //   ingest   durable batched ingest, from JSON-lines bytes to committed entries (parse, validate,
@@ -104,6 +105,10 @@ final class NextBatch: @unchecked Sendable {
 
 if CommandLine.arguments.dropFirst().first == "reports" {
     try ReportsBench.run(Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
+if CommandLine.arguments.dropFirst().first == "proofs" {
+    try ProofBench.run(Array(CommandLine.arguments.dropFirst(2)))
     exit(0)
 }
 if CommandLine.arguments.dropFirst().first == "export" {
