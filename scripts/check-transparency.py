@@ -85,6 +85,15 @@ class Tree:
         return self.subproof(m - k, lo + k, hi, False) + [self.mth(lo, lo + k)]
 
 
+def climb_right_border(fn, sn):
+    """Both indexes up until fn is a right child or the root (RFC 9162's inner loop)."""
+    while True:
+        fn >>= 1
+        sn >>= 1
+        if fn & 1 or fn == 0:
+            return fn, sn
+
+
 def verify_inclusion(index, size, leaf, proof, root):
     """RFC 9162 2.1.3.2."""
     if index >= size:
@@ -96,11 +105,7 @@ def verify_inclusion(index, size, leaf, proof, root):
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
             if not fn & 1:
-                while True:
-                    fn >>= 1
-                    sn >>= 1
-                    if fn & 1 or fn == 0:
-                        break
+                fn, sn = climb_right_border(fn, sn)
         else:
             r = node_hash(r, p)
         fn >>= 1
@@ -128,11 +133,7 @@ def verify_consistency(first, second, first_hash, second_hash, proof):
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
             if not fn & 1:
-                while True:
-                    fn >>= 1
-                    sn >>= 1
-                    if fn & 1 or fn == 0:
-                        break
+                fn, sn = climb_right_border(fn, sn)
         else:
             sr = node_hash(sr, c)
         fn >>= 1

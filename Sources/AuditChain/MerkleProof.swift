@@ -26,12 +26,7 @@ public enum MerkleProof {
             guard sn != 0 else { throw .wrongLength }
             if fn & 1 == 1 || fn == sn {
                 root = MerkleTree.nodeHash(hash, root)
-                if fn & 1 == 0 {
-                    repeat {
-                        fn >>= 1
-                        sn >>= 1
-                    } while fn & 1 == 0 && fn != 0
-                }
+                if fn & 1 == 0 { climbRightBorder(&fn, &sn) }
             } else {
                 root = MerkleTree.nodeHash(root, hash)
             }
@@ -80,12 +75,7 @@ public enum MerkleProof {
             if fn & 1 == 1 || fn == sn {
                 oldComputed = MerkleTree.nodeHash(hash, oldComputed)
                 newComputed = MerkleTree.nodeHash(hash, newComputed)
-                if fn & 1 == 0 {
-                    repeat {
-                        fn >>= 1
-                        sn >>= 1
-                    } while fn & 1 == 0 && fn != 0
-                }
+                if fn & 1 == 0 { climbRightBorder(&fn, &sn) }
             } else {
                 newComputed = MerkleTree.nodeHash(newComputed, hash)
             }
@@ -94,5 +84,14 @@ public enum MerkleProof {
         }
         guard sn == 0 else { throw .wrongLength }
         guard oldComputed == oldRoot, newComputed == newRoot else { throw .rootMismatch }
+    }
+
+    /// On the tree's right border a node has no right sibling: both indexes move up until `fn`
+    /// is a right child or reaches the root (the inner loop of both RFC 9162 algorithms).
+    private static func climbRightBorder(_ fn: inout Int64, _ sn: inout Int64) {
+        repeat {
+            fn >>= 1
+            sn >>= 1
+        } while fn & 1 == 0 && fn != 0
     }
 }
