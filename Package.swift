@@ -166,6 +166,7 @@ let package = Package(
             dependencies: [
                 "AuditTestSupport", "AuditAnalysis", "AuditCore", "AuditChain", "AuditSQLite", "AuditStorage", "CareTrail", "AuditKeys",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
         ),

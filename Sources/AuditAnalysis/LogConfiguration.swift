@@ -19,7 +19,10 @@ import Foundation
 ///     "after_hours": {"time_zone": "Europe/Berlin", "start": "07:00", "end": "19:00", "working_days": [1, 2, 3, 4, 5]}
 ///   },
 ///   "review_deadline_days": 7,
-///   "record_time": {"max_skew_seconds": 300, "late_after_minutes": 1440}
+///   "record_time": {"max_skew_seconds": 300, "late_after_minutes": 1440},
+///   "retention": {"hot_days": 90,
+///     "categories": [{"name": "healthcare", "retention_days": 2190, "tools": ["get_patient_record", "*patient*"]}],
+///     "default": {"name": "general", "retention_days": 365}}
 /// }
 /// ```
 public struct LogConfiguration: Sendable, Hashable {
@@ -33,11 +36,14 @@ public struct LogConfiguration: Sendable, Hashable {
     /// `caretrail policy` prints). It is part of the chain, so a change is recorded with who
     /// made it before it takes effect, and no writer can run another one.
     public var sanitizerPolicy: SanitizerPolicy
+    /// How long entries stay hot and how long each category of tool is kept.
+    public var retention: RetentionPolicy
 
     public init(
         purposeRestrictions: PurposeRestrictions = .none, alerts: AlertRules = .standard, reviewDeadlineDays: Int = 7,
-        recordTime: RecordTimePolicy = .standard, sanitizerPolicy: SanitizerPolicy = .default
+        recordTime: RecordTimePolicy = .standard, sanitizerPolicy: SanitizerPolicy = .default, retention: RetentionPolicy = .standard
     ) {
+        self.retention = retention
         self.purposeRestrictions = purposeRestrictions
         self.alerts = alerts
         self.reviewDeadlineDays = reviewDeadlineDays
@@ -96,7 +102,7 @@ public struct LogConfiguration: Sendable, Hashable {
     /// Reads the parsed JSON form, strictly.
     public init(_ value: JSONValue) throws(Problem) {
         let root = try Reader(value, path: "")
-        try root.allow(["purpose_restrictions", "alerts", "review_deadline_days", "record_time", "sanitizer_policy"])
+        try root.allow(["purpose_restrictions", "alerts", "review_deadline_days", "record_time", "sanitizer_policy", "retention"])
         var configuration = LogConfiguration()
         if let restrictions = try root.object("purpose_restrictions") {
             try restrictions.allow(["default", "tenants"])
@@ -169,7 +175,59 @@ public struct LogConfiguration: Sendable, Hashable {
                 configuration.recordTime.latenessMS = Int64(minutes) * 60_000
             }
         }
+        if let retention = try root.object("retention") {
+            configuration.retention = try Self.retention(retention)
+        }
         self = configuration
+    }
+
+    /// Reads the `retention` member: every member but `hot_days` is required, so that a
+    /// policy never half-inherits the defaults' categories.
+    private static func retention(_ reader: Reader) throws(Problem) -> RetentionPolicy {
+        try reader.allow(["hot_days", "categories", "default"])
+        func category(_ value: JSONValue, path: String, tools: Bool) throws(Problem) -> RetentionPolicy.Category {
+            let member = try Reader(value, path: path)
+            try member.allow(tools ? ["name", "retention_days", "tools"] : ["name", "retention_days"])
+            guard let name = try member.string("name") else { throw Problem(message: "\(path).name is required") }
+            guard let days = try member.int("retention_days") else { throw Problem(message: "\(path).retention_days is required") }
+            let patterns = tools ? try member.strings("tools") ?? [] : []
+            return RetentionPolicy.Category(name: name, retentionDays: days, tools: patterns)
+        }
+        var policy = RetentionPolicy()
+        policy.hotDays = try reader.int("hot_days") ?? policy.hotDays
+        guard let categories = reader.members["categories"], let list = categories.arrayValue else {
+            throw Problem(message: "retention.categories must be an array of categories")
+        }
+        guard list.count <= RetentionPolicy.maximumCategories else {
+            throw Problem(message: "retention.categories: at most 100 categories")
+        }
+        var read: [RetentionPolicy.Category] = []
+        for (index, value) in list.enumerated() {
+            read.append(try category(value, path: "retention.categories[\(index)]", tools: true))
+        }
+        policy.categories = read
+        guard let fallback = reader.members["default"], fallback != .null else {
+            throw Problem(message: "retention.default is required")
+        }
+        policy.default = try category(fallback, path: "retention.default", tools: false)
+        if let problem = policy.problems.first { throw Problem(message: problem) }
+        return policy
+    }
+
+    /// The JSON form of a retention policy.
+    public static func json(_ policy: RetentionPolicy) -> JSONValue {
+        func category(_ category: RetentionPolicy.Category, tools: Bool) -> JSONValue {
+            var members: [String: JSONValue] = [
+                "name": .string(category.name), "retention_days": .number(Double(category.retentionDays)),
+            ]
+            if tools { members["tools"] = .array(category.tools.map(JSONValue.string)) }
+            return .object(members)
+        }
+        return .object([
+            "hot_days": .number(Double(policy.hotDays)),
+            "categories": .array(policy.categories.map { category($0, tools: true) }),
+            "default": category(policy.default, tools: false),
+        ])
     }
 
     /// The JSON form, complete (defaults written out).
@@ -208,6 +266,7 @@ public struct LogConfiguration: Sendable, Hashable {
                 "late_after_minutes": .number(Double(recordTime.latenessMS / 60_000)),
             ]),
             "sanitizer_policy": Self.json(sanitizerPolicy),
+            "retention": Self.json(retention),
         ])
     }
 
@@ -282,6 +341,13 @@ public struct LogConfiguration: Sendable, Hashable {
                 }
                 return Int(number)
             }
+        }
+
+        func strings(_ key: String) throws(Problem) -> [String]? {
+            guard let value = members[key], value != .null else { return nil }
+            guard let array = value.arrayValue, let strings = Optional(array.compactMap(\.stringValue)), strings.count == array.count
+            else { throw Problem(message: "\(name(key)) must be an array of strings") }
+            return strings
         }
 
         func codes(_ key: String) throws(Problem) -> [String]? {

@@ -29,6 +29,11 @@ public struct ChainProblem: Error, Sendable, Hashable, CustomStringConvertible {
         /// An API key in the key table that the log's key events do not back (created with
         /// another secret, role or tenant, never created, or revoked in the log but active).
         case keyNotInLog = "key_not_in_log"
+        /// An entry's content is gone but no `retention_purge` record of the chain deleted it.
+        case purgedWithoutRecord = "purged_without_record"
+        /// A `retention_purge` record's range no longer holds the hashes it recorded, or
+        /// entries it deleted hold content again.
+        case purgeMismatch = "purge_mismatch"
     }
 
     public var kind: Kind

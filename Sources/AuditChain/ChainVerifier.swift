@@ -20,7 +20,7 @@ public struct ChainVerifier: Sendable {
         for (index, link) in links.enumerated() {
             let expectedSeq = (previous?.seq ?? 0) + 1
             let expectedLink = previous?.entryHash ?? .genesis
-            if link.seq != expectedSeq || !link.hashIsValid || link.prevHash != expectedLink {
+            if link.seq != expectedSeq || !link.isSealed && (!link.hashIsValid || link.prevHash != expectedLink) {
                 return index
             }
             previous = link
@@ -115,11 +115,15 @@ public struct ChainLink: Sendable, Hashable {
     public var prevHash: ChainHash
     public var entryHash: ChainHash
     public var hashIsValid: Bool
+    /// Whether the entry is sealed: a retention run deleted its content and kept its hash,
+    /// which the next entry's link and the purge record's Merkle root vouch for instead.
+    public var isSealed: Bool
 
-    public init(seq: Int64, prevHash: ChainHash, entryHash: ChainHash, hashIsValid: Bool) {
+    public init(seq: Int64, prevHash: ChainHash, entryHash: ChainHash, hashIsValid: Bool, isSealed: Bool = false) {
         self.seq = seq
         self.prevHash = prevHash
         self.entryHash = entryHash
         self.hashIsValid = hashIsValid
+        self.isSealed = isSealed
     }
 }

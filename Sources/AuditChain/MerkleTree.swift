@@ -54,6 +54,28 @@ public enum MerkleTree {
         return try rangeHash(0, size, &source)
     }
 
+    /// The root of a run of entries on its own: RFC 6962's MTH over the leaf hashes of
+    /// `entryHashes`, as if they were a whole tree. A retention purge records one per range it
+    /// deletes, so that the hashes it keeps stay vouched for by the chain.
+    public static func root(ofEntries entryHashes: [ChainHash]) -> ChainHash {
+        var level = entryHashes.map(leafHash)
+        guard !level.isEmpty else { return emptyRoot }
+        // MTH splits at the largest power of two below the count; pairing left to right and
+        // carrying an odd last node up gives the same tree.
+        while level.count > 1 {
+            var next = [ChainHash]()
+            next.reserveCapacity((level.count + 1) / 2)
+            var index = 0
+            while index + 1 < level.count {
+                next.append(nodeHash(level[index], level[index + 1]))
+                index += 2
+            }
+            if index < level.count { next.append(level[index]) }
+            level = next
+        }
+        return level[0]
+    }
+
     /// The audit path of leaf `index` in the tree of `size` leaves (RFC 6962 PATH), from the
     /// leaf upwards; `nil` unless `0 ≤ index < size`.
     public static func inclusionProof<Source: MerkleNodeSource>(

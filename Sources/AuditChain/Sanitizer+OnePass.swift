@@ -3,13 +3,13 @@ package import AuditCore
 extension Sanitizer {
     /// The stored entry of a tool call read in one pass, its body written as canonical bytes
     /// member by member, in order, without a tree: byte for byte what
-    /// `EncodedEntry(sanitize(.toolCall(call)))` stores for the same line (with `late` added
-    /// as the ingest path adds it). `nil` when the call needs what only the tree path does: a
+    /// `EncodedEntry(sanitize(.toolCall(call)))` stores for the same line (with `late` and the
+    /// retention category added as the ingest path adds them). `nil` when the call needs what only the tree path does: a
     /// result to summarise, or member names that collide once scrubbed.
     ///
     /// Each member goes through the sanitizer's own rules (``collectKnownValues(member:_:freeText:into:)``,
     /// ``storedName(_:_:)``, ``storedValue(_:key:_:)``), in the order the tree path takes them.
-    package func encode(_ read: OnePassToolCall, late: Bool) -> EncodedEntry? {
+    package func encode(_ read: OnePassToolCall, late: Bool, retentionCategory: String) -> EncodedEntry? {
         let call = read.call
         // The values the call gave as identifiers, which the scrubber then finds elsewhere.
         var known: [String] = []
@@ -67,6 +67,8 @@ extension Sanitizer {
             member("result")
             guard write(result, of: read, scrubber, into: &body) else { return nil }
         }
+        member("retention_category")
+        CanonicalJSON.writeString(retentionCategory, into: &body)
         if let metadata = read.sessionMetadata {
             member("session_metadata")
             guard write(metadata, of: read, scrubber, into: &body) else { return nil }

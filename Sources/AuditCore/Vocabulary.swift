@@ -26,10 +26,19 @@ public struct RecordKind: StoredCode {
     public static let keyEvent = RecordKind(stored: "key_event")
     /// A signed checkpoint of the log: its Merkle root at a tree size, and the key that signed.
     public static let checkpoint = RecordKind(stored: "checkpoint")
+    /// A legal hold placed or released: entries under a hold are never deleted.
+    public static let legalHold = RecordKind(stored: "legal_hold")
+    /// A retention run's deletions: the ranges whose content went, with their Merkle roots.
+    public static let retentionPurge = RecordKind(stored: "retention_purge")
 
     public static let allCases: [RecordKind] = [
-        .toolCall, .agentRequest, .alert, .review, .config, .fhirAuditEvent, .keyEvent, .checkpoint,
+        .toolCall, .agentRequest, .alert, .review, .config, .fhirAuditEvent, .keyEvent, .checkpoint, .legalHold, .retentionPurge,
     ]
+
+    /// The kinds a retention policy applies to: what agents and other systems recorded. The
+    /// log's own records (alerts, reviews, configuration, keys, checkpoints, holds, purges) are
+    /// kept for the log's life: verify rebuilds state from them.
+    public static let retained: Set<RecordKind> = [.toolCall, .agentRequest, .fhirAuditEvent]
 
     /// The kinds the ingest contract accepts from agents.
     public static let ingestible: [RecordKind] = [.toolCall, .agentRequest]

@@ -101,6 +101,15 @@ enum Postings {
         shift(try metaNumber(db, "posting_block_shift", fallback: 16))
     }
 
+    /// How many retention runs have removed entries from the postings (meta `purge_generation`).
+    static func purgeGeneration(_ db: Database) throws -> Int64 {
+        try metaNumber(db, "purge_generation", fallback: 0)
+    }
+
+    static func setPurgeGeneration(_ db: Database, _ value: Int64) throws {
+        try setMetaNumber(db, "purge_generation", value)
+    }
+
     /// The last sequence number whose block has postings (0 for none).
     static func compactedThrough(_ db: Database) throws -> Int64 {
         try metaNumber(db, "postings_through", fallback: 0)

@@ -85,7 +85,11 @@ struct SQLiteLogReader: LogReader {
         sqlite3_bind_int64(statement, 1, seq)
         let columns = StatementColumns(statement: statement)
         while try StatementColumns.step(statement, db) {
-            let kind = columns.withBytes(0) { bytes in bytes.flatMap { CanonicalEntry.text("kind", in: $0) } }
+            // A sealed entry (no bytes) may have been a tool call.
+            let kind = columns.withBytes(0) { bytes -> String? in
+                guard let bytes, !bytes.isEmpty else { return RecordKind.toolCall.rawValue }
+                return CanonicalEntry.text("kind", in: bytes)
+            }
             if kind == RecordKind.toolCall.rawValue { return true }
         }
         return false
@@ -94,7 +98,8 @@ struct SQLiteLogReader: LogReader {
     /// How many entries ``mayHoldToolCalls(before:)`` reads before it assumes.
     static let entriesReadForKinds: Int64 = 64
 
-    /// The `recorded_at` of the entry at `seq`, read from its canonical bytes alone.
+    /// The `recorded_at` of the entry at `seq`, read from its canonical bytes alone; `""` for
+    /// a sealed entry, whose content a retention run deleted: it is older than anything kept.
     private func recordedAt(_ seq: Int64) throws -> String? {
         let statement = try db.cachedStatement(sql: "SELECT canonical FROM entry WHERE seq = ?").sqliteStatement
         sqlite3_reset(statement)
@@ -102,7 +107,8 @@ struct SQLiteLogReader: LogReader {
         sqlite3_bind_int64(statement, 1, seq)
         guard try StatementColumns.step(statement, db) else { return nil }
         return StatementColumns(statement: statement).withBytes(0) { bytes in
-            bytes.flatMap { CanonicalEntry.text("recorded_at", in: $0) }
+            guard let bytes, !bytes.isEmpty else { return "" }
+            return CanonicalEntry.text("recorded_at", in: bytes)
         }
     }
 

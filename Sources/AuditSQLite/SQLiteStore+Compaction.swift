@@ -3,6 +3,7 @@ import AuditCore
 import AuditStorage
 import Foundation
 import GRDB
+import Synchronization
 
 extension SQLiteStore {
     /// Writes the postings of every complete block that has none yet, one block at a time.
@@ -18,6 +19,13 @@ extension SQLiteStore {
     /// one transaction), they are collected on every core at once and written in order.
     func compactPostingsNow() {
         do {
+            let generation = try pool.read { db in try Postings.purgeGeneration(db) }
+            let changed = compactionGeneration.withLock { current in
+                defer { current = generation }
+                return current != generation
+            }
+            // Blocks collected before a purge may hold what it removed.
+            if changed { collectedBlocks.forget(before: .max) }
             try compactPendingBlocks()
             try mergePendingSpans()
         } catch {
@@ -34,6 +42,12 @@ extension SQLiteStore {
         BackgroundThread.shared.async { [self] in
             while compaction.nextPass() { compactPostingsNow() }
         }
+    }
+
+    /// Whether no retention run purged entries since this compaction began: rows it read
+    /// before a purge may hold what the purge removed, and are not written.
+    func isCurrent(_ db: Database) throws -> Bool {
+        try Postings.purgeGeneration(db) == compactionGeneration.withLock { $0 }
     }
 
     private func compactPendingBlocks() throws {
@@ -207,7 +221,9 @@ extension SQLiteStore {
             let end = min(rows.count, start + Self.spanRowsPerTransaction)
             let last = end == rows.count
             let written = try writeBeside { db -> Bool in
-                guard try Postings.compactedThrough(db) == span.through, try Postings.spannedThrough(db) == span.through else {
+                guard try self.isCurrent(db), try Postings.compactedThrough(db) == span.through,
+                    try Postings.spannedThrough(db) == span.through
+                else {
                     return false
                 }
                 try Postings.insert(db, span: span.span, rows[start..<end])
@@ -237,7 +253,7 @@ extension SQLiteStore {
             let end = min(rows.count, start + Self.postingsPerTransaction)
             let last = end == rows.count
             let written = try writeBeside { db -> Bool in
-                guard try Postings.compactedThrough(db) == through else { return false }
+                guard try self.isCurrent(db), try Postings.compactedThrough(db) == through else { return false }
                 try Postings.insert(db, block: block.number, rows[start..<end])
                 if last {
                     var counters = block.counters
@@ -286,7 +302,7 @@ extension SQLiteStore {
                     db, blocks: pending.firstBlock..<(pending.firstBlock + pending.blocks), after: after,
                     limit: Self.spanRowsPerTransaction)
             } write: { db, rows, last in
-                guard try Postings.spannedThrough(db) == pending.spanned else { return false }
+                guard try self.isCurrent(db), try Postings.spannedThrough(db) == pending.spanned else { return false }
                 try Postings.insert(db, span: pending.span, rows[...])
                 if last { try Postings.setSpannedThrough(db, pending.spanned + pending.size) }
                 return true
@@ -333,7 +349,7 @@ extension SQLiteStore {
                     db, spans: pending.firstSpan..<(pending.firstSpan + pending.spans), after: after,
                     limit: Self.spanRowsPerTransaction)
             } write: { db, rows, last in
-                guard try Postings.epochsThrough(db) == pending.epoched else { return false }
+                guard try self.isCurrent(db), try Postings.epochsThrough(db) == pending.epoched else { return false }
                 try Postings.insert(db, epoch: pending.epoch, rows[...])
                 if last { try Postings.setEpochsThrough(db, pending.epoched + pending.size) }
                 return true

@@ -88,6 +88,7 @@ extension SQLiteStore {
         let derivedThrough = anchor == nil ? try read { db in try Postings.compactedThrough(db) } : 0
         var expectedDigests: [Int64: MultisetDigest] = [:]
         var expectedKinds: [(Int64, String)] = []
+        var sealed: [ClosedRange<Int64>] = []
         var low: Int64 = (anchor?.seq ?? 0) + 1
         // More chunks than cores per round, so a slow chunk does not leave a core idle.
         let parallelism = 8
@@ -99,6 +100,7 @@ extension SQLiteStore {
             for result in results {
                 expectedDigests.merge(result.patientDigests) { $0.adding($1) }
                 expectedKinds.append(contentsOf: result.kinds)
+                sealed.append(contentsOf: result.sealed)
                 if let index = verifier.check(result.links) {
                     report.entriesChecked = verifier.checkedCount
                     report.problem = try diagnose(result.links[index].seq)
@@ -118,6 +120,10 @@ extension SQLiteStore {
             return report
         }
         if let problem = try read({ db in try Self.kindIndexProblem(db, expected: expectedKinds, after: anchor?.seq ?? 0) }) {
+            report.problem = problem
+            return report
+        }
+        if let problem = try read({ db in try Self.sealedProblem(db, sealed: anchor == nil ? sealed : nil, after: anchor?.seq ?? 0) }) {
             report.problem = problem
             return report
         }
@@ -162,6 +168,8 @@ extension SQLiteStore {
         /// The first seq of the first stored Merkle node of the range's lowest stored level
         /// that its entries' hashes do not make.
         var merkleMismatch: Int64?
+        /// The runs of sealed entries (whose content a retention run purged).
+        var sealed: [ClosedRange<Int64>] = []
         var failure: StoreError?
     }
 
@@ -214,6 +222,15 @@ extension SQLiteStore {
             let stored = columns.hash(2)
             let link = columns.withBytes(1) { bytes in
                 let bytes = bytes ?? UnsafeBufferPointer(start: nil, count: 0)
+                // A sealed entry: its content was purged; its hash stands for it.
+                if bytes.isEmpty {
+                    if let last = result.sealed.last, last.upperBound == seq - 1 {
+                        result.sealed[result.sealed.count - 1] = last.lowerBound...seq
+                    } else {
+                        result.sealed.append(seq...seq)
+                    }
+                    return ChainLink(seq: seq, prevHash: missing, entryHash: stored, hashIsValid: true, isSealed: true)
+                }
                 let linkedSeq: Int64?
                 let prev: ChainHash?
                 if seq <= derivedThrough {

@@ -4,6 +4,7 @@ public import AuditStorage
 import Foundation
 import GRDB
 import GRDBSQLite
+import Synchronization
 
 /// The append-only, hash-chained audit log in one SQLite file (WAL, `synchronous=FULL`).
 ///
@@ -36,6 +37,10 @@ public final class SQLiteStore: AuditStore {
     let tail: TailIndex
     /// Postings of whole blocks collected while a transaction appended them (``BlockCollector``).
     let collectedBlocks = CollectedBlocks()
+    /// The log's purge generation (meta `purge_generation`) when the running compaction
+    /// began: a compaction that read postings before a retention run removed entries from
+    /// them must not write them back (see ``isCurrent(_:)``).
+    let compactionGeneration = Mutex<Int64>(0)
 
     private init(
         path: String, pool: DatabasePool, clock: @escaping @Sendable () -> Timestamp, observer: (any AppendObserver)?,
@@ -284,12 +289,17 @@ public final class SQLiteStore: AuditStore {
 
     /// The columns an entry is read from.
     static let selectColumns = "seq, canonical, entry_hash"
+    /// The condition that keeps sealed entries out of reads: an entry whose content a
+    /// retention run deleted keeps its row, with its hash and no canonical bytes, for verify
+    /// and the Merkle tree only.
+    static let hasContent = "canonical <> ''"
 
     /// Calls `body` with each entry `first...last` in order, decoded from its canonical bytes
     /// straight from SQLite's buffer.
     static func forEachEntry(_ db: Database, from first: Int64, through last: Int64, _ body: (StoredEntry) throws -> Void) throws {
         guard first <= last else { return }
-        let prepared = try db.makeStatement(sql: "SELECT \(selectColumns) FROM entry WHERE seq BETWEEN ? AND ? ORDER BY seq")
+        let prepared = try db.makeStatement(
+            sql: "SELECT \(selectColumns) FROM entry WHERE seq BETWEEN ? AND ? AND \(hasContent) ORDER BY seq")
         let statement = prepared.sqliteStatement
         sqlite3_bind_int64(statement, 1, first)
         sqlite3_bind_int64(statement, 2, last)
@@ -303,7 +313,7 @@ public final class SQLiteStore: AuditStore {
     ) throws -> [StoredEntry] {
         let limitClause = limit.map { " LIMIT \($0)" } ?? ""
         let statement = try db.cachedStatement(
-            sql: "SELECT \(selectColumns) FROM entry WHERE \(condition) ORDER BY \(order)\(limitClause)"
+            sql: "SELECT \(selectColumns) FROM entry WHERE (\(condition)) AND \(hasContent) ORDER BY \(order)\(limitClause)"
         )
         let rows = try Row.fetchCursor(statement, arguments: arguments)
         var entries: [StoredEntry] = []
@@ -316,7 +326,8 @@ public final class SQLiteStore: AuditStore {
     /// The entry at `seq` through a cached statement of ``selectColumns``, read without GRDB's
     /// `Row` (lookups and reports fetch their entries one sequence number at a time).
     static func entry(_ db: Database, seq: Int64) throws -> StoredEntry? {
-        let statement = try db.cachedStatement(sql: "SELECT \(selectColumns) FROM entry WHERE seq = ?").sqliteStatement
+        let statement = try db.cachedStatement(sql: "SELECT \(selectColumns) FROM entry WHERE seq = ? AND \(hasContent)")
+            .sqliteStatement
         sqlite3_reset(statement)
         defer { sqlite3_reset(statement) }
         sqlite3_bind_int64(statement, 1, seq)

@@ -333,6 +333,25 @@ enum Schema {
                     """
             )
         }
+        migrator.registerMigration("v8: sealed entries") { db in
+            // A retention run seals an entry: it empties its canonical bytes and keeps its
+            // sequence number and hash, which the chain and the Merkle tree still need. The
+            // update trigger allows that change and no other; an entry's kind-index row may
+            // go once its entry is sealed. Verify flags a sealed entry that no chained
+            // retention_purge record covers.
+            try db.execute(
+                sql: """
+                    DROP TRIGGER entry_is_append_only_update;
+                    CREATE TRIGGER entry_is_append_only_update BEFORE UPDATE ON entry
+                    WHEN NOT (NEW.seq = OLD.seq AND NEW.entry_hash = OLD.entry_hash AND NEW.canonical = '')
+                    BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
+                    DROP TRIGGER entry_kind_is_append_only_delete;
+                    CREATE TRIGGER entry_kind_is_append_only_delete BEFORE DELETE ON entry_kind
+                    WHEN coalesce((SELECT canonical FROM entry WHERE seq = OLD.seq), '') <> ''
+                    BEGIN SELECT RAISE(ABORT, 'caretrail: the audit log is append-only'); END;
+                    """
+            )
+        }
         return migrator
     }
 }

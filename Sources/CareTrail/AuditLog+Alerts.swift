@@ -76,7 +76,7 @@ extension AuditLog {
     }
 
     /// Appends an entry CareTrail writes itself, durably, in a transaction of its own.
-    private func appendOwn(_ content: EntryContent) throws(CareTrailError) -> ChainHead {
+    func appendOwn(_ content: EntryContent) throws(CareTrailError) -> ChainHead {
         let receipt = try storeCall { () throws(StoreError) in try store.appendNow([EncodedEntry(content)]) }
         guard let head = receipt.entries.first else {
             throw CareTrailError(code: .store, message: "the store acknowledged no entry")

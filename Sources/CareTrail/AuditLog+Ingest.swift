@@ -160,7 +160,10 @@ extension AuditLog {
         guard (try? rules.restrictions.check(record)) != nil, (try? rules.recordTime.check(record, now: rules.now)) != nil else {
             return nil
         }
-        return sanitizer.encode(read, late: rules.recordTime.isLate(record, now: rules.now))
+        return sanitizer.encode(
+            read, late: rules.recordTime.isLate(record, now: rules.now),
+            retentionCategory: rules.retention.category(forTool: read.call.toolName).name
+        )
     }
 
     /// The stages after decoding, the same for every way in (file, HTTP body, Swift
@@ -169,7 +172,7 @@ extension AuditLog {
         do throws(IngestError) {
             try rules.restrictions.check(record)
             try rules.recordTime.check(record, now: rules.now)
-            return .success(encode(record, late: rules.recordTime.isLate(record, now: rules.now)))
+            return .success(encode(record, late: rules.recordTime.isLate(record, now: rules.now), retention: rules.retention))
         } catch {
             return .failure(line.map { error.at(line: $0) } ?? error)
         }
@@ -188,15 +191,18 @@ extension AuditLog {
 }
 
 /// The log's rules for one batch, read once from the configuration in force: the tenant's
-/// purpose restrictions and the record-time policy, judged at the log's clock.
+/// purpose restrictions, the record-time policy judged at the log's clock, and the retention
+/// policy that classes each record.
 struct IngestRules {
     var restrictions: PurposeRestrictions
     var recordTime: RecordTimePolicy
+    var retention: RetentionPolicy
     var now: Timestamp
 
     init(configuration: LogConfiguration, now: Timestamp) {
         restrictions = configuration.purposeRestrictions
         recordTime = configuration.recordTime
+        retention = configuration.retention
         self.now = now
     }
 }

@@ -137,10 +137,13 @@ public final class AuditLog: Sendable {
         return log
     }
 
-    /// Sanitises and encodes one record; a late record carries `"late": true` in its body.
-    func encode(_ record: IngestRecord, late: Bool) -> EncodedEntry {
+    /// Sanitises and encodes one record; a late record carries `"late": true` in its body, and
+    /// every record its retention category (``RetentionPolicy/bodyMember``), which replaces any
+    /// member of that name the agent sent.
+    func encode(_ record: IngestRecord, late: Bool, retention: RetentionPolicy) -> EncodedEntry {
         var content = sanitizer.sanitize(record)
         if late { content.body["late"] = .bool(true) }
+        content.body[RetentionPolicy.bodyMember] = .string(retention.category(forTool: content.toolName).name)
         return EncodedEntry(content)
     }
 

@@ -14,7 +14,8 @@ public struct CareTrailCommand: ParsableCommand {
             ShowCommand.self, ReportCommand.self, TimelineCommand.self, TraceCommand.self, UserActivityCommand.self,
             FailuresCommand.self, ToolStatsCommand.self, ExportCommand.self, ImportCommand.self, AlertsCommand.self, KeysCommand.self,
             ServeCommand.self, StreamCommand.self, ReviewCommand.self, ConfigCommand.self, PseudonymCommand.self,
-            PIIKeyCommand.self, PolicyCommand.self, CheckpointCommand.self, ProofCommand.self, BundleCommand.self, VerifyBundleCommand.self,
+            PIIKeyCommand.self, PolicyCommand.self, CheckpointCommand.self, RetentionCommand.self, HoldCommand.self, ProofCommand.self,
+            BundleCommand.self, VerifyBundleCommand.self,
         ]
     )
 

@@ -185,7 +185,9 @@ if !options.storeOnly {
     let onePassTime = seconds {
         for line in sample {
             line.withUnsafeBufferPointer { bytes in
-                if let read = OnePassToolCall(bytes: bytes), log.sanitizer.encode(read, late: true) != nil { onePass += 1 }
+                if let read = OnePassToolCall(bytes: bytes), log.sanitizer.encode(read, late: true, retentionCategory: "general") != nil {
+                    onePass += 1
+                }
             }
         }
     }

@@ -17,6 +17,7 @@ struct OnePassPrepareTests {
         guard let record = try? IngestContract.decode(line: line) else { return nil }
         var content = sanitizer.sanitize(record)
         if late { content.body["late"] = .bool(true) }
+        content.body[RetentionPolicy.bodyMember] = .string(RetentionPolicy.standard.category(forTool: content.toolName).name)
         return EncodedEntry(content)
     }
 
@@ -25,7 +26,9 @@ struct OnePassPrepareTests {
     func byOnePass(_ line: String, late: Bool) -> EncodedEntry?? {
         var line = line
         return line.withUTF8 { bytes in
-            OnePassToolCall(bytes: bytes).map { sanitizer.encode($0, late: late) }
+            OnePassToolCall(bytes: bytes).map {
+                sanitizer.encode($0, late: late, retentionCategory: RetentionPolicy.standard.category(forTool: $0.call.toolName).name)
+            }
         }
     }
 

@@ -1,0 +1,88 @@
+import AuditChain
+public import AuditCore
+public import AuditStorage
+
+/// What a retention run deletes: every entry of a retained kind (``RecordKind/retained``)
+/// whose category's period has ended at `now`, counted from its `recorded_at`, and that no
+/// legal hold keeps. The plan is read through the storage protocols; the store carries it out.
+///
+/// An entry's category is the one recorded in its body when it was written; an entry written
+/// before the log recorded categories is classed by its tool name under the policy in force.
+/// An entry whose recorded category the policy no longer names is kept: a category removed
+/// from the policy never makes its entries expire sooner.
+public struct RetentionPlan: Sendable, Hashable {
+    /// Entries deleted, by category name.
+    public var deleted: [String: Int]
+    /// Entries whose period has ended but that a legal hold keeps.
+    public var held: Int
+    /// The sequence numbers to delete, as ascending, disjoint, non-adjacent ranges.
+    public var ranges: [ClosedRange<Int64>]
+    /// The sequence number of the configuration entry whose policy was applied (0: defaults).
+    public var policyVersion: Int64
+    /// The time the periods were judged at (the log's clock).
+    public var now: Timestamp
+
+    /// How many entries the plan deletes.
+    public var count: Int { deleted.values.reduce(0, +) }
+
+    /// Plans a run over the entries up to `through`.
+    public static func make(
+        reading store: any EntryReading, policy: RetentionPolicy, policyVersion: Int64, holds: LegalHolds, now: Timestamp,
+        through: Int64
+    ) throws(StoreError) -> RetentionPlan {
+        var plan = RetentionPlan(deleted: [:], held: 0, ranges: [], policyVersion: policyVersion, now: now)
+        var next: Int64 = 1
+        let day: Int64 = 86_400_000
+        while next <= through {
+            let chunk = try store.entries(from: next, through: through, limit: 10_000)
+            guard let last = chunk.last else { break }
+            for entry in chunk where RecordKind.retained.contains(entry.content.kind) {
+                guard let category = category(of: entry, policy: policy),
+                    let recorded = Timestamp(rfc3339: entry.recordedAt),
+                    let ends = recorded.adding(milliseconds: Int64(category.retentionDays) * day), !(now < ends)
+                else { continue }
+                if holds.holds(entry) {
+                    plan.held += 1
+                    continue
+                }
+                plan.deleted[category.name, default: 0] += 1
+                if let lastRange = plan.ranges.last, lastRange.upperBound == entry.seq - 1 {
+                    plan.ranges[plan.ranges.count - 1] = lastRange.lowerBound...entry.seq
+                } else {
+                    plan.ranges.append(entry.seq...entry.seq)
+                }
+            }
+            next = last.seq + 1
+        }
+        return plan
+    }
+
+    /// The category an entry is kept under: the one its body records, else its tool's; `nil`
+    /// when the recorded one is no longer in the policy.
+    static func category(of entry: StoredEntry, policy: RetentionPolicy) -> RetentionPolicy.Category? {
+        if let recorded = recordedCategory(inBody: entry.content.body) { return policy.category(named: recorded) }
+        return policy.category(forTool: entry.content.toolName)
+    }
+
+    /// The category recorded as a top-level member of a canonical body, if any.
+    public static func recordedCategory(inBody body: String) -> String? {
+        var body = body
+        return body.withUTF8 { bytes -> String? in
+            var found: String?
+            let wanted = Array(RetentionPolicy.bodyMember.utf8)
+            JSONObjectIndex.forEachMember(in: bytes) { name, _, value in
+                guard found == nil, bytes[name].elementsEqual(wanted) else { return }
+                found = CanonicalEntry.string(UnsafeBufferPointer(rebasing: bytes[value]))
+            }
+            return found
+        }
+    }
+
+    /// The JSON form `caretrail retention run --format json` prints (with the archive count).
+    public func summary(archived: Int) -> JSONValue {
+        .object([
+            "deleted": .object(deleted.mapValues { .number(Double($0)) }), "held": .number(Double(held)),
+            "archived": .number(Double(archived)),
+        ])
+    }
+}

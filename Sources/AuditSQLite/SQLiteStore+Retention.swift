@@ -1,0 +1,226 @@
+public import AuditChain
+public import AuditCore
+public import AuditStorage
+import Foundation
+import GRDB
+import GRDBSQLite
+
+extension SQLiteStore {
+    /// The last sequence number a purge may reach: entries whose block has postings, so that
+    /// no reader holds them in the in-memory ``TailIndex``.
+    public func purgeableThrough() throws(StoreError) -> Int64 {
+        compactPostingsNow()
+        return try read { db in try Postings.compactedThrough(db) }
+    }
+
+    /// Seals the entries in `ranges` and chains the purge record, in one transaction, with
+    /// SQLite's `secure_delete` on so that freed bytes are overwritten with zeros; then
+    /// truncates the WAL, which held the pages as they were before.
+    ///
+    /// A sealed entry keeps its row: its sequence number, its hash and empty canonical bytes
+    /// (about 45 bytes in the table). Its posting rows lose its sequence number and report
+    /// record, its kind-index row goes, and a posting left empty is deleted with its key.
+    public func purge(_ ranges: [ClosedRange<Int64>], record: ([RetentionPurge.SealedRange]) -> EncodedEntry) throws(StoreError)
+        -> ChainHead
+    {
+        guard !ranges.isEmpty else { throw StoreError(code: .outOfRange, message: "nothing to purge") }
+        for (index, range) in ranges.enumerated() where index > 0 && ranges[index - 1].upperBound >= range.lowerBound {
+            throw StoreError(code: .outOfRange, message: "purge ranges must ascend without overlapping")
+        }
+        let limit = try purgeableThrough()
+        guard let first = ranges.first?.lowerBound, first >= 1, let last = ranges.last?.upperBound, last <= limit else {
+            throw StoreError(code: .outOfRange, message: "a purge may reach only entries whose postings are written (through \(limit))")
+        }
+        do {
+            let head = try pool.writeWithoutTransaction { db -> ChainHead in
+                try db.execute(sql: "PRAGMA secure_delete = ON")
+                defer { try? db.execute(sql: "PRAGMA secure_delete = OFF") }
+                var head: ChainHead?
+                try db.inTransaction(.immediate) {
+                    var sealed: [RetentionPurge.SealedRange] = []
+                    for range in ranges {
+                        sealed.append(try Self.seal(db, range))
+                    }
+                    try Postings.remove(db, sealed: ranges)
+                    try Postings.setPurgeGeneration(db, try Postings.purgeGeneration(db) + 1)
+                    var sink = AppendSink(db: db, store: self, head: try Self.head(db))
+                    head = try sink.append([record(sealed)]).last
+                    return .commit
+                }
+                guard let head else { throw StoreError(code: .appendFailed, message: "the purge record was not appended") }
+                return head
+            }
+            // The WAL still holds the pages as they were before the purge: move the new pages
+            // into the database file and empty it.
+            try checkpoint()
+            return head
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(code: .appendFailed, message: "the purge was not made: \(Self.reason(error))")
+        }
+    }
+
+    /// Seals one range: checks that every entry in it is a retained kind with content, then
+    /// empties their canonical bytes and removes their kind-index rows; returns the range's
+    /// Merkle root.
+    private static func seal(_ db: Database, _ range: ClosedRange<Int64>) throws -> RetentionPurge.SealedRange {
+        let statement = try db.makeStatement(sql: "SELECT seq, canonical, entry_hash FROM entry WHERE seq BETWEEN ? AND ? ORDER BY seq")
+        let reading = statement.sqliteStatement
+        sqlite3_bind_int64(reading, 1, range.lowerBound)
+        sqlite3_bind_int64(reading, 2, range.upperBound)
+        let columns = StatementColumns(statement: reading)
+        var hashes: [ChainHash] = []
+        hashes.reserveCapacity(Int(range.count))
+        let retained = Set(RecordKind.retained.map(\.rawValue))
+        while try StatementColumns.step(reading, db) {
+            let seq = columns.int64(0)
+            let kind = columns.withBytes(1) { bytes -> String? in
+                guard let bytes, !bytes.isEmpty else { return nil }
+                return CanonicalEntry.text("kind", in: bytes)
+            }
+            guard let kind, retained.contains(kind), seq == range.lowerBound + Int64(hashes.count) else {
+                throw StoreError(code: .outOfRange, message: "entry \(seq) cannot be purged: sealed already, or not a retained kind")
+            }
+            hashes.append(columns.hash(2))
+        }
+        withExtendedLifetime(statement) {}
+        guard hashes.count == range.count else {
+            throw StoreError(code: .outOfRange, message: "entries \(range.lowerBound)...\(range.upperBound) are not all in the log")
+        }
+        try db.execute(
+            sql: "UPDATE entry SET canonical = '' WHERE seq BETWEEN ? AND ?", arguments: [range.lowerBound, range.upperBound])
+        try db.execute(sql: "DELETE FROM entry_kind WHERE seq BETWEEN ? AND ?", arguments: [range.lowerBound, range.upperBound])
+        return RetentionPurge.SealedRange(first: range.lowerBound, last: range.upperBound, root: MerkleTree.root(ofEntries: hashes))
+    }
+
+    /// Every purge record of the chain with `seq > after`, in order.
+    static func purgeRecords(_ db: Database, after: Int64) throws -> [(seq: Int64, purge: RetentionPurge?)] {
+        let seqs = try Int64.fetchAll(
+            db, sql: "SELECT seq FROM entry_kind WHERE kind = 'retention_purge' AND seq > ? ORDER BY seq", arguments: [after])
+        return try seqs.map { seq in (seq, try entry(db, seq: seq).flatMap(RetentionPurge.init)) }
+    }
+
+    /// What is wrong with the sealed entries: one that no purge record covers, a record that
+    /// cannot be read, a recorded range holding content again, or a range whose stored hashes
+    /// no longer make its recorded root. `sealed` is every sealed run a full scan found; `nil`
+    /// for an incremental pass, which checks only the records after `after`.
+    static func sealedProblem(_ db: Database, sealed: [ClosedRange<Int64>]?, after: Int64) throws -> ChainProblem? {
+        let records = try purgeRecords(db, after: sealed == nil ? after : 0)
+        var covered: [ClosedRange<Int64>] = []
+        for (seq, purge) in records {
+            guard let purge else {
+                return ChainProblem(kind: .purgeMismatch, seq: seq, message: "the retention_purge record cannot be read")
+            }
+            for range in purge.ranges {
+                let run = try sealedHashes(db, range.first...range.last)
+                guard let hashes = run else {
+                    return ChainProblem(
+                        kind: .purgeMismatch, seq: range.first,
+                        message: "entries \(range.first)...\(range.last), purged by the record at seq \(seq), are not all sealed")
+                }
+                guard MerkleTree.root(ofEntries: hashes) == range.root else {
+                    return ChainProblem(
+                        kind: .purgeMismatch, seq: range.first,
+                        message:
+                            "the hashes kept of entries \(range.first)...\(range.last) do not make the root the record at seq \(seq) chained"
+                    )
+                }
+                covered.append(range.first...range.last)
+            }
+        }
+        guard let sealed else { return nil }
+        covered.sort { $0.lowerBound < $1.lowerBound }
+        for run in sealed {
+            var next = run.lowerBound
+            for range in covered where range.upperBound >= next && range.lowerBound <= next {
+                next = max(next, range.upperBound + 1)
+                if next > run.upperBound { break }
+            }
+            if next <= run.upperBound {
+                return ChainProblem(
+                    kind: .purgedWithoutRecord, seq: next,
+                    message: "entry \(next) has no content and no retention_purge record of the chain deleted it")
+            }
+        }
+        return nil
+    }
+
+    /// The stored hashes of `range` when every entry in it is sealed; `nil` otherwise.
+    private static func sealedHashes(_ db: Database, _ range: ClosedRange<Int64>) throws -> [ChainHash]? {
+        let statement = try db.makeStatement(
+            sql: "SELECT seq, length(canonical), entry_hash FROM entry WHERE seq BETWEEN ? AND ? ORDER BY seq")
+        let reading = statement.sqliteStatement
+        sqlite3_bind_int64(reading, 1, range.lowerBound)
+        sqlite3_bind_int64(reading, 2, range.upperBound)
+        let columns = StatementColumns(statement: reading)
+        var hashes: [ChainHash] = []
+        while try StatementColumns.step(reading, db) {
+            guard columns.int64(0) == range.lowerBound + Int64(hashes.count), columns.int64(1) == 0 else { return nil }
+            hashes.append(columns.hash(2))
+        }
+        withExtendedLifetime(statement) {}
+        return hashes.count == range.count ? hashes : nil
+    }
+}
+
+extension Postings {
+    /// Removes the sequence numbers in `ranges`, and their report records, from every posting
+    /// row of the blocks, spans and epochs that hold them; a row left empty is deleted.
+    static func remove(_ db: Database, sealed ranges: [ClosedRange<Int64>]) throws {
+        let blockShift = try blockShift(db)
+        let spanShift = blockShift + (try self.spanShift(db))
+        let epochShift = spanShift + (try self.epochShift(db))
+        let tables = [("posting", "block", blockShift), ("posting_span", "span", spanShift), ("posting_epoch", "epoch", epochShift)]
+        func isSealed(_ seq: Int64) -> Bool {
+            // Ranges ascend: a binary search for the last range starting at or before `seq`.
+            var low = 0
+            var high = ranges.count
+            while low < high {
+                let middle = (low + high) / 2
+                if ranges[middle].lowerBound <= seq { low = middle + 1 } else { high = middle }
+            }
+            return low > 0 && ranges[low - 1].contains(seq)
+        }
+        for (table, column, shift) in tables {
+            var numbers: Set<Int64> = []
+            for range in ranges {
+                for number in ((range.lowerBound - 1) >> Int64(shift))...((range.upperBound - 1) >> Int64(shift)) { numbers.insert(number) }
+            }
+            for number in numbers.sorted() {
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT kind, key, seqs, records FROM \(table) WHERE \(column) = ?", arguments: [number])
+                for row in rows {
+                    let seqs = decode((row[2] as Data?) ?? Data())
+                    guard seqs.contains(where: isSealed) else { continue }
+                    let records: Data? = row[3]
+                    var keptSeqs: [Int64] = []
+                    var keptRecords: Data? = records == nil ? nil : Data()
+                    if let records {
+                        records.withUnsafeBytes { raw in
+                            var reader = AccessRecord.Reader(raw)
+                            for seq in seqs {
+                                guard let bytes = reader.skip() else { break }
+                                if isSealed(seq) { continue }
+                                keptSeqs.append(seq)
+                                keptRecords?.append(contentsOf: raw[bytes])
+                            }
+                        }
+                    } else {
+                        keptSeqs = seqs.filter { !isSealed($0) }
+                    }
+                    let kind: Int64 = row[0]
+                    let key: String = row[1]
+                    if keptSeqs.isEmpty {
+                        try db.execute(
+                            sql: "DELETE FROM \(table) WHERE \(column) = ? AND kind = ? AND key = ?", arguments: [number, kind, key])
+                    } else {
+                        try db.execute(
+                            sql: "UPDATE \(table) SET seqs = ?, records = ? WHERE \(column) = ? AND kind = ? AND key = ?",
+                            arguments: [encode(keptSeqs), keptRecords, number, kind, key])
+                    }
+                }
+            }
+        }
+    }
+}
