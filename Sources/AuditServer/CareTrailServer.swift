@@ -25,7 +25,8 @@ public enum CareTrailServer {
     /// `/metrics` reports; `metricsNeedKey` puts `/metrics` behind a siem or admin key.
     public static func application(
         log: AuditLog, host: String = "127.0.0.1", port: Int = 8080, tls: (certificate: String, key: String)? = nil,
-        streams: [String] = [], metricsNeedKey: Bool = false, checkpoints: CheckpointSchedule? = nil
+        streams: [String] = [], metricsNeedKey: Bool = false, checkpoints: CheckpointSchedule? = nil,
+        retention: RetentionSchedule? = nil
     ) throws -> some ApplicationProtocol {
         // A connection that sends or reads nothing for `idleTimeout` is closed, so slow or
         // stalled clients cannot hold connections open.
@@ -40,7 +41,9 @@ public enum CareTrailServer {
             server = try .tls(.http1(configuration: http1), tlsConfiguration: configuration)
         }
         return Application(
-            router: router(log: log, metrics: ServerMetrics(streams: streams), metricsNeedKey: metricsNeedKey, checkpoints: checkpoints),
+            router: router(
+                log: log, metrics: ServerMetrics(streams: streams, retention: retention), metricsNeedKey: metricsNeedKey,
+                checkpoints: checkpoints),
             server: server,
             configuration: .init(address: .hostname(host, port: port), serverName: "CareTrail"),
             logger: Logger(label: "CareTrail") { ServerLogHandler(label: $0) }
@@ -51,11 +54,12 @@ public enum CareTrailServer {
     /// what `caretrail serve` starts, without its caller naming a Hummingbird type.
     public static func prepare(
         log: AuditLog, host: String, port: Int, tls: (certificate: String, key: String)?, streams: [String], metricsNeedKey: Bool,
-        checkpoints: CheckpointSchedule? = nil
+        checkpoints: CheckpointSchedule? = nil, retention: RetentionSchedule? = nil
     ) throws -> PreparedServer {
         PreparedServer(
             application: try application(
-                log: log, host: host, port: port, tls: tls, streams: streams, metricsNeedKey: metricsNeedKey, checkpoints: checkpoints)
+                log: log, host: host, port: port, tls: tls, streams: streams, metricsNeedKey: metricsNeedKey, checkpoints: checkpoints,
+                retention: retention)
         )
     }
 

@@ -2,7 +2,7 @@ import AuditAnalysis
 import AuditChain
 import AuditCore
 import AuditStorage
-import CareTrail
+public import CareTrail
 import Hummingbird
 import Prometheus
 import Synchronization
@@ -19,11 +19,14 @@ public final class ServerMetrics: Sendable {
     let openAlerts: Gauge
     /// The SIEM destinations this server streams to (their cursor names).
     let streams: [String]
+    /// The retention runs this server makes, whose counts `/metrics` reports.
+    let retention: RetentionSchedule?
 
     /// `streams`: the names of the destinations `caretrail serve` streams to, whose lag
-    /// `/metrics` reports.
-    public init(streams: [String] = []) {
+    /// `/metrics` reports; `retention`: the schedule of its retention runs.
+    public init(streams: [String] = [], retention: RetentionSchedule? = nil) {
         self.streams = streams
+        self.retention = retention
         func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
             MetricNameDescriptor(namespace: "caretrail", metricName: metric, unitName: unit, helpText: help)
         }
@@ -69,7 +72,28 @@ public final class ServerMetrics: Sendable {
         headSeq.record(Double((try? log.head())?.seq ?? 0))
         openAlerts.record(Double((try? log.alerts())?.filter { $0.state == "open" }.count ?? 0))
         recordStreamLag(log: log)
+        recordRetention()
         return registry.emitToString()
+    }
+
+    /// The retention runs so far: how many, how many failed, entries deleted and held, and
+    /// when the last one ended.
+    private func recordRetention() {
+        guard let status = retention?.status else { return }
+        func gauge(_ metric: String, _ unit: String, _ help: String, _ value: Double) {
+            registry.makeGauge(
+                descriptor: MetricNameDescriptor(namespace: "caretrail", metricName: metric, unitName: unit, helpText: help)
+            ).record(value)
+        }
+        gauge("retention_runs", "", "Retention runs since the server started.", Double(status.runs))
+        gauge("retention_failures", "", "Retention runs that failed since the server started.", Double(status.failures))
+        gauge(
+            "retention_deleted", "entries", "Entries whose content retention runs deleted since the server started.", Double(status.deleted)
+        )
+        gauge("retention_held", "entries", "Entries past their period that legal holds kept at the last run.", Double(status.held))
+        gauge(
+            "retention_last_run", "timestamp_seconds", "When the last retention run ended (seconds since the epoch).",
+            Double(status.lastRun?.millisecondsSinceEpoch ?? 0) / 1000)
     }
 
     /// Per destination: entries appended but not yet confirmed by it, and the age of the

@@ -27,10 +27,15 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var signing: SigningKeyOptions
     @Option(help: "Seconds between two signed checkpoints, published at GET /v1/checkpoint (1 to 86400; default 60).")
     var checkpointInterval: Double = 60
+    @Option(help: "Seconds between two retention runs, the first at start (60 to 31536000; 0: none; default 86400, daily).")
+    var retentionInterval: Double = 86_400
 
     func validate() throws {
         guard checkpointInterval >= 1, checkpointInterval <= 86_400 else {
             throw ValidationError("--checkpoint-interval must be from 1 to 86400 seconds")
+        }
+        guard retentionInterval == 0 || (60...31_536_000).contains(retentionInterval) else {
+            throw ValidationError("--retention-interval must be 0 (none) or from 60 to 31536000 seconds")
         }
     }
 
@@ -73,11 +78,12 @@ struct ServeCommand: AsyncParsableCommand {
             printError("caretrail: \(error.message)")
             throw ExitCode(CLIExit.ioError.rawValue)
         }
+        let retention = retentionInterval > 0 ? RetentionSchedule(log: log, interval: retentionInterval) : nil
         let app: PreparedServer
         do {
             app = try CareTrailServer.prepare(
                 log: log, host: host, port: port, tls: tls, streams: followers.map(\.target.name),
-                metricsNeedKey: file.metricsNeedKey, checkpoints: checkpoints
+                metricsNeedKey: file.metricsNeedKey, checkpoints: checkpoints, retention: retention
             )
         } catch {
             printError("caretrail: cannot use the TLS certificate or key: \(error)")
@@ -104,6 +110,11 @@ struct ServeCommand: AsyncParsableCommand {
             await checkpoints.run { error in printError("caretrail: cannot sign a checkpoint: \(error.message); retrying") }
         }
         defer { signing.cancel() }
+        // Retention runs at start, then every interval, on a task of its own.
+        let retaining = Task {
+            await retention?.run { error in printError("caretrail: retention run failed: \(error.message); retrying at the next interval") }
+        }
+        defer { retaining.cancel() }
         try await app.run()
     }
 }

@@ -25,10 +25,19 @@ enum CLI {
         return candidates[0].appendingPathComponent("caretrail")
     }()
 
-    static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil, in folder: URL) throws -> Output {
+    /// Runs the executable with `arguments`; with a `launcher` (`["/usr/bin/faketime", DATE]`),
+    /// through it.
+    static func run(
+        _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil, launcher: [String] = [], in folder: URL
+    ) throws -> Output {
         let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
+        if let program = launcher.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = Array(launcher.dropFirst()) + [binary.path] + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = arguments
+        }
         process.currentDirectoryURL = folder
         var env = ProcessInfo.processInfo.environment
         env["CARETRAIL_DB"] = nil

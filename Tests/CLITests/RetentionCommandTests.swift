@@ -1,0 +1,166 @@
+import AuditCore
+import AuditTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// `caretrail retention` and `caretrail hold` as a privacy officer runs them, at other dates
+/// through libfaketime (Debian's `faketime`): the log's clock is the process clock.
+@Suite("Retention commands")
+struct RetentionCommandTests {
+    let session = CLISession()
+
+    /// Runs the executable with the process clock set to `date` (`2019-01-01 00:00:00`).
+    func caretrail(at date: String, _ arguments: String...) throws -> CLI.Output {
+        try CLI.run(arguments, launcher: ["/usr/bin/faketime", date], in: session.folder)
+    }
+
+    /// 8 calls about PAT-HELD, 4 health-record calls, then general calls up to `total`, each
+    /// by its own user about its own patient (no alert), dated just before 2019.
+    func writeCalls(total: Int) throws -> String {
+        var lines: [String] = []
+        for index in 0..<total {
+            let tool = index < 8 ? "get_lab_results" : index < 12 ? "get_patient_record" : "get_lab_results"
+            let patient = index < 8 ? "PAT-HELD" : "PAT-\(index)"
+            lines.append(
+                #"{"timestamp":"2018-12-31T23:59:00.000Z","tenant_id":"hospital-1","user_id":"usr-\#(index)","model":"m-1","tool_name":"\#(tool)","action":"R","purpose_of_use":"TREAT","patient_id":"\#(patient)","conversation_id":"conv-\#(index)"}"#
+            )
+        }
+        let path = session.folder.appendingPathComponent("calls.jsonl").path
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// A log of 4,200 calls recorded on 2019-01-01 with a hold on PAT-HELD: the first block of
+    /// 4,096 entries has postings, so its entries can be purged.
+    func preparedLog() throws {
+        #expect(try caretrail(at: "2019-01-01 00:00:00", "init", "--db", session.db).status == 0)
+        let ingest = try caretrail(at: "2019-01-01 00:00:00", "ingest", "--db", session.db, try writeCalls(total: 4200))
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let hold = try caretrail(
+            at: "2019-01-01 00:00:00", "hold", "add", "--db", session.db, "--patient", "PAT-HELD", "--reason", "matter 17",
+            "--by", "counsel", "--format", "json")
+        #expect(hold.status == 0, "\(hold.stderr)")
+        #expect(try session.json(hold)["id"]?.stringValue == "hold-4201")
+    }
+
+    @Test func aRunPrintsTheCountsPerCategoryKeepsHeldEntriesAndLeavesTheLogIntact() throws {
+        try preparedLog()
+        let policy = try caretrail(at: "2020-02-01 00:00:00", "retention", "policy", "--db", session.db, "--format", "json")
+        #expect(try session.json(policy)["hot_days"] == .number(90))
+
+        // A year and a month later: the general calls of the first block expire, the held ones stay.
+        let expected = #"{"archived":0,"deleted":{"general":4084},"held":8}"#
+        let dry = try caretrail(at: "2020-02-01 00:00:00", "retention", "run", "--db", session.db, "--dry-run", "--format", "json")
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == expected)
+        let run = try caretrail(at: "2020-02-01 00:00:00", "retention", "run", "--db", session.db, "--format", "json")
+        #expect(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == expected)
+        #expect(try caretrail(at: "2020-02-01 00:00:00", "verify", "--db", session.db).status == 0)
+        let again = try caretrail(at: "2020-02-01 00:00:00", "retention", "run", "--db", session.db, "--format", "json")
+        #expect(again.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == #"{"archived":0,"deleted":{},"held":8}"#)
+
+        // A purged entry is gone from reads; a held one and a health record are not.
+        let purged = try caretrail(at: "2020-02-01 00:00:00", "show", "--db", session.db, "--seq", "20")
+        #expect(!purged.stdout.contains("conv-19"))
+        #expect(try caretrail(at: "2020-02-01 00:00:00", "show", "--db", session.db, "--seq", "1").stdout.contains("conv-0"))
+        #expect(try caretrail(at: "2020-02-01 00:00:00", "show", "--db", session.db, "--seq", "9").stdout.contains("conv-8"))
+    }
+
+    @Test func badHoldArgumentsExitTwoNamingTheOption() throws {
+        try preparedLog()
+        let backwards = try caretrail(
+            at: "2019-01-02 00:00:00", "hold", "add", "--db", session.db, "--range", "9..3", "--reason", "x y z", "--by", "a")
+        #expect(backwards.status == 2)
+        #expect(backwards.stderr.contains("--range"))
+        let both = try caretrail(
+            at: "2019-01-02 00:00:00", "hold", "add", "--db", session.db, "--range", "1..3", "--patient", "P", "--reason", "x y z",
+            "--by", "a")
+        #expect(both.status == 2)
+        let unknown = try caretrail(at: "2019-01-02 00:00:00", "hold", "release", "hold-77", "--db", session.db, "--by", "a")
+        #expect(unknown.status == 2)
+        let released = try caretrail(at: "2019-01-02 00:00:00", "hold", "release", "hold-4201", "--db", session.db, "--by", "a")
+        #expect(released.status == 0, "\(released.stderr)")
+        let list = try caretrail(at: "2019-01-02 00:00:00", "hold", "list", "--db", session.db, "--format", "json")
+        #expect(try session.json(list).arrayValue?.first?["active"] == .bool(false))
+    }
+
+    @Test func aRunKilledAtAnyPointLeavesTheOldStateOrTheNewNeverAHole() throws {
+        try preparedLog()
+        let files = ["audit.sqlite", "audit.sqlite-wal", "audit.sqlite.keys.json"]
+        let saved = session.folder.appendingPathComponent("saved")
+        try FileManager.default.createDirectory(at: saved, withIntermediateDirectories: true)
+        _ = try caretrail(at: "2019-01-01 00:00:00", "verify", "--db", session.db)
+        for file in files where FileManager.default.fileExists(atPath: session.folder.appendingPathComponent(file).path) {
+            try FileManager.default.copyItem(at: session.folder.appendingPathComponent(file), to: saved.appendingPathComponent(file))
+        }
+        // The kill comes from 20 ms to 860 ms after the start: before the purge, inside its
+        // transaction, after its commit and during the WAL's truncation (a run takes about 0.6 s).
+        var killed = 0
+        for attempt in 0..<8 {
+            for file in files {
+                let target = session.folder.appendingPathComponent(file)
+                try? FileManager.default.removeItem(at: target)
+                if FileManager.default.fileExists(atPath: saved.appendingPathComponent(file).path) {
+                    try FileManager.default.copyItem(at: saved.appendingPathComponent(file), to: target)
+                }
+            }
+            let process = Process()
+            // faketime runs the command in a child: the whole process group (Foundation
+            // starts each child in a group of its own) is killed.
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/faketime")
+            process.arguments = ["2020-02-01 00:00:00", CLI.binary.path, "retention", "run", "--db", session.db]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            usleep(UInt32(20_000 + attempt * 120_000))
+            kill(-process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            if process.terminationReason == .uncaughtSignal { killed += 1 }
+
+            let verify = try caretrail(at: "2020-02-01 00:00:00", "verify", "--db", session.db)
+            #expect(verify.status == 0, "attempt \(attempt): \(verify.stdout) \(verify.stderr)")
+            let dry = try caretrail(at: "2020-02-01 00:00:00", "retention", "run", "--db", session.db, "--dry-run", "--format", "json")
+            let left = try session.json(dry)["deleted"]?["general"]?.numberValue ?? 0
+            #expect(left == 4084 || left == 0, "attempt \(attempt): \(left) entries left to delete")
+        }
+        #expect(killed > 0, "no run was killed before it ended")
+    }
+
+    @Test func serveRunsRetentionAtStartOffTheRequestPathAndReportsItsCounts() throws {
+        try preparedLog()
+        let port = freePort(in: 29_000...29_999)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/faketime")
+        process.arguments = [
+            "2020-02-01 00:00:00", CLI.binary.path, "serve", "--db", session.db, "--port", String(port), "--retention-interval", "3600",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer {
+            kill(-process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        let metrics = try #require(URL(string: "http://127.0.0.1:\(port)/metrics"))
+        var body = ""
+        for _ in 0..<200 where !body.contains("caretrail_retention_runs 1.0") {
+            Thread.sleep(forTimeInterval: 0.05)
+            let result = Mutex<String>("")
+            let done = DispatchSemaphore(value: 0)
+            URLSession.shared.dataTask(with: metrics) { data, _, _ in
+                result.withLock { $0 = data.map { String(decoding: $0, as: UTF8.self) } ?? "" }
+                done.signal()
+            }.resume()
+            done.wait()
+            body = result.withLock { $0 }
+        }
+        #expect(body.contains("caretrail_retention_runs 1.0"))
+        #expect(body.contains("caretrail_retention_deleted_entries 4084.0"))
+        #expect(body.contains("caretrail_retention_held_entries 8.0"))
+    }
+}
