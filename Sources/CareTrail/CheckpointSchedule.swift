@@ -40,17 +40,6 @@ public final class CheckpointSchedule: Sendable {
     /// A failure (a full disk, a busy database) is reported through `onFailure` and retried at
     /// the next interval: the last good checkpoint stays published meanwhile.
     public func run(onFailure: @Sendable (CareTrailError) -> Void) async {
-        while !Task.isCancelled {
-            do {
-                try signNow()
-            } catch {
-                onFailure(error)
-            }
-            do {
-                try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
-            } catch {
-                return
-            }
-        }
+        await repeating(every: interval, { () throws(CareTrailError) in _ = try signNow() }, onFailure: onFailure)
     }
 }

@@ -54,17 +54,6 @@ public final class RetentionSchedule: Sendable {
     /// Runs once at once, then every `interval` seconds, until the task is cancelled. A
     /// failure is reported through `onFailure` and tried again at the next interval.
     public func run(onFailure: @Sendable (CareTrailError) -> Void) async {
-        while !Task.isCancelled {
-            do {
-                try runNow()
-            } catch {
-                onFailure(error)
-            }
-            do {
-                try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
-            } catch {
-                return
-            }
-        }
+        await repeating(every: interval, { () throws(CareTrailError) in _ = try runNow() }, onFailure: onFailure)
     }
 }
