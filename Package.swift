@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Domain types and rules, no I/O: the ingest contract, purpose of use, the sanitizer.
@@ -94,11 +96,22 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The cold archive: segments of canonical entries (deflate frames, manifest, index),
+        // their destinations (a directory, an S3-compatible bucket) and their verification.
+        .target(
+            name: "AuditArchive",
+            dependencies: [
+                "AuditCore", "AuditChain", "AuditStorage", .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The library agents link: open a log, record tool calls, wrap tool handlers.
         .target(
             name: "CareTrail",
             dependencies: [
-                "AuditCore", "AuditChain", "AuditKeys", "AuditStorage", "AuditSQLite", "AuditAnalysis", "AuditFHIR",
+                "AuditCore", "AuditChain", "AuditKeys", "AuditStorage", "AuditSQLite", "AuditAnalysis", "AuditFHIR", "AuditArchive",
             ],
             swiftSettings: strictSettings
         ),
@@ -107,7 +120,7 @@ let package = Package(
             name: "CareTrailCLI",
             dependencies: [
                 "CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStorage", "AuditAnalysis", "AuditFHIR", "AuditServer",
-                "AuditExport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "AuditExport", "AuditArchive", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),
@@ -154,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "CareTrailTests",
             dependencies: [
-                "AuditTestSupport",
+                "AuditTestSupport", "AuditArchive",
                 "CareTrail", "AuditCore", "AuditKeys", "AuditSQLite", "AuditStorage", "AuditChain", "AuditAnalysis",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),

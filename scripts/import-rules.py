@@ -26,8 +26,15 @@ ALLOWED = {
     "AuditAnalysis": {"AuditCore", "AuditChain", "AuditStorage"},
     "AuditFHIR": {"AuditCore", "AuditChain", "AuditStorage"},
     "AuditExport": {"AuditCore", "AuditChain", "AuditStorage", "AuditFHIR", "NIOCore", "NIOPosix", "NIOSSL"},
+    # The cold archive: segments built from and checked against the storage ports, written to
+    # a directory or an S3-compatible server. It never names a backend.
+    "AuditArchive": {
+        "AuditCore", "AuditChain", "AuditStorage", "CompressNIO", "NIOCore", "NIOHTTP1", "Crypto", "AsyncHTTPClient",
+    },
     # The library: the one door, and where a backend is chosen.
-    "CareTrail": {"AuditCore", "AuditChain", "AuditKeys", "AuditStorage", "AuditSQLite", "AuditAnalysis", "AuditFHIR"},
+    "CareTrail": {
+        "AuditCore", "AuditChain", "AuditKeys", "AuditStorage", "AuditSQLite", "AuditAnalysis", "AuditFHIR", "AuditArchive",
+    },
     # The HTTP server and the CLI go through the door (CareTrail), never a backend.
     "AuditServer": {
         "CareTrail", "AuditCore", "AuditChain", "AuditStorage", "AuditAnalysis", "AuditFHIR", "Hummingbird",
@@ -35,7 +42,7 @@ ALLOWED = {
     },
     "CareTrailCLI": {
         "CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStorage", "AuditAnalysis", "AuditFHIR", "AuditServer",
-        "AuditExport", "ArgumentParser",
+        "AuditExport", "AuditArchive", "ArgumentParser",
     },
     "caretrail": {"CareTrailCLI", "ArgumentParser"},
     # The benchmark times the SQLite store apart from the library, so it may name it.

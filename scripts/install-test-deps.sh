@@ -43,3 +43,10 @@ if ! python3 -c "from cryptography.hazmat.primitives.asymmetric.ed25519 import E
         || python3 -m pip install --quiet --break-system-packages cryptography \
         || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-cryptography; }
 fi
+
+# The archive tests write segments to a real S3-compatible server on loopback: moto's
+# standalone server (PyPI), which speaks the S3 REST API with SigV4.
+if ! python3 -c "import moto.server" >/dev/null 2>&1; then
+    python3 -m pip install --quiet "moto[server]" \
+        || python3 -m pip install --quiet --break-system-packages "moto[server]"
+fi

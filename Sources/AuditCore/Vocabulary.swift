@@ -30,14 +30,18 @@ public struct RecordKind: StoredCode {
     public static let legalHold = RecordKind(stored: "legal_hold")
     /// A retention run's deletions: the ranges whose content went, with their Merkle roots.
     public static let retentionPurge = RecordKind(stored: "retention_purge")
+    /// An archive run's segments: which ranges moved to cold storage, each segment's Merkle
+    /// root, generation and the SHA-256 of its manifest and data.
+    public static let archive = RecordKind(stored: "archive")
 
     public static let allCases: [RecordKind] = [
         .toolCall, .agentRequest, .alert, .review, .config, .fhirAuditEvent, .keyEvent, .checkpoint, .legalHold, .retentionPurge,
+        .archive,
     ]
 
     /// The kinds a retention policy applies to: what agents and other systems recorded. The
     /// log's own records (alerts, reviews, configuration, keys, checkpoints, holds, purges) are
-    /// kept for the log's life: verify rebuilds state from them.
+    /// kept for the log's life in the hot log: verify rebuilds state from them.
     public static let retained: Set<RecordKind> = [.toolCall, .agentRequest, .fhirAuditEvent]
 
     /// The kinds the ingest contract accepts from agents.

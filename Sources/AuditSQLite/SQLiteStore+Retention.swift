@@ -31,40 +31,52 @@ extension SQLiteStore {
         guard let first = ranges.first?.lowerBound, first >= 1, let last = ranges.last?.upperBound, last <= limit else {
             throw StoreError(code: .outOfRange, message: "a purge may reach only entries whose postings are written (through \(limit))")
         }
+        return try sealingTransaction(what: "purge") { db in
+            var sealed: [RetentionPurge.SealedRange] = []
+            let archived = try Self.archivedSegments(db).segments.map(\.range)
+            for range in ranges {
+                sealed.append(try Self.seal(db, range, archived: archived))
+            }
+            try Postings.remove(db, sealed: ranges)
+            try Postings.setPurgeGeneration(db, try Postings.purgeGeneration(db) + 1)
+            return record(sealed)
+        }
+    }
+
+    /// Runs `seal` and appends the record it returns, in one immediate transaction with
+    /// SQLite's `secure_delete` on, so that freed bytes are overwritten with zeros; then
+    /// truncates the WAL, which still holds the pages as they were before, moving the new
+    /// pages into the database file.
+    func sealingTransaction(what: String, _ seal: (Database) throws -> EncodedEntry) throws(StoreError) -> ChainHead {
         do {
             let head = try pool.writeWithoutTransaction { db -> ChainHead in
                 try db.execute(sql: "PRAGMA secure_delete = ON")
                 defer { try? db.execute(sql: "PRAGMA secure_delete = OFF") }
                 var head: ChainHead?
                 try db.inTransaction(.immediate) {
-                    var sealed: [RetentionPurge.SealedRange] = []
-                    for range in ranges {
-                        sealed.append(try Self.seal(db, range))
-                    }
-                    try Postings.remove(db, sealed: ranges)
-                    try Postings.setPurgeGeneration(db, try Postings.purgeGeneration(db) + 1)
+                    let entry = try seal(db)
                     var sink = AppendSink(db: db, store: self, head: try Self.head(db))
-                    head = try sink.append([record(sealed)]).last
+                    head = try sink.append([entry]).last
                     return .commit
                 }
-                guard let head else { throw StoreError(code: .appendFailed, message: "the purge record was not appended") }
+                guard let head else { throw StoreError(code: .appendFailed, message: "the \(what) record was not appended") }
                 return head
             }
-            // The WAL still holds the pages as they were before the purge: move the new pages
-            // into the database file and empty it.
             try checkpoint()
             return head
         } catch let error as StoreError {
             throw error
         } catch {
-            throw StoreError(code: .appendFailed, message: "the purge was not made: \(Self.reason(error))")
+            throw StoreError(code: .appendFailed, message: "the \(what) was not made: \(Self.reason(error))")
         }
     }
 
-    /// Seals one range: checks that every entry in it is a retained kind with content, then
-    /// empties their canonical bytes and removes their kind-index rows; returns the range's
-    /// Merkle root.
-    private static func seal(_ db: Database, _ range: ClosedRange<Int64>) throws -> RetentionPurge.SealedRange {
+    /// Seals one range: checks that every entry in it is a retained kind with content, or an
+    /// entry whose content moved to an `archived` segment, then empties their canonical bytes
+    /// and removes their kind-index rows; returns the range's Merkle root.
+    private static func seal(_ db: Database, _ range: ClosedRange<Int64>, archived: [ClosedRange<Int64>]) throws
+        -> RetentionPurge.SealedRange
+    {
         let statement = try db.makeStatement(sql: "SELECT seq, canonical, entry_hash FROM entry WHERE seq BETWEEN ? AND ? ORDER BY seq")
         let reading = statement.sqliteStatement
         sqlite3_bind_int64(reading, 1, range.lowerBound)
@@ -79,7 +91,8 @@ extension SQLiteStore {
                 guard let bytes, !bytes.isEmpty else { return nil }
                 return CanonicalEntry.text("kind", in: bytes)
             }
-            guard let kind, retained.contains(kind), seq == range.lowerBound + Int64(hashes.count) else {
+            let isArchived = kind == nil && archived.contains { $0.contains(seq) }
+            guard isArchived || kind.map(retained.contains) == true, seq == range.lowerBound + Int64(hashes.count) else {
                 throw StoreError(code: .outOfRange, message: "entry \(seq) cannot be purged: sealed already, or not a retained kind")
             }
             hashes.append(columns.hash(2))
@@ -129,6 +142,19 @@ extension SQLiteStore {
                 covered.append(range.first...range.last)
             }
         }
+        let (segments, unreadable) = try archivedSegments(db)
+        if let unreadable {
+            return ChainProblem(kind: .purgeMismatch, seq: unreadable, message: "the archive record cannot be read")
+        }
+        for segment in segments where sealed != nil || segment.last > after {
+            guard let hashes = try storedHashes(db, segment.range), MerkleTree.root(ofEntries: hashes) == segment.root else {
+                return ChainProblem(
+                    kind: .purgeMismatch, seq: segment.first,
+                    message:
+                        "the hashes kept of entries \(segment.first)...\(segment.last) do not make the root their archive segment chained")
+            }
+            covered.append(segment.range)
+        }
         guard let sealed else { return nil }
         covered.sort { $0.lowerBound < $1.lowerBound }
         for run in sealed {
@@ -140,7 +166,7 @@ extension SQLiteStore {
             if next <= run.upperBound {
                 return ChainProblem(
                     kind: .purgedWithoutRecord, seq: next,
-                    message: "entry \(next) has no content and no retention_purge record of the chain deleted it")
+                    message: "entry \(next) has no content and no retention_purge or archive record of the chain accounts for it")
             }
         }
         return nil

@@ -30,13 +30,20 @@ public struct RetentionPurge: Sendable, Hashable {
     public var policyVersion: Int64
     /// The log's time the periods were judged at.
     public var judgedAt: String
+    /// The archive segments the run rewrote without the deleted entries' content: their new
+    /// generations, which replace the earlier ones.
+    public var segments: [ArchivedSegment]
 
-    public init(ranges: [SealedRange], deleted: [String: Int], held: Int, policyVersion: Int64, judgedAt: String) {
+    public init(
+        ranges: [SealedRange], deleted: [String: Int], held: Int, policyVersion: Int64, judgedAt: String,
+        segments: [ArchivedSegment] = []
+    ) {
         self.ranges = ranges
         self.deleted = deleted
         self.held = held
         self.policyVersion = policyVersion
         self.judgedAt = judgedAt
+        self.segments = segments
     }
 
     /// The entry that records this purge.
@@ -44,14 +51,14 @@ public struct RetentionPurge: Sendable, Hashable {
         let ranges: [JSONValue] = ranges.map { range in
             .object(["first": .number(Double(range.first)), "last": .number(Double(range.last)), "root": .string(range.root.base64)])
         }
+        var purge: [String: JSONValue] = [
+            "ranges": .array(ranges), "deleted": .object(deleted.mapValues { .number(Double($0)) }),
+            "held": .number(Double(held)), "policy_version": .number(Double(policyVersion)), "judged_at": .string(judgedAt),
+        ]
+        if !segments.isEmpty { purge["segments"] = .array(segments.map(\.jsonValue)) }
         return EntryContent(
             kind: .retentionPurge, tenantID: "*", userID: "caretrail", model: "caretrail", keyID: keyID,
-            body: [
-                "retention_purge": .object([
-                    "ranges": .array(ranges), "deleted": .object(deleted.mapValues { .number(Double($0)) }),
-                    "held": .number(Double(held)), "policy_version": .number(Double(policyVersion)), "judged_at": .string(judgedAt),
-                ])
-            ]
+            body: ["retention_purge": .object(purge)]
         )
     }
 
@@ -68,7 +75,7 @@ public struct RetentionPurge: Sendable, Hashable {
             else { return nil }
             ranges.append(SealedRange(first: first, last: last, root: root))
         }
-        guard ranges.count == list.count else { return nil }
+        guard ranges.count == list.count, let segments = ArchivedSegment.list(purge["segments"]) else { return nil }
         var deleted: [String: Int] = [:]
         if case .object(let counts)? = purge["deleted"] {
             for (name, value) in counts { deleted[name] = value.numberValue.flatMap(Int.init(exactly:)) ?? 0 }
@@ -76,7 +83,7 @@ public struct RetentionPurge: Sendable, Hashable {
         self.init(
             ranges: ranges, deleted: deleted, held: purge["held"]?.numberValue.flatMap(Int.init(exactly:)) ?? 0,
             policyVersion: purge["policy_version"]?.numberValue.flatMap(Int64.init(exactly:)) ?? 0,
-            judgedAt: purge["judged_at"]?.stringValue ?? "")
+            judgedAt: purge["judged_at"]?.stringValue ?? "", segments: segments)
     }
 }
 
@@ -94,4 +101,19 @@ public protocol EntryPurging: Sendable {
         -> ChainHead
     /// The last sequence number a purge may reach now (entries whose postings are written).
     func purgeableThrough() throws(StoreError) -> Int64
+}
+
+/// Moving entries' content to the cold archive.
+public protocol EntryArchiving: Sendable {
+    /// Calls `body` with every entry of `first...last` in order: its sequence number, its hash
+    /// and its canonical bytes, empty when its content left the hot log. `body` returns
+    /// `false` to stop.
+    func forEachCanonical(
+        from first: Int64, through last: Int64, _ body: (Int64, ChainHash, UnsafeBufferPointer<UInt8>) throws -> Bool
+    ) throws(StoreError)
+    /// Seals the entries of retained kinds in `ranges` whose content is still in the hot log
+    /// (it now lives in the archive segments `record` names), removes their postings, and
+    /// appends `record`, in one transaction, with freed bytes overwritten. All of it happens,
+    /// or none.
+    func sealArchived(_ ranges: [ClosedRange<Int64>], record: EncodedEntry) throws(StoreError) -> ChainHead
 }

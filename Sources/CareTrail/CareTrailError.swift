@@ -1,3 +1,4 @@
+import AuditArchive
 public import AuditCore
 public import AuditStorage
 
@@ -28,6 +29,8 @@ public struct CareTrailError: Error, Sendable, CustomStringConvertible {
         /// The caller may not append these records (an API key appending another tenant's);
         /// nothing was appended.
         case forbidden
+        /// The cold archive could not be written, read or checked; the hot log is unchanged.
+        case archive
     }
 
     public var code: Code
@@ -51,6 +54,8 @@ public struct CareTrailError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
+        // An archive failure says what the destination answered (an HTTP status, an I/O error).
+        if code == .archive, let cause = cause as? ArchiveError { return "\(message): \(cause.description)" }
         guard !recordErrors.isEmpty else { return message }
         return ([message] + recordErrors.map { "  \($0)" }).joined(separator: "\n")
     }

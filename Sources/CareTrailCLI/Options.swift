@@ -88,12 +88,31 @@ func printError(_ text: String) {
 func runReportingFailures(_ body: () throws -> Void) throws {
     do {
         try body()
-    } catch let failure as CLIFailure {
+    } catch {
+        throw reported(error)
+    }
+}
+
+/// ``runReportingFailures(_:)`` for asynchronous commands.
+func runReportingFailures(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch {
+        throw reported(error)
+    }
+}
+
+/// Prints a failure's message on stderr and returns the exit code to throw; any other error
+/// (an `ExitCode`, a validation error) passes through.
+private func reported(_ error: any Error) -> any Error {
+    if let failure = error as? CLIFailure {
         printError("caretrail: \(failure.message)")
-        throw ExitCode(failure.exitCode.rawValue)
-    } catch let error as CareTrailError {
+        return ExitCode(failure.exitCode.rawValue)
+    }
+    if let error = error as? CareTrailError {
         printError("caretrail: \(error.description)")
         let invalid: Set<CareTrailError.Code> = [.invalidRecords, .noRecords, .invalidArgument, .notFound, .forbidden]
-        throw ExitCode(invalid.contains(error.code) ? CLIExit.invalidInput.rawValue : CLIExit.ioError.rawValue)
+        return ExitCode(invalid.contains(error.code) ? CLIExit.invalidInput.rawValue : CLIExit.ioError.rawValue)
     }
+    return error
 }

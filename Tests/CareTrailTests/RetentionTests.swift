@@ -9,54 +9,12 @@ import GRDB
 import Synchronization
 import Testing
 
-/// A clock the test moves: the log's `recorded_at` and a retention run's `now`.
-final class MovableClock: Sendable {
-    private let milliseconds: Mutex<Int64>
-
-    init(_ start: String) {
-        milliseconds = Mutex(Timestamp(rfc3339: start)?.millisecondsSinceEpoch ?? 0)
-    }
-
-    func advance(days: Int64) { milliseconds.withLock { $0 += days * 86_400_000 } }
-    var now: Timestamp { Timestamp(millisecondsSinceEpoch: milliseconds.withLock { $0 }) }
-}
-
 /// Retention: categories recorded when written, legal holds, and a run that deletes expired
 /// content while the chain, the Merkle tree and old proofs still hold.
 @Suite("Retention")
-struct RetentionTests {
+struct RetentionTests: AgingLogFixture {
     let folder = temporaryFolder()
-    var path: String { folder.appendingPathComponent("audit.sqlite").path }
     let clock = MovableClock("2019-01-01T00:00:00.000Z")
-
-    func makeLog() throws -> AuditLog {
-        let clock = self.clock
-        return try AuditLog.create(database: path, clock: { clock.now }, postingBlockShift: 2, postingSpanShift: 2)
-    }
-
-    /// `count` calls of `tool` about `patient`, dated a minute before the log's clock.
-    func calls(_ count: Int, tool: String, patient: String, conversation: String) -> String {
-        let time = clock.now.adding(milliseconds: -60_000)?.description ?? ""
-        return (0..<count).map { index in
-            """
-            {"timestamp":"\(time)","tenant_id":"hospital-1","conversation_id":"\(conversation)","trace_id":"tr-\(conversation)-\(index)","user_id":"usr-\(index % 3)","model":"m-1","tool_name":"\(tool)","action":"R","purpose_of_use":"TREAT","patient_id":"\(patient)","arguments":{"patient_id":"\(patient)"},"result":{"status":"ok"}}
-            """
-        }.joined(separator: "\n") + "\n"
-    }
-
-    func ingest(_ log: AuditLog, _ text: String) throws {
-        let file = folder.appendingPathComponent("calls-\(UUID().uuidString).jsonl")
-        try text.write(to: file, atomically: true, encoding: .utf8)
-        _ = try log.ingest(path: file.path)
-    }
-
-    func bytesOnDisk() throws -> Data {
-        var data = Data()
-        for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: path + suffix) {
-            data.append(try Data(contentsOf: URL(fileURLWithPath: path + suffix)))
-        }
-        return data
-    }
 
     @Test func eachCallRecordsItsCategoryInItsHashedBodyWhicheverPathPreparedIt() throws {
         let log = try makeLog()

@@ -1,0 +1,128 @@
+public import AuditChain
+import AuditCore
+import Crypto
+import Foundation
+
+/// A segment's objects, ready to write.
+public struct SegmentObjects: Sendable {
+    public var manifest: SegmentManifest
+    public var data: [UInt8]
+    public var index: [UInt8]
+    public var manifestBytes: [UInt8]
+
+    public var name: SegmentName { manifest.name }
+    /// The SHA-256 of the manifest, hex: what the chain records of the segment.
+    public var manifestSHA256: String { Digest.hex(manifestBytes) }
+
+    /// The objects by name, the manifest last: a reader that finds the manifest finds the rest.
+    public var objects: [(name: String, bytes: [UInt8])] {
+        [(name.object(.data), data), (name.object(.index), index), (name.object(.manifest), manifestBytes)]
+    }
+}
+
+/// Builds one segment from the entries of a range, in order.
+///
+/// An entry of a retained kind (``RecordKind/retained``) whose canonical bytes are given goes
+/// in with its content; the log's own records, which stay in the hot log, go in by hash, and
+/// so do entries whose content is gone (a retention run deleted it). Frames are deflated as
+/// they fill, so memory holds one frame and the compressed data.
+public struct SegmentBuilder: Sendable {
+    public static let entriesPerFrame = 256
+
+    public let first: Int64
+    public private(set) var next: Int64
+    private let prevHash: ChainHash
+    private var lastHash: ChainHash
+    private var leaves: [ChainHash] = []
+    private var frame: [UInt8] = []
+    private var frameFirst: Int64
+    private var frameCount = 0
+    private var frames: [SegmentManifest.Frame] = []
+    private var data: [UInt8] = []
+    private var index = SegmentIndex()
+    private var withContent = 0
+    private var purged: [ClosedRange<Int64>] = []
+    private static let retained = Set(RecordKind.retained.map(\.rawValue))
+
+    /// A builder for the segment starting at `first`, whose previous entry's hash is `prevHash`.
+    public init(first: Int64, prevHash: ChainHash) {
+        self.first = first
+        self.next = first
+        self.prevHash = prevHash
+        self.lastHash = prevHash
+        self.frameFirst = first
+    }
+
+    /// How many entries were added.
+    public var count: Int64 { next - first }
+
+    /// Adds the next entry: its hash and canonical bytes (empty when its content is gone). With
+    /// `deleting`, an entry with content goes in by hash, as deleted.
+    public mutating func add(seq: Int64, entryHash: ChainHash, canonical: UnsafeBufferPointer<UInt8>, deleting: Bool = false)
+        throws(ArchiveError)
+    {
+        guard seq == next else {
+            throw ArchiveError(code: .malformed, message: "entry \(seq) is out of order in segment from \(first) (expected \(next))")
+        }
+        if canonical.isEmpty || deleting {
+            if let last = purged.last, last.upperBound == seq - 1 {
+                purged[purged.count - 1] = last.lowerBound...seq
+            } else {
+                purged.append(seq...seq)
+            }
+            FrameCodec.appendHash(entryHash.bytes, to: &frame)
+        } else if let kind = CanonicalEntry.text("kind", in: canonical), Self.retained.contains(kind) {
+            FrameCodec.appendContent(canonical, to: &frame)
+            withContent += 1
+            index.add(seq: seq, canonical: canonical)
+        } else {
+            FrameCodec.appendHash(entryHash.bytes, to: &frame)
+        }
+        leaves.append(entryHash)
+        lastHash = entryHash
+        next += 1
+        frameCount += 1
+        if frameCount == Self.entriesPerFrame { try closeFrame() }
+    }
+
+    private mutating func closeFrame() throws(ArchiveError) {
+        guard frameCount > 0 else { return }
+        let deflated = try FrameCodec.deflate(frame)
+        frames.append(SegmentManifest.Frame(first: frameFirst, count: frameCount, offset: data.count, bytes: deflated.count))
+        data.append(contentsOf: deflated)
+        frame.removeAll(keepingCapacity: true)
+        frameFirst = next
+        frameCount = 0
+    }
+
+    /// Closes the segment: its data, index and manifest, proven against `checkpoint` (a
+    /// signed note of the log `origin`) by `consistency`, the proof from tree size `last` to
+    /// the checkpoint's size.
+    public mutating func finish(
+        generation: Int, origin: String, border: MerkleAccumulator, checkpoint: SignedNote, consistency: [ChainHash]
+    ) throws(ArchiveError) -> SegmentObjects {
+        guard border.count == first - 1 else {
+            throw ArchiveError(code: .malformed, message: "the Merkle border of segment \(first) covers \(border.count) leaves")
+        }
+        guard count > 0 else { throw ArchiveError(code: .malformed, message: "a segment holds at least one entry") }
+        try closeFrame()
+        let indexBytes = try index.encoded()
+        let manifest = SegmentManifest(
+            format: SegmentManifest.currentFormat, origin: origin, first: first, last: next - 1, generation: generation,
+            withContent: withContent, prevHash: prevHash.hex, lastHash: lastHash.hex,
+            root: MerkleTree.root(ofEntries: leaves).base64, checkpoint: checkpoint.serialized,
+            consistency: consistency.map(\.base64), border: border.borderHashes.map(\.base64),
+            purged: purged.map { [$0.lowerBound, $0.upperBound] },
+            data: .init(bytes: data.count, sha256: Digest.hex(data)), index: .init(bytes: indexBytes.count, sha256: Digest.hex(indexBytes)),
+            frames: frames
+        )
+        return SegmentObjects(manifest: manifest, data: data, index: indexBytes, manifestBytes: manifest.encoded())
+    }
+}
+
+/// SHA-256 in lower-case hex.
+enum Digest {
+    static func hex(_ bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
+}

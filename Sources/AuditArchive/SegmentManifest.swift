@@ -1,0 +1,83 @@
+public import AuditChain
+import Foundation
+
+/// What a segment holds and how to check it, stored beside its data as JSON.
+///
+/// A reader needs nothing else to check a segment: the SHA-256 of its data and index, the
+/// hash chain inside it (from `prev_hash` to `last_hash`), the Merkle root of its range, and
+/// the signed checkpoint with the consistency proof that ties the tree up to `last` to a
+/// checkpoint the log signed.
+public struct SegmentManifest: Sendable, Codable, Equatable {
+    /// One deflate frame of the data: where it is and which entries it holds.
+    public struct Frame: Sendable, Codable, Equatable {
+        public var first: Int64
+        public var count: Int
+        public var offset: Int
+        public var bytes: Int
+    }
+
+    /// One file of the segment: its size and SHA-256 (lower-case hex).
+    public struct File: Sendable, Codable, Equatable {
+        public var bytes: Int
+        public var sha256: String
+    }
+
+    public static let currentFormat = "caretrail-segment/1"
+
+    public var format: String
+    /// The log's name, as its checkpoints give it.
+    public var origin: String
+    public var first: Int64
+    public var last: Int64
+    public var generation: Int
+    /// Entries whose canonical bytes the segment holds; the others are held by hash.
+    public var withContent: Int
+    /// The hash of the entry before `first`, hex (the chain's genesis for the first segment).
+    public var prevHash: String
+    /// The hash of the entry at `last`, hex.
+    public var lastHash: String
+    /// RFC 6962's root over the range's leaves, base64.
+    public var root: String
+    /// The signed checkpoint (a C2SP signed note) the range is proven against.
+    public var checkpoint: String
+    /// The consistency proof from tree size `last` to the checkpoint's size, base64 hashes.
+    public var consistency: [String]
+    /// The roots of the perfect subtrees over the leaves before `first`, largest first, base64:
+    /// with the segment's own leaves they give the tree's root at `last`, so each segment is
+    /// checked against its checkpoint on its own.
+    public var border: [String]
+    /// The ranges whose content a retention run deleted from this segment.
+    public var purged: [[Int64]]
+    public var data: File
+    public var index: File
+    public var frames: [Frame]
+
+    public var name: SegmentName { SegmentName(first: first, last: last, generation: generation) }
+
+    /// The manifest as stored: JSON with sorted keys.
+    public func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return (try? [UInt8](encoder.encode(self))) ?? []
+    }
+
+    /// Reads a stored manifest.
+    public static func decode(_ bytes: [UInt8]) throws(ArchiveError) -> SegmentManifest {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let manifest: SegmentManifest
+        do {
+            manifest = try decoder.decode(SegmentManifest.self, from: Data(bytes))
+        } catch {
+            throw ArchiveError(code: .malformed, message: "a segment manifest is not readable JSON")
+        }
+        guard manifest.format == currentFormat, manifest.first >= 1, manifest.first <= manifest.last, manifest.generation >= 1,
+            ChainHash(hex: manifest.prevHash) != nil, ChainHash(hex: manifest.lastHash) != nil,
+            ChainHash(base64: manifest.root) != nil
+        else {
+            throw ArchiveError(code: .malformed, message: "segment \(manifest.first)...\(manifest.last): the manifest is malformed")
+        }
+        return manifest
+    }
+}

@@ -1,0 +1,59 @@
+/// The names of a segment's objects: `segment-<first>-<last>.g<generation>.<part>`, with the
+/// sequence numbers written in twelve digits so that names sort in chain order.
+public struct SegmentName: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The parts a segment is written in.
+    public enum Part: String, Sendable, CaseIterable {
+        /// The entries' canonical bytes, in deflate frames.
+        case data
+        /// Patients, users and traces to the entries that name them.
+        case index
+        /// What the segment holds and how to check it.
+        case manifest = "manifest.json"
+    }
+
+    public var first: Int64
+    public var last: Int64
+    public var generation: Int
+
+    public init(first: Int64, last: Int64, generation: Int) {
+        self.first = first
+        self.last = last
+        self.generation = generation
+    }
+
+    public var range: ClosedRange<Int64> { first...last }
+
+    /// The object name of one part.
+    public func object(_ part: Part) -> String { "\(self).\(part.rawValue)" }
+
+    public var description: String { "segment-\(Self.digits(first))-\(Self.digits(last)).g\(generation)" }
+
+    /// Reads an object name; `nil` when it is not a segment's.
+    public init?(object name: String) {
+        guard name.hasPrefix("segment-") else { return nil }
+        let parts = name.dropFirst("segment-".count).split(separator: ".", maxSplits: 2)
+        guard parts.count == 3, Part(rawValue: String(parts[2])) != nil, parts[1].hasPrefix("g"),
+            let generation = Int(parts[1].dropFirst()), generation >= 1
+        else { return nil }
+        let bounds = parts[0].split(separator: "-")
+        guard bounds.count == 2, bounds.allSatisfy({ $0.count == 12 }), let first = Int64(bounds[0]), let last = Int64(bounds[1]),
+            first >= 1, first <= last
+        else { return nil }
+        self.init(first: first, last: last, generation: generation)
+    }
+
+    /// The part an object name holds; `nil` when it is not a segment's.
+    public static func part(ofObject name: String) -> Part? {
+        guard SegmentName(object: name) != nil, let dot = name.split(separator: ".", maxSplits: 2).last else { return nil }
+        return Part(rawValue: String(dot))
+    }
+
+    public static func < (lhs: SegmentName, rhs: SegmentName) -> Bool {
+        (lhs.first, lhs.last, lhs.generation) < (rhs.first, rhs.last, rhs.generation)
+    }
+
+    private static func digits(_ value: Int64) -> String {
+        let text = String(value)
+        return String(repeating: "0", count: max(0, 12 - text.count)) + text
+    }
+}

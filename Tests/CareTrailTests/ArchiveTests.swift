@@ -1,0 +1,223 @@
+import AuditArchive
+import AuditChain
+import AuditCore
+import AuditKeys
+import AuditStorage
+import AuditTestSupport
+import CareTrail
+import Foundation
+import Synchronization
+import Testing
+
+/// A destination that stops answering after a number of writes, as a server that fails
+/// mid-upload does.
+final class FailingDestination: ArchiveDestination {
+    let inner: DirectoryDestination
+    private let writesLeft: Mutex<Int>
+
+    init(_ inner: DirectoryDestination, failAfter writes: Int) {
+        self.inner = inner
+        writesLeft = Mutex(writes)
+    }
+
+    var address: String { inner.address }
+
+    func put(_ name: String, _ bytes: [UInt8]) async throws(ArchiveError) {
+        let allowed = writesLeft.withLock { left -> Bool in
+            left -= 1
+            return left >= 0
+        }
+        guard allowed else { throw ArchiveError(code: .destination, message: "connection reset", cause: "test") }
+        try await inner.put(name, bytes)
+    }
+
+    func get(_ name: String) async throws(ArchiveError) -> [UInt8]? { try await inner.get(name) }
+    func list() async throws(ArchiveError) -> [String] { try await inner.list() }
+    func delete(_ name: String) async throws(ArchiveError) { try await inner.delete(name) }
+}
+
+/// The cold archive: segments written, read back and checked before content leaves the hot
+/// log; the chain, the Merkle tree and old proofs still hold; damage to segments is named.
+@Suite("Archive")
+struct ArchiveTests: AgingLogFixture {
+    let folder = temporaryFolder()
+    var archiveFolder: URL { folder.appendingPathComponent("archive") }
+    var destination: DirectoryDestination { DirectoryDestination(directory: archiveFolder) }
+    let clock = MovableClock("2019-01-01T00:00:00.000Z")
+
+    func archiveBytes() throws -> Data {
+        var data = Data()
+        for name in try FileManager.default.contentsOfDirectory(atPath: archiveFolder.path) {
+            data.append(try Data(contentsOf: archiveFolder.appendingPathComponent(name)))
+        }
+        return data
+    }
+
+    /// A log with 24 old calls (in three conversations), then 200 days later 8 recent ones.
+    func oldAndRecent() throws -> (AuditLog, SigningKeyRing) {
+        let log = try makeLog()
+        try ingest(log, calls(8, tool: "get_patient_record", patient: "PAT-1", conversation: "conv-old-health"))
+        try ingest(log, calls(8, tool: "charge_payment", patient: "PAT-2", conversation: "conv-old-money"))
+        try ingest(log, calls(8, tool: "get_lab_results", patient: "PAT-3", conversation: "conv-old-labs"))
+        clock.advance(days: 200)
+        try ingest(log, calls(8, tool: "get_lab_results", patient: "PAT-3", conversation: "conv-recent"))
+        return (log, try log.signingKeys(origin: "hospital.example/audit", create: true))
+    }
+
+    func verifyStandalone(_ keys: SigningKeyRing) async throws -> ArchiveVerification {
+        try await ArchiveVerifier(destination: destination, keys: AuditLog.verifierKeys(keys)).verify(.catalog)
+    }
+
+    @Test func archivingMovesOldContentToCheckedSegmentsAndEveryProofStillHolds() async throws {
+        let (log, keys) = try oldAndRecent()
+        let before = try log.signCheckpoint(keys: keys)
+        let old = try log.entries(from: 1, through: 24)
+        #expect(try bytesOnDisk().range(of: Data("conv-old-labs".utf8)) != nil)
+
+        let run = try await log.archive(to: destination, keys: keys, segmentEntries: 10)
+        #expect(run.entries == 24)
+        #expect(run.withContent == 24)
+        #expect(run.segments.map { $0.first...$0.last } == [1...10, 11...20, 21...24])
+
+        // The content left the hot log, its hashes stayed: the chain and the tree hold.
+        #expect(try bytesOnDisk().range(of: Data("conv-old-labs".utf8)) == nil)
+        let report = try log.verify()
+        #expect(report.isIntact, "\(report.problem?.description ?? "")")
+        for entry in old {
+            let proof = try log.inclusionProof(seq: entry.seq, treeSize: before.checkpoint.size)
+            #expect(proof.root == before.checkpoint.root)
+            try proof.verify()
+        }
+        #expect(try log.checkExtends(before.note, keys: AuditLog.verifierKeys(keys)) == nil)
+
+        // The segments hold the entries byte for byte; both checks pass.
+        var archived: [Int64: [UInt8]] = [:]
+        for manifest in run.segments {
+            let data = try #require(try await destination.get(manifest.name.object(.data)))
+            try SegmentReader(manifest: manifest, data: data).forEachEntry { entry in archived[entry.seq] = entry.canonical }
+        }
+        for entry in old {
+            let bytes = try #require(archived[entry.seq])
+            #expect(bytes.withUnsafeBufferPointer(CanonicalEntry.hash) == entry.entryHash)
+        }
+        let chained = try await log.verifyArchive(destination, keys: AuditLog.verifierKeys(keys))
+        #expect(chained.isIntact, "\(chained.problems)")
+        #expect(chained.withContent == 24)
+        let standalone = try await verifyStandalone(keys)
+        #expect(standalone.isIntact, "\(standalone.problems)")
+        #expect(standalone.through == 24)
+
+        // Nothing recent moved; a second run has nothing to do and changes nothing.
+        let again = try await log.archive(to: destination, keys: keys, segmentEntries: 10)
+        #expect(again.segments.isEmpty)
+        #expect(try log.entries(from: 25, through: 200).count(where: { $0.content.conversationID == "conv-recent" }) == 8)
+    }
+
+    @Test func laterRunsContinueTheArchiveFromItsLastSegment() async throws {
+        let (log, keys) = try oldAndRecent()
+        _ = try await log.archive(to: destination, keys: keys, segmentEntries: 16)
+        clock.advance(days: 200)
+        try ingest(log, calls(8, tool: "get_patient_record", patient: "PAT-4", conversation: "conv-later"))
+        let run = try await log.archive(to: destination, keys: keys, segmentEntries: 16)
+        // The recent calls, the checkpoint and archive records between them, and nothing newer.
+        #expect(run.segments.first?.first == 25)
+        #expect(run.withContent == 8)
+        #expect(try log.verify().isIntact)
+        let standalone = try await verifyStandalone(keys)
+        #expect(standalone.isIntact, "\(standalone.problems)")
+        let chained = try await log.verifyArchive(destination, keys: AuditLog.verifierKeys(keys))
+        #expect(chained.isIntact, "\(chained.problems)")
+        #expect(chained.withContent == 32)
+    }
+
+    @Test func aDestinationThatFailsMidUploadLeavesTheHotLogWhole() async throws {
+        let (log, keys) = try oldAndRecent()
+        let head = try #require(try log.head())
+        // Four objects go through: the first segment's three, and one of the second's.
+        let failing = FailingDestination(destination, failAfter: 4)
+        await #expect(throws: CareTrailError.self) { try await log.archive(to: failing, keys: keys, segmentEntries: 10) }
+        // The first segment was chained before the failure; the second and third were not.
+        #expect(try log.archivedSegments().map(\.range) == [1...10])
+        #expect(try log.entries(from: 11, through: 24).count == 14)
+        #expect(try log.verify().isIntact)
+        _ = head
+        // A later run removes the stray objects and finishes the job.
+        let run = try await log.archive(to: destination, keys: keys, segmentEntries: 10)
+        #expect(run.segments.map(\.first) == [11, 21])
+        let standalone = try await verifyStandalone(keys)
+        #expect(standalone.isIntact, "\(standalone.problems)")
+    }
+
+    @Test func damageToSegmentsIsCaughtWithNamedReasons() async throws {
+        let (log, keys) = try oldAndRecent()
+        _ = try await log.archive(to: destination, keys: keys, segmentEntries: 8)
+        let names = try FileManager.default.contentsOfDirectory(atPath: archiveFolder.path).compactMap(SegmentName.init(object:))
+        let segments = Array(Set(names)).sorted()
+        #expect(segments.count == 3)
+        let pristine = folder.appendingPathComponent("pristine")
+        try FileManager.default.copyItem(at: archiveFolder, to: pristine)
+        func restore() throws {
+            try FileManager.default.removeItem(at: archiveFolder)
+            try FileManager.default.copyItem(at: pristine, to: archiveFolder)
+        }
+        func problems() async throws -> (chain: Set<String>, standalone: Set<String>) {
+            let chained = try await log.verifyArchive(destination, keys: AuditLog.verifierKeys(keys))
+            let alone = try await verifyStandalone(keys)
+            return (Set(chained.problems.map(\.kind.rawValue)), Set(alone.problems.map(\.kind.rawValue)))
+        }
+        func file(_ segment: SegmentName, _ part: SegmentName.Part) -> URL {
+            archiveFolder.appendingPathComponent(segment.object(part))
+        }
+
+        // One byte of a data file edited.
+        var data = try Data(contentsOf: file(segments[1], .data))
+        data[data.count / 2] ^= 0x01
+        try data.write(to: file(segments[1], .data))
+        var found = try await problems()
+        #expect(found.chain == ["data_edited"])
+        #expect(found.standalone == ["data_edited"])
+        try restore()
+
+        // Two segments swapped: each one's objects under the other's names.
+        for part in SegmentName.Part.allCases {
+            let a = try Data(contentsOf: file(segments[0], part))
+            let b = try Data(contentsOf: file(segments[1], part))
+            try b.write(to: file(segments[0], part))
+            try a.write(to: file(segments[1], part))
+        }
+        found = try await problems()
+        #expect(found.chain.contains("segment_out_of_place"))
+        #expect(found.standalone.contains("segment_out_of_place"))
+        try restore()
+
+        // One dropped.
+        for part in SegmentName.Part.allCases { try FileManager.default.removeItem(at: file(segments[2], part)) }
+        found = try await problems()
+        #expect(found.chain == ["segment_missing"])
+        #expect(found.standalone == ["segment_missing"])
+        try restore()
+
+        // A segment's objects replaced by another log's first segment: not signed by our key.
+        let other = folder.appendingPathComponent("other.sqlite").path
+        let clock = self.clock
+        let otherLog = try AuditLog.create(database: other, clock: { clock.now }, postingBlockShift: 2, postingSpanShift: 2)
+        try ingest(otherLog, calls(8, tool: "get_patient_record", patient: "PAT-9", conversation: "conv-other"))
+        let otherKeys = try otherLog.signingKeys(origin: "elsewhere.example/audit", create: true)
+        let otherArchive = DirectoryDestination(directory: folder.appendingPathComponent("other-archive"))
+        clock.advance(days: 200)
+        let otherRun = try await otherLog.archive(to: otherArchive, keys: otherKeys, segmentEntries: 8)
+        #expect(otherRun.segments.count == 1)
+        for name in try await otherArchive.list() where SegmentName(object: name) != nil {
+            guard let part = SegmentName.part(ofObject: name) else { continue }
+            try await destination.put(segments[0].object(part), try #require(try await otherArchive.get(name)))
+        }
+        found = try await problems()
+        #expect(found.chain.contains("manifest_edited"))
+        #expect(found.standalone.contains("manifest_edited"))
+        try restore()
+
+        let intact = try await problems()
+        #expect(intact.chain.isEmpty)
+        #expect(intact.standalone.isEmpty)
+    }
+}
