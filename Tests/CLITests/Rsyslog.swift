@@ -205,9 +205,8 @@ func unblockedProcess(_ executable: String) -> Process {
 /// A free loopback port in `range`. Each test that listens has a range of its own, all below
 /// Linux's ephemeral ports (32768 and up), so that tests running in parallel, and the
 /// connections they open, never pick the same port: S3 test servers 19,000–19,999; rsyslog
-/// collectors 20,000–25,999; the
-/// server that streams 26,000–26,999; the crash test's server 27,000–28,999; the TLS server
-/// 29,000–29,999; the Python collectors 30,000–32,700.
+/// collectors 20,000–25,999; the server that streams 26,000–26,999; the crash test's server
+/// 27,000–28,999; the TLS server 29,000–29,999; the Python collectors 30,000–32,700.
 func freePort(in range: ClosedRange<Int> = 20_000...25_999) -> Int {
     while true {
         let port = Int.random(in: range)
