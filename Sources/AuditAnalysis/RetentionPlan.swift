@@ -1,4 +1,4 @@
-import AuditChain
+public import AuditChain
 public import AuditCore
 public import AuditStorage
 
@@ -25,36 +25,67 @@ public struct RetentionPlan: Sendable, Hashable {
     /// How many entries the plan deletes.
     public var count: Int { deleted.values.reduce(0, +) }
 
+    /// An empty plan, judging periods at `now` under the policy of configuration entry
+    /// `policyVersion`.
+    public init(policyVersion: Int64, now: Timestamp) {
+        self.init(deleted: [:], held: 0, ranges: [], policyVersion: policyVersion, now: now)
+    }
+
+    init(deleted: [String: Int], held: Int, ranges: [ClosedRange<Int64>], policyVersion: Int64, now: Timestamp) {
+        self.deleted = deleted
+        self.held = held
+        self.ranges = ranges
+        self.policyVersion = policyVersion
+        self.now = now
+    }
+
     /// Plans a run over the entries up to `through`.
     public static func make(
         reading store: any EntryReading, policy: RetentionPolicy, policyVersion: Int64, holds: LegalHolds, now: Timestamp,
         through: Int64
     ) throws(StoreError) -> RetentionPlan {
-        var plan = RetentionPlan(deleted: [:], held: 0, ranges: [], policyVersion: policyVersion, now: now)
+        var plan = RetentionPlan(policyVersion: policyVersion, now: now)
+        try plan.consider(reading: store, through: through, policy: policy, holds: holds)
+        return plan
+    }
+
+    /// Considers every entry of the hot log up to `through`, in order (entries whose content
+    /// is elsewhere are passed over).
+    public mutating func consider(reading store: any EntryReading, through: Int64, policy: RetentionPolicy, holds: LegalHolds)
+        throws(StoreError)
+    {
         var next: Int64 = 1
-        let day: Int64 = 86_400_000
         while next <= through {
             let chunk = try store.entries(from: next, through: through, limit: 10_000)
             guard let last = chunk.last else { break }
-            for entry in chunk where RecordKind.retained.contains(entry.content.kind) {
-                guard let category = category(of: entry, policy: policy),
-                    let recorded = Timestamp(rfc3339: entry.recordedAt),
-                    let ends = recorded.adding(milliseconds: Int64(category.retentionDays) * day), !(now < ends)
-                else { continue }
-                if holds.holds(entry) {
-                    plan.held += 1
-                    continue
-                }
-                plan.deleted[category.name, default: 0] += 1
-                if let lastRange = plan.ranges.last, lastRange.upperBound == entry.seq - 1 {
-                    plan.ranges[plan.ranges.count - 1] = lastRange.lowerBound...entry.seq
-                } else {
-                    plan.ranges.append(entry.seq...entry.seq)
-                }
-            }
+            for entry in chunk { consider(entry, policy: policy, holds: holds) }
             next = last.seq + 1
         }
-        return plan
+    }
+
+    /// Adds `entry` to the plan when its period has ended and no hold keeps it (counting it as
+    /// held when one does). Entries must come in ascending order of sequence number; entries
+    /// without content, and the log's own records, are passed over. Returns whether the entry
+    /// is to be deleted.
+    @discardableResult
+    public mutating func consider(_ entry: StoredEntry, policy: RetentionPolicy, holds: LegalHolds) -> Bool {
+        let day: Int64 = 86_400_000
+        guard RecordKind.retained.contains(entry.content.kind),
+            let category = Self.category(of: entry, policy: policy),
+            let recorded = Timestamp(rfc3339: entry.recordedAt),
+            let ends = recorded.adding(milliseconds: Int64(category.retentionDays) * day), !(now < ends)
+        else { return false }
+        if holds.holds(entry) {
+            held += 1
+            return false
+        }
+        deleted[category.name, default: 0] += 1
+        if let lastRange = ranges.last, lastRange.upperBound == entry.seq - 1 {
+            ranges[ranges.count - 1] = lastRange.lowerBound...entry.seq
+        } else {
+            ranges.append(entry.seq...entry.seq)
+        }
+        return true
     }
 
     /// The category an entry is kept under: the one its body records, else its tool's; `nil`

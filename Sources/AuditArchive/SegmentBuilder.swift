@@ -65,11 +65,7 @@ public struct SegmentBuilder: Sendable {
             throw ArchiveError(code: .malformed, message: "entry \(seq) is out of order in segment from \(first) (expected \(next))")
         }
         if canonical.isEmpty || deleting {
-            if let last = purged.last, last.upperBound == seq - 1 {
-                purged[purged.count - 1] = last.lowerBound...seq
-            } else {
-                purged.append(seq...seq)
-            }
+            markPurged(seq)
             FrameCodec.appendHash(entryHash.bytes, to: &frame)
         } else if let kind = CanonicalEntry.text("kind", in: canonical), Self.retained.contains(kind) {
             FrameCodec.appendContent(canonical, to: &frame)
@@ -78,6 +74,30 @@ public struct SegmentBuilder: Sendable {
         } else {
             FrameCodec.appendHash(entryHash.bytes, to: &frame)
         }
+        try advance(entryHash)
+    }
+
+    /// Adds the next entry by its hash alone: an entry a segment being rewritten already held
+    /// by hash, `purged` when a retention run deleted it (not when it is a record of the log's
+    /// own).
+    public mutating func addHash(seq: Int64, entryHash: ChainHash, purged: Bool) throws(ArchiveError) {
+        guard seq == next else {
+            throw ArchiveError(code: .malformed, message: "entry \(seq) is out of order in segment from \(first) (expected \(next))")
+        }
+        if purged { markPurged(seq) }
+        FrameCodec.appendHash(entryHash.bytes, to: &frame)
+        try advance(entryHash)
+    }
+
+    private mutating func markPurged(_ seq: Int64) {
+        if let last = purged.last, last.upperBound == seq - 1 {
+            purged[purged.count - 1] = last.lowerBound...seq
+        } else {
+            purged.append(seq...seq)
+        }
+    }
+
+    private mutating func advance(_ entryHash: ChainHash) throws(ArchiveError) {
         leaves.append(entryHash)
         lastHash = entryHash
         next += 1

@@ -1,4 +1,4 @@
-public import AuditChain
+import AuditChain
 import Foundation
 
 /// What a segment holds and how to check it, stored beside its data as JSON.
@@ -53,6 +53,9 @@ public struct SegmentManifest: Sendable, Codable, Equatable {
     public var frames: [Frame]
 
     public var name: SegmentName { SegmentName(first: first, last: last, generation: generation) }
+
+    /// SHA-256 in lower-case hex, as manifests and the chain record objects.
+    public static func sha256(_ bytes: [UInt8]) -> String { Digest.hex(bytes) }
 
     /// The manifest as stored: JSON with sorted keys.
     public func encoded() -> [UInt8] {

@@ -74,6 +74,14 @@ extension AuditLog {
         public var plan: RetentionPlan
         /// The purge record, when the run deleted anything (not for a dry run).
         public var record: ChainHead?
+        /// How many of the deleted entries had their content in the archive.
+        public var archived = 0
+
+        public init(plan: RetentionPlan, record: ChainHead?, archived: Int = 0) {
+            self.plan = plan
+            self.record = record
+            self.archived = archived
+        }
     }
 
     /// Deletes the content of every entry whose category's period has ended at the log's

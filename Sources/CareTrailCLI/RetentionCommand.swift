@@ -43,32 +43,47 @@ struct RetentionCommand: ParsableCommand {
         }
     }
 
-    struct Run: ParsableCommand {
+    struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Delete the content of entries whose category's period has ended and that no legal hold keeps.",
             discussion: """
                 Age counts from recorded_at, the log's clock. Deleted entries keep their sequence number and hash, so the \
                 chain, the Merkle tree and every proof still hold; a retention_purge entry records the ranges, their \
-                Merkle roots, the counts per category and the policy version. With --format json it prints \
-                {"deleted": {"<category>": N, ...}, "held": N, "archived": N}. Exit code 2 for a bad argument, 3 when the \
-                log cannot be written.
+                Merkle roots, the counts per category and the policy version. With --archive, entries whose content is in \
+                the archive are judged too, and each segment that loses entries is rewritten without their content and \
+                checked before anything is deleted. With --format json it prints \
+                {"deleted": {"<category>": N, ...}, "held": N, "archived": N}, where archived counts the deleted entries \
+                whose content was in the archive. Exit code 2 for a bad argument, 3 when the log or the archive cannot be \
+                written.
                 """
         )
         @OptionGroup var store: StoreOptions
+        @OptionGroup var signing: SigningKeyOptions
+        @Option(help: "The log's archive (a directory, or s3://bucket/prefix): delete archived entries too.") var archive: String?
         @Flag(help: "Print what would be deleted; change nothing.") var dryRun = false
         @Option(help: "Output format.") var format: OutputFormat = .text
 
-        func run() throws {
-            try runReportingFailures {
-                let result = try store.openLog().runRetention(dryRun: dryRun)
+        func run() async throws {
+            try await runReportingFailures {
+                let log = try store.openLog()
+                let result: AuditLog.RetentionRun
+                if let archive {
+                    let destination = try archiveDestination(archive)
+                    let keys = try log.signingKeys(file: signing.path, create: true)
+                    result = try await log.runRetention(dryRun: dryRun, archive: destination, keys: keys)
+                } else {
+                    result = try log.runRetention(dryRun: dryRun)
+                }
                 let plan = result.plan
                 switch format {
                 case .json:
-                    print(JSONOutput.compact(plan.summary(archived: 0)))
+                    print(JSONOutput.compact(plan.summary(archived: result.archived)))
                 case .text:
                     let verb = dryRun ? "would delete" : "deleted"
                     let counts = plan.deleted.keys.sorted().map { "\($0) \(plan.deleted[$0] ?? 0)" }.joined(separator: ", ")
-                    print("\(verb) \(plan.count) entries\(counts.isEmpty ? "" : " (\(counts))"); \(plan.held) kept by legal holds")
+                    print(
+                        "\(verb) \(plan.count) entries\(counts.isEmpty ? "" : " (\(counts))")\(archive == nil ? "" : ", \(result.archived) of them archived"); "
+                            + "\(plan.held) kept by legal holds")
                     if let record = result.record { print("purge chained at seq \(record.seq) (\(record.hash.hex))") }
                 }
             }

@@ -1,3 +1,4 @@
+import AuditAnalysis
 import AuditArchive
 import AuditChain
 import AuditCore
@@ -219,5 +220,78 @@ struct ArchiveTests: AgingLogFixture {
         let intact = try await problems()
         #expect(intact.chain.isEmpty)
         #expect(intact.standalone.isEmpty)
+    }
+
+    @Test func retentionDeletesArchivedEntriesByRewritingTheirSegmentAndAReplayIsCaught() async throws {
+        let (log, keys) = try oldAndRecent()
+        let before = try log.signCheckpoint(keys: keys)
+        _ = try await log.archive(to: destination, keys: keys, segmentEntries: 10)
+        let firstGeneration = folder.appendingPathComponent("generation-1")
+        try FileManager.default.copyItem(at: archiveFolder, to: firstGeneration)
+
+        // 200 days later the old lab results (general, 365 days) have expired; nothing else has.
+        clock.advance(days: 200)
+        let dry = try await log.runRetention(dryRun: true, archive: destination, keys: keys)
+        #expect(dry.plan.deleted == ["general": 8])
+        #expect(dry.archived == 8)
+        #expect(try log.archivedSegments().allSatisfy { $0.generation == 1 })
+        let run = try await log.runRetention(dryRun: false, archive: destination, keys: keys)
+        #expect(run.plan.summary(archived: run.archived) == (try JSONParser.parse(#"{"deleted":{"general":8},"held":0,"archived":8}"#)))
+
+        // The segments that held them are at their second generation; the first is gone.
+        let segments = try log.archivedSegments()
+        #expect(segments.map(\.generation) == [1, 2, 2])
+        let names = try await destination.list()
+        #expect(!names.contains { $0.contains(".g1.") && !$0.hasPrefix("segment-000000000001-") })
+        var remaining: [Int64: [UInt8]] = [:]
+        for segment in segments {
+            let name = SegmentName(first: segment.first, last: segment.last, generation: segment.generation)
+            let manifest = try SegmentManifest.decode(try #require(try await destination.get(name.object(.manifest))))
+            let data = try #require(try await destination.get(name.object(.data)))
+            try SegmentReader(manifest: manifest, data: data).forEachEntry { entry in remaining[entry.seq] = entry.canonical }
+        }
+        #expect((17...24).allSatisfy { remaining[$0] == nil })
+        #expect((1...16).allSatisfy { remaining[$0] != nil })
+
+        let secondGeneration = folder.appendingPathComponent("generation-2")
+        try FileManager.default.copyItem(at: archiveFolder, to: secondGeneration)
+
+        // The hot log, both archive checks and the old proofs still hold.
+        #expect(try log.verify().isIntact)
+        let chained = try await log.verifyArchive(destination, keys: AuditLog.verifierKeys(keys))
+        #expect(chained.isIntact, "\(chained.problems)")
+        let standalone = try await verifyStandalone(keys)
+        #expect(standalone.isIntact, "\(standalone.problems)")
+        for seq in [Int64(3), 18, 30] {
+            let proof = try log.inclusionProof(seq: seq, treeSize: before.checkpoint.size)
+            #expect(proof.root == before.checkpoint.root)
+            try proof.verify()
+        }
+
+        // The first generation put back in place of the second: replayed, and content that
+        // retention deleted is back.
+        for object in try FileManager.default.contentsOfDirectory(atPath: firstGeneration.path) {
+            guard let name = SegmentName(object: object), name.first > 1, let part = SegmentName.part(ofObject: object) else { continue }
+            let bytes = try Data(contentsOf: firstGeneration.appendingPathComponent(object))
+            try bytes.write(
+                to: archiveFolder.appendingPathComponent(SegmentName(first: name.first, last: name.last, generation: 2).object(part)))
+        }
+        let replayed = try await log.verifyArchive(destination, keys: AuditLog.verifierKeys(keys))
+        #expect(Set(replayed.problems.map(\.kind)) == [.segmentReplayed])
+        let replayedAlone = try await verifyStandalone(keys)
+        #expect(Set(replayedAlone.problems.map(\.kind)) == [.segmentReplayed])
+
+        // The first generation left beside the second: stale, with content retention deleted.
+        try FileManager.default.removeItem(at: archiveFolder)
+        try FileManager.default.copyItem(at: secondGeneration, to: archiveFolder)
+        for object in try FileManager.default.contentsOfDirectory(atPath: firstGeneration.path)
+        where SegmentName(object: object).map({ $0.first > 1 }) ?? false {
+            try FileManager.default.copyItem(
+                at: firstGeneration.appendingPathComponent(object), to: archiveFolder.appendingPathComponent(object))
+        }
+        let stale = try await log.verifyArchive(destination, keys: AuditLog.verifierKeys(keys))
+        #expect(Set(stale.problems.map(\.kind)) == [.staleGeneration])
+        let staleAlone = try await verifyStandalone(keys)
+        #expect(Set(staleAlone.problems.map(\.kind)) == [.staleGeneration])
     }
 }

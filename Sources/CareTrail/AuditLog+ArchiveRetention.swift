@@ -1,0 +1,135 @@
+import AuditAnalysis
+public import AuditArchive
+import AuditChain
+import AuditCore
+public import AuditKeys
+import AuditStorage
+
+extension AuditLog {
+    /// A retention run over the hot log and the archive at `destination`: deletes every entry
+    /// whose period has ended and that no hold keeps, wherever its content is.
+    ///
+    /// Archived entries are judged from the segments' content. Each segment that loses
+    /// entries is rewritten as its next generation, those entries held by hash only, with the
+    /// same Merkle root, checkpoint and consistency proof; it is read back and checked before
+    /// the hot log changes. Then one transaction seals the hot entries and chains the
+    /// `retention_purge` record naming the new generations; only after that are the old
+    /// generations deleted and the catalog rewritten. A crash before the record leaves the old
+    /// generation current (the new one is removed by the next run); after it, the old one is
+    /// stale until the next run removes it, and verification names it until then.
+    public func runRetention(dryRun: Bool, archive destination: any ArchiveDestination, keys: SigningKeyRing)
+        async throws(CareTrailError) -> RetentionRun
+    {
+        let (policy, version) = retentionPolicy
+        let holds = LegalHolds(try holds())
+        let now = store.clock()
+        let segments = try archivedSegments()
+        if !dryRun {
+            try await removeStrayObjects(destination, current: segments, frontier: (segments.last?.last ?? 0) + 1, origin: keys.origin)
+        }
+        var plan = RetentionPlan(policyVersion: version, now: now)
+        var deleting: [Int64: Set<Int64>] = [:]
+        for segment in segments {
+            let reader = try await readSegment(segment, from: destination)
+            do {
+                try reader.forEachEntry { entry throws(ArchiveError) in
+                    guard let canonical = entry.canonical else { return }
+                    let stored = CanonicalEntry.decode(canonical, seq: entry.seq, entryHash: entry.entryHash)
+                    if plan.consider(stored, policy: policy, holds: holds) { deleting[segment.first, default: []].insert(entry.seq) }
+                }
+            } catch {
+                throw CareTrailError(code: .archive, message: "\(reader.manifest.name) cannot be read", cause: error)
+            }
+        }
+        let archived = deleting.values.reduce(0) { $0 + $1.count }
+        try storeCall { () throws(StoreError) in
+            try plan.consider(reading: store, through: try store.purgeableThrough(), policy: policy, holds: holds)
+        }
+        guard !dryRun, !plan.ranges.isEmpty else { return RetentionRun(plan: plan, record: nil, archived: archived) }
+
+        var rewritten: [ArchivedSegment] = []
+        let verifier = ArchiveVerifier(destination: destination, keys: Self.verifierKeys(keys))
+        for segment in segments {
+            guard let seqs = deleting[segment.first], !seqs.isEmpty else { continue }
+            rewritten.append(try await rewrite(segment, deleting: seqs, at: destination, verifier: verifier))
+        }
+        let keyID = sanitizer.pseudonymizer.keyID
+        let head = try storeCall { () throws(StoreError) in
+            try store.purge(plan.ranges) { sealed in
+                EncodedEntry(
+                    RetentionPurge(
+                        ranges: sealed, deleted: plan.deleted, held: plan.held, policyVersion: version, judgedAt: now.description,
+                        segments: rewritten
+                    ).content(keyID: keyID))
+            }
+        }
+        let current = try archivedSegments()
+        try await removeStrayObjects(destination, current: current, frontier: (current.last?.last ?? 0) + 1, origin: keys.origin)
+        try await writeCatalog(destination, segments: current, keys: keys)
+        return RetentionRun(plan: plan, record: head, archived: archived)
+    }
+
+    /// The segment's manifest and data, checked against what the chain records of it.
+    func readSegment(_ segment: ArchivedSegment, from destination: any ArchiveDestination) async throws(CareTrailError)
+        -> SegmentReader
+    {
+        let name = SegmentName(first: segment.first, last: segment.last, generation: segment.generation)
+        do {
+            guard let manifestBytes = try await destination.get(name.object(.manifest)),
+                let data = try await destination.get(name.object(.data))
+            else { throw ArchiveError(code: .destination, message: "\(name) is not at \(destination.address)") }
+            let manifest = try SegmentManifest.decode(manifestBytes)
+            let reader = SegmentReader(manifest: manifest, data: data)
+            guard SegmentManifest.sha256(manifestBytes) == segment.manifestSHA256, SegmentManifest.sha256(data) == manifest.data.sha256,
+                reader.framesAreWellFormed
+            else { throw ArchiveError(code: .readBack, message: "\(name) differs from what the chain records; run verify --archive") }
+            return reader
+        } catch {
+            throw CareTrailError(code: .archive, message: "the archive's segment \(name) cannot be used", cause: error)
+        }
+    }
+
+    /// Writes the next generation of `segment` without the content of the entries `deleting`
+    /// names, reads it back and checks it; returns it as the chain will record it.
+    private func rewrite(
+        _ segment: ArchivedSegment, deleting: Set<Int64>, at destination: any ArchiveDestination, verifier: ArchiveVerifier
+    ) async throws(CareTrailError) -> ArchivedSegment {
+        let reader = try await readSegment(segment, from: destination)
+        let manifest = reader.manifest
+        let purged = manifest.purged.compactMap { $0.count == 2 && $0[0] <= $0[1] ? $0[0]...$0[1] : nil }
+        let name = manifest.name
+        do {
+            guard let previous = ChainHash(hex: manifest.prevHash),
+                let border = MerkleAccumulator(count: manifest.first - 1, border: manifest.border.compactMap(ChainHash.init(base64:))),
+                let checkpoint = try? SignedNote(parsing: Array(manifest.checkpoint.utf8))
+            else { throw ArchiveError(code: .malformed, message: "\(name): the manifest cannot be read") }
+            var builder = SegmentBuilder(first: manifest.first, prevHash: previous)
+            try reader.forEachEntry { entry throws(ArchiveError) in
+                if let canonical = entry.canonical {
+                    try canonical.withUnsafeBufferPointer { bytes throws(ArchiveError) in
+                        try builder.add(
+                            seq: entry.seq, entryHash: entry.entryHash, canonical: bytes, deleting: deleting.contains(entry.seq))
+                    }
+                } else {
+                    try builder.addHash(seq: entry.seq, entryHash: entry.entryHash, purged: purged.contains { $0.contains(entry.seq) })
+                }
+            }
+            let objects = try builder.finish(
+                generation: manifest.generation + 1, origin: manifest.origin, border: border, checkpoint: checkpoint,
+                consistency: manifest.consistency.compactMap(ChainHash.init(base64:)))
+            for object in objects.objects { try await destination.put(object.name, object.bytes) }
+            let next = ArchivedSegment(
+                first: segment.first, last: segment.last, root: segment.root, generation: manifest.generation + 1,
+                manifestSHA256: objects.manifestSHA256)
+            let check = try await verifier.verify(segments: [next], after: segment.first - 1, previousHash: previous)
+            guard check.isIntact else {
+                throw ArchiveError(
+                    code: .readBack,
+                    message: "\(objects.name) read back wrong (\(check.problems.map(\.kind.rawValue).joined(separator: ", ")))")
+            }
+            return next
+        } catch {
+            throw CareTrailError(code: .archive, message: "segment \(name) was not rewritten; nothing was deleted", cause: error)
+        }
+    }
+}
