@@ -27,15 +27,16 @@ struct ArchiveCommand: AsyncParsableCommand {
     @Option(help: "Entries per segment (1 to 1048576).") var segmentEntries: Int64 = 65_536
     @Option(help: "Output format.") var format: OutputFormat = .text
 
-    func validate() throws {
-        if let before, parseDate(before) == nil {
-            throw ValidationError("--before: a time in RFC 3339 (2020-01-31T00:00:00Z) or a date (2020-01-31)")
-        }
-        guard (1...1_048_576).contains(segmentEntries) else { throw ValidationError("--segment-entries: 1 to 1048576") }
-    }
-
     func run() async throws {
         try await runReportingFailures {
+            // Bad values exit 2 like every other bad argument, not ArgumentParser's 64.
+            if let before, parseDate(before) == nil {
+                throw CLIFailure(
+                    exitCode: .invalidInput, message: "--before: a time in RFC 3339 (2020-01-31T00:00:00Z) or a date (2020-01-31)")
+            }
+            guard (1...1_048_576).contains(segmentEntries) else {
+                throw CLIFailure(exitCode: .invalidInput, message: "--segment-entries: 1 to 1048576")
+            }
             let destination = try archiveDestination(to)
             let log = try store.openLog()
             let keys = try log.signingKeys(file: signing.path, create: true)

@@ -71,6 +71,47 @@ struct RetentionCommandTests {
         #expect(try caretrail(at: "2020-02-01 00:00:00", "show", "--db", session.db, "--seq", "9").stdout.contains("conv-8"))
     }
 
+    @Test func aRunWithTheArchiveDeletesArchivedEntriesAndBothChecksStayIntact() throws {
+        try preparedLog()
+        let archive = session.folder.appendingPathComponent("archive").path
+        let archived = try caretrail(at: "2019-06-01 00:00:00", "archive", "--db", session.db, "--to", archive, "--format", "json")
+        #expect(archived.status == 0, "\(archived.stderr)")
+        #expect(try session.json(archived)["through"] == .number(4096))
+
+        let expected = #"{"archived":4084,"deleted":{"general":4084},"held":8}"#
+        let dry = try caretrail(
+            at: "2020-02-01 00:00:00", "retention", "run", "--db", session.db, "--archive", archive, "--dry-run", "--format", "json")
+        #expect(dry.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == expected, "\(dry.stderr)")
+        let run = try caretrail(at: "2020-02-01 00:00:00", "retention", "run", "--db", session.db, "--archive", archive, "--format", "json")
+        #expect(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == expected, "\(run.stderr)")
+        let verify = try caretrail(at: "2020-02-01 00:00:00", "verify", "--db", session.db, "--archive", archive)
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        let key = session.folder.appendingPathComponent("key.txt").path
+        try caretrail(at: "2020-02-01 00:00:00", "checkpoint", "key", "--db", session.db).stdout.write(
+            toFile: key, atomically: true, encoding: .utf8)
+        let alone = try caretrail(at: "2020-02-01 00:00:00", "verify-archive", archive, "--key", key)
+        #expect(alone.status == 0, "\(alone.stdout)\(alone.stderr)")
+    }
+
+    @Test func badArchiveArgumentsExitTwoNamingTheProblem() throws {
+        try preparedLog()
+        let cases: [([String], String)] = [
+            (["--to", ""], "destination"),
+            (["--to", "ftp://host/archive"], "s3://"),
+            (["--to", "s3://B"], "bucket"),
+            (["--to", "s3://caretrail-archive/x"], "AWS_ACCESS_KEY_ID"),
+            (["--to", "archive", "--segment-entries", "0"], "--segment-entries"),
+            (["--to", "archive", "--before", "last tuesday"], "--before"),
+        ]
+        for (arguments, named) in cases {
+            let output = try CLI.run(
+                ["archive", "--db", session.db] + arguments, environment: ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""],
+                in: session.folder)
+            #expect(output.status == 2, "\(arguments)")
+            #expect(output.stderr.contains(named), "\(arguments): \(output.stderr)")
+        }
+    }
+
     @Test func badHoldArgumentsExitTwoNamingTheOption() throws {
         try preparedLog()
         let backwards = try caretrail(
