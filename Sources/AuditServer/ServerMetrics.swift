@@ -90,6 +90,9 @@ public final class ServerMetrics: Sendable {
         gauge(
             "retention_deleted", "entries", "Entries whose content retention runs deleted since the server started.", Double(status.deleted)
         )
+        gauge(
+            "retention_archived", "entries", "Entries whose content runs moved to the archive since the server started.",
+            Double(status.archived))
         gauge("retention_held", "entries", "Entries past their period that legal holds kept at the last run.", Double(status.held))
         gauge(
             "retention_last_run", "timestamp_seconds", "When the last retention run ended (seconds since the epoch).",

@@ -2,11 +2,11 @@
 /// is reported through `onFailure` and `body` runs again at the next interval: what the
 /// checkpoint and retention schedules of `caretrail serve` share.
 func repeating(
-    every interval: Double, _ body: () throws(CareTrailError) -> Void, onFailure: @Sendable (CareTrailError) -> Void
+    every interval: Double, _ body: () async throws(CareTrailError) -> Void, onFailure: @Sendable (CareTrailError) -> Void
 ) async {
     while !Task.isCancelled {
         do {
-            try body()
+            try await body()
         } catch {
             onFailure(error)
         }

@@ -1,6 +1,8 @@
 import ArgumentParser
+import AuditArchive
 import AuditCore
 import AuditExport
+import AuditKeys
 import AuditServer
 import AuditStorage
 import CareTrail
@@ -29,6 +31,8 @@ struct ServeCommand: AsyncParsableCommand {
     var checkpointInterval: Double = 60
     @Option(help: "Seconds between two retention runs, the first at start (60 to 31536000; 0: none; default 86400, daily).")
     var retentionInterval: Double = 86_400
+    @Option(help: "The log's archive (a directory, or s3://bucket/prefix): each retention run first archives old entries there.")
+    var archive: String?
 
     func validate() throws {
         guard checkpointInterval >= 1, checkpointInterval <= 86_400 else {
@@ -78,7 +82,16 @@ struct ServeCommand: AsyncParsableCommand {
             printError("caretrail: \(error.message)")
             throw ExitCode(CLIExit.ioError.rawValue)
         }
-        let retention = retentionInterval > 0 ? RetentionSchedule(log: log, interval: retentionInterval) : nil
+        var archiving: (destination: any ArchiveDestination, keys: SigningKeyRing)?
+        if let archive {
+            do {
+                archiving = (try ArchiveLocation.destination(archive), checkpoints.keys)
+            } catch {
+                printError("caretrail: --archive: \(error.description)")
+                throw ExitCode(CLIExit.invalidInput.rawValue)
+            }
+        }
+        let retention = retentionInterval > 0 ? RetentionSchedule(log: log, interval: retentionInterval, archive: archiving) : nil
         let app: PreparedServer
         do {
             app = try CareTrailServer.prepare(

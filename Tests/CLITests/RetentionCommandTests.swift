@@ -172,14 +172,17 @@ struct RetentionCommandTests {
         #expect(killed > 0, "no run was killed before it ended")
     }
 
-    @Test func serveRunsRetentionAtStartOffTheRequestPathAndReportsItsCounts() throws {
+    @Test(arguments: [false, true])
+    func serveRunsRetentionAtStartOffTheRequestPathAndReportsItsCounts(archiving: Bool) throws {
         try preparedLog()
         let port = freePort(in: 29_000...29_999)
+        let archive = session.folder.appendingPathComponent("archive").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/faketime")
-        process.arguments = [
-            "2020-02-01 00:00:00", CLI.binary.path, "serve", "--db", session.db, "--port", String(port), "--retention-interval", "3600",
-        ]
+        process.arguments =
+            [
+                "2020-02-01 00:00:00", CLI.binary.path, "serve", "--db", session.db, "--port", String(port), "--retention-interval", "3600",
+            ] + (archiving ? ["--archive", archive] : [])
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -189,7 +192,7 @@ struct RetentionCommandTests {
         }
         let metrics = try #require(URL(string: "http://127.0.0.1:\(port)/metrics"))
         var body = ""
-        for _ in 0..<200 where !body.contains("caretrail_retention_runs 1.0") {
+        for _ in 0..<1200 where !body.contains("caretrail_retention_runs 1.0") {
             Thread.sleep(forTimeInterval: 0.05)
             let result = Mutex<String>("")
             let done = DispatchSemaphore(value: 0)
@@ -203,5 +206,13 @@ struct RetentionCommandTests {
         #expect(body.contains("caretrail_retention_runs 1.0"))
         #expect(body.contains("caretrail_retention_deleted_entries 4084.0"))
         #expect(body.contains("caretrail_retention_held_entries 8.0"))
+        if archiving {
+            // The 4,096 entries of the first block moved to the archive, then the general ones
+            // among them were deleted from it.
+            #expect(body.contains("caretrail_retention_archived_entries 4096.0"), "\(body)")
+            let objects = try FileManager.default.contentsOfDirectory(atPath: archive)
+            #expect(objects.contains("catalog.note"))
+            #expect(objects.contains { $0.hasSuffix(".g2.manifest.json") })
+        }
     }
 }
