@@ -16,6 +16,10 @@ struct RetentionCommandTests {
 
     /// Runs the executable with the process clock set to `date` (`2019-01-01 00:00:00`).
     func caretrail(at date: String, _ arguments: String...) throws -> CLI.Output {
+        try caretrail(at: date, arguments: arguments)
+    }
+
+    func caretrail(at date: String, arguments: [String]) throws -> CLI.Output {
         try CLI.run(arguments, launcher: ["/usr/bin/faketime", date], in: session.folder)
     }
 
@@ -170,6 +174,71 @@ struct RetentionCommandTests {
             #expect(left == 4084 || left == 0, "attempt \(attempt): \(left) entries left to delete")
         }
         #expect(killed > 0, "no run was killed before it ended")
+    }
+
+    /// Runs `arguments` through faketime at `date` and kills its process group after `delay`
+    /// microseconds; whether it was killed before it ended.
+    func killed(at date: String, after delay: UInt32, _ arguments: [String]) throws -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/faketime")
+        process.arguments = [date, CLI.binary.path] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        usleep(delay)
+        kill(-process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return process.terminationReason == .uncaughtSignal
+    }
+
+    @Test func archiveAndRetentionRunsKilledAtAnyPointLeaveNoHoleAndTheNextRunFinishes() throws {
+        try preparedLog()
+        let files = ["audit.sqlite", "audit.sqlite-wal", "audit.sqlite.keys.json", "audit.sqlite.signing-keys.json"]
+        let saved = session.folder.appendingPathComponent("saved")
+        let archive = session.folder.appendingPathComponent("archive")
+        try FileManager.default.createDirectory(at: saved, withIntermediateDirectories: true)
+        _ = try caretrail(at: "2019-01-01 00:00:00", "checkpoint", "key", "--db", session.db)
+        _ = try caretrail(at: "2019-01-01 00:00:00", "verify", "--db", session.db)
+        for file in files where FileManager.default.fileExists(atPath: session.folder.appendingPathComponent(file).path) {
+            try FileManager.default.copyItem(at: session.folder.appendingPathComponent(file), to: saved.appendingPathComponent(file))
+        }
+        let archiving = ["archive", "--db", session.db, "--to", archive.path, "--segment-entries", "512"]
+        let retaining = ["retention", "run", "--db", session.db, "--archive", archive.path]
+        var kills = 0
+        for attempt in 0..<6 {
+            for file in files {
+                let target = session.folder.appendingPathComponent(file)
+                try? FileManager.default.removeItem(at: target)
+                if FileManager.default.fileExists(atPath: saved.appendingPathComponent(file).path) {
+                    try FileManager.default.copyItem(at: saved.appendingPathComponent(file), to: target)
+                }
+            }
+            try? FileManager.default.removeItem(at: archive)
+            // Killed between 30 ms and 1.3 s after the start: while segments are written, read
+            // back, sealed and chained; then the same for a retention run over the archive.
+            let delay = UInt32(30_000 + attempt * 250_000)
+            if try killed(at: "2019-06-01 00:00:00", after: delay, archiving) { kills += 1 }
+            let afterKill = try caretrail(at: "2019-06-01 00:00:00", "verify", "--db", session.db)
+            #expect(afterKill.status == 0, "attempt \(attempt): \(afterKill.stdout) \(afterKill.stderr)")
+            let finish = try caretrail(at: "2019-06-01 00:00:00", arguments: archiving)
+            #expect(finish.status == 0, "attempt \(attempt): \(finish.stderr)")
+            let archived = try caretrail(at: "2019-06-01 00:00:00", "verify", "--db", session.db, "--archive", archive.path)
+            #expect(archived.status == 0, "attempt \(attempt): \(archived.stdout) \(archived.stderr)")
+
+            if try killed(at: "2020-02-01 00:00:00", after: delay, retaining) { kills += 1 }
+            let afterPurgeKill = try caretrail(at: "2020-02-01 00:00:00", "verify", "--db", session.db)
+            #expect(afterPurgeKill.status == 0, "attempt \(attempt): \(afterPurgeKill.stdout) \(afterPurgeKill.stderr)")
+            let dry = try caretrail(
+                at: "2020-02-01 00:00:00", "retention", "run", "--db", session.db, "--archive", archive.path, "--dry-run", "--format",
+                "json")
+            let left = try session.json(dry)["deleted"]?["general"]?.numberValue ?? 0
+            #expect(left == 4084 || left == 0, "attempt \(attempt): \(left) entries left to delete")
+            let purge = try caretrail(at: "2020-02-01 00:00:00", arguments: retaining)
+            #expect(purge.status == 0, "attempt \(attempt): \(purge.stderr)")
+            let intact = try caretrail(at: "2020-02-01 00:00:00", "verify", "--db", session.db, "--archive", archive.path)
+            #expect(intact.status == 0, "attempt \(attempt): \(intact.stdout) \(intact.stderr)")
+        }
+        #expect(kills > 0, "no run was killed before it ended")
     }
 
     @Test(arguments: [false, true])
