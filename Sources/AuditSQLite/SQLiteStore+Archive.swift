@@ -51,6 +51,19 @@ extension SQLiteStore {
         }
     }
 
+    /// `VACUUM`: sealing empties rows in place, leaving their pages allocated and mostly
+    /// empty (about 1.4 KB per archived entry on the shared workload); rewriting the file packs
+    /// the sealed rows (about 80 bytes each, with the Merkle nodes). Then the WAL, which holds
+    /// the rewritten pages, is checkpointed and truncated.
+    public func compact() throws(StoreError) {
+        do {
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "VACUUM") }
+        } catch {
+            throw StoreError(code: .appendFailed, message: "the database could not be compacted: \(Self.reason(error))")
+        }
+        try checkpoint()
+    }
+
     /// The runs of entries in `range` that hold content of a retained kind.
     private static func retainedRuns(_ db: Database, _ range: ClosedRange<Int64>) throws -> [ClosedRange<Int64>] {
         let statement = try db.makeStatement(sql: "SELECT seq, canonical FROM entry WHERE seq BETWEEN ? AND ? ORDER BY seq")

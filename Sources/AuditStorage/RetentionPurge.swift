@@ -116,4 +116,8 @@ public protocol EntryArchiving: Sendable {
     /// appends `record`, in one transaction, with freed bytes overwritten. All of it happens,
     /// or none.
     func sealArchived(_ ranges: [ClosedRange<Int64>], record: EncodedEntry) throws(StoreError) -> ChainHead
+    /// Rewrites the hot log's storage so that the space sealed entries no longer use is given
+    /// back: sealing empties rows in place, and the pages that held them stay allocated.
+    /// Writers wait while it runs.
+    func compact() throws(StoreError)
 }

@@ -43,7 +43,7 @@ extension AuditLog {
         }
         let now = store.clock()
         var cutoff = now.adding(milliseconds: -Int64(retentionPolicy.policy.hotDays) * 86_400_000) ?? now
-        if let before, before < cutoff { cutoff = before }
+        if let limit = before, limit < cutoff { cutoff = limit }
         var existing = try archivedSegments()
         let start = (existing.last?.last ?? 0) + 1
         try await removeStrayObjects(destination, current: existing, frontier: start, origin: keys.origin)
@@ -60,56 +60,100 @@ extension AuditLog {
         var first = start
         while first <= end {
             let last = min(end, first + segmentEntries - 1)
-            var builder = SegmentBuilder(first: first, prevHash: previousHash)
-            let segmentBorder = border
-            let segmentPrevious = previousHash
-            try storeCall { () throws(StoreError) in
-                try store.forEachCanonical(from: first, through: last) { seq, hash, canonical in
-                    try builder.add(seq: seq, entryHash: hash, canonical: canonical)
-                    border.append(entryHash: hash)
-                    previousHash = hash
-                    return true
-                }
-            }
-            let proof = try consistencyProof(from: last, to: signed.checkpoint.size)
-            let objects: SegmentObjects
-            do {
-                objects = try builder.finish(
-                    generation: 1, origin: signed.checkpoint.origin, border: segmentBorder, checkpoint: signed.note,
-                    consistency: proof.hashes)
-                for object in objects.objects { try await destination.put(object.name, object.bytes) }
-            } catch {
-                throw CareTrailError(code: .archive, message: "segment \(first)...\(last) was not written", cause: error)
-            }
-            let segment = ArchivedSegment(
-                first: first, last: last, root: ChainHash(base64: objects.manifest.root) ?? .genesis, generation: 1,
-                manifestSHA256: objects.manifestSHA256)
-            // Read back and check before anything leaves the hot log.
-            let check: ArchiveVerification
-            do {
-                check = try await verifier.verify(segments: [segment], after: first - 1, previousHash: segmentPrevious)
-            } catch {
-                throw CareTrailError(code: .archive, message: "segment \(first)...\(last) cannot be read back", cause: error)
-            }
-            guard check.isIntact else {
-                throw CareTrailError(
-                    code: .archive,
-                    message:
-                        "segment \(first)...\(last) read back wrong (\(check.problems.map(\.kind.rawValue).joined(separator: ", "))); nothing left the hot log"
-                )
-            }
+            let built = try buildSegment(first: first, last: last, previousHash: previousHash, border: border, signed: signed)
+            let segment = try await writeAndCheck(built, previousHash: previousHash, verifier: verifier, to: destination)
             let record = EncodedEntry(
                 ArchiveRecord(segments: [segment], checkpointSize: signed.checkpoint.size).content(keyID: sanitizer.pseudonymizer.keyID))
             _ = try storeCall { () throws(StoreError) in try store.sealArchived([first...last], record: record) }
             existing.append(segment)
-            run.segments.append(objects.manifest)
+            run.segments.append(built.objects.manifest)
             run.entries += last - first + 1
-            run.withContent += Int64(objects.manifest.withContent)
-            run.bytes += objects.objects.reduce(0) { $0 + $1.bytes.count }
+            run.withContent += Int64(built.objects.manifest.withContent)
+            run.bytes += built.objects.objects.reduce(0) { $0 + $1.bytes.count }
+            border = built.border
+            previousHash = built.lastHash
             first = last + 1
         }
         try await writeCatalog(destination, segments: existing, keys: keys)
         return run
+    }
+
+    /// Rewrites the hot database so that the space of sealed entries is given back: sealing
+    /// empties rows in place and leaves their pages allocated. What `caretrail archive` does
+    /// after a run that sealed anything; writers wait while it runs.
+    public func compactStorage() throws(CareTrailError) {
+        try storeCall { () throws(StoreError) in try store.compact() }
+    }
+
+    /// A segment built from the hot log, with the tree's border and the chain's hash after it.
+    ///
+    /// Building is synchronous and kept out of ``archive(to:before:keys:segmentEntries:)``
+    /// on purpose: with Swift 6.3, large values held across `await`s in that loop made the async
+    /// frame overrun its allocation (AddressSanitizer: a heap overflow in the task allocator).
+    final class BuiltSegment: Sendable {
+        let objects: SegmentObjects
+        let border: MerkleAccumulator
+        let lastHash: ChainHash
+
+        init(objects: SegmentObjects, border: MerkleAccumulator, lastHash: ChainHash) {
+            self.objects = objects
+            self.border = border
+            self.lastHash = lastHash
+        }
+    }
+
+    private func buildSegment(
+        first: Int64, last: Int64, previousHash: ChainHash, border start: MerkleAccumulator, signed: SignedCheckpoint
+    ) throws(CareTrailError) -> BuiltSegment {
+        var builder = SegmentBuilder(first: first, prevHash: previousHash)
+        var border = start
+        var lastHash = previousHash
+        try storeCall { () throws(StoreError) in
+            try store.forEachCanonical(from: first, through: last) { seq, hash, canonical in
+                try builder.add(seq: seq, entryHash: hash, canonical: canonical)
+                border.append(entryHash: hash)
+                lastHash = hash
+                return true
+            }
+        }
+        let proof = try consistencyProof(from: last, to: signed.checkpoint.size)
+        do {
+            let objects = try builder.finish(
+                generation: 1, origin: signed.checkpoint.origin, border: start, checkpoint: signed.note, consistency: proof.hashes)
+            return BuiltSegment(objects: objects, border: border, lastHash: lastHash)
+        } catch {
+            throw CareTrailError(code: .archive, message: "segment \(first)...\(last) cannot be built", cause: error)
+        }
+    }
+
+    /// Writes a built segment's objects, reads them back and checks them; returns the segment
+    /// as the chain will record it.
+    private func writeAndCheck(
+        _ built: BuiltSegment, previousHash: ChainHash, verifier: ArchiveVerifier, to destination: any ArchiveDestination
+    ) async throws(CareTrailError) -> ArchivedSegment {
+        let manifest = built.objects.manifest
+        let range = "\(manifest.first)...\(manifest.last)"
+        do {
+            for object in built.objects.objects { try await destination.put(object.name, object.bytes) }
+        } catch {
+            throw CareTrailError(code: .archive, message: "segment \(range) was not written", cause: error)
+        }
+        let segment = ArchivedSegment(
+            first: manifest.first, last: manifest.last, root: ChainHash(base64: manifest.root) ?? .genesis, generation: 1,
+            manifestSHA256: built.objects.manifestSHA256)
+        // Read back and check before anything leaves the hot log.
+        let problems: [String]
+        do {
+            problems = try await verifier.verify(segments: [segment], after: manifest.first - 1, previousHash: previousHash).problems
+                .map(\.kind.rawValue)
+        } catch {
+            throw CareTrailError(code: .archive, message: "segment \(range) cannot be read back", cause: error)
+        }
+        guard problems.isEmpty else {
+            throw CareTrailError(
+                code: .archive, message: "segment \(range) read back wrong (\(problems.joined(separator: ", "))); nothing left the hot log")
+        }
+        return segment
     }
 
     /// The last entry of `first...through` before the first one recorded at or after
@@ -134,10 +178,10 @@ extension AuditLog {
 
     /// The Merkle tree's border before entry `first`, and the hash of the entry before it:
     /// from the last archived segment's manifest and its entries' kept hashes.
-    private func border(before first: Int64, existing last: ArchivedSegment?, destination: any ArchiveDestination)
+    private func border(before first: Int64, existing lastSegment: ArchivedSegment?, destination: any ArchiveDestination)
         async throws(CareTrailError) -> (MerkleAccumulator, ChainHash)
     {
-        guard let last else { return (MerkleAccumulator(), .genesis) }
+        guard let last = lastSegment else { return (MerkleAccumulator(), .genesis) }
         let name = SegmentName(first: last.first, last: last.last, generation: last.generation)
         let manifest: SegmentManifest
         do {

@@ -15,7 +15,8 @@ struct ArchiveCommand: AsyncParsableCommand {
             AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). Each segment holds its entries' canonical bytes in \
             deflate frames, an index of patients, users and traces, and a manifest with its Merkle root and a signed \
             checkpoint. Each segment is read back and checked before its entries leave the hot log, which keeps their \
-            sequence numbers and hashes; an archive entry is chained for it. Exit code 2 for a bad argument, 3 when the \
+            sequence numbers and hashes; an archive entry is chained for it. Then the database file is compacted \
+            (VACUUM; writers wait) unless --no-compact is given. Exit code 2 for a bad argument, 3 when the \
             destination or the log cannot be used.
             """
     )
@@ -25,6 +26,8 @@ struct ArchiveCommand: AsyncParsableCommand {
     @Option(help: "The archive: a directory, or s3://bucket/prefix.") var to: String
     @Option(help: "Archive only entries recorded before this time (RFC 3339, or YYYY-MM-DD), besides hot_days.") var before: String?
     @Option(help: "Entries per segment (1 to 1048576).") var segmentEntries: Int64 = 65_536
+    @Flag(help: "Leave the hot database's file as it is after sealing (no VACUUM): quicker, but the space stays taken.")
+    var noCompact = false
     @Option(help: "Output format.") var format: OutputFormat = .text
 
     func run() async throws {
@@ -42,6 +45,7 @@ struct ArchiveCommand: AsyncParsableCommand {
             let keys = try log.signingKeys(file: signing.path, create: true)
             let run = try await log.archive(
                 to: destination, before: before.flatMap(parseDate), keys: keys, segmentEntries: segmentEntries)
+            if !noCompact, !run.segments.isEmpty { try log.compactStorage() }
             let through = run.segments.last?.last ?? 0
             switch format {
             case .json:

@@ -76,6 +76,7 @@ struct ArchiveTests: AgingLogFixture {
         #expect(try bytesOnDisk().range(of: Data("conv-old-labs".utf8)) != nil)
 
         let run = try await log.archive(to: destination, keys: keys, segmentEntries: 10)
+        try log.compactStorage()
         #expect(run.entries == 24)
         #expect(run.withContent == 24)
         #expect(run.segments.map { $0.first...$0.last } == [1...10, 11...20, 21...24])
@@ -293,5 +294,17 @@ struct ArchiveTests: AgingLogFixture {
         #expect(Set(stale.problems.map(\.kind)) == [.staleGeneration])
         let staleAlone = try await verifyStandalone(keys)
         #expect(Set(staleAlone.problems.map(\.kind)) == [.staleGeneration])
+    }
+
+    @Test func aScheduledRunArchivesOldEntriesThenDeletesExpiredOnes() async throws {
+        let (log, keys) = try oldAndRecent()
+        clock.advance(days: 200)
+        let schedule = RetentionSchedule(log: log, interval: 3600, archive: (destination, keys))
+        let run = try await schedule.runNow()
+        #expect(run.plan.deleted == ["general": 8])
+        #expect(run.archived == 8)
+        #expect(schedule.status.archived == 32)
+        let chained = try await log.verifyArchive(destination, keys: AuditLog.verifierKeys(keys))
+        #expect(chained.isIntact, "\(chained.problems)")
     }
 }
