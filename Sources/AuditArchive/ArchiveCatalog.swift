@@ -1,4 +1,4 @@
-public import AuditChain
+import AuditChain
 public import AuditStorage
 
 /// The archive's list of current segments, signed with the log's checkpoint key: what
@@ -36,7 +36,7 @@ public struct ArchiveCatalog: Sendable, Equatable {
         for line in lines.dropFirst(2).dropLast() {
             let fields = line.split(separator: " ")
             guard fields.count == 5, let first = Int64(fields[0]), let last = Int64(fields[1]), let generation = Int(fields[2]),
-                first >= 1, first <= last, generation >= 1, fields[3].utf8.count == 64,
+                SegmentName.isPlausible(first: first, last: last, generation: generation), fields[3].utf8.count == 64,
                 let root = ChainHash(base64: String(fields[4]))
             else { return nil }
             segments.append(

@@ -75,9 +75,18 @@ public struct SegmentManifest: Sendable, Codable, Equatable {
         } catch {
             throw ArchiveError(code: .malformed, message: "a segment manifest is not readable JSON")
         }
-        guard manifest.format == currentFormat, manifest.first >= 1, manifest.first <= manifest.last, manifest.generation >= 1,
+        // Sizes and offsets are bounded so that the reader's arithmetic on them cannot overflow.
+        let sizes = 0...Int(Int32.max)
+        guard manifest.format == currentFormat,
+            SegmentName.isPlausible(first: manifest.first, last: manifest.last, generation: manifest.generation),
             ChainHash(hex: manifest.prevHash) != nil, ChainHash(hex: manifest.lastHash) != nil,
-            ChainHash(base64: manifest.root) != nil
+            ChainHash(base64: manifest.root) != nil, sizes.contains(manifest.data.bytes), sizes.contains(manifest.index.bytes),
+            (0...Int(SegmentName.maximumEntries)).contains(manifest.withContent), manifest.border.count <= 64,
+            manifest.consistency.count <= 128, manifest.frames.count <= Int(SegmentName.maximumEntries),
+            manifest.frames.allSatisfy({
+                $0.first >= manifest.first && $0.first <= manifest.last && (1...Int(SegmentName.maximumEntries)).contains($0.count)
+                    && sizes.contains($0.offset) && sizes.contains($0.bytes)
+            })
         else {
             throw ArchiveError(code: .malformed, message: "segment \(manifest.first)...\(manifest.last): the manifest is malformed")
         }

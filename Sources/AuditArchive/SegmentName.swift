@@ -29,15 +29,27 @@ public struct SegmentName: Sendable, Hashable, Comparable, CustomStringConvertib
     public var description: String { "segment-\(Self.digits(first))-\(Self.digits(last)).g\(generation)" }
 
     /// Reads an object name; `nil` when it is not a segment's.
+    /// The most entries one segment may cover, as `caretrail archive --segment-entries` allows.
+    public static let maximumEntries: Int64 = 1_048_576
+    /// The highest generation a segment may reach: one per retention run that rewrites it.
+    public static let maximumGeneration = 1_000_000
+
+    /// Whether a range and generation read from outside (an object name, a manifest, the
+    /// catalog) are within what the archive writes, so that no arithmetic on them overflows.
+    public static func isPlausible(first: Int64, last: Int64, generation: Int) -> Bool {
+        first >= 1 && first <= last && last < 1 << 53 && last - first < maximumEntries
+            && (1...maximumGeneration).contains(generation)
+    }
+
     public init?(object name: String) {
         guard name.hasPrefix("segment-") else { return nil }
         let parts = name.dropFirst("segment-".count).split(separator: ".", maxSplits: 2)
         guard parts.count == 3, Part(rawValue: String(parts[2])) != nil, parts[1].hasPrefix("g"),
-            let generation = Int(parts[1].dropFirst()), generation >= 1
+            let generation = Int(parts[1].dropFirst())
         else { return nil }
         let bounds = parts[0].split(separator: "-")
         guard bounds.count == 2, bounds.allSatisfy({ $0.count == 12 }), let first = Int64(bounds[0]), let last = Int64(bounds[1]),
-            first >= 1, first <= last
+            Self.isPlausible(first: first, last: last, generation: generation)
         else { return nil }
         self.init(first: first, last: last, generation: generation)
     }

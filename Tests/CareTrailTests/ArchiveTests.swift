@@ -307,4 +307,21 @@ struct ArchiveTests: AgingLogFixture {
         let chained = try await log.verifyArchive(destination, keys: AuditLog.verifierKeys(keys))
         #expect(chained.isIntact, "\(chained.problems)")
     }
+
+    @Test(
+        arguments: [
+            #""last":24"#: #""last":9223372036854775807"#, #""generation":1"#: #""generation":9223372036854775807"#,
+            #""offset":0"#: #""offset":9223372036854775000"#,
+        ] as [String: String])
+    func aManifestWithValuesBeyondWhatTheArchiveWritesIsMalformedNotATrap(original: String, hostile: String) async throws {
+        let (log, keys) = try oldAndRecent()
+        let run = try await log.archive(to: destination, keys: keys, segmentEntries: 24)
+        let manifest = try #require(run.segments.first)
+        let text = String(decoding: manifest.encoded(), as: UTF8.self)
+        #expect(text.contains(original))
+        #expect(throws: ArchiveError.self) {
+            try SegmentManifest.decode(Array(text.replacingOccurrences(of: original, with: hostile).utf8))
+        }
+        #expect(SegmentName(object: "segment-000000000001-999999999999.g1.data") == nil)
+    }
 }
