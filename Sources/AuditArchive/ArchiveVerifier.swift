@@ -96,9 +96,10 @@ public struct ArchiveVerifier: Sendable {
 
     /// Runs `body`, whose only errors are ``ArchiveError``s, and rethrows them typed.
     ///
-    /// The checks below throw untyped: with Swift 6.3, an `async throws(ArchiveError)` function
-    /// that takes an `inout` argument and awaits in a loop overran its async frame (found by
-    /// AddressSanitizer as a heap overflow in the task allocator).
+    /// The checks below throw untyped and keep their synchronous work in helpers: with Swift
+    /// 6.3 at `-Onone`, a large async function here wrote past the async frame its caller
+    /// allocated (AddressSanitizer: a heap overflow in the task allocator). Smaller async
+    /// frames avoid it.
     private static func typed<T>(_ body: () async throws -> T) async throws(ArchiveError) -> T {
         do {
             return try await body()
