@@ -22,7 +22,8 @@ import Foundation
 ///   "record_time": {"max_skew_seconds": 300, "late_after_minutes": 1440},
 ///   "retention": {"hot_days": 90,
 ///     "categories": [{"name": "healthcare", "retention_days": 2190, "tools": ["get_patient_record", "*patient*"]}],
-///     "default": {"name": "general", "retention_days": 365}}
+///     "default": {"name": "general", "retention_days": 365}},
+///   "archive": "s3://audit-archive/caretrail"
 /// }
 /// ```
 public struct LogConfiguration: Sendable, Hashable {
@@ -38,6 +39,9 @@ public struct LogConfiguration: Sendable, Hashable {
     public var sanitizerPolicy: SanitizerPolicy
     /// How long entries stay hot and how long each category of tool is kept.
     public var retention: RetentionPolicy
+    /// Where the cold archive is (a directory, or `s3://bucket/prefix`): readers attach it,
+    /// so that reports, traces and exports see archived entries without naming it each time.
+    public var archive: String?
 
     public init(
         purposeRestrictions: PurposeRestrictions = .none, alerts: AlertRules = .standard, reviewDeadlineDays: Int = 7,
@@ -102,7 +106,9 @@ public struct LogConfiguration: Sendable, Hashable {
     /// Reads the parsed JSON form, strictly.
     public init(_ value: JSONValue) throws(Problem) {
         let root = try Reader(value, path: "")
-        try root.allow(["purpose_restrictions", "alerts", "review_deadline_days", "record_time", "sanitizer_policy", "retention"])
+        try root.allow([
+            "purpose_restrictions", "alerts", "review_deadline_days", "record_time", "sanitizer_policy", "retention", "archive",
+        ])
         var configuration = LogConfiguration()
         if let restrictions = try root.object("purpose_restrictions") {
             try restrictions.allow(["default", "tenants"])
@@ -177,6 +183,12 @@ public struct LogConfiguration: Sendable, Hashable {
         }
         if let retention = try root.object("retention") {
             configuration.retention = try Self.retention(retention)
+        }
+        if let archive = try root.string("archive") {
+            guard !archive.isEmpty, archive.utf8.count <= 1024, !archive.contains(where: { $0.isNewline }) else {
+                throw Problem(message: "archive must be a directory or s3://bucket/prefix, at most 1024 bytes, on one line")
+            }
+            configuration.archive = archive
         }
         self = configuration
     }
@@ -258,7 +270,7 @@ public struct LogConfiguration: Sendable, Hashable {
                 "working_days": .array(hours.workingDays.map(number)), "window_minutes": number(hours.windowMinutes),
             ])
         }
-        return .object([
+        var members: [String: JSONValue] = [
             "purpose_restrictions": restrictions, "alerts": .object(alertRules),
             "review_deadline_days": number(reviewDeadlineDays),
             "record_time": .object([
@@ -267,7 +279,9 @@ public struct LogConfiguration: Sendable, Hashable {
             ]),
             "sanitizer_policy": Self.json(sanitizerPolicy),
             "retention": Self.json(retention),
-        ])
+        ]
+        if let archive { members["archive"] = .string(archive) }
+        return .object(members)
     }
 
     /// A `config` entry that sets this configuration, changed by `user`.

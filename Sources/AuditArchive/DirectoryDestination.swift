@@ -45,6 +45,12 @@ public struct DirectoryDestination: ArchiveDestination {
     }
 
     public func get(_ name: String) async throws(ArchiveError) -> [UInt8]? {
+        try read(name)
+    }
+
+    /// The object `name`, read synchronously, or `nil` when there is none: how
+    /// ``ArchivedEntries`` reads data files from inside the synchronous store protocols.
+    public func read(_ name: String) throws(ArchiveError) -> [UInt8]? {
         try Self.checkName(name)
         let url = directory.appendingPathComponent(name)
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
@@ -53,6 +59,14 @@ public struct DirectoryDestination: ArchiveDestination {
         } catch {
             throw ArchiveError(code: .destination, message: "cannot read \(name) in \(address)", cause: "\(error)")
         }
+    }
+
+    /// Whether the object `name` exists with `bytes` bytes.
+    func holds(_ name: String, bytes: Int) throws(ArchiveError) -> Bool {
+        try Self.checkName(name)
+        let path = directory.appendingPathComponent(name).path
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
+        return size == bytes
     }
 
     public func list() async throws(ArchiveError) -> [String] {

@@ -1,25 +1,55 @@
 import AuditChain
 import AuditCore
+public import AuditStorage
 import Foundation
 
-/// A segment's own small index: which entries name each patient, user and trace, by the
-/// pseudonyms and ids stored in the entries. A report reads it, then inflates only the frames
-/// of those entries, without unpacking the other segments.
+/// A segment's own small index: which entries each key names, under the keys a backend files
+/// entries by (``EntryQuery``: patients, users, conversations, traces, tools, failures, and
+/// the pseudonyms in bodies). A reader looks a key up here, then inflates only the frames of
+/// those entries, without unpacking the other segments.
 public struct SegmentIndex: Sendable, Codable, Equatable {
     public var patients: [String: [Int64]] = [:]
     public var users: [String: [Int64]] = [:]
+    public var conversations: [String: [Int64]] = [:]
     public var traces: [String: [Int64]] = [:]
+    public var tools: [String: [Int64]] = [:]
+    /// Pseudonyms found in the bodies of tool calls and agent requests.
+    public var tokens: [String: [Int64]] = [:]
+    public var failures: [Int64] = []
 
     public init() {}
 
-    /// Adds the entry at `seq` under the patients, user and trace its canonical bytes name.
+    /// Adds the entry at `seq` under every key its canonical bytes give it.
     mutating func add(seq: Int64, canonical: UnsafeBufferPointer<UInt8>) {
-        let entry = CanonicalEntry.decode(canonical, seq: seq, entryHash: .genesis).content
-        var patients = entry.patientIDList
-        if let patient = entry.patientID, !patients.contains(patient) { patients.append(patient) }
-        for patient in patients { self.patients[patient, default: []].append(seq) }
-        if !entry.userID.isEmpty { users[entry.userID, default: []].append(seq) }
-        if let trace = entry.traceID { traces[trace, default: []].append(seq) }
+        let entry = CanonicalEntry.decode(canonical, seq: seq, entryHash: .genesis)
+        for (kind, key) in EntryKeys(entry).keys {
+            switch kind {
+            case .patient: patients[key, default: []].append(seq)
+            case .user: users[key, default: []].append(seq)
+            case .conversation: conversations[key, default: []].append(seq)
+            case .trace: traces[key, default: []].append(seq)
+            case .tool: tools[key, default: []].append(seq)
+            case .token: tokens[key, default: []].append(seq)
+            case .failure: failures.append(seq)
+            }
+        }
+    }
+
+    /// The entries that answer `query`, in order.
+    public func seqs(_ query: EntryQuery) -> [Int64] {
+        switch query {
+        case .patient(let patient): patients[patient] ?? []
+        case .user(let user): users[user] ?? []
+        case .conversation(let conversation): conversations[conversation] ?? []
+        case .trace(let trace): traces[trace] ?? []
+        case .tool(let tool): tools[tool] ?? []
+        case .failures: failures
+        }
+    }
+
+    /// The entries whose bodies hold one of `tokens`, in order.
+    public func seqs(tokens wanted: [String]) -> [Int64] {
+        Array(Set(wanted.flatMap { tokens[$0] ?? [] })).sorted()
     }
 
     /// The index as stored: JSON with sorted keys, deflated.

@@ -16,35 +16,13 @@ import Foundation
 /// Records are derived data, like the posting lists: written from the entries when a block
 /// is complete, never by an append, and rebuilt by opening a log whose records are missing.
 enum AccessRecord {
-    /// The report row of an entry. The body is kept for alerts and reviews only; a tool
-    /// call's user role and break-glass reason are read from it.
+    /// The report row of an entry (see ``AccessRow/init(reporting:)``).
     static func row(_ entry: StoredEntry) -> AccessRow {
-        let content = entry.content
-        let kind = content.kind
-        let isCall = kind == .toolCall
-        var userRole: String?
-        var breakGlass = false
-        var breakGlassReason: String?
-        if isCall {
-            var body = content.body
-            body.withUTF8 { bytes in
-                userRole = BodyScan.topLevelString("user_role", in: bytes)
-                if let purpose = content.purposeOfUse, emergencyPurposes.contains(purpose) {
-                    (breakGlass, breakGlassReason) = BodyScan.breakGlass(in: bytes)
-                }
-            }
-        }
-        return AccessRow(
-            seq: entry.seq, kind: kind, time: content.timestamp ?? entry.recordedAt, recordedAt: entry.recordedAt,
-            tenantID: content.tenantID, userID: content.userID, userRole: userRole, model: content.model, toolName: content.toolName,
-            action: content.action, purposeOfUse: content.purposeOfUse, outcome: content.outcome, breakGlass: breakGlass,
-            breakGlassReason: breakGlassReason, conversationID: content.conversationID, traceID: content.traceID,
-            viaQuery: content.action == .execute, body: kind == .alert || kind == .review ? content.body : nil
-        )
+        AccessRow(reporting: entry)
     }
 
     /// The purposes of use under which a tool call's `break_glass` member is read.
-    static let emergencyPurposes: Set<String> = ["ETREAT", "BTG", "ERTREAT"]
+    static let emergencyPurposes = AccessRow.emergencyPurposes
 
     /// Appends the record of `row` (its sequence number and body are not part of it).
     static func append(_ row: AccessRow, to data: inout [UInt8]) {

@@ -1,5 +1,6 @@
 import AuditChain
 import AuditCore
+import AuditStorage
 
 /// What a full verification needs of an entry, read straight from its canonical bytes in one
 /// walk over its members: its link (`seq`, `prev_hash`), the patients it concerns and the

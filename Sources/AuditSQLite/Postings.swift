@@ -24,58 +24,10 @@ import GRDBSQLite
 /// rows, where a seek per block of 4,096 entries would mean 2,400.
 enum Postings {
     /// What a posting list is keyed by.
-    enum Kind: Int64, CaseIterable {
-        /// `entry.patient_id` and every patient of a query's `patient_ids`.
-        case patient = 1
-        case user = 2
-        case conversation = 3
-        case trace = 4
-        /// A pseudonym found in an entry's body (see ``BodyScan``).
-        case token = 5
-        /// `tool_name`.
-        case tool = 6
-        /// Entries whose outcome is a failure, under the one key ``failureKey``.
-        case failure = 7
-    }
+    typealias Kind = EntryKeys.Kind
 
     /// The key of every failure's posting.
-    static let failureKey = "failure"
-
-    /// The keys an entry is filed under, and what its body says for search and statistics.
-    struct EntryKeys {
-        var keys: [(Kind, String)] = []
-        /// The body's pseudonyms and duration: tool calls and agent requests only.
-        var scan: BodyScan?
-
-        /// The keys of `entry`; without `scanningBody`, the pseudonyms in its body are left out
-        /// (and ``scan`` is `nil`): reading the body costs more than everything else.
-        init(_ entry: StoredEntry, scanningBody: Bool = true) {
-            let content = entry.content
-            if let patient = content.patientID { keys.append((.patient, patient)) }
-            // A query concerns every patient its result named.
-            if content.action == .execute {
-                for patient in Set(content.patientIDList) where patient != content.patientID { keys.append((.patient, patient)) }
-            }
-            keys.append((.user, content.userID))
-            if let conversation = content.conversationID { keys.append((.conversation, conversation)) }
-            if let trace = content.traceID { keys.append((.trace, trace)) }
-            if let tool = content.toolName { keys.append((.tool, tool)) }
-            if content.outcome == .failure { keys.append((.failure, Postings.failureKey)) }
-            guard scanningBody, content.kind == .toolCall || content.kind == .agentRequest else { return }
-            let scan = BodyScan(content.body)
-            for token in Set(scan.tokens) { keys.append((.token, token)) }
-            self.scan = scan
-        }
-
-        /// Adds a tool call to the per-tool, per-day counters.
-        func count(_ entry: StoredEntry, into counters: inout ToolDayCounters) {
-            let content = entry.content
-            guard content.kind == .toolCall, let tool = content.toolName else { return }
-            counters.add(
-                tool: tool, time: content.timestamp ?? entry.recordedAt, failed: content.outcome == .failure,
-                durationMS: scan?.durationMS, user: content.userID)
-        }
-    }
+    static let failureKey = EntryKeys.failureKey
 
     /// A number kept in `meta` under `key`, or `fallback` when there is none.
     private static func metaNumber(_ db: Database, _ key: String, fallback: Int64) throws -> Int64 {
@@ -659,5 +611,16 @@ enum Postings {
                 try body(seq, rows ? .time(time) : .unknown)
             }
         }
+    }
+}
+
+extension EntryKeys {
+    /// Adds a tool call to the per-tool, per-day counters.
+    func count(_ entry: StoredEntry, into counters: inout ToolDayCounters) {
+        let content = entry.content
+        guard content.kind == .toolCall, let tool = content.toolName else { return }
+        counters.add(
+            tool: tool, time: content.timestamp ?? entry.recordedAt, failed: content.outcome == .failure,
+            durationMS: scan?.durationMS, user: content.userID)
     }
 }

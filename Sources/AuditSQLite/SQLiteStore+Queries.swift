@@ -15,18 +15,7 @@ extension SQLiteStore {
         _ query: EntryQuery, from: Timestamp?, to: Timestamp?, limit: Int,
         _ body: (StoredEntry) throws -> Void
     ) throws(StoreError) {
-        let lower = from?.description
-        let upper = to?.description
-        var count = 0
-        try forEachEntry(query, after: 0, through: Int64.max) { entry in
-            guard count < limit else { return false }
-            let time = entry.content.timestamp ?? entry.recordedAt
-            if let lower, time < lower { return true }
-            if let upper, time > upper { return true }
-            try body(entry)
-            count += 1
-            return count < limit
-        }
+        try forEachEntryPaging(query, from: from, to: to, limit: limit, body)
     }
 
     /// The entries that answer `query` with `after < seq <= through`, in seq order, until
@@ -55,14 +44,7 @@ extension SQLiteStore {
 
     /// The posting list that answers `query`.
     static func posting(_ query: EntryQuery) -> (Postings.Kind, String) {
-        switch query {
-        case .patient(let patient): (.patient, patient)
-        case .user(let user): (.user, user)
-        case .conversation(let conversation): (.conversation, conversation)
-        case .trace(let trace): (.trace, trace)
-        case .tool(let tool): (.tool, tool)
-        case .failures: (.failure, Postings.failureKey)
-        }
+        EntryKeys.key(query)
     }
 
     /// SQLite's plan for `query`, one line per step: tests use it to prove every question is

@@ -219,10 +219,12 @@ extension Postings {
                 for row in rows {
                     let seqs = decode((row[2] as Data?) ?? Data())
                     guard seqs.contains(where: isSealed) else { continue }
+                    let kind: Int64 = row[0]
                     let records: Data? = row[3]
                     var keptSeqs: [Int64] = []
                     var keptRecords: Data? = records == nil ? nil : Data()
-                    if let records {
+                    if let records, kind == Kind.patient.rawValue {
+                        // A patient's rows carry an access record per entry.
                         records.withUnsafeBytes { raw in
                             var reader = AccessRecord.Reader(raw)
                             for seq in seqs {
@@ -232,10 +234,16 @@ extension Postings {
                                 keptRecords?.append(contentsOf: raw[bytes])
                             }
                         }
+                    } else if let records, kind == Kind.user.rawValue, records.count == seqs.count * 8 {
+                        // A user's rows carry each entry's event time, 8 bytes.
+                        for (index, seq) in seqs.enumerated() where !isSealed(seq) {
+                            keptSeqs.append(seq)
+                            keptRecords?.append(records[records.startIndex + index * 8..<records.startIndex + index * 8 + 8])
+                        }
                     } else {
                         keptSeqs = seqs.filter { !isSealed($0) }
+                        keptRecords = nil
                     }
-                    let kind: Int64 = row[0]
                     let key: String = row[1]
                     if keptSeqs.isEmpty {
                         try db.execute(

@@ -78,7 +78,7 @@ final class TailIndex: @unchecked Sendable {
         if after < base {
             var counters = ToolDayCounters()
             try SQLiteStore.forEachEntry(db, from: after + 1, through: last) { entry in
-                Postings.EntryKeys(entry).count(entry, into: &counters)
+                EntryKeys(entry).count(entry, into: &counters)
             }
             return [counters]
         }
@@ -111,7 +111,7 @@ final class TailIndex: @unchecked Sendable {
         }
         if covered < through {
             try SQLiteStore.forEachEntry(db, from: covered + 1, through: through) { entry in
-                for (kind, key) in Postings.EntryKeys(entry, scanningBody: false).keys {
+                for (kind, key) in EntryKeys(entry, scanningBody: false).keys {
                     lists[kind, default: [:]][key, default: []].append(entry.seq)
                 }
                 times[entry.seq] = Self.eventTime(entry)
@@ -120,7 +120,7 @@ final class TailIndex: @unchecked Sendable {
         }
         if bodies, scanned < through {
             try SQLiteStore.forEachEntry(db, from: scanned + 1, through: through) { entry in
-                let keys = Postings.EntryKeys(entry)
+                let keys = EntryKeys(entry)
                 for (kind, key) in keys.keys where kind == .token { lists[kind, default: [:]][key, default: []].append(entry.seq) }
                 // Block b holds the entries (b << shift) + 1 ... (b + 1) << shift, as in the posting lists.
                 keys.count(entry, into: &counters[(entry.seq - 1) >> blockShift, default: ToolDayCounters()])
@@ -136,7 +136,7 @@ final class TailIndex: @unchecked Sendable {
         let wanted = Set(keys)
         var result: [(seq: Int64, time: Int64)] = []
         try SQLiteStore.forEachEntry(db, from: after + 1, through: last) { entry in
-            if Postings.EntryKeys(entry).keys.contains(where: { $0.0 == kind && wanted.contains($0.1) }) {
+            if EntryKeys(entry).keys.contains(where: { $0.0 == kind && wanted.contains($0.1) }) {
                 result.append((entry.seq, eventTime(entry)))
             }
         }

@@ -54,6 +54,25 @@ extension EntryReading {
         return entries
     }
 
+    /// Answers ``forEachEntry(_:from:to:limit:_:)`` through ``forEachEntry(_:after:through:_:)``,
+    /// filtering by event time: how a backend whose lookups page by sequence number answers it.
+    public func forEachEntryPaging(
+        _ query: EntryQuery, from: Timestamp?, to: Timestamp?, limit: Int, _ body: (StoredEntry) throws -> Void
+    ) throws(StoreError) {
+        let lower = from?.description
+        let upper = to?.description
+        var count = 0
+        try forEachEntry(query, after: 0, through: Int64.max) { entry in
+            guard count < limit else { return false }
+            let time = entry.content.timestamp ?? entry.recordedAt
+            if let lower, time < lower { return true }
+            if let upper, time > upper { return true }
+            try body(entry)
+            count += 1
+            return count < limit
+        }
+    }
+
     /// Calls `body` with each entry that answers `query`, streamed, in log order.
     public func forEachEntry(
         _ query: EntryQuery, from: Timestamp? = nil, to: Timestamp? = nil, _ body: (StoredEntry) throws -> Void

@@ -22,12 +22,12 @@ extension AuditLog {
         }
         return try storeCall { () throws(StoreError) -> LogBundle in
             var seqs: [Int64] = []
-            try store.forEachAccess(to: key, from: from, to: to, through: size) { row in seqs.append(row.seq) }
+            try reader.forEachAccess(to: key, from: from, to: to, through: size) { row in seqs.append(row.seq) }
             let hasher = EntryHasher()
             var canonical: [[UInt8]] = []
             canonical.reserveCapacity(seqs.count)
             for seq in seqs {
-                guard let entry = try store.entry(seq: seq) else {
+                guard let entry = try reader.entry(seq: seq) else {
                     throw StoreError(code: .readFailed, message: "entry \(seq) vanished while the bundle was made")
                 }
                 let bytes = hasher.canonicalBytes(seq: seq, recordedAt: entry.recordedAt, prevHash: entry.prevHash, content: entry.content)

@@ -1,6 +1,8 @@
+import AuditArchive
 public import AuditChain
 public import AuditCore
 public import AuditStorage
+import Synchronization
 
 /// Reading the log through its one door. Every method throws ``CareTrailError``, whose cause
 /// is the backend's ``StoreError``.
@@ -23,12 +25,12 @@ extension AuditLog {
 
     /// The entry at `seq`.
     public func entry(seq: Int64) throws(CareTrailError) -> StoredEntry? {
-        try storeCall { () throws(StoreError) in try store.entry(seq: seq) }
+        try storeCall { () throws(StoreError) in try reader.entry(seq: seq) }
     }
 
     /// Entries with `seq` in `first...last`, in order, at most `limit`.
     public func entries(from first: Int64, through last: Int64, limit: Int = 1000) throws(CareTrailError) -> [StoredEntry] {
-        try storeCall { () throws(StoreError) in try store.entries(from: first, through: last, limit: limit) }
+        try storeCall { () throws(StoreError) in try reader.entries(from: first, through: last, limit: limit) }
     }
 
     /// Every entry of `kind` that CareTrail writes itself (alerts, reviews, configuration
@@ -46,7 +48,7 @@ extension AuditLog {
     public func entries(
         _ query: EntryQuery, from: Timestamp? = nil, to: Timestamp? = nil, limit: Int = 10_000
     ) throws(CareTrailError) -> [StoredEntry] {
-        try storeCall { () throws(StoreError) in try store.entries(query, from: from, to: to, limit: limit) }
+        try storeCall { () throws(StoreError) in try reader.entries(query, from: from, to: to, limit: limit) }
     }
 
     /// Calls `body` with each entry that answers `query`, streamed, in log order.
@@ -54,7 +56,7 @@ extension AuditLog {
         _ query: EntryQuery, from: Timestamp? = nil, to: Timestamp? = nil, limit: Int = Int(Int32.max),
         _ body: (StoredEntry) throws -> Void
     ) throws(CareTrailError) {
-        try storeCall { () throws(StoreError) in try store.forEachEntry(query, from: from, to: to, limit: limit, body) }
+        try storeCall { () throws(StoreError) in try reader.forEachEntry(query, from: from, to: to, limit: limit, body) }
     }
 
     /// The entries of a patient's or a user's history with `after < seq <= through`, in seq
@@ -62,7 +64,7 @@ extension AuditLog {
     public func forEachEntry(
         _ query: EntryQuery, after: Int64, through: Int64, _ body: (StoredEntry) throws -> Bool
     ) throws(CareTrailError) {
-        try storeCall { () throws(StoreError) in try store.forEachEntry(query, after: after, through: through, body) }
+        try storeCall { () throws(StoreError) in try reader.forEachEntry(query, after: after, through: through, body) }
     }
 
     /// Re-hashes every entry and checks every link; given an earlier published head, checks
@@ -89,7 +91,7 @@ extension AuditLog {
 
     /// The sequence numbers of every entry about a patient.
     public func patientSeqs(_ patient: String) throws(CareTrailError) -> [Int64] {
-        try storeCall { () throws(StoreError) in try store.patientSeqs(patient) }
+        try storeCall { () throws(StoreError) in try reader.patientSeqs(patient) }
     }
 
     /// The last sequence number a SIEM destination has accepted (0 for none).
@@ -113,8 +115,12 @@ extension AuditLog {
     }
 
     /// The log's entries and SIEM cursors, as exporters read them (FHIR export, SIEM streams,
-    /// the health check): read-only ports, with no way to append past the sanitizer.
-    public var reader: any EntryReading & AccessReading & StreamCursors { store }
+    /// the health check): read-only ports, with no way to append past the sanitizer. With an
+    /// archive attached (``attachArchive(_:)``), archived entries read as if they were hot.
+    public var reader: any EntryReading & AccessReading & StreamCursors {
+        guard let archive = attachedArchive.withLock({ $0?.entries }) else { return store }
+        return ArchiveBackedReader(hot: store, archive: archive)
+    }
 }
 
 extension AuditLog {

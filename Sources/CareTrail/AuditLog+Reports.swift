@@ -31,7 +31,7 @@ extension AuditLog {
         return try storeCall { () throws(StoreError) in
             let integrity = verifyFull ? try store.verify() : try store.verifyIncrementally()
             return try AccessReport.build(
-                store: store, key: key, from: from, to: to, integrity: integrity,
+                store: reader, key: key, from: from, to: to, integrity: integrity,
                 deadlineDays: configuration.reviewDeadlineDays, now: store.clock()
             )
         }

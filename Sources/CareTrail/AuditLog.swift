@@ -39,6 +39,8 @@ public final class AuditLog: Sendable {
     let configurationInForce: ConfigurationInForce
     /// API keys looked up recently by ``authenticate(secret:)``.
     let apiKeyCache = APIKeyCache()
+    /// The cold archive reads go through, when one is attached.
+    let attachedArchive = Mutex<AttachedArchive?>(nil)
 
     init(store: any AuditStore, keyRing: KeyRing, monitor: AlertMonitor, configurationInForce: ConfigurationInForce) {
         self.store = store

@@ -50,6 +50,7 @@ public final class RetentionSchedule: Sendable {
             if let archive {
                 moved = try await log.archive(to: archive.destination, keys: archive.keys).withContent
                 run = try await log.runRetention(dryRun: false, archive: archive.destination, keys: archive.keys)
+                try await log.refreshArchive()
             } else {
                 run = try log.runRetention(dryRun: false)
             }

@@ -5,7 +5,7 @@ import Foundation
 
 /// `caretrail bundle`: a patient's entries with their proofs and a signed checkpoint, for an
 /// auditor to check offline.
-struct BundleCommand: ParsableCommand {
+struct BundleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bundle",
         abstract: "Write a verifiable export bundle: a patient's entries, their inclusion proofs and a signed checkpoint.",
@@ -17,6 +17,7 @@ struct BundleCommand: ParsableCommand {
             """
     )
     @OptionGroup var store: StoreOptions
+    @OptionGroup var archive: ArchiveReadOptions
     @OptionGroup var signing: SigningKeyOptions
     @Option(help: "The patient's record id (or use --pseudonym / --name).") var patient: String?
     @Option(help: "The patient as a pseudonym the log stores (hmac-sha256:…).") var pseudonym: String?
@@ -26,11 +27,11 @@ struct BundleCommand: ParsableCommand {
     @Option(help: "IANA time zone for day-only dates (default UTC).") var timeZone: String?
     @Option(help: "The bundle file to write.") var out: String
 
-    func run() throws {
-        try runReportingFailures {
+    func run() async throws {
+        try await runReportingFailures {
             let subject = try reportSubject(patientID: patient, pseudonym: pseudonym, name: name, idName: "--patient ID")
             let (lower, upper) = try reportPeriod(from: from, to: to, timeZone: timeZone)
-            let log = try store.openLog()
+            let log = try await archive.openLog(store)
             let bundle = try log.bundle(subject, from: lower, to: upper, keys: try log.signingKeys(file: signing.path, create: true))
             guard FileManager.default.createFile(atPath: out, contents: Data(bundle.serialized)) else {
                 throw CLIFailure(exitCode: .ioError, message: "cannot write \(out)")

@@ -36,7 +36,7 @@ enum FHIRFormatArgument: String, ExpressibleByArgument, CaseIterable {
     }
 }
 
-struct ExportFHIRCommand: ParsableCommand {
+struct ExportFHIRCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fhir",
         abstract: "Export tool calls and alerts as FHIR AuditEvents (R4 following IHE BALP, or R5).",
@@ -45,6 +45,7 @@ struct ExportFHIRCommand: ParsableCommand {
     )
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var archive: ArchiveReadOptions
     @Option(help: "r4 or r5.") var fhirVersion: FHIRVersionArgument = .r4
     @Option(help: "json, xml or ndjson.") var format: FHIRFormatArgument = .json
     @Option(help: "Only this patient's accesses and alerts.") var patient: String?
@@ -52,11 +53,11 @@ struct ExportFHIRCommand: ParsableCommand {
     @Option(help: "To this time (RFC 3339 or YYYY-MM-DD), included.") var to: String?
     @Option(help: "Write to this file instead of standard output.") var out: String?
 
-    func run() throws {
-        try runReportingFailures {
+    func run() async throws {
+        try await runReportingFailures {
             let lower = try from.map { try DateArgument.parse($0, option: "--from", endOfDay: false) }
             let upper = try to.map { try DateArgument.parse($0, option: "--to", endOfDay: true) }
-            let log = try store.openLog()
+            let log = try await archive.openLog(store)
             let handle: FileHandle
             if let out {
                 guard FileManager.default.createFile(atPath: out, contents: nil), let file = FileHandle(forWritingAtPath: out) else {

@@ -73,6 +73,22 @@ enum CLIExit: Int32 {
 }
 
 /// A failure with a message for stderr and a documented exit code.
+/// Where commands that read entries find the archived ones.
+struct ArchiveReadOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: "The cold archive to read archived entries from: a directory or s3://bucket/prefix (default: the log's configured archive)."
+    )
+    var archive: String?
+
+    /// Opens the log and attaches the archive `--archive` or the log's configuration names.
+    func openLog(_ store: StoreOptions) async throws -> AuditLog {
+        let log = try store.openLog()
+        try await log.attachArchive(named: archive)
+        return log
+    }
+}
+
 struct CLIFailure: Error, CustomStringConvertible {
     var exitCode: CLIExit
     var message: String

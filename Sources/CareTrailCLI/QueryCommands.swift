@@ -88,18 +88,19 @@ func printEntries(_ lines: [EntryLine], format: TableFormat, footer: String? = n
 }
 
 /// `caretrail timeline CONVERSATION_ID`.
-struct TimelineCommand: ParsableCommand {
+struct TimelineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "timeline",
         abstract: "A conversation's tool calls in turn order: ✓/✗, tool, sanitised arguments, result summary, duration."
     )
     @OptionGroup var store: StoreOptions
+    @OptionGroup var archive: ArchiveReadOptions
     @Argument(help: "The conversation id.") var conversationID: String
     @Option(help: "Output format.") var format: TableFormat = .table
 
-    func run() throws {
-        try runReportingFailures {
-            let log = try store.openLog()
+    func run() async throws {
+        try await runReportingFailures {
+            let log = try await archive.openLog(store)
             var lines: [EntryLine] = []
             try log.forEachEntry(.conversation(conversationID)) { lines.append(EntryLine($0)) }
             lines.sort { ($0.turn ?? Int.max, $0.entry.seq) < ($1.turn ?? Int.max, $1.entry.seq) }
@@ -110,17 +111,18 @@ struct TimelineCommand: ParsableCommand {
 }
 
 /// `caretrail trace TRACE_ID`.
-struct TraceCommand: ParsableCommand {
+struct TraceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trace", abstract: "Every tool call of one agent request (and the request itself), with token usage and cost totals."
     )
     @OptionGroup var store: StoreOptions
+    @OptionGroup var archive: ArchiveReadOptions
     @Argument(help: "The trace id.") var traceID: String
     @Option(help: "Output format.") var format: TableFormat = .table
 
-    func run() throws {
-        try runReportingFailures {
-            let log = try store.openLog()
+    func run() async throws {
+        try await runReportingFailures {
+            let log = try await archive.openLog(store)
             var lines: [EntryLine] = []
             try log.forEachEntry(.trace(traceID)) { lines.append(EntryLine($0)) }
             let input = lines.reduce(0) { $0 + $1.usage.input }
@@ -153,35 +155,37 @@ struct TraceCommand: ParsableCommand {
 }
 
 /// `caretrail user USER_ID --since DATE`.
-struct UserActivityCommand: ParsableCommand {
+struct UserActivityCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "user", abstract: "A user's activity since a date, oldest first.")
     @OptionGroup var store: StoreOptions
+    @OptionGroup var archive: ArchiveReadOptions
     @Argument(help: "The user id.") var userID: String
     @Option(help: "From this time on (RFC 3339 or YYYY-MM-DD).") var since: String?
     @Option(help: "At most this many entries.") var limit: Int = 10_000
     @Option(help: "Output format.") var format: TableFormat = .table
 
-    func run() throws {
-        try runReportingFailures {
+    func run() async throws {
+        try await runReportingFailures {
             let lower = try since.map { try DateArgument.parse($0, option: "--since", endOfDay: false) }
-            let log = try store.openLog()
+            let log = try await archive.openLog(store)
             try streamEntries(log, .user(userID), from: lower, limit: limit, format: format)
         }
     }
 }
 
 /// `caretrail failures --since DATE`.
-struct FailuresCommand: ParsableCommand {
+struct FailuresCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "failures", abstract: "Failed tool calls since a date, oldest first.")
     @OptionGroup var store: StoreOptions
+    @OptionGroup var archive: ArchiveReadOptions
     @Option(help: "From this time on (RFC 3339 or YYYY-MM-DD).") var since: String?
     @Option(help: "At most this many entries.") var limit: Int = 10_000
     @Option(help: "Output format.") var format: TableFormat = .table
 
-    func run() throws {
-        try runReportingFailures {
+    func run() async throws {
+        try await runReportingFailures {
             let lower = try since.map { try DateArgument.parse($0, option: "--since", endOfDay: false) }
-            let log = try store.openLog()
+            let log = try await archive.openLog(store)
             try streamEntries(log, .failures, from: lower, limit: limit, format: format)
         }
     }

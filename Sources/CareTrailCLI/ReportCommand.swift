@@ -22,7 +22,7 @@ enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
     case html
 }
 
-struct PatientReportCommand: ParsableCommand {
+struct PatientReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "patient",
         abstract: "Every access to one patient in a period, with a summary, alerts and the log's integrity.",
@@ -36,6 +36,7 @@ struct PatientReportCommand: ParsableCommand {
     )
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var archive: ArchiveReadOptions
     @Argument(help: "The patient's id (or use --pseudonym / --name).") var patientID: String?
     @Option(help: "Search by a pseudonym as the log stores it (hmac-sha256:…).") var pseudonym: String?
     @Option(help: "Search by a clear-text name or other identifier: pseudonymised with every key before the query, never stored or logged.")
@@ -47,11 +48,11 @@ struct PatientReportCommand: ParsableCommand {
     @Option(help: "Write the report to this file instead of standard output.") var out: String?
     @Flag(help: "Verify the whole log rather than only what was appended since the last verification.") var verifyFull = false
 
-    func run() throws {
-        try runReportingFailures {
+    func run() async throws {
+        try await runReportingFailures {
             let subject = try reportSubject(patientID: patientID, pseudonym: pseudonym, name: name, idName: "PATIENT_ID")
             let (lower, upper) = try reportPeriod(from: from, to: to, timeZone: timeZone)
-            let log = try store.openLog()
+            let log = try await archive.openLog(store)
             let report = try log.patientReport(subject, from: lower, to: upper, verifyFull: verifyFull)
             let text: String
             switch format {

@@ -31,7 +31,10 @@ struct ServeCommand: AsyncParsableCommand {
     var checkpointInterval: Double = 60
     @Option(help: "Seconds between two retention runs, the first at start (60 to 31536000; 0: none; default 86400, daily).")
     var retentionInterval: Double = 86_400
-    @Option(help: "The log's archive (a directory, or s3://bucket/prefix): each retention run first archives old entries there.")
+    @Option(
+        help:
+            "The log's archive (a directory, or s3://bucket/prefix; default: the log's configured archive): each retention run first archives old entries there, and reads see archived entries."
+    )
     var archive: String?
 
     func validate() throws {
@@ -83,12 +86,21 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(CLIExit.ioError.rawValue)
         }
         var archiving: (destination: any ArchiveDestination, keys: SigningKeyRing)?
-        if let archive {
+        if let archive = archive ?? log.configuredArchive {
             do {
                 archiving = (try ArchiveLocation.destination(archive), checkpoints.keys)
             } catch {
                 printError("caretrail: --archive: \(error.description)")
                 throw ExitCode(CLIExit.invalidInput.rawValue)
+            }
+        }
+        // Reads (reports, traces, exports, streams) see archived entries as if they were hot.
+        if let archiving {
+            do {
+                try await log.attachArchive(archiving.destination)
+            } catch {
+                printError("caretrail: --archive: \(error.message)")
+                throw ExitCode(CLIExit.ioError.rawValue)
             }
         }
         let retention = retentionInterval > 0 ? RetentionSchedule(log: log, interval: retentionInterval, archive: archiving) : nil
@@ -128,6 +140,14 @@ struct ServeCommand: AsyncParsableCommand {
             await retention?.run { error in printError("caretrail: retention run failed: \(error.message); retrying at the next interval") }
         }
         defer { retaining.cancel() }
+        // An archive or retention run by another process changes the segments: reload them.
+        let refreshing = Task {
+            guard archiving != nil else { return }
+            await log.keepArchiveFresh(every: 60) { error in
+                printError("caretrail: cannot reload the archive: \(error.message); retrying")
+            }
+        }
+        defer { refreshing.cancel() }
         try await app.run()
     }
 }

@@ -4,13 +4,14 @@ import AuditCore
 import AuditStorage
 import CareTrail
 
-struct ShowCommand: ParsableCommand {
+struct ShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
         abstract: "Print stored entries as JSON: one by sequence number, or a whole trace (its agent request, then its tool calls)."
     )
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var archive: ArchiveReadOptions
     @Option(help: "The entry's sequence number.") var seq: Int64?
     @Option(help: "A trace id: print the trace's request and tool calls.") var trace: String?
 
@@ -18,9 +19,9 @@ struct ShowCommand: ParsableCommand {
         guard (seq == nil) != (trace == nil) else { throw ValidationError("pass exactly one of --seq N or --trace ID") }
     }
 
-    func run() throws {
-        try runReportingFailures {
-            let log = try store.openLog()
+    func run() async throws {
+        try await runReportingFailures {
+            let log = try await archive.openLog(store)
             do {
                 if let seq {
                     guard let entry = try log.entry(seq: seq) else {

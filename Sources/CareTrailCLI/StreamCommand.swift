@@ -16,7 +16,7 @@ enum SIEMFormatArgument: String, ExpressibleByArgument, CaseIterable {
 }
 
 /// `caretrail stream`: the log to a SIEM, at least once, resumable.
-struct StreamCommand: ParsableCommand {
+struct StreamCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stream",
         abstract: "Stream the log to a SIEM: syslog over TLS or TCP, or a file; at least once, in order, resumable.",
@@ -30,6 +30,7 @@ struct StreamCommand: ParsableCommand {
     )
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var archive: ArchiveReadOptions
     @Option(help: "syslog+tls://HOST:PORT, syslog+tcp://HOST:PORT or file:PATH.") var to: String
     @Option(help: "Message format.") var format: SIEMFormatArgument = .rfc5424FHIR
     @Option(help: "The CA that signed the collector's certificate (syslog+tls).") var ca: String?
@@ -44,9 +45,9 @@ struct StreamCommand: ParsableCommand {
     @Option(help: "Entries per confirmed session: the cursor advances in such steps, and at most this many are sent twice after a failure.")
     var confirmEvery: Int = 10_000
 
-    func run() throws {
-        try runReportingFailures {
-            let log = try store.openLog()
+    func run() async throws {
+        try await runReportingFailures {
+            let log = try await archive.openLog(store)
             let renderer = SIEMRenderer(format: format.format, maximumMessageLength: maxMessageLength)
             let target: SIEMTarget
             do throws(SIEMError) {

@@ -1,3 +1,4 @@
+import AuditChain
 import AuditCore
 import AuditTestSupport
 import Foundation
@@ -95,6 +96,46 @@ struct RetentionCommandTests {
             toFile: key, atomically: true, encoding: .utf8)
         let alone = try caretrail(at: "2020-02-01 00:00:00", "verify-archive", archive, "--key", key)
         #expect(alone.status == 0, "\(alone.stdout)\(alone.stderr)")
+    }
+
+    @Test func reportsTimelinesAndExportsReadArchivedEntriesFromTheArchiveNamedOrConfigured() throws {
+        try preparedLog()
+        let date = "2019-06-01 00:00:00"
+        let archive = session.folder.appendingPathComponent("archive").path
+        /// The answers a privacy officer reads; a report's `integrity` names the verified head,
+        /// which the archive record moves, and `generated_at` the moment (the faked clock runs).
+        func answers(_ extra: [String]) throws -> [String] {
+            let report = try caretrail(
+                at: date, arguments: ["report", "patient", "PAT-HELD", "--db", session.db, "--format", "json"] + extra)
+            #expect(report.status == 0, "\(report.stderr)")
+            guard case .object(var members) = try session.json(report) else { return [] }
+            members["integrity"] = nil
+            members["generated_at"] = nil
+            let timeline = try caretrail(at: date, arguments: ["timeline", "conv-20", "--db", session.db, "--format", "json"] + extra)
+            let export = try caretrail(
+                at: date, arguments: ["export", "fhir", "--db", session.db, "--patient", "PAT-HELD", "--format", "ndjson"] + extra)
+            #expect(export.status == 0, "\(export.stderr)")
+            return [CanonicalJSON.string(.object(members)), timeline.stdout, export.stdout]
+        }
+        let before = try answers([])
+        #expect(before[0].contains(#""total_accesses":8"#))
+
+        let archived = try caretrail(at: date, "archive", "--db", session.db, "--to", archive, "--format", "json")
+        #expect(archived.status == 0, "\(archived.stderr)")
+        let hotOnly = try answers([])
+        #expect(hotOnly[0].contains(#""total_accesses":0"#))
+        #expect(try answers(["--archive", archive]) == before)
+
+        // Named in the log's configuration, the archive is attached without the option.
+        let configuration = session.folder.appendingPathComponent("configuration.json").path
+        try #"{"archive": "\#(archive)"}"#.write(toFile: configuration, atomically: true, encoding: .utf8)
+        let set = try caretrail(at: date, "config", "set", configuration, "--db", session.db, "--by", "privacy-officer")
+        #expect(set.status == 0, "\(set.stderr)")
+        #expect(try answers([]) == before)
+
+        let bad = try caretrail(at: date, "report", "patient", "PAT-HELD", "--db", session.db, "--archive", "ftp://host/archive")
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("archive"), "\(bad.stderr)")
     }
 
     @Test func badArchiveArgumentsExitTwoNamingTheProblem() throws {
@@ -244,6 +285,10 @@ struct RetentionCommandTests {
     @Test(arguments: [false, true])
     func serveRunsRetentionAtStartOffTheRequestPathAndReportsItsCounts(archiving: Bool) throws {
         try preparedLog()
+        let created = try session.json(
+            try session.caretrail(
+                "keys", "create", "--db", session.db, "--role", "privacy_officer", "--tenant", "hospital-1", "--format", "json"))
+        let secret = try #require(created["secret"]?.stringValue)
         let port = freePort(in: 29_000...29_999)
         let archive = session.folder.appendingPathComponent("archive").path
         let process = Process()
@@ -259,18 +304,23 @@ struct RetentionCommandTests {
             kill(-process.processIdentifier, SIGTERM)
             process.waitUntilExit()
         }
-        let metrics = try #require(URL(string: "http://127.0.0.1:\(port)/metrics"))
-        var body = ""
-        for _ in 0..<1200 where !body.contains("caretrail_retention_runs 1.0") {
-            Thread.sleep(forTimeInterval: 0.05)
+        /// The body of a GET, or "" when there is no answer.
+        func get(_ path: String, secret: String? = nil) throws -> String {
+            var request = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(port)\(path)")))
+            if let secret { request.setValue("Bearer \(secret)", forHTTPHeaderField: "Authorization") }
             let result = Mutex<String>("")
             let done = DispatchSemaphore(value: 0)
-            URLSession.shared.dataTask(with: metrics) { data, _, _ in
+            URLSession.shared.dataTask(with: request) { data, _, _ in
                 result.withLock { $0 = data.map { String(decoding: $0, as: UTF8.self) } ?? "" }
                 done.signal()
             }.resume()
             done.wait()
-            body = result.withLock { $0 }
+            return result.withLock { $0 }
+        }
+        var body = ""
+        for _ in 0..<1200 where !body.contains("caretrail_retention_runs 1.0") {
+            Thread.sleep(forTimeInterval: 0.05)
+            body = try get("/metrics")
         }
         #expect(body.contains("caretrail_retention_runs 1.0"))
         #expect(body.contains("caretrail_retention_deleted_entries 4084.0"))
@@ -283,5 +333,8 @@ struct RetentionCommandTests {
             #expect(objects.contains("catalog.note"))
             #expect(objects.contains { $0.hasSuffix(".g2.manifest.json") })
         }
+        // The held calls are in the report over HTTP, read from the archive when they moved there.
+        let report = try get("/v1/reports/patients/PAT-HELD?format=json", secret: secret)
+        #expect(report.contains(#""total_accesses":8"#), "\(report)")
     }
 }

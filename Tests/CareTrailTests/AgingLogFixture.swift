@@ -1,3 +1,4 @@
+import AuditArchive
 import AuditCore
 import CareTrail
 import Foundation
@@ -24,6 +25,8 @@ protocol AgingLogFixture {
 
 extension AgingLogFixture {
     var path: String { folder.appendingPathComponent("audit.sqlite").path }
+    var archiveFolder: URL { folder.appendingPathComponent("archive") }
+    var destination: DirectoryDestination { DirectoryDestination(directory: archiveFolder) }
 
     func makeLog() throws -> AuditLog {
         let clock = self.clock

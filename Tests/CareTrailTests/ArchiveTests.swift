@@ -42,8 +42,6 @@ final class FailingDestination: ArchiveDestination {
 @Suite("Archive")
 struct ArchiveTests: AgingLogFixture {
     let folder = temporaryFolder()
-    var archiveFolder: URL { folder.appendingPathComponent("archive") }
-    var destination: DirectoryDestination { DirectoryDestination(directory: archiveFolder) }
     let clock = MovableClock("2019-01-01T00:00:00.000Z")
 
     func archiveBytes() throws -> Data {

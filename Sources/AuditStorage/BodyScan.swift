@@ -1,21 +1,20 @@
 import AuditChain
 import AuditCore
-import AuditStorage
 
-/// What the store derives from an entry's canonical `body` for its search and statistics
+/// What a store derives from an entry's canonical `body` for its search and statistics
 /// tables, found in one pass over the bytes without building a JSON tree.
-struct BodyScan {
+package struct BodyScan {
     /// Pseudonyms (`hmac-sha256:<key>:<hex>`) inside the members that describe the access:
     /// `arguments`, `result`, `error`, `break_glass`, and an agent request's `input`/`output`.
     /// Tokens in `session_metadata` (the same user agent on every call) are left out.
-    var tokens: [String] = []
+    package var tokens: [String] = []
     /// The top-level `duration_ms`.
-    var durationMS: Double?
+    package var durationMS: Double?
 
     static let searchedMembers: Set<String> = ["arguments", "result", "error", "break_glass", "input", "output"]
     static let prefix = Array("hmac-sha256:".utf8)
 
-    init(_ body: String) {
+    package init(_ body: String) {
         var body = body
         body.withUTF8 { scan($0) }
     }
@@ -35,7 +34,7 @@ struct BodyScan {
     /// The string value of the top-level member `key` of a canonical JSON object, unescaped;
     /// `nil` when it is absent or not a string. Reports read `user_role` this way: SQLite's
     /// `json_extract` parses the whole body into a tree first, which costs several times more.
-    static func topLevelString(_ key: String, in bytes: UnsafeBufferPointer<UInt8>) -> String? {
+    package static func topLevelString(_ key: String, in bytes: UnsafeBufferPointer<UInt8>) -> String? {
         let wanted = Array(key.utf8)
         var found: String?
         forEachMember(bytes) { name, value in
@@ -48,7 +47,7 @@ struct BodyScan {
 
     /// Whether the object has a top-level `break_glass` member, and the text of its `reason`
     /// when that is a string or a number.
-    static func breakGlass(in bytes: UnsafeBufferPointer<UInt8>) -> (present: Bool, reason: String?) {
+    package static func breakGlass(in bytes: UnsafeBufferPointer<UInt8>) -> (present: Bool, reason: String?) {
         let wanted = Array("break_glass".utf8)
         var result: (Bool, String?) = (false, nil)
         forEachMember(bytes) { name, value in
