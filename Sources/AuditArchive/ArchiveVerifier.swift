@@ -249,8 +249,15 @@ public struct ArchiveVerifier: Sendable {
         var rebuilt = SegmentIndex()
         var chainBroken = false
         var remains = false
+        let frames: [(entries: [SegmentReader.Entry], index: SegmentIndex)]
         do {
-            try reader.forEachEntry { entry throws(ArchiveError) in
+            frames = try reader.allFrames(indexing: true)
+        } catch {
+            return problems + [problem(.dataEdited, nil, "a frame cannot be read: \(error.message)")]
+        }
+        for (entries, frameIndex) in frames {
+            rebuilt.append(frameIndex)
+            for entry in entries {
                 if let canonical = entry.canonical {
                     report.withContent += 1
                     let link = canonical.withUnsafeBufferPointer(CanonicalEntry.link)
@@ -262,14 +269,11 @@ public struct ArchiveVerifier: Sendable {
                         remains = true
                         problems.append(problem(.deletedContentRemains, entry.seq, "the segment holds content a retention run deleted"))
                     }
-                    canonical.withUnsafeBufferPointer { rebuilt.add(seq: entry.seq, canonical: $0) }
                 }
                 leaves.append(entry.entryHash)
                 tree.append(entryHash: entry.entryHash)
                 previous = entry.entryHash
             }
-        } catch {
-            return problems + [problem(.dataEdited, nil, "a frame cannot be read: \(error.message)")]
         }
         if !chainBroken, previous.hex != manifest.lastHash {
             problems.append(problem(.entryMismatch, manifest.last, "the last entry's hash differs from the manifest's"))

@@ -37,9 +37,9 @@ public struct SegmentBuilder: Sendable {
     private var frame: [UInt8] = []
     private var frameFirst: Int64
     private var frameCount = 0
-    private var frames: [SegmentManifest.Frame] = []
-    private var data: [UInt8] = []
-    private var index = SegmentIndex()
+    /// The closed frames, not yet deflated: ``finish(generation:origin:border:checkpoint:consistency:)``
+    /// deflates and indexes them on every core.
+    private var rawFrames: [(first: Int64, count: Int, bytes: [UInt8])] = []
     private var withContent = 0
     private var purged: [ClosedRange<Int64>] = []
     private static let retained = Set(RecordKind.retained.map(\.rawValue))
@@ -70,7 +70,6 @@ public struct SegmentBuilder: Sendable {
         } else if let kind = CanonicalEntry.text("kind", in: canonical), Self.retained.contains(kind) {
             FrameCodec.appendContent(canonical, to: &frame)
             withContent += 1
-            index.add(seq: seq, canonical: canonical)
         } else {
             FrameCodec.appendHash(entryHash.bytes, to: &frame)
         }
@@ -107,12 +106,46 @@ public struct SegmentBuilder: Sendable {
 
     private mutating func closeFrame() throws(ArchiveError) {
         guard frameCount > 0 else { return }
-        let deflated = try FrameCodec.deflate(frame)
-        frames.append(SegmentManifest.Frame(first: frameFirst, count: frameCount, offset: data.count, bytes: deflated.count))
-        data.append(contentsOf: deflated)
+        rawFrames.append((frameFirst, frameCount, frame))
         frame.removeAll(keepingCapacity: true)
         frameFirst = next
         frameCount = 0
+    }
+
+    /// Deflates and indexes the frames, on every core, then joins them in order: the data,
+    /// its frame table and the segment's index.
+    private func packFrames() throws(ArchiveError) -> (data: [UInt8], frames: [SegmentManifest.Frame], index: SegmentIndex) {
+        let raw = rawFrames
+        var packed = [Result<(deflated: [UInt8], index: SegmentIndex), ArchiveError>](
+            repeating: .failure(ArchiveError(code: .malformed, message: "a frame was not packed")), count: raw.count)
+        packed.withUnsafeMutableBufferPointer { results in
+            // Each iteration writes its own slot, and the buffer outlives them all.
+            nonisolated(unsafe) let slots = results
+            DispatchQueue.concurrentPerform(iterations: raw.count) { position in
+                slots[position] = Result { () throws(ArchiveError) in
+                    var index = SegmentIndex()
+                    guard let records = FrameCodec.records(raw[position].bytes) else {
+                        throw ArchiveError(code: .malformed, message: "a frame cannot be read back")
+                    }
+                    for (offset, record) in records.enumerated() {
+                        guard case .content(let bytes) = record else { continue }
+                        bytes.withUnsafeBufferPointer { index.add(seq: raw[position].first + Int64(offset), canonical: $0) }
+                    }
+                    return (try FrameCodec.deflate(raw[position].bytes), index)
+                }
+            }
+        }
+        var data: [UInt8] = []
+        var frames: [SegmentManifest.Frame] = []
+        var index = SegmentIndex()
+        for (position, result) in packed.enumerated() {
+            let (deflated, frameIndex) = try result.get()
+            frames.append(
+                SegmentManifest.Frame(first: raw[position].first, count: raw[position].count, offset: data.count, bytes: deflated.count))
+            data.append(contentsOf: deflated)
+            index.append(frameIndex)
+        }
+        return (data, frames, index)
     }
 
     /// Closes the segment: its data, index and manifest, proven against `checkpoint` (a
@@ -126,6 +159,7 @@ public struct SegmentBuilder: Sendable {
         }
         guard count > 0 else { throw ArchiveError(code: .malformed, message: "a segment holds at least one entry") }
         try closeFrame()
+        let (data, frames, index) = try packFrames()
         let indexBytes = try index.encoded()
         let manifest = SegmentManifest(
             format: SegmentManifest.currentFormat, origin: origin, first: first, last: next - 1, generation: generation,

@@ -35,6 +35,20 @@ public struct SegmentIndex: Sendable, Codable, Equatable {
         }
     }
 
+    /// Adds the keys of `later`, an index of entries that all follow this one's.
+    mutating func append(_ later: SegmentIndex) {
+        func join(_ mine: inout [String: [Int64]], _ theirs: [String: [Int64]]) {
+            mine.merge(theirs) { $0 + $1 }
+        }
+        join(&patients, later.patients)
+        join(&users, later.users)
+        join(&conversations, later.conversations)
+        join(&traces, later.traces)
+        join(&tools, later.tools)
+        join(&tokens, later.tokens)
+        failures += later.failures
+    }
+
     /// The entries that answer `query`, in order.
     public func seqs(_ query: EntryQuery) -> [Int64] {
         switch query {

@@ -1,4 +1,5 @@
 public import AuditChain
+import Foundation
 
 /// Reads a segment's entries from its manifest and data, one frame at a time.
 public struct SegmentReader: Sendable {
@@ -68,6 +69,31 @@ public struct SegmentReader: Sendable {
         guard low > 0 else { return nil }
         let frame = manifest.frames[low - 1]
         return seq < frame.first + Int64(frame.count) ? low - 1 : nil
+    }
+
+    /// Every frame's entries, inflated and hashed on every core, each with the index of its
+    /// entries when `indexing`: what a check of the whole segment reads.
+    public func allFrames(indexing: Bool) throws(ArchiveError) -> [(entries: [Entry], index: SegmentIndex)] {
+        let count = manifest.frames.count
+        var frames = [Result<(entries: [Entry], index: SegmentIndex), ArchiveError>](
+            repeating: .failure(ArchiveError(code: .malformed, message: "a frame was not read")), count: count)
+        frames.withUnsafeMutableBufferPointer { results in
+            // Each iteration writes its own slot, and the buffer outlives them all.
+            nonisolated(unsafe) let slots = results
+            DispatchQueue.concurrentPerform(iterations: count) { position in
+                slots[position] = Result { () throws(ArchiveError) in
+                    let entries = try self.entries(inFrame: position)
+                    var index = SegmentIndex()
+                    if indexing {
+                        for entry in entries {
+                            entry.canonical?.withUnsafeBufferPointer { index.add(seq: entry.seq, canonical: $0) }
+                        }
+                    }
+                    return (entries, index)
+                }
+            }
+        }
+        return try frames.map { result throws(ArchiveError) in try result.get() }
     }
 
     /// Calls `body` with every entry in order, one frame inflated at a time.

@@ -114,14 +114,13 @@ extension SQLiteStore {
         while true {
             let following = WholeSpan(through: next.through + next.size, shift: next.shift, blocks: next.blocks, span: next.span + 1)
             let ahead = Slots<SpanRows>(count: 1)
-            let group = DispatchGroup()
-            if try spanIsComplete(following) {
-                DispatchQueue.global().async(group: group) { [self] in
+            let collecting =
+                try spanIsComplete(following)
+                ? ThreadJob.start { [self] in
                     if let rows = try? collectSpan(following) { ahead.set(0, rows) }
-                }
-            }
+                } : nil
             let written = try writeSpan(next, collected)
-            group.wait()
+            collecting?.wait()
             guard written, let rows = ahead.values[0] else { return written }
             (next, collected) = (following, rows)
         }

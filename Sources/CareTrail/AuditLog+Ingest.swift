@@ -47,8 +47,7 @@ extension AuditLog {
                 var current = try source.next()
                 while let prepared = current {
                     // Read and prepare the next chunk on other threads while this one is inserted.
-                    let group = DispatchGroup()
-                    DispatchQueue.global().async(group: group) { source.prefetch() }
+                    let prefetching = ThreadJob.start { source.prefetch() }
                     for case .failure(let error) in prepared where errors.count < Self.maximumReportedErrors {
                         errors.append(error)
                     }
@@ -56,7 +55,7 @@ extension AuditLog {
                     if errors.isEmpty {
                         try append(prepared.compactMap { try? $0.get() })
                     }
-                    group.wait()
+                    prefetching.wait()
                     if errors.count >= Self.maximumReportedErrors { break }
                     current = try source.takePrefetched()
                 }
@@ -141,13 +140,12 @@ extension AuditLog {
             }
             shares.set(worker, share)
         }
-        // The other workers are queued, and this thread takes the first share: called from a
-        // dispatch worker (a file's next chunk, prepared while the current one is inserted),
-        // `concurrentPerform` ran nearly every share on the calling thread.
-        let group = DispatchGroup()
-        for worker in 1..<workers { DispatchQueue.global().async(group: group) { work(worker) } }
+        // The other workers get threads of their own, and this thread takes the first share:
+        // called from a dispatch worker (a file's next chunk, prepared while the current one is
+        // inserted), `concurrentPerform` ran nearly every share on the calling thread.
+        let others = (1..<workers).map { worker in ThreadJob.start { work(worker) } }
         work(0)
-        group.wait()
+        others.forEach { $0.wait() }
         let prepared = shares.values
         return lines.indices.map { index in prepared[index % workers][index / workers] }
     }
