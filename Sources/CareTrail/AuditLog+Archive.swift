@@ -56,7 +56,8 @@ extension AuditLog {
         }
         var (border, previousHash) = try await border(before: start, existing: existing.last, destination: destination)
         let signed = try signCheckpoint(keys: keys)
-        let verifier = ArchiveVerifier(destination: destination, keys: Self.verifierKeys(keys))
+        var verifier = ArchiveVerifier(destination: destination, keys: Self.verifierKeys(keys))
+        verifier.rebuildsIndexes = false
         var first = start
         while first <= end {
             let last = min(end, first + segmentEntries - 1)

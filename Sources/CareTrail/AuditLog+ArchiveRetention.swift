@@ -48,7 +48,8 @@ extension AuditLog {
         guard !dryRun, !plan.ranges.isEmpty else { return RetentionRun(plan: plan, record: nil, archived: archived) }
 
         var rewritten: [ArchivedSegment] = []
-        let verifier = ArchiveVerifier(destination: destination, keys: Self.verifierKeys(keys))
+        var verifier = ArchiveVerifier(destination: destination, keys: Self.verifierKeys(keys))
+        verifier.rebuildsIndexes = false
         for segment in segments {
             guard let seqs = deleting[segment.first], !seqs.isEmpty else { continue }
             rewritten.append(try await rewrite(segment, deleting: seqs, at: destination, verifier: verifier))
