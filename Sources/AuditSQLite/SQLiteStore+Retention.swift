@@ -215,7 +215,7 @@ extension Postings {
             }
             for number in numbers.sorted() {
                 let rows = try Row.fetchAll(
-                    db, sql: "SELECT kind, key, seqs, records FROM \(table) WHERE \(column) = ?", arguments: [number])
+                    try db.cachedStatement(sql: "SELECT kind, key, seqs, records FROM \(table) WHERE \(column) = ?"), arguments: [number])
                 for row in rows {
                     let seqs = decode((row[2] as Data?) ?? Data())
                     guard seqs.contains(where: isSealed) else { continue }
@@ -246,12 +246,14 @@ extension Postings {
                     }
                     let key: String = row[1]
                     if keptSeqs.isEmpty {
-                        try db.execute(
-                            sql: "DELETE FROM \(table) WHERE \(column) = ? AND kind = ? AND key = ?", arguments: [number, kind, key])
+                        try db.cachedStatement(sql: "DELETE FROM \(table) WHERE \(column) = ? AND kind = ? AND key = ?")
+                            .execute(arguments: [number, kind, key])
                     } else {
-                        try db.execute(
-                            sql: "UPDATE \(table) SET seqs = ?, records = ? WHERE \(column) = ? AND kind = ? AND key = ?",
-                            arguments: [encode(keptSeqs), keptRecords, number, kind, key])
+                        // Statements are cached: a span's rows are thousands of keys.
+                        try db.cachedStatement(
+                            sql: "UPDATE \(table) SET seqs = ?, records = ? WHERE \(column) = ? AND kind = ? AND key = ?"
+                        )
+                        .execute(arguments: [encode(keptSeqs), keptRecords, number, kind, key])
                     }
                 }
             }
