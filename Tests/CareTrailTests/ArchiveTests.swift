@@ -1,5 +1,4 @@
 import AuditAnalysis
-import AuditArchive
 import AuditChain
 import AuditCore
 import AuditKeys
@@ -7,8 +6,11 @@ import AuditStorage
 import AuditTestSupport
 import CareTrail
 import Foundation
+import PropertyBased
 import Synchronization
 import Testing
+
+@testable import AuditArchive
 
 /// A destination that stops answering after a number of writes, as a server that fails
 /// mid-upload does.
@@ -321,5 +323,30 @@ struct ArchiveTests: AgingLogFixture {
             try SegmentManifest.decode(Array(text.replacingOccurrences(of: original, with: hostile).utf8))
         }
         #expect(SegmentName(object: "segment-000000000001-999999999999.g1.data") == nil)
+    }
+
+    @Test func aSegmentIndexWithBytesChangedIsReadOrRefusedNeverATrap() async throws {
+        let (log, keys) = try oldAndRecent()
+        let run = try await log.archive(to: destination, keys: keys, segmentEntries: 24)
+        let name = try #require(run.segments.first).name
+        let stored = try #require(try await destination.get(name.object(.index)))
+        let original = try SegmentIndex.decode(stored)
+        #expect(original.patients.count == 3)
+        #expect(original.seqs(.conversation("conv-old-labs")) == Array(17...24))
+        let raw = try FrameCodec.inflate(stored[...], limit: 1 << 20)
+        // Every class of damage to the stored form: a byte changed, cut short, grown, a count
+        // or a gap made huge (a run of 0xFF continuation bytes).
+        await propertyCheck(count: 200, input: Gen.int(in: 0...Int(Int32.max))) { seed in
+            var bytes = raw
+            let position = SegmentIndex.format.utf8.count + seed % max(1, raw.count - SegmentIndex.format.utf8.count)
+            switch seed % 4 {
+            case 0: bytes[position] = UInt8(truncatingIfNeeded: seed >> 8)
+            case 1: bytes.removeSubrange(position...)
+            case 2: bytes.insert(contentsOf: [UInt8](repeating: 0xFF, count: 1 + seed % 12), at: position)
+            default: bytes.append(UInt8(truncatingIfNeeded: seed))
+            }
+            guard let deflated = try? FrameCodec.deflate(bytes) else { return }
+            _ = try? SegmentIndex.decode(deflated)
+        }
     }
 }
