@@ -36,8 +36,9 @@ public struct SegmentIndex: Sendable, Equatable {
 
     /// Adds the keys of `later`, an index of entries that all follow this one's.
     mutating func append(_ later: SegmentIndex) {
+        // In place: merging with `+` copied a busy key's whole list once per frame.
         func join(_ mine: inout [String: [Int64]], _ theirs: [String: [Int64]]) {
-            mine.merge(theirs) { $0 + $1 }
+            for (key, seqs) in theirs { mine[key, default: []].append(contentsOf: seqs) }
         }
         join(&patients, later.patients)
         join(&users, later.users)
