@@ -59,9 +59,18 @@ extension AuditLog {
         var verifier = ArchiveVerifier(destination: destination, keys: Self.verifierKeys(keys))
         verifier.rebuildsIndexes = false
         var first = start
+        var next = buildingSegment(
+            first: first, last: min(end, first + segmentEntries - 1), previousHash: previousHash, border: border, signed: signed)
         while first <= end {
             let last = min(end, first + segmentEntries - 1)
-            let built = try buildSegment(first: first, last: last, previousHash: previousHash, border: border, signed: signed)
+            let built = try await Self.finished(next)
+            // The next segment is built on a thread of its own while this one is written,
+            // checked and sealed: building is mostly CPU, sealing mostly SQLite.
+            if last < end {
+                next = buildingSegment(
+                    first: last + 1, last: min(end, last + segmentEntries), previousHash: built.lastHash, border: built.border,
+                    signed: signed)
+            }
             let segment = try await writeAndCheck(built, previousHash: previousHash, verifier: verifier, to: destination)
             let record = EncodedEntry(
                 ArchiveRecord(segments: [segment], checkpointSize: signed.checkpoint.size).content(keyID: sanitizer.pseudonymizer.keyID))
@@ -100,6 +109,34 @@ extension AuditLog {
             self.objects = objects
             self.border = border
             self.lastHash = lastHash
+        }
+    }
+
+    /// Starts building a segment on a thread of its own (building blocks on SQLite and the
+    /// CPU, which must not hold up a cooperative thread).
+    private func buildingSegment(
+        first: Int64, last: Int64, previousHash: ChainHash, border: MerkleAccumulator, signed: SignedCheckpoint
+    ) -> Task<BuiltSegment, any Error> {
+        Task {
+            try await withCheckedThrowingContinuation { continuation in
+                _ = ThreadJob.start {
+                    continuation.resume(
+                        with: Result { () throws(CareTrailError) in
+                            try self.buildSegment(first: first, last: last, previousHash: previousHash, border: border, signed: signed)
+                        })
+                }
+            }
+        }
+    }
+
+    /// The segment a ``buildingSegment(first:last:previousHash:border:signed:)`` task built.
+    private static func finished(_ task: Task<BuiltSegment, any Error>) async throws(CareTrailError) -> BuiltSegment {
+        do {
+            return try await task.value
+        } catch let error as CareTrailError {
+            throw error
+        } catch {
+            throw CareTrailError(code: .archive, message: "a segment cannot be built", cause: error)
         }
     }
 
