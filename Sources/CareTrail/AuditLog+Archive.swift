@@ -56,8 +56,7 @@ extension AuditLog {
         }
         var (border, previousHash) = try await border(before: start, existing: existing.last, destination: destination)
         let signed = try signCheckpoint(keys: keys)
-        var verifier = ArchiveVerifier(destination: destination, keys: Self.verifierKeys(keys))
-        verifier.rebuildsIndexes = false
+        let verifier = Self.readBackVerifier(destination, keys: keys)
         var first = start
         var next = buildingSegment(
             first: first, last: min(end, first + segmentEntries - 1), previousHash: previousHash, border: border, signed: signed)
@@ -110,6 +109,19 @@ extension AuditLog {
             self.border = border
             self.lastHash = lastHash
         }
+    }
+
+    /// The verifier that reads back what a run has just written: it checks each index by its
+    /// hash rather than rebuilding it from the entries the run indexed itself.
+    ///
+    /// Made here, not in the async functions that use it: with Swift 6.3 (debug builds), a
+    /// mutable verifier held across their `await`s made the async frame overrun its
+    /// allocation, as a defaulted `Bool` parameter had before (glibc: "malloc assertion
+    /// failure in sysmalloc").
+    static func readBackVerifier(_ destination: any ArchiveDestination, keys: SigningKeyRing) -> ArchiveVerifier {
+        var verifier = ArchiveVerifier(destination: destination, keys: verifierKeys(keys))
+        verifier.rebuildsIndexes = false
+        return verifier
     }
 
     /// Starts building a segment on a thread of its own (building blocks on SQLite and the

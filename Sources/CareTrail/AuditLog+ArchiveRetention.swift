@@ -20,54 +20,94 @@ extension AuditLog {
     public func runRetention(dryRun: Bool, archive destination: any ArchiveDestination, keys: SigningKeyRing)
         async throws(CareTrailError) -> RetentionRun
     {
-        let (policy, version) = retentionPolicy
-        let holds = LegalHolds(try holds())
-        let now = store.clock()
+        // Kept small, its state in one object: with Swift 6.3 (debug builds), a larger body
+        // with more values held across its `await`s made the async frame overrun its
+        // allocation (glibc: "malloc assertion failure in sysmalloc").
         let segments = try archivedSegments()
         if !dryRun {
             try await removeStrayObjects(destination, current: segments, frontier: (segments.last?.last ?? 0) + 1, origin: keys.origin)
         }
-        var plan = RetentionPlan(policyVersion: version, now: now)
-        var deleting: [Int64: Set<Int64>] = [:]
+        let judged = try startJudging()
         for segment in segments {
-            let reader = try await readSegment(segment, from: destination)
-            do {
-                try reader.forEachEntry { entry throws(ArchiveError) in
-                    guard let canonical = entry.canonical else { return }
-                    let stored = CanonicalEntry.decode(canonical, seq: entry.seq, entryHash: entry.entryHash)
-                    if plan.consider(stored, policy: policy, holds: holds) { deleting[segment.first, default: []].insert(entry.seq) }
-                }
-            } catch {
-                throw CareTrailError(code: .archive, message: "\(reader.manifest.name) cannot be read", cause: error)
-            }
+            try judge(try await readSegment(segment, from: destination), into: judged)
         }
-        let archived = deleting.values.reduce(0) { $0 + $1.count }
-        try storeCall { () throws(StoreError) in
-            try plan.consider(reading: store, through: try store.purgeableThrough(), policy: policy, holds: holds)
-        }
-        guard !dryRun, !plan.ranges.isEmpty else { return RetentionRun(plan: plan, record: nil, archived: archived) }
-
-        var rewritten: [ArchivedSegment] = []
-        var verifier = ArchiveVerifier(destination: destination, keys: Self.verifierKeys(keys))
-        verifier.rebuildsIndexes = false
+        try finishJudging(judged)
+        guard !dryRun, !judged.plan.ranges.isEmpty else { return RetentionRun(plan: judged.plan, record: nil, archived: judged.archived) }
+        let verifier = Self.readBackVerifier(destination, keys: keys)
         for segment in segments {
-            guard let seqs = deleting[segment.first], !seqs.isEmpty else { continue }
-            rewritten.append(try await rewrite(segment, deleting: seqs, at: destination, verifier: verifier))
+            guard let seqs = judged.deleting[segment.first], !seqs.isEmpty else { continue }
+            judged.rewritten.append(try await rewrite(segment, deleting: seqs, at: destination, verifier: verifier))
         }
-        let keyID = sanitizer.pseudonymizer.keyID
-        let head = try storeCall { () throws(StoreError) in
-            try store.purge(plan.ranges) { sealed in
-                EncodedEntry(
-                    RetentionPurge(
-                        ranges: sealed, deleted: plan.deleted, held: plan.held, policyVersion: version, judgedAt: now.description,
-                        segments: rewritten
-                    ).content(keyID: keyID))
-            }
-        }
+        let head = try purge(judged)
         let current = try archivedSegments()
         try await removeStrayObjects(destination, current: current, frontier: (current.last?.last ?? 0) + 1, origin: keys.origin)
         try await writeCatalog(destination, segments: current, keys: keys)
-        return RetentionRun(plan: plan, record: head, archived: archived)
+        return RetentionRun(plan: judged.plan, record: head, archived: judged.archived)
+    }
+
+    /// What a retention run over the archive has found so far.
+    final class ArchiveJudgement {
+        let policy: RetentionPolicy
+        let version: Int64
+        let holds: LegalHolds
+        let now: Timestamp
+        var plan: RetentionPlan
+        /// The sequence numbers to delete, by the first of their segment.
+        var deleting: [Int64: Set<Int64>] = [:]
+        /// The segments' next generations, as written.
+        var rewritten: [ArchivedSegment] = []
+
+        init(policy: RetentionPolicy, version: Int64, holds: LegalHolds, now: Timestamp) {
+            self.policy = policy
+            self.version = version
+            self.holds = holds
+            self.now = now
+            plan = RetentionPlan(policyVersion: version, now: now)
+        }
+
+        /// Archived entries to delete.
+        var archived: Int { deleting.values.reduce(0) { $0 + $1.count } }
+    }
+
+    private func startJudging() throws(CareTrailError) -> ArchiveJudgement {
+        let (policy, version) = retentionPolicy
+        return ArchiveJudgement(policy: policy, version: version, holds: LegalHolds(try holds()), now: store.clock())
+    }
+
+    /// Judges a segment's entries.
+    private func judge(_ reader: SegmentReader, into judged: ArchiveJudgement) throws(CareTrailError) {
+        do {
+            try reader.forEachEntry { entry throws(ArchiveError) in
+                guard let canonical = entry.canonical else { return }
+                let stored = CanonicalEntry.decode(canonical, seq: entry.seq, entryHash: entry.entryHash)
+                if judged.plan.consider(stored, policy: judged.policy, holds: judged.holds) {
+                    judged.deleting[reader.manifest.first, default: []].insert(entry.seq)
+                }
+            }
+        } catch {
+            throw CareTrailError(code: .archive, message: "\(reader.manifest.name) cannot be read", cause: error)
+        }
+    }
+
+    /// Judges the hot log's entries.
+    private func finishJudging(_ judged: ArchiveJudgement) throws(CareTrailError) {
+        try storeCall { () throws(StoreError) in
+            try judged.plan.consider(reading: store, through: try store.purgeableThrough(), policy: judged.policy, holds: judged.holds)
+        }
+    }
+
+    /// Seals the hot entries and chains the purge record naming the new generations.
+    private func purge(_ judged: ArchiveJudgement) throws(CareTrailError) -> ChainHead {
+        let keyID = sanitizer.pseudonymizer.keyID
+        return try storeCall { () throws(StoreError) in
+            try store.purge(judged.plan.ranges) { sealed in
+                EncodedEntry(
+                    RetentionPurge(
+                        ranges: sealed, deleted: judged.plan.deleted, held: judged.plan.held, policyVersion: judged.version,
+                        judgedAt: judged.now.description, segments: judged.rewritten
+                    ).content(keyID: keyID))
+            }
+        }
     }
 
     /// The segment's manifest and data, checked against what the chain records of it.

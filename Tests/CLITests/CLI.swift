@@ -25,6 +25,18 @@ enum CLI {
         return candidates[0].appendingPathComponent("caretrail")
     }()
 
+    /// Sends `signal` to a process started through `faketime` and its group (Foundation starts
+    /// each child in a group of its own; faketime runs the command in a child), waits for it,
+    /// then removes the shared-memory files the wrapper keeps under its process id: killed, it
+    /// leaves them, and a later faketime given the same id fails with "sem_open: File exists".
+    static func stopFaketime(_ process: Process, signal: Int32) {
+        kill(-process.processIdentifier, signal)
+        process.waitUntilExit()
+        for name in ["faketime_shm_\(process.processIdentifier)", "sem.faketime_sem_\(process.processIdentifier)"] {
+            try? FileManager.default.removeItem(atPath: "/dev/shm/" + name)
+        }
+    }
+
     /// Runs the executable with `arguments`; with a `launcher` (`["/usr/bin/faketime", DATE]`),
     /// through it.
     static func run(

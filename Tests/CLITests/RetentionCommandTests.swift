@@ -195,18 +195,8 @@ struct RetentionCommandTests {
                     try FileManager.default.copyItem(at: saved.appendingPathComponent(file), to: target)
                 }
             }
-            let process = Process()
-            // faketime runs the command in a child: the whole process group (Foundation
-            // starts each child in a group of its own) is killed.
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/faketime")
-            process.arguments = ["2020-02-01 00:00:00", CLI.binary.path, "retention", "run", "--db", session.db]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            usleep(UInt32(20_000 + attempt * 120_000))
-            kill(-process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            if process.terminationReason == .uncaughtSignal { killed += 1 }
+            let delay = UInt32(20_000 + attempt * 120_000)
+            if try self.killed(at: "2020-02-01 00:00:00", after: delay, ["retention", "run", "--db", session.db]) { killed += 1 }
 
             let verify = try caretrail(at: "2020-02-01 00:00:00", "verify", "--db", session.db)
             #expect(verify.status == 0, "attempt \(attempt): \(verify.stdout) \(verify.stderr)")
@@ -227,8 +217,7 @@ struct RetentionCommandTests {
         process.standardError = FileHandle.nullDevice
         try process.run()
         usleep(delay)
-        kill(-process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        CLI.stopFaketime(process, signal: SIGKILL)
         return process.terminationReason == .uncaughtSignal
     }
 
@@ -300,10 +289,7 @@ struct RetentionCommandTests {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        defer {
-            kill(-process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
+        defer { CLI.stopFaketime(process, signal: SIGTERM) }
         /// The body of a GET, or "" when there is no answer.
         func get(_ path: String, secret: String? = nil) throws -> String {
             var request = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(port)\(path)")))
