@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Domain types and rules, no I/O: the ingest contract, purpose of use, the sanitizer.
@@ -49,6 +50,18 @@ let package = Package(
         // The storage ports: the protocols every backend implements and the records they
         // return. Analysis, FHIR and SIEM code read the log through these alone.
         .target(name: "AuditStorage", dependencies: ["AuditCore", "AuditChain"], swiftSettings: strictSettings),
+        // The PostgreSQL backend (postgres-nio), begun: schema, roles and triggers, appends from
+        // many writers, reads in order, verification.
+        .target(
+            name: "AuditPostgres",
+            dependencies: [
+                "AuditCore", "AuditChain", "AuditStorage", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The SQLite backend (GRDB): migrations, append-only triggers, group commit, queries.
         .target(
             name: "AuditSQLite",
@@ -141,6 +154,11 @@ let package = Package(
         .target(name: "AuditStorageContract", dependencies: ["AuditStorage", "AuditChain", "AuditCore"], swiftSettings: strictSettings),
         // Fixture paths and temporary folders, linked by test targets only.
         .target(name: "AuditTestSupport", swiftSettings: strictSettings),
+        .testTarget(
+            name: "AuditPostgresTests",
+            dependencies: ["AuditTestSupport", "AuditPostgres", "AuditStorage", "AuditChain", "AuditCore", "CareTrail"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "AuditCoreTests",
             dependencies: ["AuditCore", .product(name: "PropertyBased", package: "swift-property-based")],

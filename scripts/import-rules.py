@@ -22,6 +22,11 @@ ALLOWED = {
     "AuditStorage": {"AuditCore", "AuditChain"},
     # The SQLite backend, at the edge: only the library's composition root uses it.
     "AuditSQLite": {"AuditCore", "AuditChain", "AuditStorage", "GRDB", "GRDBSQLite"},
+    # The PostgreSQL backend, at the edge like SQLite.
+    "AuditPostgres": {
+        "AuditCore", "AuditChain", "AuditStorage", "PostgresNIO", "NIOCore", "NIOPosix", "NIOConcurrencyHelpers", "NIOSSL",
+        "Logging", "Foundation",
+    },
     # Analysis, FHIR and SIEM read the log through the storage ports, never a backend.
     "AuditAnalysis": {"AuditCore", "AuditChain", "AuditStorage"},
     "AuditFHIR": {"AuditCore", "AuditChain", "AuditStorage"},

@@ -7,9 +7,10 @@ set -euo pipefail
 # exports with xmllint (libxml2-utils) against the official R4 XML schema, and with Python's
 # jsonschema against the R4 JSON schema. The HTTPS test makes a certificate with openssl and
 # calls the server with curl. The SIEM tests stream to a real rsyslog collector, over TLS with
-# rsyslog-gnutls. The retention tests run the command line at other dates with faketime.
+# rsyslog-gnutls. The retention tests run the command line at other dates with faketime. The
+# PostgreSQL tests start throwaway clusters of Debian's PostgreSQL (initdb, pg_ctl, psql).
 need=()
-for package in libsqlite3-dev libxml2-utils python3 openssl curl rsyslog rsyslog-gnutls faketime; do
+for package in libsqlite3-dev libxml2-utils python3 openssl curl rsyslog rsyslog-gnutls faketime postgresql-15 postgresql-client-15; do
     dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,0 +1,141 @@
+import AuditChain
+import AuditCore
+import AuditPostgres
+import AuditStorage
+import AuditTestSupport
+import CareTrail
+import Foundation
+import Synchronization
+import Testing
+
+/// The log on a real PostgreSQL server (a throwaway cluster per test): many writers make one
+/// chain, the hashing recipe is SQLite's, and the database itself refuses forks, gaps and every
+/// change but a retention run's sealing.
+@Suite("PostgreSQL store")
+struct PostgresStoreTests {
+    static let clock: @Sendable () -> Timestamp = { Timestamp(rfc3339: "2026-06-01T08:00:00.000Z") ?? SystemClock.now() }
+
+    /// Entries encoded by a SQLite log from the sample workload, as a server prepares them.
+    func encodedEntries(_ count: Int, folder: URL) throws -> (AuditLog, [EncodedEntry]) {
+        let log = try AuditLog.create(database: folder.appendingPathComponent("reference.sqlite").path, clock: Self.clock)
+        let text = try String(contentsOfFile: try sampleWorkload(lines: count, in: folder), encoding: .utf8)
+        let lines = text.split(separator: "\n").map { Array($0.utf8)[...] }
+        return (log, log.encodeBatch(lines))
+    }
+
+    func withServer(_ body: (PostgresTestServer, PostgresStore) throws -> Void) throws {
+        let server = try PostgresTestServer.start()
+        defer { server.stop() }
+        let store = try PostgresStore.connect(try PostgresLocation(url: server.url), clock: Self.clock)
+        defer { store.close() }
+        #expect(try store.install().contains { $0.contains("caretrail_app") })
+        try body(server, store)
+    }
+
+    @Test func entriesHashAsInSQLiteAndTheChainVerifies() throws {
+        let folder = temporaryFolder()
+        let (reference, entries) = try encodedEntries(40, folder: folder)
+        #expect(entries.count == 40)
+        try withServer { _, store in
+            let receipt = try store.appendNow(entries)
+            let sqlite = try reference.appendEncodedNow(entries)
+            #expect(receipt.head == sqlite.head, "the same entries, clock and recipe give the same head")
+            #expect(try store.count() == 40)
+            #expect(try store.verifyChain() == nil)
+            let read = try store.entries(from: 1, through: 40, limit: 100)
+            #expect(read.map(\.entryHash) == (try reference.entries(from: 1, through: 40)).map(\.entryHash))
+        }
+    }
+
+    @Test func fourWritersMakeOneLinearChain() throws {
+        let folder = temporaryFolder()
+        let (_, entries) = try encodedEntries(20, folder: folder)
+        try withServer { server, _ in
+            let failures = Failures()
+            let finished = DispatchSemaphore(value: 0)
+            for writer in 0..<4 {
+                Thread {
+                    defer { finished.signal() }
+                    do {
+                        let store = try PostgresStore.connect(try PostgresLocation(url: server.url), clock: Self.clock)
+                        defer { store.close() }
+                        for round in 0..<25 {
+                            _ = try store.appendNow(Array(entries[(round % 4 * 5)..<(round % 4 * 5 + 5)]))
+                        }
+                    } catch {
+                        failures.add("writer \(writer): \(error)")
+                    }
+                }.start()
+            }
+            for _ in 0..<4 { finished.wait() }
+            #expect(failures.all.isEmpty, "\(failures.all)")
+            let store = try PostgresStore.connect(try PostgresLocation(url: server.url), clock: Self.clock)
+            defer { store.close() }
+            #expect(try store.count() == 500)
+            #expect(try store.head()?.seq == 500)
+            #expect(try store.verifyChain() == nil)
+        }
+    }
+
+    @Test func updatesDeletesAndTruncatesAreRefusedEvenForTheOwnerButARetentionSeal() throws {
+        let folder = temporaryFolder()
+        let (_, entries) = try encodedEntries(5, folder: folder)
+        try withServer { server, store in
+            _ = try store.appendNow(entries)
+            for statement in [
+                "UPDATE caretrail_entry SET recorded_at = '2020-01-01T00:00:00.000Z' WHERE seq = 2",
+                "DELETE FROM caretrail_entry WHERE seq = 5", "TRUNCATE caretrail_entry",
+                "BEGIN; SET LOCAL caretrail.retention = 'on'; UPDATE caretrail_entry SET entry_hash = prev_hash WHERE seq = 3; COMMIT",
+            ] {
+                let result = try server.psql(statement)
+                #expect(result.status != 0, "\(statement)")
+                #expect(result.output.contains("append-only"), "\(statement): \(result.output)")
+            }
+            let sealed = try server.psql(
+                "BEGIN; SET LOCAL caretrail.retention = 'on'; UPDATE caretrail_entry SET canonical = '' WHERE seq = 3; COMMIT")
+            #expect(sealed.status == 0, "\(sealed.output)")
+            #expect(try store.count() == 5)
+        }
+    }
+
+    @Test func aForkOrAGapIsRefusedByTheDatabase() throws {
+        let folder = temporaryFolder()
+        let (_, entries) = try encodedEntries(3, folder: folder)
+        try withServer { server, store in
+            let head = try #require(try store.appendNow(entries).head)
+            let zero = String(repeating: "00", count: 32)
+            let cases = [
+                // A second successor of entry 2 (a fork).
+                "INSERT INTO caretrail_entry SELECT 4, prev_hash, entry_hash, recorded_at, canonical FROM caretrail_entry WHERE seq = 3",
+                // An entry that does not link to the one before it.
+                "INSERT INTO caretrail_entry VALUES (4, decode('\(zero)', 'hex'), decode('\(zero)', 'hex'), 'x', '')",
+                // A gap.
+                "INSERT INTO caretrail_entry VALUES (6, decode('\(head.hash.hex)', 'hex'), decode('\(zero)', 'hex'), 'x', '')",
+            ]
+            for statement in cases {
+                let result = try server.psql(statement)
+                #expect(result.status != 0, "\(statement)")
+            }
+            #expect(try store.count() == 3)
+            #expect(try store.verifyChain() == nil)
+        }
+    }
+
+    @Test func theApplicationRoleMaySelectAndInsertOnly() throws {
+        try withServer { server, _ in
+            #expect(try server.psql("CREATE ROLE app_writer LOGIN IN ROLE caretrail_app").status == 0)
+            #expect(try server.psql("SELECT count(*) FROM caretrail_entry", user: "app_writer").status == 0)
+            for statement in ["UPDATE caretrail_entry SET recorded_at = 'x'", "DELETE FROM caretrail_entry", "TRUNCATE caretrail_entry"] {
+                let result = try server.psql(statement, user: "app_writer")
+                #expect(result.status != 0 && result.output.contains("permission denied"), "\(statement): \(result.output)")
+            }
+        }
+    }
+}
+
+/// What the writers' threads report.
+final class Failures: Sendable {
+    private let list = Mutex<[String]>([])
+    func add(_ failure: String) { list.withLock { $0.append(failure) } }
+    var all: [String] { list.withLock { $0 } }
+}
