@@ -28,7 +28,6 @@ public struct SegmentName: Sendable, Hashable, Comparable, CustomStringConvertib
 
     public var description: String { "segment-\(Self.digits(first))-\(Self.digits(last)).g\(generation)" }
 
-    /// Reads an object name; `nil` when it is not a segment's.
     /// The most entries one segment may cover, as `caretrail archive --segment-entries` allows.
     public static let maximumEntries: Int64 = 1_048_576
     /// The highest generation a segment may reach: one per retention run that rewrites it.
@@ -41,6 +40,7 @@ public struct SegmentName: Sendable, Hashable, Comparable, CustomStringConvertib
             && (1...maximumGeneration).contains(generation)
     }
 
+    /// Reads an object name; `nil` when it is not a segment's.
     public init?(object name: String) {
         guard name.hasPrefix("segment-") else { return nil }
         let parts = name.dropFirst("segment-".count).split(separator: ".", maxSplits: 2)

@@ -16,14 +16,6 @@ import Foundation
 /// Records are derived data, like the posting lists: written from the entries when a block
 /// is complete, never by an append, and rebuilt by opening a log whose records are missing.
 enum AccessRecord {
-    /// The report row of an entry (see ``AccessRow/init(reporting:)``).
-    static func row(_ entry: StoredEntry) -> AccessRow {
-        AccessRow(reporting: entry)
-    }
-
-    /// The purposes of use under which a tool call's `break_glass` member is read.
-    static let emergencyPurposes = AccessRow.emergencyPurposes
-
     /// Appends the record of `row` (its sequence number and body are not part of it).
     static func append(_ row: AccessRow, to data: inout [UInt8]) {
         func text(_ value: String?) {

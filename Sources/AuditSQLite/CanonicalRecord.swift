@@ -89,7 +89,7 @@ struct CanonicalRecord {
         text(purpose)
         text(slice(.outcome))
         var breakGlass: (present: Bool, reason: String?) = (false, nil)
-        if let purpose = purpose.flatMap(CanonicalEntry.string), AccessRecord.emergencyPurposes.contains(purpose) {
+        if let purpose = purpose.flatMap(CanonicalEntry.string), AccessRow.emergencyPurposes.contains(purpose) {
             breakGlass = BodyScan.breakGlass(in: body)
         }
         string(breakGlass.present ? "1" : nil)

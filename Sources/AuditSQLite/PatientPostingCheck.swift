@@ -48,7 +48,7 @@ enum PatientPostingCheck {
             }
             guard !patients.isEmpty else { return }
             record.removeAll(keepingCapacity: true)
-            AccessRecord.append(AccessRecord.row(entry), to: &record)
+            AccessRecord.append(AccessRow(reporting: entry), to: &record)
             add(seq: entry.seq, patients: patients, record: record)
         }
 

@@ -122,7 +122,7 @@ enum Postings {
             // Entries about a patient, and queries, whose patients are in their result, get a record.
             if entry.content.patientID != nil || entry.content.action == .execute {
                 record.removeAll(keepingCapacity: true)
-                AccessRecord.append(AccessRecord.row(entry), to: &record)
+                AccessRecord.append(AccessRow(reporting: entry), to: &record)
                 records[entry.seq] = Data(record)
             }
             keys.count(entry, into: &counters)

@@ -31,7 +31,7 @@ extension SQLiteStore {
                         return try body(recorded)
                     }
                     guard let entry = try Self.entry(db, seq: seq) else { return }
-                    let row = AccessRecord.row(entry)
+                    let row = AccessRow(reporting: entry)
                     if row.kind == "tool_call" || row.kind == "agent_request" {
                         if let lower, row.time < lower { return }
                         if let upper, row.time > upper { return }

@@ -60,34 +60,3 @@ package struct EntryKeys {
         }
     }
 }
-
-extension AccessRow {
-    /// The purposes of use under which a tool call's `break_glass` member is read.
-    package static let emergencyPurposes: Set<String> = ["ETREAT", "BTG", "ERTREAT"]
-
-    /// The report row of an entry. The body is kept for alerts and reviews only; a tool
-    /// call's user role and break-glass reason are read from it.
-    package init(reporting entry: StoredEntry) {
-        let content = entry.content
-        let kind = content.kind
-        var userRole: String?
-        var breakGlass = false
-        var breakGlassReason: String?
-        if kind == .toolCall {
-            var body = content.body
-            body.withUTF8 { bytes in
-                userRole = BodyScan.topLevelString("user_role", in: bytes)
-                if let purpose = content.purposeOfUse, Self.emergencyPurposes.contains(purpose) {
-                    (breakGlass, breakGlassReason) = BodyScan.breakGlass(in: bytes)
-                }
-            }
-        }
-        self.init(
-            seq: entry.seq, kind: kind, time: content.timestamp ?? entry.recordedAt, recordedAt: entry.recordedAt,
-            tenantID: content.tenantID, userID: content.userID, userRole: userRole, model: content.model, toolName: content.toolName,
-            action: content.action, purposeOfUse: content.purposeOfUse, outcome: content.outcome, breakGlass: breakGlass,
-            breakGlassReason: breakGlassReason, conversationID: content.conversationID, traceID: content.traceID,
-            viaQuery: content.action == .execute, body: kind == .alert || kind == .review ? content.body : nil
-        )
-    }
-}

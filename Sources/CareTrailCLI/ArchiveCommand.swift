@@ -13,7 +13,7 @@ struct ArchiveCommand: AsyncParsableCommand {
         discussion: """
             DEST is a directory or s3://bucket/prefix (endpoint, region and credentials from AWS_ENDPOINT_URL, \
             AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). Each segment holds its entries' canonical bytes in \
-            deflate frames, an index of patients, users and traces, and a manifest with its Merkle root and a signed \
+            deflate frames, an index of everything a report or search looks entries up by, and a manifest with its Merkle root and a signed \
             checkpoint. Each segment is read back and checked before its entries leave the hot log, which keeps their \
             sequence numbers and hashes; an archive entry is chained for it. Then the database file is compacted \
             (VACUUM; writers wait) unless --no-compact is given. Exit code 2 for a bad argument, 3 when the \

@@ -57,7 +57,7 @@ struct CanonicalRecordTests {
             if stored.content.action == .execute { patients.formUnion(stored.content.patientIDList) }
             #expect(Set(read.patients) == patients && read.patients.count == patients.count)
             var expected: [UInt8] = []
-            if !patients.isEmpty { AccessRecord.append(AccessRecord.row(stored), to: &expected) }
+            if !patients.isEmpty { AccessRecord.append(AccessRow(reporting: stored), to: &expected) }
             #expect(read.record == expected, "seed \(seed)")
         }
     }
