@@ -156,7 +156,7 @@ let package = Package(
         .target(name: "AuditTestSupport", swiftSettings: strictSettings),
         .testTarget(
             name: "AuditPostgresTests",
-            dependencies: ["AuditTestSupport", "AuditPostgres", "AuditStorage", "AuditChain", "AuditCore", "CareTrail"],
+            dependencies: ["AuditTestSupport", "AuditStorageContract", "AuditPostgres", "AuditStorage", "AuditChain", "AuditCore", "CareTrail"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,188 +1,227 @@
 public import AuditChain
 public import AuditCore
 public import AuditStorage
+import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
-import NIOPosix
 import PostgresNIO
 
-/// The log in a PostgreSQL database, through postgres-nio: the beginning of the PostgreSQL
-/// backend (schema, appends from many writers, reads in order, verification).
+/// The log in a PostgreSQL database, through postgres-nio: the storage protocols of
+/// ``AuditStore``, so that several CareTrail servers append to one chain in a database their
+/// operators already run and back up.
 ///
 /// The storage ports are synchronous, as SQLite's calls are; this store answers them by
-/// waiting on postgres-nio's futures, which run on an event loop of its own, never on the
-/// caller's thread or on Swift's cooperative pool. One connection per store, one call at a
-/// time on it; several stores (several servers) append to one log concurrently.
+/// waiting on postgres-nio's futures, which run on an event loop of the store's own
+/// (``PostgresConnectionPool``).
 ///
 /// Appends take a transaction-scoped advisory lock, read the head inside the transaction and
-/// insert after it, so writers queue rather than fork; the database refuses a fork or a gap on
-/// its own as well (``PostgresSchema``). A commit returns once it is durable
-/// (`synchronous_commit` is left on).
-public final class PostgresStore: Sendable {
-    public let location: PostgresLocation
+/// insert after it, so writers in any number of processes queue rather than fork; the database
+/// refuses a fork or a gap on its own as well (``PostgresSchema``). Appends that arrive in one
+/// process while a commit runs share the next commit. A commit returns once it is durable
+/// (`synchronous_commit` is left on); a connection lost mid-commit leaves all of it or none.
+public final class PostgresStore: AuditStore {
+    public let postgresLocation: PostgresLocation
     public let clock: @Sendable () -> Timestamp
-    private let group: MultiThreadedEventLoopGroup
-    private let connection: PostgresConnection
-    private let lock = NIOLock()
-    private let logger: Logger = {
-        var logger = Logger(label: "caretrail.postgres")
-        logger.logLevel = .critical
-        return logger
-    }()
+    /// Runs inside every append's transaction (alert detection), if any.
+    let observer: (any AppendObserver)?
+    let pool: PostgresConnectionPool
+    let hasher = EntryHasher()
+    let committer = PostgresGroupCommitter()
+    /// Merkle nodes of complete subtrees already computed: the chain is append-only, so a
+    /// complete subtree's hash never changes.
+    let merkleCache = MerkleNodeCache()
 
     private init(
-        location: PostgresLocation, clock: @escaping @Sendable () -> Timestamp, group: MultiThreadedEventLoopGroup,
-        connection: PostgresConnection
+        location: PostgresLocation, clock: @escaping @Sendable () -> Timestamp, observer: (any AppendObserver)?, pool: PostgresConnectionPool
     ) {
-        self.location = location
+        self.postgresLocation = location
         self.clock = clock
-        self.group = group
-        self.connection = connection
+        self.observer = observer
+        self.pool = pool
     }
 
-    /// Connects to the database `location` names.
-    public static func connect(_ location: PostgresLocation, clock: @escaping @Sendable () -> Timestamp) throws(StoreError)
-        -> PostgresStore
-    {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let configuration = try location.configuration()
-        let connection: PostgresConnection
+    /// Connects to the database `location` names (at most `connections` at once).
+    public static func connect(
+        _ location: PostgresLocation, clock: @escaping @Sendable () -> Timestamp, observer: (any AppendObserver)? = nil,
+        connections: Int = 4
+    ) throws(StoreError) -> PostgresStore {
+        let pool = try PostgresConnectionPool(location: location, size: max(1, connections))
         do {
-            var logger = Logger(label: "caretrail.postgres")
-            logger.logLevel = .critical
-            connection = try PostgresConnection.connect(on: group.next(), configuration: configuration, id: 1, logger: logger).wait()
+            try pool.check()
         } catch {
-            try? group.syncShutdownGracefully()
-            throw StoreError(code: .readFailed, message: "cannot connect to \(location): \(Self.reason(error))")
+            pool.close()
+            throw error
         }
-        return PostgresStore(location: location, clock: clock, group: group, connection: connection)
+        return PostgresStore(location: location, clock: clock, observer: observer, pool: pool)
     }
 
-    /// Closes the connection and its event loop.
+    /// Opens the log at `location`, refusing a database without CareTrail's tables.
+    public static func open(
+        _ location: PostgresLocation, clock: @escaping @Sendable () -> Timestamp, observer: (any AppendObserver)? = nil
+    ) throws(StoreError) -> PostgresStore {
+        let store = try connect(location, clock: clock, observer: observer)
+        guard try store.isInstalled() else {
+            store.close()
+            throw StoreError(code: .notACareTrailLog, message: "\(location) holds no CareTrail log; run 'caretrail init' with the owner's credentials")
+        }
+        return store
+    }
+
+    /// Where the log is, without the password.
+    public var location: String { postgresLocation.description }
+
+    /// Closes the connections and their event loop.
     public func close() {
-        try? connection.close().wait()
-        try? group.syncShutdownGracefully()
+        pool.close()
     }
 
-    /// Creates the tables, triggers and role (with the owner's credentials); returns what was
-    /// granted, as `caretrail init` prints it.
+    deinit {
+        pool.close()
+    }
+
+    /// Creates the tables, triggers, functions and roles (with the owner's credentials), or
+    /// brings them up to date; returns what was granted, as `caretrail init` prints it.
     public func install() throws(StoreError) -> [String] {
-        try run { connection, logger in
-            for statement in PostgresSchema.statements {
-                _ = try connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).wait()
+        try withConnection { connection, logger in
+            try connection.transaction(logger) {
+                // Two installers at once would race on CREATE ... IF NOT EXISTS.
+                try connection.run("SELECT pg_advisory_xact_lock(\(PostgresSchema.appendLock))", logger)
+                for statement in PostgresSchema.statements {
+                    try connection.run(PostgresQuery(unsafeSQL: statement), logger)
+                }
             }
         }
         return PostgresSchema.granted
     }
 
-    /// The current head, or `nil` for an empty log.
-    public func head() throws(StoreError) -> ChainHead? {
-        try run { connection, logger in try Self.head(connection, logger) }
-    }
-
-    /// How many entries the log holds.
-    public func count() throws(StoreError) -> Int64 {
-        try run { connection, logger in
-            let rows = try connection.query("SELECT count(*)::bigint FROM caretrail_entry", logger: logger).wait()
-            return try rows.rows.first?.decode(Int64.self) ?? 0
+    /// Whether the database holds CareTrail's tables.
+    public func isInstalled() throws(StoreError) -> Bool {
+        try withConnection { connection, logger in
+            let rows = try connection.rows("SELECT to_regclass('caretrail_chain') IS NOT NULL", logger)
+            return try rows.first?.decode(Bool.self) ?? false
         }
     }
 
-    /// Entries with `seq` in `first...last`, in order, at most `limit`.
-    public func entries(from first: Int64, through last: Int64, limit: Int) throws(StoreError) -> [StoredEntry] {
-        try run { connection, logger in
-            let query: PostgresQuery = """
-                SELECT seq, entry_hash, canonical FROM caretrail_entry WHERE seq BETWEEN \(first) AND \(last) \
-                ORDER BY seq LIMIT \(Int64(limit))
-                """
-            return try connection.query(query, logger: logger).wait().rows.map { row in
-                let (seq, hash, canonical) = try row.decode((Int64, ByteBuffer, ByteBuffer).self)
-                let bytes = Array(buffer: canonical)
-                return CanonicalEntry.decode(bytes, seq: seq, entryHash: ChainHash(unchecked: Array(buffer: hash)))
-            }
-        }
-    }
-
-    /// Appends a batch atomically and durably after the head read inside the same
-    /// transaction, under the log's advisory lock.
-    public func appendNow(_ batch: [EncodedEntry]) throws(StoreError) -> AppendReceipt {
-        guard !batch.isEmpty else { throw StoreError(code: .appendFailed, message: "nothing to append") }
-        return try run { connection, logger in
-            _ = try connection.query("BEGIN", logger: logger).wait()
-            do {
-                _ = try connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.appendLock))", logger: logger).wait()
-                var previous = try Self.head(connection, logger) ?? ChainHead(seq: 0, hash: .genesis)
-                let hasher = EntryHasher()
-                var heads: [ChainHead] = []
-                for content in batch {
-                    let seq = previous.seq + 1
-                    let recordedAt = clock().description
-                    let canonical = hasher.canonicalBytes(seq: seq, recordedAt: recordedAt, prevHash: previous.hash, content: content)
-                    let hash = canonical.withUnsafeBufferPointer(CanonicalEntry.hash)
-                    let query: PostgresQuery = """
-                        INSERT INTO caretrail_entry (seq, prev_hash, entry_hash, recorded_at, canonical) \
-                        VALUES (\(seq), \(ByteBuffer(bytes: previous.hash.bytes)), \(ByteBuffer(bytes: hash.bytes)), \
-                        \(recordedAt), \(ByteBuffer(bytes: canonical)))
-                        """
-                    _ = try connection.query(query, logger: logger).wait()
-                    previous = ChainHead(seq: seq, hash: hash)
-                    heads.append(previous)
-                }
-                _ = try connection.query("COMMIT", logger: logger).wait()
-                return AppendReceipt(entries: heads, head: previous)
-            } catch {
-                _ = try? connection.query("ROLLBACK", logger: logger).wait()
-                throw error
-            }
-        }
-    }
-
-    /// Re-hashes every entry and checks every link, in chunks; the first problem, or `nil`.
-    public func verifyChain(chunkSize: Int = 16_384) throws(StoreError) -> ChainProblem? {
-        var verifier = ChainVerifier()
-        var next: Int64 = 1
-        let hasher = EntryHasher()
-        var buffer: [UInt8] = []
-        while true {
-            let chunk = try entries(from: next, through: Int64.max, limit: chunkSize)
-            guard !chunk.isEmpty else { return nil }
-            let links = chunk.map { entry in
-                ChainLink(
-                    seq: entry.seq, prevHash: entry.prevHash, entryHash: entry.entryHash,
-                    hashIsValid: hasher.isValid(entry, buffer: &buffer))
-            }
-            if let index = verifier.check(links) {
-                return ChainVerifier.diagnose(
-                    suspect: chunk[index], before: index > 0 ? chunk[index - 1] : nil,
-                    after: index + 1 < chunk.count ? chunk[index + 1] : nil)
-            }
-            next = chunk[chunk.count - 1].seq + 1
-        }
-    }
-
-    private static func head(_ connection: PostgresConnection, _ logger: Logger) throws -> ChainHead? {
-        let rows = try connection.query("SELECT seq, entry_hash FROM caretrail_entry ORDER BY seq DESC LIMIT 1", logger: logger).wait()
-        guard let row = rows.rows.first else { return nil }
-        let (seq, hash) = try row.decode((Int64, ByteBuffer).self)
-        return ChainHead(seq: seq, hash: ChainHash(unchecked: Array(buffer: hash)))
-    }
-
-    /// Runs `body` on the connection, one call at a time, turning failures into read errors
-    /// that name the server's reason (never the query's values).
-    private func run<T>(_ body: (PostgresConnection, Logger) throws -> T) throws(StoreError) -> T {
-        do {
-            return try lock.withLock { try body(connection, logger) }
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw StoreError(code: .readFailed, message: "the PostgreSQL log at \(location) failed: \(Self.reason(error))")
-        }
+    /// Runs `body` with a connection, turning failures into read errors that name the
+    /// server's reason (never the query's values).
+    func withConnection<T>(_ body: (PostgresConnection, Logger) throws -> T) throws(StoreError) -> T {
+        let logger = pool.logger
+        return try pool.withConnection { connection in try body(connection, logger) }
     }
 
     /// The server's message of a failure, without the query (which may hold entry content).
     static func reason(_ error: any Error) -> String {
+        if let error = error as? StoreError { return error.message }
         if let error = error as? PSQLError, let message = error.serverInfo?[.message] { return message }
         return String(describing: type(of: error))
+    }
+
+    // MARK: Reading
+
+    public func head() throws(StoreError) -> ChainHead? {
+        try withConnection { connection, logger in try Self.head(connection, logger) }
+    }
+
+    public func count() throws(StoreError) -> Int64 {
+        try withConnection { connection, logger in
+            try connection.rows("SELECT count(*)::bigint FROM caretrail_chain", logger).first?.decode(Int64.self) ?? 0
+        }
+    }
+
+    public func entry(seq: Int64) throws(StoreError) -> StoredEntry? {
+        try entries(from: seq, through: seq, limit: 1).first
+    }
+
+    public func entries(from first: Int64, through last: Int64, limit: Int) throws(StoreError) -> [StoredEntry] {
+        try withConnection { connection, logger in try Self.entries(connection, logger, from: first, through: last, limit: limit) }
+    }
+
+    public func entries(kind: RecordKind) throws(StoreError) -> [StoredEntry] {
+        try withConnection { connection, logger in try Self.entries(connection, logger, kind: kind, atOrBefore: nil, newestFirst: false) }
+    }
+
+    public func latest(_ kind: RecordKind) throws(StoreError) -> StoredEntry? {
+        try withConnection { connection, logger in
+            try Self.entries(connection, logger, kind: kind, atOrBefore: nil, newestFirst: true).first
+        }
+    }
+
+    public func withLogReader<T>(_ body: (any LogReader) throws -> T) throws(StoreError) -> T {
+        try withConnection { connection, logger in
+            try connection.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger)
+            defer { _ = try? connection.run("COMMIT", logger) }
+            return try body(PostgresLogReader(connection: connection, logger: logger))
+        }
+    }
+
+    public func canWrite() -> Bool {
+        (try? withConnection { connection, logger in
+            try connection.rows("SELECT has_table_privilege('caretrail_chain', 'INSERT')", logger).first?.decode(Bool.self) ?? false
+        }) ?? false
+    }
+
+    @discardableResult
+    public func prepareObserver() throws(StoreError) -> Int64 {
+        guard let observer else { return 0 }
+        return try withConnection { connection, logger in
+            try connection.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger)
+            defer { _ = try? connection.run("COMMIT", logger) }
+            let seq = try Self.head(connection, logger)?.seq ?? 0
+            try observer.catchUp(through: seq, reader: PostgresLogReader(connection: connection, logger: logger))
+            return seq
+        }
+    }
+
+    /// PostgreSQL writes its own checkpoints; nothing to do.
+    public func checkpoint() throws(StoreError) {}
+
+    // MARK: Queries shared by the store and its readers
+
+    static func head(_ connection: PostgresConnection, _ logger: Logger) throws -> ChainHead? {
+        let rows = try connection.rows("SELECT seq, entry_hash FROM caretrail_chain ORDER BY seq DESC LIMIT 1", logger)
+        guard let row = rows.first else { return nil }
+        let (seq, hash) = try row.decode((Int64, ByteBuffer).self)
+        return ChainHead(seq: seq, hash: ChainHash(unchecked: Array(buffer: hash)))
+    }
+
+    /// The columns every entry read selects, from `caretrail_entry e` joined to `caretrail_chain c`.
+    static let entryColumns = "e.seq, c.entry_hash, e.canonical"
+
+    static func entries(_ connection: PostgresConnection, _ logger: Logger, from first: Int64, through last: Int64, limit: Int) throws
+        -> [StoredEntry]
+    {
+        try decode(
+            connection.rows(
+                """
+                SELECT e.seq, c.entry_hash, e.canonical FROM caretrail_entry e JOIN caretrail_chain c ON c.seq = e.seq \
+                WHERE e.seq BETWEEN \(first) AND \(last) ORDER BY e.seq LIMIT \(Int64(max(0, limit)))
+                """, logger))
+    }
+
+    static func entries(_ connection: PostgresConnection, _ logger: Logger, kind: RecordKind, atOrBefore last: Int64?, newestFirst: Bool)
+        throws -> [StoredEntry]
+    {
+        let bound = last ?? Int64.max
+        let order = newestFirst ? "DESC LIMIT 1" : "ASC"
+        let rare = kind != .toolCall && kind != .agentRequest
+        // The partial index holds the rare kinds; tool calls and agent requests are read in full.
+        let filter = rare ? " AND e.kind <> 'tool_call' AND e.kind <> 'agent_request'" : ""
+        return try decode(
+            connection.rows(
+                """
+                SELECT e.seq, c.entry_hash, e.canonical FROM caretrail_entry e JOIN caretrail_chain c ON c.seq = e.seq \
+                WHERE e.kind = \(kind.rawValue) AND e.seq <= \(bound)\(unescaped: filter) ORDER BY e.seq \(unescaped: order)
+                """, logger))
+    }
+
+    /// Entries from rows of ``entryColumns``.
+    static func decode(_ rows: [PostgresRow]) throws -> [StoredEntry] {
+        try rows.map { row in
+            let (seq, hash, canonical) = try row.decode((Int64, ByteBuffer, ByteBuffer).self)
+            return canonical.withUnsafeReadableBytes { raw in
+                CanonicalEntry.decode(
+                    raw.bindMemory(to: UInt8.self), seq: seq, entryHash: ChainHash(unchecked: Array(buffer: hash)))
+            }
+        }
     }
 }

@@ -61,21 +61,9 @@ extension SQLiteStore {
                 return ToolStatistics(
                     toolName: name, calls: Int64(counts.calls), failures: Int64(counts.failures), timedCalls: Int64(counts.timed),
                     meanDurationMS: counts.timed > 0 ? counts.durationSum / Double(counts.timed) : nil,
-                    p95DurationMS: Self.percentile95(counts.buckets, of: counts.timed), uniqueUsers: Int64(counts.users.count)
+                    p95DurationMS: ToolStatistics.percentile95(counts.buckets, of: counts.timed), uniqueUsers: Int64(counts.users.count)
                 )
             }
         }
-    }
-
-    /// The nearest-rank 95th percentile: the smallest bucket with at least 95% of calls at or below it.
-    static func percentile95(_ buckets: [Int: Int], of count: Int) -> Double? {
-        guard count > 0 else { return nil }
-        let rank = Int((0.95 * Double(count)).rounded(.up))
-        var running = 0
-        for bucket in buckets.keys.sorted() {
-            running += buckets[bucket] ?? 0
-            if running >= rank { return ToolDayCounters.value(ofBucket: bucket) }
-        }
-        return nil
     }
 }

@@ -31,20 +31,6 @@ struct ToolDayCounters {
 
     var days: [Key: Counts] = [:]
 
-    /// Durations fall into buckets about 2% wide: bucket `b` holds `exp((b - 0.5) / 50) ..< exp((b + 0.5) / 50)` ms.
-    static let bucketsPerE = 50.0
-    /// The bucket of durations of zero.
-    static let zeroBucket = Int(Int32.min)
-
-    static func bucket(_ milliseconds: Double) -> Int {
-        milliseconds > 0 ? Int((log(milliseconds) * bucketsPerE).rounded()) : zeroBucket
-    }
-
-    /// The representative duration of a bucket (its geometric centre).
-    static func value(ofBucket bucket: Int) -> Double {
-        bucket == zeroBucket ? 0 : exp(Double(bucket) / bucketsPerE)
-    }
-
     mutating func add(tool: String, time: String, failed: Bool, durationMS: Double?, user: String) {
         let key = Key(tool: tool, day: String(time.prefix(10)))
         days[key, default: Counts()].calls += 1
@@ -52,7 +38,7 @@ struct ToolDayCounters {
         if let durationMS, durationMS.isFinite, durationMS >= 0 {
             days[key, default: Counts()].timed += 1
             days[key, default: Counts()].durationSum += durationMS
-            days[key, default: Counts()].buckets[Self.bucket(durationMS), default: 0] += 1
+            days[key, default: Counts()].buckets[ToolStatistics.bucket(durationMS), default: 0] += 1
         }
         days[key, default: Counts()].users.insert(user)
     }

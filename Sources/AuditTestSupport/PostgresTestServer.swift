@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 
 /// A throwaway PostgreSQL cluster for tests: `initdb` in a temporary folder, `pg_ctl start` on a
 /// loopback port (18,000–18,999, a range no other test listens in), trust authentication for
@@ -58,6 +59,35 @@ public final class PostgresTestServer: Sendable {
     public func stop() {
         _ = try? Self.runDetached(bin + "/pg_ctl", ["-D", folder.appendingPathComponent("pg").path, "-m", "fast", "-w", "stop"])
         try? FileManager.default.removeItem(at: folder)
+    }
+
+    /// One cluster shared by a test process's tests that need only a database of their own
+    /// (``newDatabase()``); started on first use, stopped when the process exits.
+    public static func shared() throws -> PostgresTestServer {
+        try sharedServer.withLock { server in
+            if let server { return server }
+            let started = try start()
+            server = started
+            atexit { PostgresTestServer.stopShared() }
+            return started
+        }
+    }
+
+    private static let sharedServer = Mutex<PostgresTestServer?>(nil)
+
+    private static func stopShared() {
+        sharedServer.withLock { server in
+            server?.stop()
+            server = nil
+        }
+    }
+
+    /// Creates an empty database in the cluster; returns the superuser's URL of it.
+    public func newDatabase() throws -> String {
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        let created = try psql("CREATE DATABASE \(name)")
+        guard created.status == 0 else { throw Failure(message: "cannot create a database: \(created.output)") }
+        return "postgres://postgres@127.0.0.1:\(port)/\(name)"
     }
 
     /// Runs `psql` as the superuser with `sql`; returns its status and output.

@@ -41,7 +41,7 @@ struct PostgresStoreTests {
             let sqlite = try reference.appendEncodedNow(entries)
             #expect(receipt.head == sqlite.head, "the same entries, clock and recipe give the same head")
             #expect(try store.count() == 40)
-            #expect(try store.verifyChain() == nil)
+            #expect(try store.verify().isIntact)
             let read = try store.entries(from: 1, through: 40, limit: 100)
             #expect(read.map(\.entryHash) == (try reference.entries(from: 1, through: 40)).map(\.entryHash))
         }
@@ -73,7 +73,7 @@ struct PostgresStoreTests {
             defer { store.close() }
             #expect(try store.count() == 500)
             #expect(try store.head()?.seq == 500)
-            #expect(try store.verifyChain() == nil)
+            #expect(try store.verify().isIntact)
         }
     }
 
@@ -83,18 +83,23 @@ struct PostgresStoreTests {
         try withServer { server, store in
             _ = try store.appendNow(entries)
             for statement in [
-                "UPDATE caretrail_entry SET recorded_at = '2020-01-01T00:00:00.000Z' WHERE seq = 2",
-                "DELETE FROM caretrail_entry WHERE seq = 5", "TRUNCATE caretrail_entry",
-                "BEGIN; SET LOCAL caretrail.retention = 'on'; UPDATE caretrail_entry SET entry_hash = prev_hash WHERE seq = 3; COMMIT",
+                "UPDATE caretrail_chain SET recorded_at = '2020-01-01T00:00:00.000Z' WHERE seq = 2",
+                "UPDATE caretrail_entry SET kind = 'alert' WHERE seq = 2",
+                "DELETE FROM caretrail_entry WHERE seq = 5", "TRUNCATE caretrail_entry", "TRUNCATE caretrail_chain",
+                "DELETE FROM caretrail_key WHERE seq = 5",
+                "BEGIN; SET LOCAL caretrail.retention = 'on'; DELETE FROM caretrail_chain WHERE seq = 3; COMMIT",
+                "BEGIN; SET LOCAL caretrail.retention = 'on'; UPDATE caretrail_entry SET canonical = '' WHERE seq = 3; COMMIT",
             ] {
                 let result = try server.psql(statement)
                 #expect(result.status != 0, "\(statement)")
                 #expect(result.output.contains("append-only"), "\(statement): \(result.output)")
             }
-            let sealed = try server.psql(
-                "BEGIN; SET LOCAL caretrail.retention = 'on'; UPDATE caretrail_entry SET canonical = '' WHERE seq = 3; COMMIT")
+            #expect(try store.verify().isIntact)
+            // The retention path deletes content; without a purge record of the chain, verify says so.
+            let sealed = try server.psql("BEGIN; SET LOCAL caretrail.retention = 'on'; DELETE FROM caretrail_entry WHERE seq = 3; COMMIT")
             #expect(sealed.status == 0, "\(sealed.output)")
             #expect(try store.count() == 5)
+            #expect(try store.verify().problem?.kind == .purgedWithoutRecord)
         }
     }
 
@@ -106,18 +111,18 @@ struct PostgresStoreTests {
             let zero = String(repeating: "00", count: 32)
             let cases = [
                 // A second successor of entry 2 (a fork).
-                "INSERT INTO caretrail_entry SELECT 4, prev_hash, entry_hash, recorded_at, canonical FROM caretrail_entry WHERE seq = 3",
+                "INSERT INTO caretrail_chain SELECT 4, prev_hash, entry_hash, recorded_at FROM caretrail_chain WHERE seq = 3",
                 // An entry that does not link to the one before it.
-                "INSERT INTO caretrail_entry VALUES (4, decode('\(zero)', 'hex'), decode('\(zero)', 'hex'), 'x', '')",
+                "INSERT INTO caretrail_chain VALUES (4, decode('\(zero)', 'hex'), decode('\(zero)', 'hex'), 'x')",
                 // A gap.
-                "INSERT INTO caretrail_entry VALUES (6, decode('\(head.hash.hex)', 'hex'), decode('\(zero)', 'hex'), 'x', '')",
+                "INSERT INTO caretrail_chain VALUES (6, decode('\(head.hash.hex)', 'hex'), decode('\(zero)', 'hex'), 'x')",
             ]
             for statement in cases {
                 let result = try server.psql(statement)
                 #expect(result.status != 0, "\(statement)")
             }
             #expect(try store.count() == 3)
-            #expect(try store.verifyChain() == nil)
+            #expect(try store.verify().isIntact)
         }
     }
 
@@ -125,7 +130,10 @@ struct PostgresStoreTests {
         try withServer { server, _ in
             #expect(try server.psql("CREATE ROLE app_writer LOGIN IN ROLE caretrail_app").status == 0)
             #expect(try server.psql("SELECT count(*) FROM caretrail_entry", user: "app_writer").status == 0)
-            for statement in ["UPDATE caretrail_entry SET recorded_at = 'x'", "DELETE FROM caretrail_entry", "TRUNCATE caretrail_entry"] {
+            for statement in [
+                "UPDATE caretrail_chain SET recorded_at = 'x'", "DELETE FROM caretrail_entry", "TRUNCATE caretrail_entry",
+                "DELETE FROM caretrail_key", "SELECT caretrail_drop_empty_partitions()",
+            ] {
                 let result = try server.psql(statement, user: "app_writer")
                 #expect(result.status != 0 && result.output.contains("permission denied"), "\(statement): \(result.output)")
             }

@@ -1,0 +1,291 @@
+public import AuditChain
+public import AuditCore
+public import AuditStorage
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+extension PostgresStore {
+    /// Appends a batch atomically and durably, sharing the commit with batches that other tasks
+    /// of this process append at the same time.
+    public func append(_ batch: [EncodedEntry]) async throws -> AppendReceipt {
+        try await committer.submit(batch, store: self)
+    }
+
+    /// Appends a batch atomically and durably in a transaction of its own, blocking the caller.
+    public func appendNow(_ batch: [EncodedEntry]) throws(StoreError) -> AppendReceipt {
+        guard !batch.isEmpty else { throw StoreError(code: .appendFailed, message: "nothing to append") }
+        // swift-format-ignore: NeverForceUnwrap
+        return try commit([batch])[0].get()
+    }
+
+    /// Appends everything `produce` hands to its sink in one transaction: all of it, or none.
+    public func appendAll(
+        _ produce: (_ append: ([EncodedEntry]) throws -> Void) throws -> Void
+    ) throws -> (count: Int64, derived: Int64, head: ChainHead?) {
+        do {
+            return try pool.lend { connection in
+                try appending(connection, pool.logger) { sink in
+                    try produce { entries in try sink.append(entries) }
+                    return (sink.appended, sink.derived, sink.head)
+                }
+            }
+        } catch {
+            observer?.appendRolledBack()
+            // The producer's own errors (bad input) pass through; the database's are append failures.
+            if error is PSQLError { throw StoreError(code: .appendFailed, message: "nothing was appended: \(Self.reason(error))") }
+            throw error
+        }
+    }
+
+    /// Commits several batches in one transaction, each in a savepoint. A batch that fails is
+    /// rolled back alone; if the commit fails, every batch fails.
+    func commit(_ batches: [[EncodedEntry]]) -> [Result<AppendReceipt, StoreError>] {
+        do {
+            return try withConnection { connection, logger in
+                try appending(connection, logger) { sink in
+                    var results: [Result<AppendReceipt, StoreError>] = []
+                    for batch in batches {
+                        let before = sink.head
+                        do {
+                            let receipts: [ChainHead]
+                            if batches.count == 1 {
+                                receipts = try sink.append(batch)
+                            } else {
+                                try connection.run("SAVEPOINT batch", logger)
+                                receipts = try sink.append(batch)
+                                try connection.run("RELEASE SAVEPOINT batch", logger)
+                            }
+                            results.append(.success(AppendReceipt(entries: receipts, head: sink.head)))
+                        } catch {
+                            if batches.count == 1 { throw error }
+                            try connection.run("ROLLBACK TO SAVEPOINT batch", logger)
+                            observer?.appendRolledBack()
+                            sink.head = before
+                            results.append(
+                                .failure(StoreError(code: .appendFailed, message: "nothing of the batch was appended: \(Self.reason(error))")))
+                        }
+                    }
+                    return results
+                }
+            }
+        } catch {
+            observer?.appendRolledBack()
+            let failure = StoreError(code: .appendFailed, message: "nothing was appended: \(Self.reason(error))")
+            return batches.map { _ in .failure(failure) }
+        }
+    }
+
+    /// Runs `body` with an append sink inside a transaction that holds the log's advisory lock
+    /// and starts from the head read under it; commits when `body` returns.
+    func appending<T>(_ connection: PostgresConnection, _ logger: Logger, _ body: (inout PostgresAppendSink) throws -> T) throws -> T {
+        try connection.transaction(logger) {
+            try connection.run("SELECT pg_advisory_xact_lock(\(PostgresSchema.appendLock))", logger)
+            var sink = PostgresAppendSink(connection: connection, logger: logger, store: self, head: try Self.head(connection, logger))
+            sink.openMonth = try connection.rows("SELECT max(month) FROM caretrail_partition", logger).first?.decode(String?.self)
+            return try body(&sink)
+        }
+    }
+}
+
+/// Appends entries inside an open transaction that holds the log's advisory lock: links each
+/// entry to the head it carries and inserts, per batch, one statement per table (the spine,
+/// the canonical bytes, the keys, the tool-call counts), then runs the store's observer.
+struct PostgresAppendSink {
+    let connection: PostgresConnection
+    let logger: Logger
+    let store: PostgresStore
+    var head: ChainHead?
+    /// The month of the partition entries go into (`YYYY-MM`), `nil` before the first.
+    var openMonth: String?
+    private(set) var appended: Int64 = 0
+    private(set) var derived: Int64 = 0
+    private var buffer: [UInt8] = []
+
+    init(connection: PostgresConnection, logger: Logger, store: PostgresStore, head: ChainHead?) {
+        self.connection = connection
+        self.logger = logger
+        self.store = store
+        self.head = head
+    }
+
+    /// Appends entries in order, then what the store's ``AppendObserver`` derives from them
+    /// (alerts); returns the `(seq, hash)` of each of `entries`.
+    @discardableResult
+    mutating func append(_ entries: [EncodedEntry]) throws -> [ChainHead] {
+        guard !entries.isEmpty else { return [] }
+        let recordedAt = store.clock().description
+        var observed = try insert(entries, recordedAt: recordedAt)
+        let receipts = observed.map { ChainHead(seq: $0.seq, hash: $0.entryHash) }
+        guard let observer = store.observer else { return receipts }
+        while true {
+            let more = try observer.entriesAppended(observed, reader: PostgresLogReader(connection: connection, logger: logger))
+            if more.isEmpty { break }
+            observed = try insert(more, recordedAt: recordedAt)
+            derived += Int64(more.count)
+            appended -= Int64(more.count)
+        }
+        return receipts
+    }
+
+    private mutating func insert(_ entries: [EncodedEntry], recordedAt: String) throws -> [StoredEntry] {
+        let first = (head?.seq ?? 0) + 1
+        let month = String(recordedAt.prefix(7))
+        if openMonth.map({ month > $0 }) ?? true {
+            try connection.run("SELECT caretrail_open_partition(\(first), \(month))", logger)
+            openMonth = month
+        }
+        var chain = ChainColumns()
+        var content = ContentColumns()
+        var stored: [StoredEntry] = []
+        stored.reserveCapacity(entries.count)
+        for entry in entries {
+            try Self.checkVocabulary(entry)
+            let seq = (head?.seq ?? 0) + 1
+            let prev = head?.hash ?? .genesis
+            let hash = store.hasher.hash(seq: seq, recordedAt: recordedAt, prevHash: prev, content: entry, buffer: &buffer)
+            let storedEntry = StoredEntry(seq: seq, recordedAt: recordedAt, prevHash: prev, entryHash: hash, content: entry)
+            chain.add(seq: seq, prev: prev, hash: hash, recordedAt: recordedAt)
+            content.add(storedEntry, canonical: buffer)
+            stored.append(storedEntry)
+            head = ChainHead(seq: seq, hash: hash)
+            appended += 1
+        }
+        try connection.run(
+            """
+            INSERT INTO caretrail_chain (seq, prev_hash, entry_hash, recorded_at) \
+            SELECT * FROM unnest(\(chain.seqs)::bigint[], \(chain.prevs)::bytea[], \(chain.hashes)::bytea[], \(chain.times)::text[])
+            """, logger)
+        try connection.run(
+            """
+            INSERT INTO caretrail_entry (seq, kind, canonical) \
+            SELECT * FROM unnest(\(content.seqs)::bigint[], \(content.kinds)::text[], \(content.canonicals)::bytea[])
+            """, logger)
+        if !content.keySeqs.isEmpty {
+            try connection.run(
+                """
+                INSERT INTO caretrail_key (kind, key, seq, event_time) \
+                SELECT * FROM unnest(\(content.keyKinds)::smallint[], \(content.keyValues)::text[], \(content.keySeqs)::bigint[], \
+                \(content.keyTimes)::text[])
+                """, logger)
+        }
+        if !content.calls.seqs.isEmpty {
+            let calls = content.calls
+            try connection.run(
+                """
+                INSERT INTO caretrail_call (seq, tool_name, day, failed, duration_ms, user_id) \
+                SELECT x.s, x.t, x.d, x.f, nullif(x.ms, -1), x.u \
+                FROM unnest(\(calls.seqs)::bigint[], \(calls.tools)::text[], \(calls.days)::text[], \(calls.failed)::boolean[], \
+                \(calls.durations)::double precision[], \(calls.users)::text[]) AS x(s, t, d, f, ms, u)
+                """, logger)
+        }
+        return stored
+    }
+
+    /// Refuses an entry whose kind, action or outcome is not one the log knows.
+    private static func checkVocabulary(_ entry: EncodedEntry) throws {
+        guard RecordKind.allCases.contains(entry.kind) else {
+            throw StoreError(code: .appendFailed, message: "unknown kind \(entry.kind.rawValue)")
+        }
+        if let action = entry.action, !ToolAction.allCases.contains(action) {
+            throw StoreError(code: .appendFailed, message: "unknown action \(action.rawValue)")
+        }
+        if let outcome = entry.outcome, !Outcome.allCases.contains(outcome) {
+            throw StoreError(code: .appendFailed, message: "unknown outcome \(outcome.rawValue)")
+        }
+    }
+}
+
+/// The spine's columns of a batch, bound as arrays.
+struct ChainColumns {
+    var seqs: [Int64] = []
+    var prevs: [ByteBuffer] = []
+    var hashes: [ByteBuffer] = []
+    var times: [String] = []
+
+    mutating func add(seq: Int64, prev: ChainHash, hash: ChainHash, recordedAt: String) {
+        seqs.append(seq)
+        prevs.append(ByteBuffer(bytes: prev.bytes))
+        hashes.append(ByteBuffer(bytes: hash.bytes))
+        times.append(recordedAt)
+    }
+}
+
+/// The content columns of a batch (canonical bytes, keys, tool-call counts), bound as arrays.
+struct ContentColumns {
+    var seqs: [Int64] = []
+    var kinds: [String] = []
+    var canonicals: [ByteBuffer] = []
+    var keyKinds: [Int16] = []
+    var keyValues: [String] = []
+    var keySeqs: [Int64] = []
+    var keyTimes: [String] = []
+    var calls = CallColumns()
+
+    mutating func add(_ entry: StoredEntry, canonical: [UInt8]) {
+        seqs.append(entry.seq)
+        kinds.append(entry.content.kind.rawValue)
+        canonicals.append(ByteBuffer(bytes: canonical))
+        let keys = EntryKeys(entry)
+        let time = entry.content.timestamp ?? entry.recordedAt
+        for (kind, value) in keys.keys {
+            keyKinds.append(Int16(kind.rawValue))
+            keyValues.append(value)
+            keySeqs.append(entry.seq)
+            keyTimes.append(time)
+        }
+        if entry.content.kind == .toolCall, let tool = entry.content.toolName {
+            calls.seqs.append(entry.seq)
+            calls.tools.append(tool)
+            calls.days.append(String(time.prefix(10)))
+            calls.failed.append(entry.content.outcome == .failure)
+            let duration = keys.scan?.durationMS.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
+            calls.durations.append(duration ?? -1)
+            calls.users.append(entry.content.userID)
+        }
+    }
+}
+
+/// What tool statistics count of each tool call; a duration of -1 stands for none.
+struct CallColumns {
+    var seqs: [Int64] = []
+    var tools: [String] = []
+    var days: [String] = []
+    var failed: [Bool] = []
+    var durations: [Double] = []
+    var users: [String] = []
+}
+
+/// Groups appends that arrive while a commit is running into the next commit, run on a
+/// queue of its own so that the caller's task suspends rather than blocks.
+actor PostgresGroupCommitter {
+    private var waiting: [(batch: [EncodedEntry], continuation: CheckedContinuation<AppendReceipt, any Error>)] = []
+    private var draining = false
+    private let queue = DispatchQueue(label: "caretrail.postgres.commit")
+
+    func submit(_ batch: [EncodedEntry], store: PostgresStore) async throws -> AppendReceipt {
+        try await withCheckedThrowingContinuation { continuation in
+            waiting.append((batch, continuation))
+            if !draining {
+                draining = true
+                Task { await self.drain(store) }
+            }
+        }
+    }
+
+    private func drain(_ store: PostgresStore) async {
+        while !waiting.isEmpty {
+            let group = waiting
+            waiting = []
+            let batches = group.map(\.batch)
+            let results = await withCheckedContinuation { (done: CheckedContinuation<[Result<AppendReceipt, StoreError>], Never>) in
+                queue.async { done.resume(returning: store.commit(batches)) }
+            }
+            for (waiter, result) in zip(group, results) {
+                waiter.continuation.resume(with: result.mapError { $0 as any Error })
+            }
+        }
+        draining = false
+    }
+}

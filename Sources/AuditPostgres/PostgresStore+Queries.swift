@@ -1,0 +1,175 @@
+public import AuditChain
+public import AuditCore
+public import AuditStorage
+import Foundation
+import NIOCore
+import PostgresNIO
+
+extension PostgresStore {
+    /// How many entries one read of a streamed answer fetches.
+    static let page = 1_000
+
+    /// Entries answering `query` with event time in `from...to`, through the keys, which
+    /// carry each entry's event time; read a page at a time.
+    public func forEachEntry(
+        _ query: EntryQuery, from: Timestamp?, to: Timestamp?, limit: Int, _ body: (StoredEntry) throws -> Void
+    ) throws(StoreError) {
+        let (kind, key) = EntryKeys.key(query)
+        let lower = from?.description ?? ""
+        let upper = to?.description ?? "~"
+        var after: Int64 = 0
+        var remaining = limit
+        while remaining > 0 {
+            let entries = try withConnection { connection, logger in
+                try Self.decode(
+                    connection.rows(
+                        """
+                        SELECT e.seq, c.entry_hash, e.canonical FROM caretrail_key k JOIN caretrail_entry e ON e.seq = k.seq \
+                        JOIN caretrail_chain c ON c.seq = k.seq \
+                        WHERE k.kind = \(Int16(kind.rawValue)) AND k.key = \(key) AND k.seq > \(after) \
+                        AND k.event_time >= \(lower) AND k.event_time <= \(upper) ORDER BY k.seq LIMIT \(Int64(min(remaining, Self.page)))
+                        """, logger))
+            }
+            for entry in entries { try call(body, entry) }
+            guard let last = entries.last, entries.count == min(remaining, Self.page) else { return }
+            remaining -= entries.count
+            after = last.seq
+        }
+    }
+
+    /// The entries answering `query` with `after < seq <= through`, in seq order, until `body`
+    /// returns `false`; read a page at a time.
+    public func forEachEntry(_ query: EntryQuery, after: Int64, through: Int64, _ body: (StoredEntry) throws -> Bool) throws(StoreError) {
+        let (kind, key) = EntryKeys.key(query)
+        var cursor = after
+        while cursor < through {
+            let entries = try withConnection { connection, logger in
+                try Self.decode(
+                    connection.rows(
+                        """
+                        SELECT e.seq, c.entry_hash, e.canonical FROM caretrail_key k JOIN caretrail_entry e ON e.seq = k.seq \
+                        JOIN caretrail_chain c ON c.seq = k.seq \
+                        WHERE k.kind = \(Int16(kind.rawValue)) AND k.key = \(key) AND k.seq > \(cursor) AND k.seq <= \(through) \
+                        ORDER BY k.seq LIMIT \(Int64(Self.page))
+                        """, logger))
+            }
+            for entry in entries where try !call(body, entry) { return }
+            guard let last = entries.last, entries.count == Self.page else { return }
+            cursor = last.seq
+        }
+    }
+
+    public func patientSeqs(_ patient: String) throws(StoreError) -> [Int64] {
+        try withConnection { connection, logger in
+            try connection.rows(
+                "SELECT seq FROM caretrail_key WHERE kind = \(Int16(EntryKeys.Kind.patient.rawValue)) AND key = \(patient) ORDER BY seq",
+                logger
+            ).map { try $0.decode(Int64.self) }
+        }
+    }
+
+    /// Every access to the patient whose event time lies in `from...to`, in log order, and
+    /// every alert and review about the patient; by pseudonym, accesses only.
+    public func forEachAccess(
+        to key: PatientKey, from: Timestamp?, to: Timestamp?, through last: Int64?, _ body: (AccessRow) throws -> Void
+    ) throws(StoreError) {
+        let lower = from?.description
+        let upper = to?.description
+        let (kind, keys, accessesOnly): (EntryKeys.Kind, [String], Bool) =
+            switch key {
+            case .patientID(let patient): (.patient, [patient], false)
+            case .pseudonyms(let tokens): (.token, tokens, true)
+            }
+        let through = last ?? Int64.max
+        var cursor: Int64 = 0
+        while true {
+            let entries = try withConnection { connection, logger in
+                try Self.decode(
+                    connection.rows(
+                        """
+                        SELECT e.seq, c.entry_hash, e.canonical FROM caretrail_entry e JOIN caretrail_chain c ON c.seq = e.seq \
+                        WHERE e.seq IN (SELECT DISTINCT seq FROM caretrail_key WHERE kind = \(Int16(kind.rawValue)) \
+                        AND key = ANY(\(keys)::text[]) AND seq > \(cursor) AND seq <= \(through) ORDER BY seq LIMIT \(Int64(Self.page))) \
+                        ORDER BY e.seq
+                        """, logger))
+            }
+            for entry in entries {
+                let row = AccessRow(reporting: entry)
+                if row.kind == .toolCall || row.kind == .agentRequest {
+                    if let lower, row.time < lower { continue }
+                    if let upper, row.time > upper { continue }
+                }
+                if accessesOnly && row.kind != .toolCall { continue }
+                try call(body, row)
+            }
+            guard let lastEntry = entries.last, entries.count == Self.page else { return }
+            cursor = lastEntry.seq
+        }
+    }
+
+    /// Per-tool statistics over the UTC days `fromDay...toDay`, for one tool or all, counted
+    /// from `caretrail_call`; the 95th percentile from the same 2%-wide buckets SQLite keeps.
+    public func toolStatistics(tool: String?, fromDay: String?, toDay: String?) throws(StoreError) -> [ToolStatistics] {
+        let filter: PostgresQuery = """
+            WHERE (\(tool)::text IS NULL OR tool_name = \(tool)) AND day >= \(fromDay ?? "") AND day <= \(toDay ?? "~")
+            """
+        return try withConnection { connection, logger in
+            var totals: [String: ToolStatistics] = [:]
+            var query: PostgresQuery = """
+                SELECT tool_name, count(*)::bigint, count(*) FILTER (WHERE failed)::bigint, count(duration_ms)::bigint, \
+                avg(duration_ms), count(DISTINCT user_id)::bigint FROM caretrail_call
+                """
+            query.sql += " " + filter.sql + " GROUP BY tool_name"
+            query.binds = filter.binds
+            for row in try connection.rows(query, logger) {
+                let (name, calls, failures, timed, mean, users) = try row.decode((String, Int64, Int64, Int64, Double?, Int64).self)
+                totals[name] = ToolStatistics(
+                    toolName: name, calls: calls, failures: failures, timedCalls: timed, meanDurationMS: mean, p95DurationMS: nil,
+                    uniqueUsers: users)
+            }
+            var buckets: [String: [Int: Int]] = [:]
+            var durations: PostgresQuery = "SELECT tool_name, duration_ms FROM caretrail_call"
+            durations.sql += " " + filter.sql + " AND duration_ms IS NOT NULL"
+            durations.binds = filter.binds
+            for row in try connection.rows(durations, logger) {
+                let (name, duration) = try row.decode((String, Double).self)
+                buckets[name, default: [:]][ToolStatistics.bucket(duration), default: 0] += 1
+            }
+            for (name, counts) in buckets {
+                let timed = Int(totals[name]?.timedCalls ?? 0)
+                totals[name]?.p95DurationMS = ToolStatistics.percentile95(counts, of: timed)
+            }
+            return totals.keys.sorted().compactMap { totals[$0] }
+        }
+    }
+
+    // MARK: Stream cursors
+
+    public func streamCursor(_ destination: String) throws(StoreError) -> Int64 {
+        try withConnection { connection, logger in
+            try connection.rows("SELECT seq FROM caretrail_stream_cursor WHERE destination = \(destination)", logger).first?
+                .decode(Int64.self) ?? 0
+        }
+    }
+
+    public func setStreamCursor(_ destination: String, to seq: Int64) throws(StoreError) {
+        try withConnection { connection, logger in
+            try connection.run(
+                """
+                INSERT INTO caretrail_stream_cursor (destination, seq) VALUES (\(destination), \(seq)) \
+                ON CONFLICT (destination) DO UPDATE SET seq = excluded.seq
+                """, logger)
+        }
+    }
+
+    /// Calls `body`, whose errors are the caller's, from inside a connection's closure.
+    private func call<T, R>(_ body: (T) throws -> R, _ value: T) throws(StoreError) -> R {
+        do {
+            return try body(value)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(code: .readFailed, message: "reading the log stopped: \(Self.reason(error))")
+        }
+    }
+}

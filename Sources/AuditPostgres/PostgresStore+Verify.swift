@@ -1,0 +1,180 @@
+public import AuditChain
+import AuditCore
+public import AuditStorage
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+extension PostgresStore {
+    /// Re-hashes every entry whose content the database holds, checks that its bytes name the
+    /// sequence number and link the spine holds, checks every link of the spine, and checks
+    /// that every entry without content lies in a range a `retention_purge` or `archive`
+    /// record of the chain took it from (each purged range's hashes still making its recorded
+    /// root). Given an earlier published head, checks the log still holds it.
+    public func verify(expectHead: ChainHead?, chunkSize: Int) throws(StoreError) -> VerificationReport {
+        let report = try verify(after: nil, expectHead: expectHead, chunkSize: chunkSize)
+        try record(report)
+        return report
+    }
+
+    /// Verifies what was appended since the last verification that proved the log intact, after
+    /// checking that the entry at its head still holds the hash it had; in full without one.
+    public func verifyIncrementally(chunkSize: Int) throws(StoreError) -> VerificationReport {
+        guard let previous = try lastVerification() else { return try verify(expectHead: nil, chunkSize: chunkSize) }
+        guard let anchor = try spine(from: previous.head.seq, through: previous.head.seq).first, anchor.entryHash == previous.head.hash
+        else {
+            var report = VerificationReport(problem: nil, entriesChecked: 0, head: try head(), mode: .incremental)
+            report.previous = previous
+            report.problem = ChainProblem(
+                kind: .rewritten, seq: previous.head.seq,
+                message: "entry \(previous.head.seq) no longer has the hash the last verification proved: the log was rewritten")
+            return report
+        }
+        var report = try verify(after: anchor, expectHead: nil, chunkSize: chunkSize)
+        report.mode = .incremental
+        report.previous = previous
+        try record(report)
+        return report
+    }
+
+    public func lastVerification() throws(StoreError) -> VerificationRecord? {
+        try withConnection { connection, logger in
+            guard
+                let row = try connection.rows(
+                    """
+                    SELECT verified_through, head_hash, verified_at, mode, entries_checked FROM caretrail_verification \
+                    ORDER BY id DESC LIMIT 1
+                    """, logger
+                ).first
+            else { return nil }
+            let (seq, hash, at, mode, checked) = try row.decode((Int64, ByteBuffer, String, String, Int64).self)
+            return VerificationRecord(
+                head: ChainHead(seq: seq, hash: ChainHash(unchecked: Array(buffer: hash))), verifiedAt: at,
+                mode: VerificationMode(rawValue: mode) ?? .full, entriesChecked: checked)
+        }
+    }
+
+    private func record(_ report: VerificationReport) throws(StoreError) {
+        guard report.isIntact, let head = report.head else { return }
+        if report.mode == .incremental, report.previous?.head == head { return }
+        try withConnection { connection, logger in
+            try connection.run(
+                """
+                INSERT INTO caretrail_verification (verified_through, head_hash, verified_at, mode, entries_checked) \
+                VALUES (\(head.seq), \(ByteBuffer(bytes: head.hash.bytes)), \(clock().description), \(report.mode.rawValue), \
+                \(report.entriesChecked))
+                """, logger)
+        }
+    }
+
+    private func verify(after anchor: ChainLink?, expectHead: ChainHead?, chunkSize: Int) throws(StoreError) -> VerificationReport {
+        let head = try self.head()
+        var report = VerificationReport(problem: nil, entriesChecked: 0, head: head, expectedHead: expectHead)
+        var verifier = ChainVerifier(after: anchor)
+        var sealed: [ClosedRange<Int64>] = []
+        var next = (anchor?.seq ?? 0) + 1
+        let last = head?.seq ?? 0
+        while next <= last {
+            let links = try spine(from: next, through: min(last, next + Int64(max(1, chunkSize)) - 1))
+            guard !links.isEmpty else { break }
+            for link in links where link.isSealed {
+                if let run = sealed.last, run.upperBound == link.seq - 1 {
+                    sealed[sealed.count - 1] = run.lowerBound...link.seq
+                } else {
+                    sealed.append(link.seq...link.seq)
+                }
+            }
+            if let index = verifier.check(links) {
+                report.entriesChecked = verifier.checkedCount
+                report.problem = try diagnose(links[index].seq, expectedSeq: index > 0 ? links[index - 1].seq + 1 : next)
+                return report
+            }
+            next = links[links.count - 1].seq + 1
+        }
+        report.entriesChecked = verifier.checkedCount
+        if let expectHead {
+            // A sealed entry has no content to read back: its spine's hash is what was published.
+            let kept = try spine(from: expectHead.seq, through: expectHead.seq).first
+            if kept?.entryHash != expectHead.hash {
+                report.problem = ChainVerifier.checkExpectedHead(expectHead, stored: try entry(seq: expectHead.seq), currentHead: head)
+            }
+            if report.problem != nil { return report }
+        }
+        report.problem = try sealedProblem(sealed)
+        return report
+    }
+
+    /// The spine's links from `first` through `last`, each entry with content re-hashed and its
+    /// bytes' own sequence number and link compared with the spine's.
+    func spine(from first: Int64, through last: Int64) throws(StoreError) -> [ChainLink] {
+        try withConnection { connection, logger in
+            try connection.rows(
+                """
+                SELECT c.seq, c.prev_hash, c.entry_hash, e.canonical FROM caretrail_chain c \
+                LEFT JOIN caretrail_entry e ON e.seq = c.seq WHERE c.seq BETWEEN \(first) AND \(last) ORDER BY c.seq
+                """, logger
+            ).map { row in
+                let (seq, prev, hash, canonical) = try row.decode((Int64, ByteBuffer, ByteBuffer, ByteBuffer?).self)
+                let prevHash = ChainHash(unchecked: Array(buffer: prev))
+                let entryHash = ChainHash(unchecked: Array(buffer: hash))
+                guard let canonical else {
+                    return ChainLink(seq: seq, prevHash: prevHash, entryHash: entryHash, hashIsValid: true, isSealed: true)
+                }
+                let valid = canonical.withUnsafeReadableBytes { raw in
+                    let bytes = raw.bindMemory(to: UInt8.self)
+                    let link = CanonicalEntry.link(bytes)
+                    return CanonicalEntry.hash(bytes) == entryHash && link.seq == seq && link.prevHash == prevHash
+                }
+                return ChainLink(seq: seq, prevHash: prevHash, entryHash: entryHash, hashIsValid: valid)
+            }
+        }
+    }
+
+    /// What is wrong at `seq`: a gap, or the entry and its neighbours diagnosed by the chain's
+    /// own rules.
+    private func diagnose(_ seq: Int64, expectedSeq: Int64) throws(StoreError) -> ChainProblem {
+        if seq != expectedSeq {
+            return ChainProblem(kind: .deleted, seq: expectedSeq, message: "entries \(expectedSeq)–\(seq - 1) are missing (gap in the sequence)")
+        }
+        let around = try entries(from: max(1, seq - 1), through: seq + 1, limit: 3)
+        guard let suspect = around.first(where: { $0.seq == seq }) else {
+            return ChainProblem(kind: .brokenLink, seq: seq, message: "prev_hash does not match the hash of entry \(seq - 1)")
+        }
+        return ChainVerifier.diagnose(
+            suspect: suspect, before: around.first { $0.seq == seq - 1 }, after: around.first { $0.seq == seq + 1 }, hasher: hasher)
+    }
+
+    /// An entry without content that no purge or archive record took, or a purged range whose
+    /// hashes no longer make its recorded root.
+    private func sealedProblem(_ sealed: [ClosedRange<Int64>]) throws(StoreError) -> ChainProblem? {
+        var records = try entries(kind: .retentionPurge)
+        records += try entries(kind: .archive)
+        var covered: [ClosedRange<Int64>] = ArchivedSegment.current(from: records).segments.map(\.range)
+        for record in records where record.content.kind == .retentionPurge {
+            guard let purge = RetentionPurge(record) else {
+                return ChainProblem(kind: .purgeMismatch, seq: record.seq, message: "the retention_purge record cannot be read")
+            }
+            for range in purge.ranges {
+                let hashes = try spine(from: range.first, through: range.last).map(\.entryHash)
+                guard hashes.count == Int(range.last - range.first + 1), MerkleTree.root(ofEntries: hashes) == range.root else {
+                    return ChainProblem(
+                        kind: .purgeMismatch, seq: range.first,
+                        message: "the hashes kept of entries \(range.first)...\(range.last) do not make the root the record at seq \(record.seq) chained")
+                }
+                covered.append(range.first...range.last)
+            }
+        }
+        for run in sealed {
+            var seq = run.lowerBound
+            while seq <= run.upperBound {
+                guard let range = covered.first(where: { $0.contains(seq) }) else {
+                    return ChainProblem(
+                        kind: .purgedWithoutRecord, seq: seq, message: "entry \(seq)'s content is gone, and no retention or archive record took it")
+                }
+                seq = range.upperBound + 1
+            }
+        }
+        return nil
+    }
+}
