@@ -124,7 +124,8 @@ let package = Package(
         .target(
             name: "CareTrail",
             dependencies: [
-                "AuditCore", "AuditChain", "AuditKeys", "AuditStorage", "AuditSQLite", "AuditAnalysis", "AuditFHIR", "AuditArchive",
+                "AuditCore", "AuditChain", "AuditKeys", "AuditStorage", "AuditSQLite", "AuditPostgres", "AuditAnalysis", "AuditFHIR",
+                "AuditArchive",
             ],
             swiftSettings: strictSettings
         ),

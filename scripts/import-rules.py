@@ -38,7 +38,8 @@ ALLOWED = {
     },
     # The library: the one door, and where a backend is chosen.
     "CareTrail": {
-        "AuditCore", "AuditChain", "AuditKeys", "AuditStorage", "AuditSQLite", "AuditAnalysis", "AuditFHIR", "AuditArchive",
+        "AuditCore", "AuditChain", "AuditKeys", "AuditStorage", "AuditSQLite", "AuditPostgres", "AuditAnalysis", "AuditFHIR",
+        "AuditArchive",
     },
     # The HTTP server and the CLI go through the door (CareTrail), never a backend.
     "AuditServer": {

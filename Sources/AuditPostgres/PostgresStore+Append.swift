@@ -152,6 +152,12 @@ struct PostgresAppendSink {
             head = ChainHead(seq: seq, hash: hash)
             appended += 1
         }
+        try insert(chain, content)
+        return stored
+    }
+
+    /// Inserts a batch's columns: one statement per table.
+    func insert(_ chain: ChainColumns, _ content: ContentColumns) throws {
         try connection.run(
             """
             INSERT INTO caretrail_chain (seq, prev_hash, entry_hash, recorded_at) \
@@ -180,7 +186,6 @@ struct PostgresAppendSink {
                 \(calls.durations)::double precision[], \(calls.users)::text[]) AS x(s, t, d, f, ms, u)
                 """, logger)
         }
-        return stored
     }
 
     /// Refuses an entry whose kind, action or outcome is not one the log knows.

@@ -94,6 +94,9 @@ public final class PostgresStore: AuditStore {
         return PostgresSchema.granted
     }
 
+    /// What ``install()`` grants, as `caretrail init` prints it.
+    public static var granted: [String] { PostgresSchema.granted }
+
     /// Whether the database holds CareTrail's tables.
     public func isInstalled() throws(StoreError) -> Bool {
         try withConnection { connection, logger in

@@ -155,8 +155,8 @@ struct AppendSink {
         buffer.reserveCapacity(2048)
     }
 
-    private static let insertEntry = "INSERT INTO entry (seq, canonical, entry_hash) VALUES (?, ?, ?)"
-    private static let insertKind = "INSERT INTO entry_kind (seq, kind) VALUES (?, ?)"
+    static let insertEntry = "INSERT INTO entry (seq, canonical, entry_hash) VALUES (?, ?, ?)"
+    static let insertKind = "INSERT INTO entry_kind (seq, kind) VALUES (?, ?)"
 
     /// Appends entries in order, then what the store's ``AppendObserver`` derives from them
     /// (alerts); returns the `(seq, hash)` of each of `entries`.

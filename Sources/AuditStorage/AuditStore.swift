@@ -191,7 +191,7 @@ public protocol MerkleTreeReading: Sendable {
 /// protocols. SQLite (`AuditSQLite`) implements it; analysis, FHIR and SIEM code read through
 /// the narrower protocols it is made of and never name a backend.
 public protocol AuditStore: EntryReading, AccessReading, ChainVerifying, EntryAppending, StreamCursors, APIKeyStore,
-    ToolStatisticsReading, MerkleTreeReading, EntryPurging, EntryArchiving, AnyObject
+    ToolStatisticsReading, MerkleTreeReading, EntryPurging, EntryArchiving, ChainCopying, AnyObject
 {
     /// Where the log is (a file path, a database URL without its password).
     var location: String { get }

@@ -63,9 +63,10 @@ extension AuditLog {
     /// The archive the log's configuration names (member `archive`), if any.
     public var configuredArchive: String? { configuration.archive }
 
-    /// Where segments of a remote archive are cached for reading: beside the database.
+    /// Where segments of a remote archive are cached for reading: beside the database file
+    /// (a PostgreSQL log's key file).
     public var archiveCacheDirectory: URL {
-        URL(fileURLWithPath: location + ".archive-cache")
+        URL(fileURLWithPath: sidecarBase + ".archive-cache")
     }
 
     private func archiveStamp() throws(CareTrailError) -> [Int64] {

@@ -21,7 +21,7 @@ extension AuditLog {
     /// The default origin names the log by its database file and a random part, so that two
     /// logs never share a name: `caretrail/<file name>/<8 hex digits>`.
     public func signingKeys(file: String? = nil, origin: String? = nil, create: Bool) throws(CareTrailError) -> SigningKeyRing {
-        let url = URL(fileURLWithPath: file ?? SigningKeyRing.defaultFile(forDatabase: store.location))
+        let url = URL(fileURLWithPath: file ?? SigningKeyRing.defaultFile(forDatabase: sidecarBase))
         if FileManager.default.fileExists(atPath: url.path) || !create {
             do {
                 return try SigningKeyRing.load(from: url)

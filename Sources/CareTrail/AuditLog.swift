@@ -2,6 +2,7 @@ import AuditAnalysis
 public import AuditChain
 public import AuditCore
 public import AuditKeys
+import AuditPostgres
 import AuditSQLite
 public import AuditStorage
 import Foundation
@@ -41,9 +42,19 @@ public final class AuditLog: Sendable {
     let apiKeyCache = APIKeyCache()
     /// The cold archive reads go through, when one is attached.
     let attachedArchive = Mutex<AttachedArchive?>(nil)
+    /// The path files that belong to the log are named after when none is given (signing
+    /// keys, the archive cache): the database file, or for a PostgreSQL log its key file.
+    let sidecarBase: String
+    /// The key file the ring was read from (or written to).
+    public let keyRingPath: String
 
-    init(store: any AuditStore, keyRing: KeyRing, monitor: AlertMonitor, configurationInForce: ConfigurationInForce) {
+    init(
+        store: any AuditStore, keyRing: KeyRing, monitor: AlertMonitor, configurationInForce: ConfigurationInForce, sidecarBase: String,
+        keyRingPath: String
+    ) {
         self.store = store
+        self.sidecarBase = sidecarBase
+        self.keyRingPath = keyRingPath
         self.keyRing = keyRing
         self.monitor = monitor
         self.configurationInForce = configurationInForce
@@ -67,7 +78,27 @@ public final class AuditLog: Sendable {
         path + ".keys.json"
     }
 
-    /// Creates a new database and a new key file (mode 0600). Refuses to overwrite either.
+    /// Whether `database` names a PostgreSQL log (`postgres://…`) rather than a SQLite file.
+    public static func isPostgres(_ database: String) -> Bool {
+        PostgresLocation.isPostgres(database)
+    }
+
+    /// The key file of `database`: the one named, else the default beside a database file. A
+    /// PostgreSQL log has no file to sit beside, so its key file must be named.
+    static func keyFile(_ keyFile: String?, forDatabase database: String) throws(CareTrailError) -> String {
+        if let keyFile { return keyFile }
+        guard !isPostgres(database) else {
+            throw CareTrailError(
+                code: .invalidArgument, message: "--key-file: a PostgreSQL log needs its key file named (--key-file or CARETRAIL_KEY_FILE)")
+        }
+        return defaultKeyFile(forDatabase: database)
+    }
+
+    /// Creates a new log and a new key file (mode 0600). Refuses to overwrite either.
+    ///
+    /// `database` is a file path (SQLite), or a `postgres://user@host:port/dbname` URL with
+    /// the owner's credentials: the schema, roles and triggers are installed there (see
+    /// ``postgresGrants``), and the database must not hold a log yet.
     ///
     /// `postingBlockShift` sets how many entries (2^shift) make a block of posting lists, and
     /// `postingSpanShift` how many blocks (2^shift) are merged into a span; the defaults suit
@@ -77,23 +108,46 @@ public final class AuditLog: Sendable {
         clock: @escaping @Sendable () -> Timestamp = SystemClock.now, postingBlockShift: Int = 12,
         postingSpanShift: Int = 4
     ) throws(CareTrailError) -> AuditLog {
-        let keyPath = keyFile ?? defaultKeyFile(forDatabase: path)
-        if FileManager.default.fileExists(atPath: path) {
+        try make(
+            database: path, keyPath: try Self.keyFile(keyFile, forDatabase: path), ring: KeyRing.generate(), savingKeys: true, policy: policy,
+            clock: clock, postingBlockShift: postingBlockShift, postingSpanShift: postingSpanShift)
+    }
+
+    /// Creates a new, empty log with the key ring `ring`, saved to `keyPath` when `savingKeys`.
+    static func make(
+        database path: String, keyPath: String, ring: KeyRing, savingKeys: Bool, policy: SanitizerPolicy?,
+        clock: @escaping @Sendable () -> Timestamp, postingBlockShift: Int = 12, postingSpanShift: Int = 4
+    ) throws(CareTrailError) -> AuditLog {
+        let postgres = isPostgres(path)
+        if !postgres, FileManager.default.fileExists(atPath: path) {
             throw CareTrailError(code: .store, message: "a file already exists at \(path)")
-        }
-        let ring = KeyRing.generate()
-        do {
-            try ring.save(to: URL(fileURLWithPath: keyPath), overwrite: false)
-        } catch {
-            throw CareTrailError(code: .keyFile, message: error.message)
         }
         do {
             let inForce = ConfigurationInForce()
             let monitor = AlertMonitor(publishingTo: inForce)
-            let store = try SQLiteStore.create(
-                at: path, clock: clock, observer: monitor, postingBlockShift: postingBlockShift, postingSpanShift: postingSpanShift
-            )
-            let log = AuditLog(store: store, keyRing: ring, monitor: monitor, configurationInForce: inForce)
+            let store: any AuditStore
+            if postgres {
+                let postgresStore = try PostgresStore.connect(try PostgresLocation(url: path), clock: clock, observer: monitor)
+                _ = try postgresStore.install()
+                guard try postgresStore.head() == nil else {
+                    throw CareTrailError(code: .store, message: "\(postgresStore.location) already holds a log")
+                }
+                store = postgresStore
+            } else {
+                store = try SQLiteStore.create(
+                    at: path, clock: clock, observer: monitor, postingBlockShift: postingBlockShift, postingSpanShift: postingSpanShift
+                )
+            }
+            if savingKeys {
+                do {
+                    try ring.save(to: URL(fileURLWithPath: keyPath), overwrite: false)
+                } catch {
+                    throw CareTrailError(code: .keyFile, message: error.message)
+                }
+            }
+            let log = AuditLog(
+                store: store, keyRing: ring, monitor: monitor, configurationInForce: inForce, sidecarBase: postgres ? keyPath : path,
+                keyRingPath: keyPath)
             if let policy, policy != .default {
                 // A new log with its own policy: the policy is the chain's first configuration.
                 try log.setConfiguration(LogConfiguration(sanitizerPolicy: policy), changedBy: "caretrail init")
@@ -108,18 +162,26 @@ public final class AuditLog: Sendable {
         }
     }
 
-    /// Opens an existing database with its key file.
-    /// `busyTimeout` is how many seconds a write waits for another process's lock before it
-    /// fails.
+    /// What `create` grants in a PostgreSQL database, as `caretrail init` prints it.
+    public static var postgresGrants: [String] { PostgresStore.granted }
+
+    /// Opens an existing log (a database file, or a `postgres://` URL) with its key file.
+    /// `busyTimeout` is how many seconds a write to a SQLite file waits for another process's
+    /// lock before it fails.
     public static func open(
         database path: String, keyFile: String? = nil, policy: SanitizerPolicy? = nil,
         clock: @escaping @Sendable () -> Timestamp = SystemClock.now, busyTimeout: Double = 30
     ) throws(CareTrailError) -> AuditLog {
-        let store: SQLiteStore
+        let keyPath = try Self.keyFile(keyFile, forDatabase: path)
+        let store: any AuditStore
         let inForce = ConfigurationInForce()
         let monitor = AlertMonitor(publishingTo: inForce)
         do {
-            store = try SQLiteStore.open(at: path, clock: clock, observer: monitor, busyTimeout: busyTimeout)
+            if isPostgres(path) {
+                store = try PostgresStore.open(try PostgresLocation(url: path), clock: clock, observer: monitor)
+            } else {
+                store = try SQLiteStore.open(at: path, clock: clock, observer: monitor, busyTimeout: busyTimeout)
+            }
             if let entry = try store.latest(.config) {
                 monitor.prime(try LogConfiguration(entry: entry), seq: entry.seq)
             }
@@ -130,11 +192,13 @@ public final class AuditLog: Sendable {
         }
         let ring: KeyRing
         do {
-            ring = try KeyRing.load(from: URL(fileURLWithPath: keyFile ?? defaultKeyFile(forDatabase: path)))
+            ring = try KeyRing.load(from: URL(fileURLWithPath: keyPath))
         } catch {
             throw CareTrailError(code: .keyFile, message: error.message)
         }
-        let log = AuditLog(store: store, keyRing: ring, monitor: monitor, configurationInForce: inForce)
+        let log = AuditLog(
+            store: store, keyRing: ring, monitor: monitor, configurationInForce: inForce, sidecarBase: isPostgres(path) ? keyPath : path,
+            keyRingPath: keyPath)
         try log.requirePolicy(policy)
         return log
     }

@@ -15,7 +15,7 @@ public struct CareTrailCommand: ParsableCommand {
             FailuresCommand.self, ToolStatsCommand.self, ExportCommand.self, ImportCommand.self, AlertsCommand.self, KeysCommand.self,
             ServeCommand.self, StreamCommand.self, ReviewCommand.self, ConfigCommand.self, PseudonymCommand.self,
             PIIKeyCommand.self, PolicyCommand.self, CheckpointCommand.self, RetentionCommand.self, HoldCommand.self, ProofCommand.self,
-            BundleCommand.self, VerifyBundleCommand.self, ArchiveCommand.self, VerifyArchiveCommand.self,
+            BundleCommand.self, VerifyBundleCommand.self, ArchiveCommand.self, VerifyArchiveCommand.self, CopyCommand.self,
         ]
     )
 

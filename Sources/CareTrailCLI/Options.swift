@@ -7,7 +7,7 @@ import Foundation
 /// Where the log and its keys are: `--db` (or `CARETRAIL_DB`), `--key-file` (or
 /// `CARETRAIL_KEY_FILE`, default `<db>.keys.json`), `--policy` (or `CARETRAIL_POLICY`).
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: "The database file (default: $CARETRAIL_DB).")
+    @Option(name: .long, help: "The database: a SQLite file, or postgres://user@host[:port]/dbname (default: $CARETRAIL_DB).")
     var db: String?
 
     @Option(name: .long, help: "The pseudonymisation key file (default: $CARETRAIL_KEY_FILE, else <db>.keys.json).")
