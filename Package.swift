@@ -157,7 +157,9 @@ let package = Package(
         .target(name: "AuditTestSupport", swiftSettings: strictSettings),
         .testTarget(
             name: "AuditPostgresTests",
-            dependencies: ["AuditTestSupport", "AuditStorageContract", "AuditPostgres", "AuditStorage", "AuditChain", "AuditCore", "CareTrail"],
+            dependencies: [
+                "AuditTestSupport", "AuditStorageContract", "AuditPostgres", "AuditStorage", "AuditChain", "AuditCore", "CareTrail",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

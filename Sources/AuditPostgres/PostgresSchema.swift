@@ -211,12 +211,15 @@ enum PostgresSchema {
         var statements = [
             """
             DO $$ BEGIN
-                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'caretrail_app') THEN
+                -- Roles belong to the cluster: installs into two databases at once may race.
+                BEGIN
                     CREATE ROLE caretrail_app NOLOGIN;
-                END IF;
-                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'caretrail_retention') THEN
+                EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+                END;
+                BEGIN
                     CREATE ROLE caretrail_retention NOLOGIN;
-                END IF;
+                EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+                END;
             END $$
             """,
             "GRANT caretrail_app TO caretrail_retention",

@@ -64,7 +64,8 @@ extension PostgresStore {
                             observer?.appendRolledBack()
                             sink.head = before
                             results.append(
-                                .failure(StoreError(code: .appendFailed, message: "nothing of the batch was appended: \(Self.reason(error))")))
+                                .failure(
+                                    StoreError(code: .appendFailed, message: "nothing of the batch was appended: \(Self.reason(error))")))
                         }
                     }
                     return results

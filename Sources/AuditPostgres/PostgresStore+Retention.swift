@@ -24,12 +24,13 @@ extension PostgresStore {
         let head = try sealing(ranges) { connection, logger in
             var sealed: [RetentionPurge.SealedRange] = []
             for range in ranges {
-                let foreign = try connection.rows(
-                    """
-                    SELECT count(*)::bigint FROM caretrail_entry WHERE seq BETWEEN \(range.lowerBound) AND \(range.upperBound) \
-                    AND kind <> ALL(\(Self.retainedKinds)::text[])
-                    """, logger
-                ).first?.decode(Int64.self) ?? 0
+                let foreign =
+                    try connection.rows(
+                        """
+                        SELECT count(*)::bigint FROM caretrail_entry WHERE seq BETWEEN \(range.lowerBound) AND \(range.upperBound) \
+                        AND kind <> ALL(\(Self.retainedKinds)::text[])
+                        """, logger
+                    ).first?.decode(Int64.self) ?? 0
                 guard foreign == 0 else {
                     throw StoreError(code: .outOfRange, message: "entries \(range) hold records a purge may not delete")
                 }
@@ -37,8 +38,11 @@ extension PostgresStore {
                     "SELECT entry_hash FROM caretrail_chain WHERE seq BETWEEN \(range.lowerBound) AND \(range.upperBound) ORDER BY seq",
                     logger
                 ).map { ChainHash(unchecked: Array(buffer: try $0.decode(ByteBuffer.self))) }
-                guard hashes.count == range.count else { throw StoreError(code: .outOfRange, message: "the log does not hold entries \(range)") }
-                sealed.append(RetentionPurge.SealedRange(first: range.lowerBound, last: range.upperBound, root: MerkleTree.root(ofEntries: hashes)))
+                guard hashes.count == range.count else {
+                    throw StoreError(code: .outOfRange, message: "the log does not hold entries \(range)")
+                }
+                sealed.append(
+                    RetentionPurge.SealedRange(first: range.lowerBound, last: range.upperBound, root: MerkleTree.root(ofEntries: hashes)))
                 try Self.deleteContent(connection, logger, range, onlyRetained: false)
             }
             return record(sealed)
@@ -103,7 +107,8 @@ extension PostgresStore {
 
     private static func checkAscending(_ ranges: [ClosedRange<Int64>]) throws(StoreError) {
         guard !ranges.isEmpty else { throw StoreError(code: .outOfRange, message: "nothing to seal") }
-        for (index, range) in ranges.enumerated() where range.lowerBound < 1 || index > 0 && ranges[index - 1].upperBound >= range.lowerBound {
+        for (index, range) in ranges.enumerated()
+        where range.lowerBound < 1 || index > 0 && ranges[index - 1].upperBound >= range.lowerBound {
             throw StoreError(code: .outOfRange, message: "ranges must ascend from 1 without overlapping")
         }
     }

@@ -135,7 +135,8 @@ extension PostgresStore {
     /// own rules.
     private func diagnose(_ seq: Int64, expectedSeq: Int64) throws(StoreError) -> ChainProblem {
         if seq != expectedSeq {
-            return ChainProblem(kind: .deleted, seq: expectedSeq, message: "entries \(expectedSeq)–\(seq - 1) are missing (gap in the sequence)")
+            return ChainProblem(
+                kind: .deleted, seq: expectedSeq, message: "entries \(expectedSeq)–\(seq - 1) are missing (gap in the sequence)")
         }
         let around = try entries(from: max(1, seq - 1), through: seq + 1, limit: 3)
         guard let suspect = around.first(where: { $0.seq == seq }) else {
@@ -160,7 +161,9 @@ extension PostgresStore {
                 guard hashes.count == Int(range.last - range.first + 1), MerkleTree.root(ofEntries: hashes) == range.root else {
                     return ChainProblem(
                         kind: .purgeMismatch, seq: range.first,
-                        message: "the hashes kept of entries \(range.first)...\(range.last) do not make the root the record at seq \(record.seq) chained")
+                        message:
+                            "the hashes kept of entries \(range.first)...\(range.last) do not make the root the record at seq \(record.seq) chained"
+                    )
                 }
                 covered.append(range.first...range.last)
             }
@@ -170,7 +173,8 @@ extension PostgresStore {
             while seq <= run.upperBound {
                 guard let range = covered.first(where: { $0.contains(seq) }) else {
                     return ChainProblem(
-                        kind: .purgedWithoutRecord, seq: seq, message: "entry \(seq)'s content is gone, and no retention or archive record took it")
+                        kind: .purgedWithoutRecord, seq: seq,
+                        message: "entry \(seq)'s content is gone, and no retention or archive record took it")
                 }
                 seq = range.upperBound + 1
             }

@@ -32,7 +32,8 @@ public final class PostgresStore: AuditStore {
     let merkleCache = MerkleNodeCache()
 
     private init(
-        location: PostgresLocation, clock: @escaping @Sendable () -> Timestamp, observer: (any AppendObserver)?, pool: PostgresConnectionPool
+        location: PostgresLocation, clock: @escaping @Sendable () -> Timestamp, observer: (any AppendObserver)?,
+        pool: PostgresConnectionPool
     ) {
         self.postgresLocation = location
         self.clock = clock
@@ -62,7 +63,8 @@ public final class PostgresStore: AuditStore {
         let store = try connect(location, clock: clock, observer: observer)
         guard try store.isInstalled() else {
             store.close()
-            throw StoreError(code: .notACareTrailLog, message: "\(location) holds no CareTrail log; run 'caretrail init' with the owner's credentials")
+            throw StoreError(
+                code: .notACareTrailLog, message: "\(location) holds no CareTrail log; run 'caretrail init' with the owner's credentials")
         }
         return store
     }

@@ -21,7 +21,9 @@ extension SQLiteStore {
                     let kind = try db.cachedStatement(sql: AppendSink.insertKind)
                     for copied in entries {
                         try copied.check(following: head)
-                        try entry.execute(arguments: [copied.seq, String(decoding: copied.canonical, as: UTF8.self), Data(copied.entryHash.bytes)])
+                        try entry.execute(arguments: [
+                            copied.seq, String(decoding: copied.canonical, as: UTF8.self), Data(copied.entryHash.bytes),
+                        ])
                         if let stored = copied.stored, stored.content.kind != .toolCall, stored.content.kind != .agentRequest {
                             try kind.execute(arguments: [copied.seq, stored.content.kind.rawValue])
                         }

@@ -31,7 +31,9 @@ public struct CopiedEntry: Sendable, Hashable {
             throw StoreError(code: .outOfRange, message: "the copy expected entry \((head?.seq ?? 0) + 1), not \(seq)")
         }
         guard !isSealed else { return }
-        let (valid, link) = canonical.withUnsafeBufferPointer { bytes in (CanonicalEntry.hash(bytes) == entryHash, CanonicalEntry.link(bytes)) }
+        let (valid, link) = canonical.withUnsafeBufferPointer { bytes in
+            (CanonicalEntry.hash(bytes) == entryHash, CanonicalEntry.link(bytes))
+        }
         guard valid, link.seq == seq, link.prevHash == (head?.hash ?? .genesis) else {
             throw StoreError(code: .appendFailed, message: "entry \(seq) of the source does not verify: nothing of its batch was copied")
         }

@@ -109,7 +109,8 @@ public final class AuditLog: Sendable {
         postingSpanShift: Int = 4
     ) throws(CareTrailError) -> AuditLog {
         try make(
-            database: path, keyPath: try Self.keyFile(keyFile, forDatabase: path), ring: KeyRing.generate(), savingKeys: true, policy: policy,
+            database: path, keyPath: try Self.keyFile(keyFile, forDatabase: path), ring: KeyRing.generate(), savingKeys: true,
+            policy: policy,
             clock: clock, postingBlockShift: postingBlockShift, postingSpanShift: postingSpanShift)
     }
 

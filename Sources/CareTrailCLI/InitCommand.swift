@@ -5,7 +5,9 @@ import CareTrail
 
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "init", abstract: "Create a new audit log (a SQLite file, or the schema and roles in a postgres:// database) and its pseudonymisation key file (mode 0600)."
+        commandName: "init",
+        abstract:
+            "Create a new audit log (a SQLite file, or the schema and roles in a postgres:// database) and its pseudonymisation key file (mode 0600)."
     )
 
     @OptionGroup var store: StoreOptions
