@@ -49,6 +49,8 @@ async def connection(index, ports, queue, secret, acks, state):
                 state["kill"] = None
         else:
             state["failed"] += 1
+            status = status_line.split(b" ")[1].decode() if status_line.count(b" ") else "none"
+            state["statuses"][status] = state["statuses"].get(status, 0) + 1
     writer.close()
 
 
@@ -60,7 +62,7 @@ async def main():
         queue = [line.rstrip(b"\n") for line in handle if line.strip()]
     queue.reverse()
     ports = [int(port) for port in ports.split(",")]
-    state = {"acknowledged": 0, "failed": 0, "kill": kill, "kill_after": kill_after}
+    state = {"acknowledged": 0, "failed": 0, "statuses": {}, "kill": kill, "kill_after": kill_after}
     started = time.monotonic()
     with open(acks_path, "w") as acks:
         await asyncio.gather(*(connection(i, ports, queue, secret, acks, state) for i in range(int(connections))))

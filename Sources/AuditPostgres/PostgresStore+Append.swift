@@ -47,26 +47,14 @@ extension PostgresStore {
                 try appending(connection, logger) { sink in
                     var results: [Result<AppendReceipt, StoreError>] = []
                     for batch in batches {
-                        let before = sink.head
-                        do {
-                            let receipts: [ChainHead]
-                            if batches.count == 1 {
-                                receipts = try sink.append(batch)
-                            } else {
-                                try connection.run("SAVEPOINT batch", logger)
-                                receipts = try sink.append(batch)
-                                try connection.run("RELEASE SAVEPOINT batch", logger)
-                            }
-                            results.append(.success(AppendReceipt(entries: receipts, head: sink.head)))
-                        } catch {
-                            if batches.count == 1 { throw error }
-                            try connection.run("ROLLBACK TO SAVEPOINT batch", logger)
-                            observer?.appendRolledBack()
-                            sink.head = before
-                            results.append(
-                                .failure(
-                                    StoreError(code: .appendFailed, message: "nothing of the batch was appended: \(Self.reason(error))")))
+                        // A batch the log cannot take fails alone, before anything of it is written;
+                        // a failure of the database fails the whole commit (every batch).
+                        if batches.count > 1, let refusal = PostgresAppendSink.refusal(batch) {
+                            results.append(.failure(refusal))
+                            continue
                         }
+                        let receipts = try sink.append(batch)
+                        results.append(.success(AppendReceipt(entries: receipts, head: sink.head)))
                     }
                     return results
                 }
@@ -159,34 +147,36 @@ struct PostgresAppendSink {
 
     /// Inserts a batch's columns: one statement per table.
     func insert(_ chain: ChainColumns, _ content: ContentColumns) throws {
+        let calls = content.calls
+        // One statement, one round trip: the four inserts as data-modifying parts of one query.
         try connection.run(
             """
-            INSERT INTO caretrail_chain (seq, prev_hash, entry_hash, recorded_at) \
-            SELECT * FROM unnest(\(chain.seqs)::bigint[], \(chain.prevs)::bytea[], \(chain.hashes)::bytea[], \(chain.times)::text[])
-            """, logger)
-        try connection.run(
-            """
-            INSERT INTO caretrail_entry (seq, kind, canonical) \
-            SELECT * FROM unnest(\(content.seqs)::bigint[], \(content.kinds)::text[], \(content.canonicals)::bytea[])
-            """, logger)
-        if !content.keySeqs.isEmpty {
-            try connection.run(
-                """
+            WITH spine AS (
+                INSERT INTO caretrail_chain (seq, prev_hash, entry_hash, recorded_at) \
+                SELECT * FROM unnest(\(chain.seqs)::bigint[], \(chain.prevs)::bytea[], \(chain.hashes)::bytea[], \(chain.times)::text[])
+            ), content AS (
+                INSERT INTO caretrail_entry (seq, kind, canonical) \
+                SELECT * FROM unnest(\(content.seqs)::bigint[], \(content.kinds)::text[], \(content.canonicals)::bytea[])
+            ), keys AS (
                 INSERT INTO caretrail_key (kind, key, seq, event_time) \
                 SELECT * FROM unnest(\(content.keyKinds)::smallint[], \(content.keyValues)::text[], \(content.keySeqs)::bigint[], \
                 \(content.keyTimes)::text[])
-                """, logger)
-        }
-        if !content.calls.seqs.isEmpty {
-            let calls = content.calls
-            try connection.run(
-                """
+            ), calls AS (
                 INSERT INTO caretrail_call (seq, tool_name, day, failed, duration_ms, user_id) \
                 SELECT x.s, x.t, x.d, x.f, nullif(x.ms, -1), x.u \
                 FROM unnest(\(calls.seqs)::bigint[], \(calls.tools)::text[], \(calls.days)::text[], \(calls.failed)::boolean[], \
                 \(calls.durations)::double precision[], \(calls.users)::text[]) AS x(s, t, d, f, ms, u)
-                """, logger)
+            )
+            SELECT 1
+            """, logger)
+    }
+
+    /// Why the log cannot take `batch`, if it cannot.
+    static func refusal(_ batch: [EncodedEntry]) -> StoreError? {
+        for entry in batch {
+            do { try checkVocabulary(entry) } catch let error as StoreError { return error } catch { return nil }
         }
+        return nil
     }
 
     /// Refuses an entry whose kind, action or outcome is not one the log knows.
