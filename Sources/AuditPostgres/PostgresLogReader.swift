@@ -10,22 +10,28 @@ import PostgresNIO
 struct PostgresLogReader: LogReader {
     let connection: PostgresConnection
     let logger: Logger
+    /// Inside an append: rows appended and not yet sent, sent before any read.
+    var pending: PendingRows? = nil
 
     func entries(from first: Int64, through last: Int64) throws -> [StoredEntry] {
-        try PostgresStore.entries(connection, logger, from: first, through: last, limit: Int(Int32.max))
+        try pending?.flush()
+        return try PostgresStore.entries(connection, logger, from: first, through: last, limit: Int(Int32.max))
     }
 
     func head() throws -> ChainHead? {
-        try PostgresStore.head(connection, logger)
+        try pending?.flush()
+        return try PostgresStore.head(connection, logger)
     }
 
     func latest(_ kind: RecordKind, atOrBefore seq: Int64) throws -> StoredEntry? {
-        try PostgresStore.entries(connection, logger, kind: kind, atOrBefore: seq, newestFirst: true).first
+        try pending?.flush()
+        return try PostgresStore.entries(connection, logger, kind: kind, atOrBefore: seq, newestFirst: true).first
     }
 
     /// The first `seq` in `1...last` whose `recorded_at` is at or after `time` (`last + 1` when
     /// none is): `recorded_at` rises with `seq`, and the spine indexes it.
     func firstSeq(recordedAtOrAfter time: String, through last: Int64) throws -> Int64 {
+        try pending?.flush()
         let rows = try connection.rows(
             "SELECT min(seq) FROM caretrail_chain WHERE recorded_at >= \(time) AND seq <= \(last)", logger)
         return try rows.first?.decode(Int64?.self) ?? last + 1
@@ -34,6 +40,7 @@ struct PostgresLogReader: LogReader {
     /// The sequence numbers of the entries recorded while events of `(after, through]` could
     /// still arrive on time: from `after - skew` to a minute past `through`, before `seq`.
     func recordedRange(eventAfter after: Timestamp, through: Timestamp, before seq: Int64, skewMS: Int64) throws -> ClosedRange<Int64>? {
+        try pending?.flush()
         let last = seq - 1
         guard last >= 1 else { return nil }
         let end = (through.adding(milliseconds: 61_000) ?? .maximum).description
@@ -62,7 +69,8 @@ struct PostgresLogReader: LogReader {
     private func history(_ kind: EntryKeys.Kind, _ key: String, after: Timestamp, through: Timestamp, before seq: Int64) throws
         -> [StoredEntry]
     {
-        try PostgresStore.decode(
+        try pending?.flush()
+        return try PostgresStore.decode(
             connection.rows(
                 """
                 SELECT e.seq, c.entry_hash, e.canonical FROM caretrail_key k JOIN caretrail_entry e ON e.seq = k.seq \
@@ -73,6 +81,7 @@ struct PostgresLogReader: LogReader {
     }
 
     func mayHoldToolCalls(before seq: Int64) throws -> Bool {
-        try connection.rows("SELECT EXISTS (SELECT 1 FROM caretrail_call WHERE seq < \(seq))", logger).first?.decode(Bool.self) ?? true
+        try pending?.flush()
+        return try connection.rows("SELECT EXISTS (SELECT 1 FROM caretrail_call WHERE seq < \(seq))", logger).first?.decode(Bool.self) ?? true
     }
 }

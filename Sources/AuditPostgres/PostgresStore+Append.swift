@@ -73,7 +73,9 @@ extension PostgresStore {
             try connection.run("SELECT pg_advisory_xact_lock(\(PostgresSchema.appendLock))", logger)
             var sink = PostgresAppendSink(connection: connection, logger: logger, store: self, head: try Self.head(connection, logger))
             sink.openMonth = try connection.rows("SELECT max(month) FROM caretrail_partition", logger).first?.decode(String?.self)
-            return try body(&sink)
+            let result = try body(&sink)
+            try sink.pending.flush()
+            return result
         }
     }
 }
@@ -88,6 +90,8 @@ struct PostgresAppendSink {
     var head: ChainHead?
     /// The month of the partition entries go into (`YYYY-MM`), `nil` before the first.
     var openMonth: String?
+    /// Rows appended and not yet sent.
+    let pending: PendingRows
     private(set) var appended: Int64 = 0
     private(set) var derived: Int64 = 0
     private var buffer: [UInt8] = []
@@ -97,6 +101,7 @@ struct PostgresAppendSink {
         self.logger = logger
         self.store = store
         self.head = head
+        self.pending = PendingRows(connection: connection, logger: logger)
     }
 
     /// Appends entries in order, then what the store's ``AppendObserver`` derives from them
@@ -109,7 +114,7 @@ struct PostgresAppendSink {
         let receipts = observed.map { ChainHead(seq: $0.seq, hash: $0.entryHash) }
         guard let observer = store.observer else { return receipts }
         while true {
-            let more = try observer.entriesAppended(observed, reader: PostgresLogReader(connection: connection, logger: logger))
+            let more = try observer.entriesAppended(observed, reader: PostgresLogReader(connection: connection, logger: logger, pending: pending))
             if more.isEmpty { break }
             observed = try insert(more, recordedAt: recordedAt)
             derived += Int64(more.count)
@@ -122,11 +127,10 @@ struct PostgresAppendSink {
         let first = (head?.seq ?? 0) + 1
         let month = String(recordedAt.prefix(7))
         if openMonth.map({ month > $0 }) ?? true {
+            try pending.flush()
             try connection.run("SELECT caretrail_open_partition(\(first), \(month))", logger)
             openMonth = month
         }
-        var chain = ChainColumns()
-        var content = ContentColumns()
         var stored: [StoredEntry] = []
         stored.reserveCapacity(entries.count)
         for entry in entries {
@@ -135,40 +139,13 @@ struct PostgresAppendSink {
             let prev = head?.hash ?? .genesis
             let hash = store.hasher.hash(seq: seq, recordedAt: recordedAt, prevHash: prev, content: entry, buffer: &buffer)
             let storedEntry = StoredEntry(seq: seq, recordedAt: recordedAt, prevHash: prev, entryHash: hash, content: entry)
-            chain.add(seq: seq, prev: prev, hash: hash, recordedAt: recordedAt)
-            content.add(storedEntry, canonical: buffer)
+            pending.chain.add(seq: seq, prev: prev, hash: hash, recordedAt: recordedAt)
+            pending.content.add(storedEntry, canonical: buffer)
             stored.append(storedEntry)
             head = ChainHead(seq: seq, hash: hash)
             appended += 1
         }
-        try insert(chain, content)
         return stored
-    }
-
-    /// Inserts a batch's columns: one statement per table.
-    func insert(_ chain: ChainColumns, _ content: ContentColumns) throws {
-        let calls = content.calls
-        // One statement, one round trip: the four inserts as data-modifying parts of one query.
-        try connection.run(
-            """
-            WITH spine AS (
-                INSERT INTO caretrail_chain (seq, prev_hash, entry_hash, recorded_at) \
-                SELECT * FROM unnest(\(chain.seqs)::bigint[], \(chain.prevs)::bytea[], \(chain.hashes)::bytea[], \(chain.times)::text[])
-            ), content AS (
-                INSERT INTO caretrail_entry (seq, kind, canonical) \
-                SELECT * FROM unnest(\(content.seqs)::bigint[], \(content.kinds)::text[], \(content.canonicals)::bytea[])
-            ), keys AS (
-                INSERT INTO caretrail_key (kind, key, seq, event_time) \
-                SELECT * FROM unnest(\(content.keyKinds)::smallint[], \(content.keyValues)::text[], \(content.keySeqs)::bigint[], \
-                \(content.keyTimes)::text[])
-            ), calls AS (
-                INSERT INTO caretrail_call (seq, tool_name, day, failed, duration_ms, user_id) \
-                SELECT x.s, x.t, x.d, x.f, nullif(x.ms, -1), x.u \
-                FROM unnest(\(calls.seqs)::bigint[], \(calls.tools)::text[], \(calls.days)::text[], \(calls.failed)::boolean[], \
-                \(calls.durations)::double precision[], \(calls.users)::text[]) AS x(s, t, d, f, ms, u)
-            )
-            SELECT 1
-            """, logger)
     }
 
     /// Why the log cannot take `batch`, if it cannot.
@@ -191,6 +168,50 @@ struct PostgresAppendSink {
             throw StoreError(code: .appendFailed, message: "unknown outcome \(outcome.rawValue)")
         }
     }
+}
+
+/// The rows a transaction's appends have made but not yet sent: sent in one statement when the
+/// transaction commits, or before anything in it reads the log (the observer's reader, a month's
+/// partition opening), so that reads see every entry appended before them. A commit of many
+/// callers' batches thus costs one round trip for its rows, not one per batch.
+final class PendingRows {
+    let connection: PostgresConnection
+    let logger: Logger
+    var chain = ChainColumns()
+    var content = ContentColumns()
+
+    init(connection: PostgresConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    /// Sends the rows, if any: the four inserts as data-modifying parts of one query.
+    func flush() throws {
+        guard !chain.seqs.isEmpty else { return }
+        defer { (chain, content) = (ChainColumns(), ContentColumns()) }
+        let calls = content.calls
+        try connection.run(
+            """
+            WITH spine AS (
+                INSERT INTO caretrail_chain (seq, prev_hash, entry_hash, recorded_at) \
+                SELECT * FROM unnest(\(chain.seqs)::bigint[], \(chain.prevs)::bytea[], \(chain.hashes)::bytea[], \(chain.times)::text[])
+            ), content AS (
+                INSERT INTO caretrail_entry (seq, kind, canonical) \
+                SELECT * FROM unnest(\(content.seqs)::bigint[], \(content.kinds)::text[], \(content.canonicals)::bytea[])
+            ), keys AS (
+                INSERT INTO caretrail_key (kind, key, seq, event_time) \
+                SELECT * FROM unnest(\(content.keyKinds)::smallint[], \(content.keyValues)::text[], \(content.keySeqs)::bigint[], \
+                \(content.keyTimes)::text[])
+            ), calls AS (
+                INSERT INTO caretrail_call (seq, tool_name, day, failed, duration_ms, user_id) \
+                SELECT x.s, x.t, x.d, x.f, nullif(x.ms, -1), x.u \
+                FROM unnest(\(calls.seqs)::bigint[], \(calls.tools)::text[], \(calls.days)::text[], \(calls.failed)::boolean[], \
+                \(calls.durations)::double precision[], \(calls.users)::text[]) AS x(s, t, d, f, ms, u)
+            )
+            SELECT 1
+            """, logger)
+    }
+
 }
 
 /// The spine's columns of a batch, bound as arrays.

@@ -41,17 +41,15 @@ extension PostgresAppendSink {
     mutating func insertCopies(_ entries: ArraySlice<CopiedEntry>, month: String?) throws {
         guard let first = entries.first else { return }
         if let month, openMonth.map({ month > $0 }) ?? true {
+            try pending.flush()
             try connection.run("SELECT caretrail_open_partition(\(first.seq), \(month))", logger)
             openMonth = month
         }
-        var chain = ChainColumns()
-        var content = ContentColumns()
         for copied in entries {
             try copied.check(following: head)
-            chain.add(seq: copied.seq, prev: head?.hash ?? .genesis, hash: copied.entryHash, recordedAt: copied.recordedAt)
-            if let stored = copied.stored { content.add(stored, canonical: copied.canonical) }
+            pending.chain.add(seq: copied.seq, prev: head?.hash ?? .genesis, hash: copied.entryHash, recordedAt: copied.recordedAt)
+            if let stored = copied.stored { pending.content.add(stored, canonical: copied.canonical) }
             head = ChainHead(seq: copied.seq, hash: copied.entryHash)
         }
-        try insert(chain, content)
     }
 }
