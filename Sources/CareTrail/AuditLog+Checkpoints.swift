@@ -39,6 +39,12 @@ extension AuditLog {
         do {
             try ring.save(to: url, overwrite: false)
         } catch {
+            // Servers of one log started together race to make its key: the one that lost
+            // uses the key the winner made.
+            for _ in 0..<20 where FileManager.default.fileExists(atPath: url.path) {
+                if let made = try? SigningKeyRing.load(from: url) { return made }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
             throw CareTrailError(code: .keyFile, message: error.message)
         }
         return ring
