@@ -151,6 +151,21 @@ enum PostgresSchema {
         END $$
         """
 
+    /// Takes the log's append lock for the transaction, then reads the head and the open
+    /// month in statements of their own (each sees what committed before the lock was held).
+    static let beginAppendFunction = """
+        CREATE OR REPLACE FUNCTION caretrail_begin_append() RETURNS TABLE (seq bigint, entry_hash bytea, month text)
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_advisory_xact_lock(\(appendLock));
+            RETURN QUERY SELECT c.seq, c.entry_hash, (SELECT max(p.month) FROM caretrail_partition p)
+                FROM caretrail_chain c ORDER BY c.seq DESC LIMIT 1;
+            IF NOT FOUND THEN
+                RETURN QUERY SELECT NULL::bigint, NULL::bytea, (SELECT max(p.month) FROM caretrail_partition p);
+            END IF;
+        END $$
+        """
+
     private static let functions = [
         """
         CREATE OR REPLACE FUNCTION caretrail_check_link() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -180,6 +195,7 @@ enum PostgresSchema {
         """,
         openPartitionFunction,
         dropEmptyPartitionsFunction,
+        beginAppendFunction,
     ]
 
     private static let triggers: [String] = {
@@ -237,6 +253,8 @@ enum PostgresSchema {
             "GRANT DELETE ON \(contentTables.joined(separator: ", ")) TO caretrail_retention",
             "REVOKE ALL ON FUNCTION caretrail_open_partition(bigint, text) FROM PUBLIC",
             "GRANT EXECUTE ON FUNCTION caretrail_open_partition(bigint, text) TO caretrail_app",
+            "REVOKE ALL ON FUNCTION caretrail_begin_append() FROM PUBLIC",
+            "GRANT EXECUTE ON FUNCTION caretrail_begin_append() TO caretrail_app",
             "REVOKE ALL ON FUNCTION caretrail_drop_empty_partitions() FROM PUBLIC",
             "GRANT EXECUTE ON FUNCTION caretrail_drop_empty_partitions() TO caretrail_retention",
         ]

@@ -69,13 +69,38 @@ extension PostgresStore {
     /// Runs `body` with an append sink inside a transaction that holds the log's advisory lock
     /// and starts from the head read under it; commits when `body` returns.
     func appending<T>(_ connection: PostgresConnection, _ logger: Logger, _ body: (inout PostgresAppendSink) throws -> T) throws -> T {
-        try connection.transaction(logger) {
-            try connection.run("SELECT pg_advisory_xact_lock(\(PostgresSchema.appendLock))", logger)
-            var sink = PostgresAppendSink(connection: connection, logger: logger, store: self, head: try Self.head(connection, logger))
-            sink.openMonth = try connection.rows("SELECT max(month) FROM caretrail_partition", logger).first?.decode(String?.self)
+        // BEGIN and the lock with the head sent together: one round trip. The function takes
+        // the lock, then reads the head in a statement of its own, after the lock is held.
+        let begin = connection.query("BEGIN", logger: logger)
+        let opened = connection.query("SELECT seq, entry_hash, month FROM caretrail_begin_append()", logger: logger)
+        do {
+            _ = try begin.wait()
+            let row = try opened.wait().rows.first
+            let (seq, hash, month) = try row?.decode((Int64?, ByteBuffer?, String?).self) ?? (nil, nil, nil)
+            let head = seq.flatMap { seq in hash.map { ChainHead(seq: seq, hash: ChainHash(unchecked: Array(buffer: $0))) } }
+            // What other servers appended since this one's last append is read now, before
+            // anything of this transaction waits to be sent.
+            if let observer, let head {
+                try observer.catchUp(through: head.seq, reader: PostgresLogReader(connection: connection, logger: logger))
+            }
+            var sink = PostgresAppendSink(connection: connection, logger: logger, store: self, head: head)
+            sink.openMonth = month
             let result = try body(&sink)
-            try sink.pending.flush()
+            // The rows and COMMIT sent together: one round trip. A failed insert aborts the
+            // transaction, and its COMMIT then rolls back; the insert's error is what is thrown.
+            let inserted = try sink.pending.send()
+            let commit = connection.query("COMMIT", logger: logger)
+            do {
+                _ = try inserted?.wait()
+            } catch {
+                _ = try? commit.wait()
+                throw error
+            }
+            _ = try commit.wait()
             return result
+        } catch {
+            _ = try? connection.run("ROLLBACK", logger)
+            throw error
         }
     }
 }
@@ -185,12 +210,18 @@ final class PendingRows {
         self.logger = logger
     }
 
-    /// Sends the rows, if any: the four inserts as data-modifying parts of one query.
+    /// Sends the rows, if any, and waits for them to be inserted.
     func flush() throws {
-        guard !chain.seqs.isEmpty else { return }
+        _ = try send()?.wait()
+    }
+
+    /// Sends the rows, if any: the four inserts as data-modifying parts of one query. Returns
+    /// the query's result to come.
+    func send() throws -> EventLoopFuture<PostgresQueryResult>? {
+        guard !chain.seqs.isEmpty else { return nil }
         defer { (chain, content) = (ChainColumns(), ContentColumns()) }
         let calls = content.calls
-        try connection.run(
+        return connection.query(
             """
             WITH spine AS (
                 INSERT INTO caretrail_chain (seq, prev_hash, entry_hash, recorded_at) \
@@ -209,7 +240,7 @@ final class PendingRows {
                 \(calls.durations)::double precision[], \(calls.users)::text[]) AS x(s, t, d, f, ms, u)
             )
             SELECT 1
-            """, logger)
+            """, logger: logger)
     }
 
 }
