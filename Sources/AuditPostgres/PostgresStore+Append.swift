@@ -3,6 +3,7 @@ public import AuditCore
 public import AuditStorage
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import PostgresNIO
 
@@ -39,12 +40,22 @@ extension PostgresStore {
         }
     }
 
-    /// Commits several batches in one transaction, each in a savepoint. A batch that fails is
-    /// rolled back alone; if the commit fails, every batch fails.
+    /// Commits several batches in one transaction. A batch the log cannot take fails alone;
+    /// if the commit fails, every batch fails.
     func commit(_ batches: [[EncodedEntry]]) -> [Result<AppendReceipt, StoreError>] {
+        commit(taking: { batches })
+    }
+
+    /// Commits, in one transaction, the batches `take` returns once the transaction holds the
+    /// log's lock: what arrived while it waited for another server's commit goes into this one.
+    /// Returns one result per batch taken (`take` is called exactly once).
+    func commit(taking take: () -> [[EncodedEntry]]) -> [Result<AppendReceipt, StoreError>] {
+        var taken: [[EncodedEntry]]?
         do {
             return try withConnection { connection, logger in
                 try appending(connection, logger) { sink in
+                    let batches = take()
+                    taken = batches
                     var results: [Result<AppendReceipt, StoreError>] = []
                     for batch in batches {
                         // A batch the log cannot take fails alone, before anything of it is written;
@@ -62,7 +73,7 @@ extension PostgresStore {
         } catch {
             observer?.appendRolledBack()
             let failure = StoreError(code: .appendFailed, message: "nothing was appended: \(Self.reason(error))")
-            return batches.map { _ in .failure(failure) }
+            return (taken ?? take()).map { _ in .failure(failure) }
         }
     }
 
@@ -305,35 +316,44 @@ struct CallColumns {
     var users: [String] = []
 }
 
-/// Groups appends that arrive while a commit is running into the next commit, run on a
-/// queue of its own so that the caller's task suspends rather than blocks.
-actor PostgresGroupCommitter {
-    private var waiting: [(batch: [EncodedEntry], continuation: CheckedContinuation<AppendReceipt, any Error>)] = []
-    private var draining = false
+/// Groups appends that arrive while a commit is running, or waiting for another server's
+/// commit, into the next commit; commits run on a queue of their own, so that the callers'
+/// tasks suspend rather than block.
+final class PostgresGroupCommitter: Sendable {
+    typealias Waiter = (batch: [EncodedEntry], continuation: CheckedContinuation<AppendReceipt, any Error>)
+    private let state = NIOLockedValueBox<(waiting: [Waiter], draining: Bool)>(([], false))
     private let queue = DispatchQueue(label: "caretrail.postgres.commit")
 
     func submit(_ batch: [EncodedEntry], store: PostgresStore) async throws -> AppendReceipt {
         try await withCheckedThrowingContinuation { continuation in
-            waiting.append((batch, continuation))
-            if !draining {
-                draining = true
-                Task { await self.drain(store) }
+            let start = state.withLockedValue { state -> Bool in
+                state.waiting.append((batch, continuation))
+                guard !state.draining else { return false }
+                state.draining = true
+                return true
             }
+            if start { queue.async { self.drain(store) } }
         }
     }
 
-    private func drain(_ store: PostgresStore) async {
-        while !waiting.isEmpty {
-            let group = waiting
-            waiting = []
-            let batches = group.map(\.batch)
-            let results = await withCheckedContinuation { (done: CheckedContinuation<[Result<AppendReceipt, StoreError>], Never>) in
-                queue.async { done.resume(returning: store.commit(batches)) }
-            }
-            for (waiter, result) in zip(group, results) {
+    private func drain(_ store: PostgresStore) {
+        while true {
+            var taken: [Waiter] = []
+            let results = store.commit(taking: {
+                taken = state.withLockedValue { state in
+                    defer { state.waiting = [] }
+                    return state.waiting
+                }
+                return taken.map(\.batch)
+            })
+            for (waiter, result) in zip(taken, results) {
                 waiter.continuation.resume(with: result.mapError { $0 as any Error })
             }
+            let more = state.withLockedValue { state -> Bool in
+                if state.waiting.isEmpty { state.draining = false }
+                return state.draining
+            }
+            if !more { return }
         }
-        draining = false
     }
 }
