@@ -82,6 +82,7 @@ struct PostgresLogReader: LogReader {
 
     func mayHoldToolCalls(before seq: Int64) throws -> Bool {
         try pending?.flush()
-        return try connection.rows("SELECT EXISTS (SELECT 1 FROM caretrail_call WHERE seq < \(seq))", logger).first?.decode(Bool.self) ?? true
+        return try connection.rows("SELECT EXISTS (SELECT 1 FROM caretrail_call WHERE seq < \(seq))", logger).first?.decode(Bool.self)
+            ?? true
     }
 }

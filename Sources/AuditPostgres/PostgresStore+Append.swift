@@ -150,7 +150,8 @@ struct PostgresAppendSink {
         let receipts = observed.map { ChainHead(seq: $0.seq, hash: $0.entryHash) }
         guard let observer = store.observer else { return receipts }
         while true {
-            let more = try observer.entriesAppended(observed, reader: PostgresLogReader(connection: connection, logger: logger, pending: pending))
+            let more = try observer.entriesAppended(
+                observed, reader: PostgresLogReader(connection: connection, logger: logger, pending: pending))
             if more.isEmpty { break }
             observed = try insert(more, recordedAt: recordedAt)
             derived += Int64(more.count)

@@ -133,18 +133,22 @@ struct PostgresStoreTests {
         defer { server.stop() }
         let month = Mutex("2026-01")
         let store = try PostgresStore.connect(
-            try PostgresLocation(url: server.url), clock: { Timestamp(rfc3339: month.withLock { $0 } + "-15T08:00:00.000Z") ?? SystemClock.now() })
+            try PostgresLocation(url: server.url),
+            clock: { Timestamp(rfc3339: month.withLock { $0 } + "-15T08:00:00.000Z") ?? SystemClock.now() })
         defer { store.close() }
         _ = try store.install()
         for (index, name) in ["2026-01", "2026-02", "2026-03"].enumerated() {
             month.withLock { $0 = name }
             _ = try store.appendNow(Array(entries[(index * 10)..<(index * 10 + 10)]))
         }
-        #expect(try server.psql("SELECT string_agg(name, ',' ORDER BY first_seq) FROM caretrail_partition").output.contains(
-            "caretrail_entry_2026_01,caretrail_entry_2026_02,caretrail_entry_2026_03"))
+        #expect(
+            try server.psql("SELECT string_agg(name, ',' ORDER BY first_seq) FROM caretrail_partition").output.contains(
+                "caretrail_entry_2026_01,caretrail_entry_2026_02,caretrail_entry_2026_03"))
         // January's entries purged: its partition, left empty, goes whole.
         _ = try store.purge([1...10]) { ranges in
-            EncodedEntry(RetentionPurge(ranges: ranges, deleted: ["healthcare": 10], held: 0, policyVersion: 0, judgedAt: "2026-03-15T08:00:00.000Z").content(keyID: "k1"))
+            EncodedEntry(
+                RetentionPurge(ranges: ranges, deleted: ["healthcare": 10], held: 0, policyVersion: 0, judgedAt: "2026-03-15T08:00:00.000Z")
+                    .content(keyID: "k1"))
         }
         #expect(try server.psql("SELECT count(*) FROM caretrail_partition").output.contains("2"))
         #expect(try server.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'caretrail_entry_2026_01'").output.contains("0"))
