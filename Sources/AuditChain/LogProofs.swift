@@ -68,3 +68,41 @@ extension ChainHash {
         self.init(bytes: [UInt8](data))
     }
 }
+
+extension MerkleTree {
+    /// The proofs that each entry of `seqs` is in the tree of `treeSize` entries, with that
+    /// tree's root, from one source (the nodes near the root are read once): what every
+    /// backend answers for proofs and bundles. `nil` names the first entry outside the tree.
+    public static func inclusionProofs<Source: MerkleNodeSource>(
+        seqs: [Int64], treeSize: Int64, from source: inout Source
+    ) throws(Source.Failure) -> Result<[InclusionProof], OutsideTree> {
+        let root = try MerkleTree.root(size: treeSize, from: &source)
+        var proofs: [InclusionProof] = []
+        proofs.reserveCapacity(seqs.count)
+        for seq in seqs {
+            guard seq >= 1, seq <= treeSize, let path = try inclusionProof(index: seq - 1, size: treeSize, from: &source) else {
+                return .failure(OutsideTree(seq: seq, treeSize: treeSize))
+            }
+            let leaf = try source.hash(of: MerkleNode(level: 0, index: seq - 1))
+            proofs.append(InclusionProof(leafIndex: seq - 1, treeSize: treeSize, leafHash: leaf, hashes: path, root: root))
+        }
+        return .success(proofs)
+    }
+
+    /// The proof that the tree of `to` entries extends the tree of `from`, with both roots;
+    /// `nil` unless `0 < from ≤ to`.
+    public static func consistency<Source: MerkleNodeSource>(
+        from: Int64, to: Int64, from source: inout Source
+    ) throws(Source.Failure) -> ConsistencyProof? {
+        guard let proof = try consistencyProof(from: from, to: to, from: &source) else { return nil }
+        let fromRoot = try root(size: from, from: &source)
+        let toRoot = try root(size: to, from: &source)
+        return ConsistencyProof(fromSize: from, toSize: to, hashes: proof, fromRoot: fromRoot, toRoot: toRoot)
+    }
+
+    /// An entry asked of a tree that does not hold it.
+    public struct OutsideTree: Error, Sendable, Hashable {
+        public var seq: Int64
+        public var treeSize: Int64
+    }
+}

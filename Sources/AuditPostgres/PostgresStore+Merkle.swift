@@ -13,35 +13,18 @@ extension PostgresStore {
         }
     }
 
-    public func inclusionProof(seq: Int64, treeSize: Int64) throws(StoreError) -> InclusionProof {
-        guard let proof = try inclusionProofs(seqs: [seq], treeSize: treeSize).first else {
-            throw StoreError(code: .readFailed, message: "no proof was made")
-        }
-        return proof
-    }
-
     public func inclusionProofs(seqs: [Int64], treeSize: Int64) throws(StoreError) -> [InclusionProof] {
         try withTree { nodes, head throws(StoreError) in
             guard treeSize <= head else { throw Self.beyond(treeSize, head) }
-            let root = try MerkleTree.root(size: treeSize, from: &nodes)
-            return try seqs.map { seq throws(StoreError) in
-                guard seq >= 1, seq <= treeSize, let path = try MerkleTree.inclusionProof(index: seq - 1, size: treeSize, from: &nodes)
-                else { throw StoreError(code: .outOfRange, message: "entry \(seq) is not in a tree of \(treeSize) entries") }
-                let leaf = try nodes.hash(of: MerkleNode(level: 0, index: seq - 1))
-                return InclusionProof(leafIndex: seq - 1, treeSize: treeSize, leafHash: leaf, hashes: path, root: root)
-            }
+            return try StoreError.proofs(MerkleTree.inclusionProofs(seqs: seqs, treeSize: treeSize, from: &nodes))
         }
     }
 
     public func consistencyProof(from: Int64, to: Int64) throws(StoreError) -> ConsistencyProof {
         try withTree { nodes, head throws(StoreError) in
             guard to <= head else { throw Self.beyond(to, head) }
-            guard let proof = try MerkleTree.consistencyProof(from: from, to: to, from: &nodes) else {
-                throw StoreError(code: .outOfRange, message: "a consistency proof needs 0 < from ≤ to; got \(from) and \(to)")
-            }
-            let fromRoot = try MerkleTree.root(size: from, from: &nodes)
-            let toRoot = try MerkleTree.root(size: to, from: &nodes)
-            return ConsistencyProof(fromSize: from, toSize: to, hashes: proof, fromRoot: fromRoot, toRoot: toRoot)
+            guard let proof = try MerkleTree.consistency(from: from, to: to, from: &nodes) else { throw StoreError.notConsistent(from, to) }
+            return proof
         }
     }
 

@@ -11,29 +11,11 @@ extension SQLiteStore {
         }
     }
 
-    public func inclusionProof(seq: Int64, treeSize: Int64) throws(StoreError) -> InclusionProof {
-        guard let proof = try inclusionProofs(seqs: [seq], treeSize: treeSize).first else {
-            throw StoreError(code: .readFailed, message: "no proof was made")
-        }
-        return proof
-    }
-
     public func inclusionProofs(seqs: [Int64], treeSize: Int64) throws(StoreError) -> [InclusionProof] {
         try readTree { db, head throws(StoreError) in
             guard treeSize <= head else { throw Self.beyond(treeSize, head) }
-            // One source for all: the nodes near the root are read once.
             var nodes = MerkleNodes(db)
-            let root = try MerkleTree.root(size: treeSize, from: &nodes)
-            var proofs: [InclusionProof] = []
-            proofs.reserveCapacity(seqs.count)
-            for seq in seqs {
-                guard seq >= 1, seq <= treeSize,
-                    let path = try MerkleTree.inclusionProof(index: seq - 1, size: treeSize, from: &nodes)
-                else { throw StoreError(code: .outOfRange, message: "entry \(seq) is not in a tree of \(treeSize) entries") }
-                let leaf = try nodes.hash(of: MerkleNode(level: 0, index: seq - 1))
-                proofs.append(InclusionProof(leafIndex: seq - 1, treeSize: treeSize, leafHash: leaf, hashes: path, root: root))
-            }
-            return proofs
+            return try StoreError.proofs(MerkleTree.inclusionProofs(seqs: seqs, treeSize: treeSize, from: &nodes))
         }
     }
 
@@ -41,12 +23,8 @@ extension SQLiteStore {
         try readTree { db, head throws(StoreError) in
             guard to <= head else { throw Self.beyond(to, head) }
             var nodes = MerkleNodes(db)
-            guard let proof = try MerkleTree.consistencyProof(from: from, to: to, from: &nodes) else {
-                throw StoreError(code: .outOfRange, message: "a consistency proof needs 0 < from ≤ to; got \(from) and \(to)")
-            }
-            let fromRoot = try MerkleTree.root(size: from, from: &nodes)
-            let toRoot = try MerkleTree.root(size: to, from: &nodes)
-            return ConsistencyProof(fromSize: from, toSize: to, hashes: proof, fromRoot: fromRoot, toRoot: toRoot)
+            guard let proof = try MerkleTree.consistency(from: from, to: to, from: &nodes) else { throw StoreError.notConsistent(from, to) }
+            return proof
         }
     }
 

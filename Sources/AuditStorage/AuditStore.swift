@@ -187,6 +187,16 @@ public protocol MerkleTreeReading: Sendable {
     func consistencyProof(from: Int64, to: Int64) throws(StoreError) -> ConsistencyProof
 }
 
+extension MerkleTreeReading {
+    /// The proof that entry `seq` is in the tree of `treeSize` entries: one of ``inclusionProofs(seqs:treeSize:)``.
+    public func inclusionProof(seq: Int64, treeSize: Int64) throws(StoreError) -> InclusionProof {
+        guard let proof = try inclusionProofs(seqs: [seq], treeSize: treeSize).first else {
+            throw StoreError(code: .readFailed, message: "no proof was made")
+        }
+        return proof
+    }
+}
+
 /// A backend of the audit log: everything CareTrail stores and reads, behind one set of
 /// protocols. SQLite (`AuditSQLite`) implements it; analysis, FHIR and SIEM code read through
 /// the narrower protocols it is made of and never name a backend.

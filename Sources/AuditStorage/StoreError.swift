@@ -1,3 +1,5 @@
+package import AuditChain
+
 /// Why the store could not do what was asked. Messages never contain entry content.
 public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Code: String, Sendable, Equatable {
@@ -25,4 +27,20 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { message }
+}
+
+extension StoreError {
+    /// Proofs a Merkle source made, or the out-of-range error naming the entry outside the tree.
+    package static func proofs(_ result: Result<[InclusionProof], MerkleTree.OutsideTree>) throws(StoreError) -> [InclusionProof] {
+        switch result {
+        case .success(let proofs): return proofs
+        case .failure(let outside):
+            throw StoreError(code: .outOfRange, message: "entry \(outside.seq) is not in a tree of \(outside.treeSize) entries")
+        }
+    }
+
+    /// A consistency proof asked with sizes out of order.
+    package static func notConsistent(_ from: Int64, _ to: Int64) -> StoreError {
+        StoreError(code: .outOfRange, message: "a consistency proof needs 0 < from ≤ to; got \(from) and \(to)")
+    }
 }
