@@ -51,6 +51,9 @@ extension PostgresStore {
     /// Returns one result per batch taken (`take` is called exactly once).
     func commit(taking take: () -> [[EncodedEntry]]) -> [Result<AppendReceipt, StoreError>] {
         var taken: [[EncodedEntry]]?
+        // Other servers' entries are replayed through the observer from a snapshot first,
+        // outside the lock, so that inside it only what they committed meanwhile is.
+        if observer != nil { _ = try? prepareObserver() }
         do {
             return try withConnection { connection, logger in
                 try appending(connection, logger) { sink in
