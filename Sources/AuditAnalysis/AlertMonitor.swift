@@ -83,8 +83,10 @@ public final class AlertMonitor: AppendObserver {
     /// Replays what others appended after the detector's last entry through `seq`, or, when
     /// there is no detector or that is too much, rebuilds it from the recent history.
     private static func bringUpToDate(_ state: inout State, through seq: Int64, reader: any LogReader) throws {
-        if let detector = state.detector, detector.lastSeq < seq, seq - detector.lastSeq <= catchUpLimit {
-            try catchUp(&state, from: detector.lastSeq + 1, through: seq, reader: reader)
+        // Only the sequence number is read: a copy of the detector held while it catches up
+        // would make its first change to every window copy the whole state.
+        if let lastSeq = state.detector?.lastSeq, lastSeq < seq, seq - lastSeq <= catchUpLimit {
+            try catchUp(&state, from: lastSeq + 1, through: seq, reader: reader)
         } else {
             try warmUp(&state, through: seq, reader: reader)
         }
