@@ -1,13 +1,13 @@
 import Foundation
 
 /// Working hours in a time zone, compiled from ``AlertRules/AfterHours``.
-struct WorkingHours: Sendable {
+package struct WorkingHours: Sendable {
     let calendar: Calendar
     let startMinute: Int
     let endMinute: Int
     let workingDays: Set<Int>
 
-    init?(_ rule: AlertRules.AfterHours) {
+    package init?(_ rule: AlertRules.AfterHours) {
         guard let zone = TimeZone(identifier: rule.timeZone), let start = Self.minutes(rule.start),
             let end = Self.minutes(rule.end), start < end, rule.workingDays.allSatisfy({ (1...7).contains($0) })
         else { return nil }
@@ -29,7 +29,7 @@ struct WorkingHours: Sendable {
     }
 
     /// Whether the instant (milliseconds since the epoch) falls outside working hours.
-    func isAfterHours(_ milliseconds: Int64) -> Bool {
+    package func isAfterHours(_ milliseconds: Int64) -> Bool {
         let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
         let parts = calendar.dateComponents([.weekday, .hour, .minute], from: date)
         // Calendar weekdays run 1 Sunday … 7 Saturday; ISO runs 1 Monday … 7 Sunday.

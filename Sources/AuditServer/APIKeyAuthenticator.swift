@@ -21,7 +21,9 @@ public struct APIKeyAuthenticator: RouterMiddleware {
     public func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws
         -> Response
     {
-        if publicPaths.contains(request.uri.path) { return try await next(request, context) }
+        // The console authenticates by its own session cookie.
+        let path = request.uri.path
+        if publicPaths.contains(path) || path == "/ui" || path.hasPrefix("/ui/") { return try await next(request, context) }
         guard let header = request.headers[.authorization], let secret = Self.bearerToken(header),
             let key = log.authenticate(secret: secret)
         else { throw APIError.unauthorized }

@@ -26,7 +26,7 @@ public enum CareTrailServer {
     public static func application(
         log: AuditLog, host: String = "127.0.0.1", port: Int = 8080, tls: (certificate: String, key: String)? = nil,
         streams: [String] = [], metricsNeedKey: Bool = false, checkpoints: CheckpointSchedule? = nil,
-        retention: RetentionSchedule? = nil
+        retention: RetentionSchedule? = nil, consoleIdleTimeout: Double = 900
     ) throws -> some ApplicationProtocol {
         // A connection that sends or reads nothing for `idleTimeout` is closed, so slow or
         // stalled clients cannot hold connections open.
@@ -43,7 +43,7 @@ public enum CareTrailServer {
         return Application(
             router: router(
                 log: log, metrics: ServerMetrics(streams: streams, retention: retention), metricsNeedKey: metricsNeedKey,
-                checkpoints: checkpoints),
+                checkpoints: checkpoints, consoleSessions: ConsoleSessions(idleTimeout: consoleIdleTimeout), secureCookies: tls != nil),
             server: server,
             configuration: .init(address: .hostname(host, port: port), serverName: "CareTrail"),
             logger: Logger(label: "CareTrail") { ServerLogHandler(label: $0) }
@@ -73,7 +73,8 @@ public enum CareTrailServer {
     /// `checkpoints`, when given, publishes the latest signed checkpoint.
     public static func router(
         log: AuditLog, metrics: ServerMetrics = ServerMetrics(), metricsNeedKey: Bool = false,
-        bodyTimeoutSeconds: Int = CareTrailServer.bodyTimeoutSeconds, checkpoints: CheckpointSchedule? = nil
+        bodyTimeoutSeconds: Int = CareTrailServer.bodyTimeoutSeconds, checkpoints: CheckpointSchedule? = nil,
+        consoleSessions: ConsoleSessions = ConsoleSessions(), secureCookies: Bool = false
     ) -> Router<ServerContext> {
         let router = Router(context: ServerContext.self)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
@@ -100,6 +101,11 @@ public enum CareTrailServer {
         router.get("/fhir/metadata") { request, context in try fhir.metadata(request, context) }
         router.get("/fhir/AuditEvent") { request, context in try fhir.search(request, context) }
         router.get("/fhir/AuditEvent/:id") { request, context in try fhir.read(request, context) }
+        // The privacy officers' console. Its templates are constants, parsed here; the console
+        // tests render every page, so a template that does not parse fails them.
+        if let console = try? ConsolePages(log: log, sessions: consoleSessions, checkpoints: checkpoints, secureCookies: secureCookies) {
+            console.addRoutes(to: router)
+        }
         let transparency = TransparencyAPI(log: log, api: api, checkpoints: checkpoints)
         router.get("/v1/checkpoint") { _, _ in try transparency.checkpoint() }
         router.get("/v1/checkpoint/key") { _, _ in try transparency.key() }

@@ -7,6 +7,10 @@ public struct ServerContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The caller's key, set by ``APIKeyAuthenticator``.
     public var key: APIKeyRecord?
+    /// The console session of a request to `/ui/`, set by the console's middleware.
+    public var session: ConsoleSession?
+    /// The form a console POST sent, read once by the console's middleware.
+    var form = ConsoleForm()
 
     public init(source: Source) {
         self.coreContext = .init(source: source)

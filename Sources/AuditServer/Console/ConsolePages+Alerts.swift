@@ -1,0 +1,136 @@
+import AuditAnalysis
+import AuditChain
+import AuditCore
+import AuditStorage
+import CareTrail
+import Foundation
+import Hummingbird
+
+extension ConsolePages {
+    /// The alert queue: filtered, sorted by severity (highest first), then by age (oldest first).
+    func alertQueue(_ request: Request, _ context: ServerContext) throws -> Response {
+        let session = try Self.session(context)
+        let query = request.uri.queryParameters
+        func value(_ name: String) -> String { query[name[...]].map(String.init)?.trimmingCharacters(in: .whitespaces) ?? "" }
+        let (kind, state, severity, user, patient, from, to) =
+            (value("kind"), value("state"), value("severity"), value("user"), value("patient"), value("from"), value("to"))
+        for (name, day) in [("from", from), ("to", to)] where !day.isEmpty && Timestamp(rfc3339: day + "T00:00:00Z") == nil {
+            throw ConsoleProblem(.badRequest, "\(name): a day, YYYY-MM-DD.")
+        }
+        let statuses = try log.alerts().filter { status in
+            let alert = status.alert
+            let day = String(alert.raisedAt.prefix(10))
+            return Self.allows(session, alert.tenantID) && (kind.isEmpty || alert.kind.rawValue == kind)
+                && (state.isEmpty || status.state == state) && (severity.isEmpty || alert.severity.rawValue == severity)
+                && (user.isEmpty || alert.userID == user) && (patient.isEmpty || alert.patientID == patient)
+                && (from.isEmpty || day >= from) && (to.isEmpty || day <= to)
+        }.sorted { ($0.alert.severity, $1.alert.raisedAt, $1.alert.seq) > ($1.alert.severity, $0.alert.raisedAt, $0.alert.seq) }
+        func options(_ values: [String], _ chosen: String) -> [[String: Any]] {
+            values.map { ["value": $0, "selected": $0 == chosen] }
+        }
+        let rows = statuses.map { status -> [String: Any] in
+            [
+                "id": status.alert.id, "severity": status.alert.severity.rawValue, "kind": status.alert.kind.rawValue,
+                "userID": status.alert.userID ?? "", "raisedAt": status.alert.raisedAt, "state": status.state,
+                "overdue": status.overdue, "summary": status.alert.summary,
+            ]
+        }
+        return page(
+            "alerts", title: "Alerts",
+            [
+                "kinds": options(AlertKind.allCases.map(\.rawValue), kind),
+                "states": options([AlertStatus.open, AlertStatus.reviewed], state),
+                "severities": options(Severity.allCases.reversed().map(\.rawValue), severity), "user": user, "patient": patient,
+                "from": from, "to": to, "rows": rows, "count": rows.count,
+            ], session: session)
+    }
+
+    /// The alert of the route's `:id`, if the session may see it.
+    func visibleAlert(_ context: ServerContext, _ session: ConsoleSession) throws -> AlertStatus {
+        let id = context.parameters.get("id") ?? ""
+        guard let seq = AlertRecord.seq(fromID: id), let status = try log.alerts().first(where: { $0.alert.seq == seq }),
+            Self.allows(session, status.alert.tenantID)
+        else { throw ConsoleProblem(.notFound, "No such alert.") }
+        return status
+    }
+
+    /// Whether the signed-in officer is the user whose accesses `alert` is about.
+    static func isOwnAccess(_ alert: AlertRecord, _ session: ConsoleSession) -> Bool {
+        guard let user = alert.userID else { return false }
+        return user == session.key.id || user == session.key.name
+    }
+
+    func alertPage(_ context: ServerContext) throws -> Response {
+        let session = try Self.session(context)
+        let status = try visibleAlert(context, session)
+        let alert = status.alert
+        var accesses: [[String: Any]] = []
+        for seq in alert.entrySeqs.prefix(200) {
+            guard let entry = try log.entry(seq: seq), Self.allows(session, entry.content.tenantID) else { continue }
+            accesses.append(Self.row(entry))
+        }
+        var recent: [[String: Any]] = []
+        if let user = alert.userID {
+            recent = try log.entries(.user(user), limit: 10_000).filter { Self.allows(session, $0.content.tenantID) }.suffix(20)
+                .reversed().map(Self.row)
+        }
+        let reviews = status.reviews.map { review -> [String: Any] in
+            ["reviewedAt": review.reviewedAt, "reviewer": review.reviewer, "decision": review.decision.rawValue, "note": review.note]
+        }
+        return page(
+            "alert", title: "Alert \(alert.id)",
+            [
+                "id": alert.id, "kind": alert.kind.rawValue, "severity": alert.severity.rawValue, "state": status.state,
+                "decision": status.decision?.rawValue ?? false, "raisedAt": alert.raisedAt, "due": status.reviewDue?.description ?? "",
+                "overdue": status.overdue, "userID": alert.userID ?? false, "userPath": Self.urlPart(alert.userID ?? ""),
+                "patientID": alert.patientID ?? false, "patientQuery": Self.urlPart(alert.patientID ?? ""), "summary": alert.summary,
+                "accesses": accesses, "recent": recent, "reviews": reviews, "ownAccess": Self.isOwnAccess(alert, session),
+                "formToken": session.formToken,
+            ], session: session)
+    }
+
+    /// Records a review (chained, like `caretrail review`), then shows the alert again.
+    func review(_ context: ServerContext) throws -> Response {
+        let session = try Self.session(context)
+        let status = try visibleAlert(context, session)
+        guard !Self.isOwnAccess(status.alert, session) else {
+            throw ConsoleProblem(.forbidden, "You cannot review an alert about your own accesses.")
+        }
+        guard let decision = context.form["decision"].flatMap(ReviewDecision.init(rawValue:)) else {
+            throw ConsoleProblem(.badRequest, "decision: justified, unjustified or needs-follow-up.")
+        }
+        let key = session.key
+        _ = try log.review(
+            alertID: status.alert.id, by: key.name ?? key.id, otherIdentities: [key.id] + (key.name.map { [$0] } ?? []),
+            decision: decision, note: context.form["note"] ?? "")
+        return .redirect(to: "/ui/alerts/\(status.alert.id)", type: .normal)
+    }
+
+    /// Every break-the-glass access: its reason, the review deadline and the review.
+    func breakGlass(_ context: ServerContext) throws -> Response {
+        let session = try Self.session(context)
+        let statuses = try log.alerts().filter { $0.alert.kind == .breakGlass && Self.allows(session, $0.alert.tenantID) }
+        let rows = try statuses.sorted { $0.alert.seq > $1.alert.seq }.map { status -> [String: Any] in
+            let entry = try log.entry(seq: status.alert.triggerSeq)
+            let reason = entry.map { AccessRow(reporting: $0).breakGlassReason ?? "" } ?? ""
+            let review = status.reviews.last.map { "\($0.decision.rawValue) by \($0.reviewer): \($0.note)" } ?? "not reviewed"
+            return [
+                "id": status.alert.id, "time": status.alert.eventTime ?? status.alert.raisedAt, "userID": status.alert.userID ?? "",
+                "patientID": status.alert.patientID ?? "", "reason": reason, "due": status.reviewDue?.description ?? "",
+                "overdue": status.overdue, "review": review,
+            ]
+        }
+        return page("breakGlass", title: "Break-the-glass", ["rows": rows], session: session)
+    }
+
+    /// A row of a table or timeline of entries.
+    static func row(_ entry: StoredEntry) -> [String: Any] {
+        let content = entry.content
+        return [
+            "seq": entry.seq, "time": content.timestamp ?? entry.recordedAt, "kind": content.kind.rawValue, "userID": content.userID,
+            "model": content.model, "tool": content.toolName ?? "", "purpose": content.purposeOfUse ?? "",
+            "outcome": content.outcome?.rawValue ?? false, "traceID": content.traceID ?? false,
+            "tracePath": urlPart(content.traceID ?? ""),
+        ]
+    }
+}

@@ -1,0 +1,171 @@
+import AuditAnalysis
+import AuditChain
+import AuditCore
+import AuditFHIR
+import AuditStorage
+import CareTrail
+import Foundation
+import Hummingbird
+
+extension ConsolePages {
+    /// The patient access report's subject and range, from the query string.
+    struct ReportQuery {
+        var subject: AuditLog.ReportSubject
+        var patient = ""
+        var pseudonym = ""
+        var from = ""
+        var to = ""
+
+        /// The query string that asks for the same report again; a name is carried as its
+        /// first pseudonym, so that it never appears in a URL.
+        func queryString(_ report: AccessReport) -> String {
+            var parts: [String] = []
+            if !patient.isEmpty {
+                parts.append("patient=" + ConsolePages.urlPart(patient))
+            } else if let token = report.pseudonyms.first ?? (pseudonym.isEmpty ? nil : pseudonym) {
+                parts.append("pseudonym=" + ConsolePages.urlPart(token))
+            }
+            if !from.isEmpty { parts.append("from=" + from) }
+            if !to.isEmpty { parts.append("to=" + to) }
+            return parts.joined(separator: "&")
+        }
+    }
+
+    static func reportQuery(_ request: Request) throws -> ReportQuery? {
+        let query = request.uri.queryParameters
+        func value(_ name: String) -> String { query[name[...]].map(String.init)?.trimmingCharacters(in: .whitespaces) ?? "" }
+        let (patient, name, pseudonym) = (value("patient"), value("name"), value("pseudonym"))
+        let subject: AuditLog.ReportSubject
+        if !patient.isEmpty {
+            subject = .patientID(patient)
+        } else if !name.isEmpty {
+            subject = .clearText(name)
+        } else if !pseudonym.isEmpty {
+            subject = .pseudonym(pseudonym)
+        } else {
+            return nil
+        }
+        let result = ReportQuery(subject: subject, patient: patient, pseudonym: pseudonym, from: value("from"), to: value("to"))
+        for (field, day) in [("from", result.from), ("to", result.to)] where !day.isEmpty && Timestamp(rfc3339: day + "T00:00:00Z") == nil {
+            throw ConsoleProblem(.badRequest, "\(field): a day, YYYY-MM-DD.")
+        }
+        return result
+    }
+
+    /// The report for `query`, restricted to the session's tenant.
+    func report(_ query: ReportQuery, _ session: ConsoleSession) throws -> AccessReport {
+        let from = query.from.isEmpty ? nil : Timestamp(rfc3339: query.from + "T00:00:00Z")
+        let to = query.to.isEmpty ? nil : Timestamp(rfc3339: query.to + "T23:59:59.999Z")
+        let report = try log.patientReport(query.subject, from: from, to: to)
+        return session.key.role == .admin ? report : report.restricted(toTenant: session.key.tenantID)
+    }
+
+    func patientReport(_ request: Request, _ context: ServerContext) throws -> Response {
+        let session = try Self.session(context)
+        guard let query = try Self.reportQuery(request) else {
+            return page("patients", title: "Patient access report", [:], session: session)
+        }
+        let report = try report(query, session)
+        let rows = report.accesses.map { access -> [String: Any] in
+            let row = access.row
+            return [
+                "time": row.time, "userID": row.userID, "userPath": Self.urlPart(row.userID), "role": row.userRole ?? "",
+                "tool": row.toolName ?? "", "access": access.access, "purpose": access.purposeDisplay ?? row.purposeOfUse ?? "",
+                "outcome": row.outcome?.rawValue ?? "",
+            ]
+        }
+        let intact = report.integrity.isIntact
+        return page(
+            "patients", title: "Patient access report",
+            [
+                "patient": query.patient, "pseudonym": query.pseudonym, "from": query.from, "to": query.to,
+                "report": [
+                    "integrityStatus": intact ? "intact" : "broken",
+                    "integrityText": intact ? "chain intact through entry \(report.integrity.head?.seq ?? 0)" : "CHAIN NOT INTACT",
+                    "total": report.totalAccesses, "users": report.uniqueUsers, "failures": report.failures,
+                    "query": query.queryString(report), "chart": ConsoleChart.accessesPerDay(report.accesses.map(\.row.time)),
+                    "rows": rows,
+                ] as [String: Any],
+            ], session: session)
+    }
+
+    /// The report as CSV, JSON or HTML (the bytes `caretrail report patient` writes) or as a
+    /// FHIR Bundle of its AuditEvents.
+    func download(_ request: Request, _ context: ServerContext) throws -> Response {
+        let session = try Self.session(context)
+        guard let query = try Self.reportQuery(request) else { throw ConsoleProblem(.badRequest, "Name a patient.") }
+        let report = try report(query, session)
+        let format = request.uri.queryParameters["format"].map(String.init) ?? "csv"
+        let (body, type, ext): ([UInt8], String, String)
+        switch format {
+        case "csv": (body, type, ext) = (Array(report.csv.utf8), "text/csv; charset=utf-8", "csv")
+        case "json": (body, type, ext) = (report.canonicalJSON + [UInt8(ascii: "\n")], "application/json", "json")
+        case "html": (body, type, ext) = (Array(report.html.utf8), "text/html; charset=utf-8", "html")
+        case "fhir": (body, type, ext) = (try fhirBundle(query, report, session), "application/fhir+json", "fhir.json")
+        default: throw ConsoleProblem(.badRequest, "format: csv, json, html or fhir.")
+        }
+        var response = Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        response.headers[.contentDisposition] = "attachment; filename=\"patient-report.\(ext)\""
+        return response
+    }
+
+    /// The report's entries as a FHIR R4 Bundle of AuditEvents, through the exporter that
+    /// `caretrail export fhir` uses, scoped to the session's tenant.
+    func fhirBundle(_ query: ReportQuery, _ report: AccessReport, _ session: ConsoleSession) throws -> [UInt8] {
+        guard let patient = query.patient.isEmpty ? report.pseudonyms.first : query.patient else {
+            throw ConsoleProblem(.badRequest, "Name a patient.")
+        }
+        var out: [UInt8] = []
+        let selection = FHIRExporter.Selection(
+            patient: patient, from: report.from, to: report.to, tenant: session.key.role == .admin ? nil : session.key.tenantID)
+        _ = try FHIRExporter(version: .r4, format: .json).export(
+            store: log.reader, selection: selection, bundleID: "caretrail-patient-report", timestamp: log.now()
+        ) { bytes in out += bytes }
+        return out
+    }
+
+    func users(_ request: Request, _ context: ServerContext) throws -> Response {
+        let session = try Self.session(context)
+        if let id = request.uri.queryParameters["id"].map(String.init), !id.isEmpty {
+            return .redirect(to: "/ui/users/" + Self.urlPart(id), type: .normal)
+        }
+        return page("users", title: "User investigation", [:], session: session)
+    }
+
+    /// A user's accesses: the patients they touched, after-hours and failure counts, a timeline.
+    func user(_ context: ServerContext) throws -> Response {
+        let session = try Self.session(context)
+        let id = context.parameters.get("id") ?? ""
+        let entries = try log.entries(.user(id), limit: 5_000).filter { Self.allows(session, $0.content.tenantID) }
+        let hours = log.configuration.alerts.afterHours.flatMap(WorkingHours.init)
+        var patients: [String: Int] = [:]
+        var (afterHours, failures) = (0, 0)
+        for entry in entries where entry.content.kind == .toolCall {
+            if let patient = entry.content.patientID { patients[patient, default: 0] += 1 }
+            if entry.content.outcome == .failure { failures += 1 }
+            if let hours, let time = Timestamp(rfc3339: entry.content.timestamp ?? entry.recordedAt),
+                hours.isAfterHours(time.millisecondsSinceEpoch)
+            {
+                afterHours += 1
+            }
+        }
+        return page(
+            "user", title: "User \(id)",
+            [
+                "total": entries.count, "patientCount": patients.count, "afterHours": afterHours, "failures": failures,
+                "patients": patients.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(100).map {
+                    ["pseudonym": $0.key, "query": Self.urlPart($0.key), "count": $0.value] as [String: Any]
+                },
+                "rows": entries.reversed().prefix(500).map(Self.row),
+            ], session: session)
+    }
+
+    /// One agent request and its tool calls.
+    func trace(_ context: ServerContext) throws -> Response {
+        let session = try Self.session(context)
+        let id = context.parameters.get("id") ?? ""
+        let entries = try log.entries(trace: id).filter { Self.allows(session, $0.content.tenantID) }
+        guard !entries.isEmpty else { throw ConsoleProblem(.notFound, "No such trace.") }
+        return page("trace", title: "Trace \(id)", ["rows": entries.map(Self.row)], session: session)
+    }
+}

@@ -1,0 +1,209 @@
+import AuditAnalysis
+import AuditServer
+import AuditStorage
+import CareTrail
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// A signed-in console client: the session cookie and the form token of its pages.
+struct ConsoleClient {
+    var cookie = ""
+    var formToken = ""
+
+    /// The value of `name="csrf" value="…"` in a page.
+    static func formToken(in page: String) -> String? {
+        guard let range = page.range(of: #"name="csrf" value=""#) else { return nil }
+        return String(page[range.upperBound...].prefix { $0 != "\"" })
+    }
+
+    /// `name=value` of a response's Set-Cookie header named `name`.
+    static func cookie(_ name: String, in response: TestResponse) -> String? {
+        response.headers[values: .setCookie].first { $0.hasPrefix(name + "=") }.map { String($0.prefix { $0 != ";" }) }
+    }
+
+    static func form(_ fields: [String: String]) -> ByteBuffer {
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+        let body = fields.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
+        return ByteBuffer(string: body)
+    }
+
+    /// Signs in with `secret`; returns the response of the sign-in POST and, when it succeeded, the client.
+    static func signIn(_ client: some TestClientProtocol, secret: String) async throws -> (HTTPResponse.Status, ConsoleClient?) {
+        let login = try await client.execute(uri: "/ui/login", method: .get)
+        let loginCookie = try #require(cookie("caretrail_login", in: login))
+        let token = try #require(formToken(in: String(buffer: login.body)))
+        let response = try await client.execute(
+            uri: "/ui/login", method: .post, headers: [.cookie: loginCookie, .contentType: "application/x-www-form-urlencoded"],
+            body: form(["csrf": token, "api_key": secret]))
+        guard response.status == .seeOther, let session = cookie("caretrail_session", in: response) else { return (response.status, nil) }
+        var console = ConsoleClient(cookie: session)
+        let overview = try await console.get(client, "/ui/")
+        console.formToken = try #require(formToken(in: String(buffer: overview.body)))
+        return (response.status, console)
+    }
+
+    func get(_ client: some TestClientProtocol, _ uri: String) async throws -> TestResponse {
+        try await client.execute(uri: uri, method: .get, headers: [.cookie: cookie])
+    }
+
+    func post(_ client: some TestClientProtocol, _ uri: String, _ fields: [String: String], token: Bool = true) async throws -> TestResponse
+    {
+        var fields = fields
+        if token { fields["csrf"] = formToken }
+        return try await client.execute(
+            uri: uri, method: .post, headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
+            body: ConsoleClient.form(fields))
+    }
+}
+
+@Suite("Console")
+struct ConsoleTests {
+    /// Ten accesses to one patient within an hour, by one user: a burst alert.
+    static func burst(_ log: AuditLog, user: String = "usr-burst", tool: String = "get_patient_record") async throws {
+        let calls = (0..<10).map { _ in
+            #"{"tenant_id":"hospital-1","conversation_id":"c-9","trace_id":"t-burst","user_id":"\#(user)","model":"m","tool_name":"\#(tool)","purpose_of_use":"TREAT","patient_id":"PAT-777"}"#
+        }
+        _ = try await log.ingest(body: Array(calls.joined(separator: "\n").utf8), tenant: nil)
+    }
+
+    @Test func anOfficerSignsInWithAnHttpOnlyStrictCookieAndAnAgentKeyCannot() async throws {
+        let fixture = try ServerFixture()
+        let app = Application(router: CareTrailServer.router(log: fixture.log))
+        try await app.test(.router) { client in
+            let (agentStatus, agent) = try await ConsoleClient.signIn(client, secret: fixture.secrets["agent"] ?? "")
+            #expect(agentStatus == .forbidden)
+            #expect(agent == nil)
+            let login = try await client.execute(uri: "/ui/login", method: .get)
+            let token = try #require(ConsoleClient.formToken(in: String(buffer: login.body)))
+            let signIn = try await client.execute(
+                uri: "/ui/login", method: .post,
+                headers: [
+                    .cookie: try #require(ConsoleClient.cookie("caretrail_login", in: login)),
+                    .contentType: "application/x-www-form-urlencoded",
+                ],
+                body: ConsoleClient.form(["csrf": token, "api_key": fixture.secrets["privacy_officer"] ?? ""]))
+            #expect(signIn.status == .seeOther)
+            let setCookie = signIn.headers[values: .setCookie].first { $0.hasPrefix("caretrail_session=") } ?? ""
+            #expect(setCookie.contains("HttpOnly"))
+            #expect(setCookie.contains("SameSite=Strict"))
+            #expect(String(buffer: login.body).contains(#"type="password""#))
+            // Without a session, pages send the browser to the sign-in page.
+            let anonymous = try await client.execute(uri: "/ui/alerts", method: .get)
+            #expect(anonymous.status == .seeOther)
+            #expect(anonymous.headers[.location] == "/ui/login")
+        }
+    }
+
+    @Test func everyPageRendersWithAStrictContentSecurityPolicy() async throws {
+        let fixture = try ServerFixture()
+        try await Self.burst(fixture.log)
+        let alert = try #require(try fixture.log.alerts().first { $0.alert.kind == .patientAccessBurst })
+        let app = Application(router: CareTrailServer.router(log: fixture.log))
+        try await app.test(.router) { client in
+            let console = try #require(try await ConsoleClient.signIn(client, secret: fixture.secrets["privacy_officer"] ?? "").1)
+            for uri in [
+                "/ui/", "/ui/alerts", "/ui/alerts?state=open&severity=high", "/ui/alerts/\(alert.alert.id)", "/ui/break-glass",
+                "/ui/patients", "/ui/patients?patient=PAT-777", "/ui/users", "/ui/users/usr-burst", "/ui/traces/t-burst",
+            ] {
+                let response = try await console.get(client, uri)
+                #expect(response.status == .ok, "\(uri)")
+                let policy = response.headers[.contentSecurityPolicy] ?? ""
+                #expect(policy.contains("default-src 'none'") && !policy.contains("unsafe-inline"), "\(uri)")
+                #expect(!String(buffer: response.body).contains("<script"), "\(uri)")
+            }
+        }
+    }
+
+    @Test func anOfficerReviewsABurstAlertAndTheReviewIsChained() async throws {
+        let fixture = try ServerFixture()
+        try await Self.burst(fixture.log)
+        let alert = try #require(try fixture.log.alerts().first { $0.alert.kind == .patientAccessBurst && $0.state == AlertStatus.open })
+        let app = Application(router: CareTrailServer.router(log: fixture.log))
+        try await app.test(.router) { client in
+            let console = try #require(try await ConsoleClient.signIn(client, secret: fixture.secrets["privacy_officer"] ?? "").1)
+            let page = try await console.get(client, "/ui/alerts/\(alert.alert.id)")
+            #expect(String(buffer: page.body).contains("Record review"))
+            // A form without the session's token is refused, and changes nothing.
+            let forged = try await console.post(
+                client, "/ui/alerts/\(alert.alert.id)/review", ["decision": "justified", "note": "ward round"], token: false)
+            #expect(forged.status == .forbidden)
+            #expect(try fixture.log.alerts().first { $0.alert.seq == alert.alert.seq }?.state == AlertStatus.open)
+            let reviewed = try await console.post(
+                client, "/ui/alerts/\(alert.alert.id)/review", ["decision": "justified", "note": "ward round"])
+            #expect(reviewed.status == .seeOther)
+            #expect(try fixture.log.alerts().first { $0.alert.seq == alert.alert.seq }?.state == AlertStatus.reviewed)
+            let queue = try await console.get(client, "/ui/alerts?state=reviewed")
+            #expect(String(buffer: queue.body).contains(alert.alert.id))
+        }
+        #expect(try fixture.log.verify().isIntact)
+    }
+
+    @Test func markupInToolNamesAndUserIdsRendersAsText() async throws {
+        let fixture = try ServerFixture()
+        // The user id is written into JSON: its quote is escaped there.
+        try await Self.burst(fixture.log, user: #"\"><img src=x onerror=alert(1)>"#, tool: "<script>alert(1)</script>")
+        let app = Application(router: CareTrailServer.router(log: fixture.log))
+        try await app.test(.router) { client in
+            let console = try #require(try await ConsoleClient.signIn(client, secret: fixture.secrets["privacy_officer"] ?? "").1)
+            for uri in ["/ui/alerts", "/ui/patients?patient=PAT-777", "/ui/traces/t-burst"] {
+                let body = String(buffer: try await console.get(client, uri).body)
+                #expect(!body.contains("<script>alert(1)</script>"), "\(uri)")
+                #expect(!body.contains("<img src=x"), "\(uri)")
+            }
+            let report = String(buffer: try await console.get(client, "/ui/patients?patient=PAT-777").body)
+            #expect(report.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        }
+    }
+
+    @Test func anOfficerOfAnotherTenantSeesNoneOfItByGuessingUrls() async throws {
+        let fixture = try ServerFixture()
+        try await Self.burst(fixture.log)
+        let alert = try #require(try fixture.log.alerts().first { $0.alert.kind == .patientAccessBurst })
+        let app = Application(router: CareTrailServer.router(log: fixture.log))
+        try await app.test(.router) { client in
+            let other = try #require(try await ConsoleClient.signIn(client, secret: fixture.secrets["officer-other"] ?? "").1)
+            #expect(try await other.get(client, "/ui/alerts/\(alert.alert.id)").status == .notFound)
+            #expect(!String(buffer: try await other.get(client, "/ui/alerts").body).contains(alert.alert.id))
+            let report = String(buffer: try await other.get(client, "/ui/patients?patient=PAT-777").body)
+            #expect(report.contains("0 accesses"))
+            #expect(try await other.get(client, "/ui/traces/t-burst").status == .notFound)
+            #expect(
+                try await other.post(client, "/ui/alerts/\(alert.alert.id)/review", ["decision": "justified", "note": "not mine"]).status
+                    == .notFound)
+        }
+    }
+
+    @Test func theCsvDownloadIsTheReportTheCommandLineWrites() async throws {
+        let fixture = try ServerFixture()
+        try await Self.burst(fixture.log)
+        let app = Application(router: CareTrailServer.router(log: fixture.log))
+        try await app.test(.router) { client in
+            let console = try #require(try await ConsoleClient.signIn(client, secret: fixture.secrets["privacy_officer"] ?? "").1)
+            let download = try await console.get(client, "/ui/patients/download?format=csv&patient=PAT-777")
+            #expect(download.status == .ok)
+            let expected = try fixture.log.patientReport(.patientID("PAT-777"), from: nil, to: nil).restricted(toTenant: "hospital-1").csv
+            #expect(String(buffer: download.body) == expected)
+            for format in ["json", "html", "fhir"] {
+                #expect(try await console.get(client, "/ui/patients/download?format=\(format)&patient=PAT-777").status == .ok, "\(format)")
+            }
+        }
+    }
+
+    @Test func aSessionEndsWhenIdleAndAtSignOut() async throws {
+        let fixture = try ServerFixture()
+        let app = Application(
+            router: CareTrailServer.router(log: fixture.log, consoleSessions: ConsoleSessions(idleTimeout: 0.3)))
+        try await app.test(.router) { client in
+            let console = try #require(try await ConsoleClient.signIn(client, secret: fixture.secrets["privacy_officer"] ?? "").1)
+            #expect(try await console.get(client, "/ui/").status == .ok)
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await console.get(client, "/ui/").status == .seeOther)
+            let again = try #require(try await ConsoleClient.signIn(client, secret: fixture.secrets["privacy_officer"] ?? "").1)
+            #expect(try await again.post(client, "/ui/logout", [:]).status == .seeOther)
+            #expect(try await again.get(client, "/ui/").status == .seeOther)
+        }
+    }
+}
