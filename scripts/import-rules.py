@@ -44,7 +44,7 @@ ALLOWED = {
     # The HTTP server and the CLI go through the door (CareTrail), never a backend.
     "AuditServer": {
         "CareTrail", "AuditCore", "AuditChain", "AuditStorage", "AuditAnalysis", "AuditFHIR", "Hummingbird",
-        "HummingbirdCore", "HummingbirdTLS", "HTTPTypes", "Prometheus", "NIOCore", "NIOSSL", "Logging",
+        "HummingbirdCore", "HummingbirdTLS", "HTTPTypes", "Prometheus", "NIOCore", "NIOSSL", "Logging", "Mustache",
     },
     "CareTrailCLI": {
         "CareTrail", "AuditCore", "AuditChain", "AuditKeys", "AuditStorage", "AuditAnalysis", "AuditFHIR", "AuditServer",
