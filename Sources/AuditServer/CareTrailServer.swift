@@ -54,12 +54,12 @@ public enum CareTrailServer {
     /// what `caretrail serve` starts, without its caller naming a Hummingbird type.
     public static func prepare(
         log: AuditLog, host: String, port: Int, tls: (certificate: String, key: String)?, streams: [String], metricsNeedKey: Bool,
-        checkpoints: CheckpointSchedule? = nil, retention: RetentionSchedule? = nil
+        checkpoints: CheckpointSchedule? = nil, retention: RetentionSchedule? = nil, consoleIdleTimeout: Double = 900
     ) throws -> PreparedServer {
         PreparedServer(
             application: try application(
                 log: log, host: host, port: port, tls: tls, streams: streams, metricsNeedKey: metricsNeedKey, checkpoints: checkpoints,
-                retention: retention)
+                retention: retention, consoleIdleTimeout: consoleIdleTimeout)
         )
     }
 

@@ -36,8 +36,13 @@ struct ServeCommand: AsyncParsableCommand {
             "The log's archive (a directory, or s3://bucket/prefix; default: the log's configured archive): each retention run first archives old entries there, and reads see archived entries."
     )
     var archive: String?
+    @Option(help: "Seconds a console session may stay idle before the officer signs in again (10 to 86400; default 900).")
+    var consoleIdleTimeout: Double = 900
 
     func validate() throws {
+        guard consoleIdleTimeout >= 10, consoleIdleTimeout <= 86_400 else {
+            throw ValidationError("--console-idle-timeout must be from 10 to 86400 seconds")
+        }
         guard checkpointInterval >= 1, checkpointInterval <= 86_400 else {
             throw ValidationError("--checkpoint-interval must be from 1 to 86400 seconds")
         }
@@ -108,7 +113,8 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             app = try CareTrailServer.prepare(
                 log: log, host: host, port: port, tls: tls, streams: followers.map(\.target.name),
-                metricsNeedKey: file.metricsNeedKey, checkpoints: checkpoints, retention: retention
+                metricsNeedKey: file.metricsNeedKey, checkpoints: checkpoints, retention: retention,
+                consoleIdleTimeout: consoleIdleTimeout
             )
         } catch {
             printError("caretrail: cannot use the TLS certificate or key: \(error)")
