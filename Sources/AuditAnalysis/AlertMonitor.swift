@@ -52,7 +52,7 @@ public final class AlertMonitor: AppendObserver {
     static let catchUpLimit: Int64 = 65_536
 
     /// Kinds of entry the log writes about itself, which no rule reads.
-    static let bookkeeping: Set<RecordKind> = [.checkpoint, .keyEvent, .legalHold, .retentionPurge, .archive]
+    static let bookkeeping: Set<RecordKind> = [.checkpoint, .keyEvent, .legalHold, .retentionPurge, .archive, .auditAccess]
 
     public func entriesAppended(_ entries: [StoredEntry], reader: any LogReader) throws -> [EncodedEntry] {
         guard let first = entries.first else { return [] }

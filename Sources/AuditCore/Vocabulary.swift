@@ -33,10 +33,13 @@ public struct RecordKind: StoredCode {
     /// An archive run's segments: which ranges moved to cold storage, each segment's Merkle
     /// root, generation and the SHA-256 of its manifest and data.
     public static let archive = RecordKind(stored: "archive")
+    /// A read of the log itself: who ran which report, search, export or alert view, for which
+    /// tenant, and how many entries came back (HIPAA asks who looked at the audit trail too).
+    public static let auditAccess = RecordKind(stored: "audit_access")
 
     public static let allCases: [RecordKind] = [
         .toolCall, .agentRequest, .alert, .review, .config, .fhirAuditEvent, .keyEvent, .checkpoint, .legalHold, .retentionPurge,
-        .archive,
+        .archive, .auditAccess,
     ]
 
     /// The kinds a retention policy applies to: what agents and other systems recorded. The

@@ -151,6 +151,14 @@ struct API: Sendable {
 
     static let readers: Set<APIRole> = [.privacyOfficer, .admin]
 
+    /// Chains the caller's read (see ``AuditAccess``) before the answer is sent.
+    func recordRead(_ key: APIKeyRecord, _ query: String, _ parameters: [String: String] = [:], results: Int) throws {
+        try log.recordAuditAccess(
+            AuditAccess(
+                reader: key.name ?? key.id, role: key.role.rawValue, tenant: key.role == .admin ? "*" : key.tenantID, query: query,
+                parameters: parameters.filter { !$0.value.isEmpty }, results: results, channel: "api"))
+    }
+
     /// A time from the query string: RFC 3339, or a UTC day (`to` runs to the day's last millisecond).
     static func queryTime(_ request: Request, _ name: String, endOfDay: Bool) throws -> Timestamp? {
         try QueryValue.time(request, name, endOfDay: endOfDay)
@@ -230,21 +238,26 @@ struct API: Sendable {
 
     func trace(_ context: ServerContext) throws -> Response {
         let key = try require(context, Self.readers)
-        let entries = try log.entries(trace: context.parameters.get("id") ?? "")
-        return try visible(entries, key: key)
+        let id = context.parameters.get("id") ?? ""
+        let entries = try log.entries(trace: id)
+        return try visible(entries, key: key) { count in try recordRead(key, "trace", ["trace": id], results: count) }
     }
 
     func timeline(_ context: ServerContext) throws -> Response {
         let key = try require(context, Self.readers)
-        let entries = try log.entries(.conversation(context.parameters.get("id") ?? ""))
-        return try visible(entries, key: key)
+        let id = context.parameters.get("id") ?? ""
+        let entries = try log.entries(.conversation(id))
+        return try visible(entries, key: key) { count in try recordRead(key, "conversation_timeline", ["conversation": id], results: count)
+        }
     }
 
     /// The entries of the caller's tenant: 404 when there are none, 403 when all are another tenant's.
-    private func visible(_ entries: [StoredEntry], key: APIKeyRecord) throws -> Response {
+    /// `record` chains the read of the entries shown, given their count.
+    private func visible(_ entries: [StoredEntry], key: APIKeyRecord, record: (Int) throws -> Void) throws -> Response {
         guard !entries.isEmpty else { throw APIError.notFound("nothing found") }
         let mine = entries.filter { allows(key, tenant: $0.content.tenantID) }
         guard !mine.isEmpty else { throw APIError.forbidden("these entries belong to another tenant") }
+        try record(mine.count)
         return JSONResponse.make(.object(["entries": .array(mine.map(\.jsonValue))]))
     }
 
@@ -258,7 +271,14 @@ struct API: Sendable {
             .patientID(context.parameters.get("id") ?? ""), from: try time("from", endOfDay: false), to: try time("to", endOfDay: true)
         )
         if key.role != .admin { report = report.restricted(toTenant: key.tenantID) }
-        switch query["format"].map(String.init) ?? "json" {
+        let format = query["format"].map(String.init) ?? "json"
+        try recordRead(
+            key, "patient_report",
+            [
+                "patient": context.parameters.get("id") ?? "", "from": query["from"].map(String.init) ?? "",
+                "to": query["to"].map(String.init) ?? "", "format": format,
+            ], results: report.totalAccesses)
+        switch format {
         case "json": return JSONResponse.make(canonical: report.canonicalJSON)
         case "csv": return JSONResponse.text(report.csv, contentType: "text/csv; charset=utf-8")
         case "html": return JSONResponse.text(report.html, contentType: "text/html; charset=utf-8")
@@ -270,6 +290,7 @@ struct API: Sendable {
         let key = try require(context, Self.readers)
         let onlyOpen = request.uri.queryParameters["open"] == "true"
         let alerts = try log.alerts().filter { allows(key, tenant: $0.alert.tenantID) && (!onlyOpen || $0.state == AlertStatus.open) }
+        try recordRead(key, "alerts", onlyOpen ? ["open": "true"] : [:], results: alerts.count)
         return JSONResponse.make(.array(alerts.map(\.jsonValue)))
     }
 

@@ -1,4 +1,6 @@
 import AuditAnalysis
+import AuditChain
+import AuditCore
 import AuditServer
 import AuditStorage
 import CareTrail
@@ -205,5 +207,26 @@ struct ConsoleTests {
             #expect(try await again.post(client, "/ui/logout", [:]).status == .seeOther)
             #expect(try await again.get(client, "/ui/").status == .seeOther)
         }
+    }
+
+    @Test func everyReadIsChainedAsAnAuditAccessOfItsReaderWithoutTheNameSearchedFor() async throws {
+        let fixture = try ServerFixture()
+        try await Self.burst(fixture.log)
+        let app = Application(router: CareTrailServer.router(log: fixture.log))
+        try await app.test(.router) { client in
+            let console = try #require(try await ConsoleClient.signIn(client, secret: fixture.secrets["privacy_officer"] ?? "").1)
+            _ = try await console.get(client, "/ui/patients?patient=PAT-777")
+            _ = try await console.get(client, "/ui/patients?name=Jane%20Doe-Reader")
+            _ = try await console.get(client, "/ui/alerts")
+            _ = try await client.execute(uri: "/v1/alerts", method: .get, headers: fixture.headers("privacy_officer"))
+        }
+        let reads = try fixture.log.entries(.user("privacy_officer-1")).filter { $0.content.kind == .auditAccess }
+        #expect(reads.count == 4)
+        let bodies = reads.map(\.content.body)
+        #expect(bodies[0].contains(#""query":"patient_report""#) && bodies[0].contains(#""results":10"#), "\(bodies[0])")
+        #expect(bodies[0].contains(#""channel":"console""#))
+        #expect(!bodies[1].contains("Jane") && bodies[1].contains("pseudonym"), "\(bodies[1])")
+        #expect(bodies[3].contains(#""channel":"api""#) && bodies[3].contains(#""query":"alerts""#))
+        #expect(try fixture.log.verify().isIntact)
     }
 }

@@ -35,6 +35,10 @@ extension ConsolePages {
                 "overdue": status.overdue, "summary": status.alert.summary,
             ]
         }
+        try recordRead(
+            session, "alerts",
+            ["kind": kind, "state": state, "severity": severity, "user": user, "patient": patient, "from": from, "to": to],
+            results: rows.count)
         return page(
             "alerts", title: "Alerts",
             [
@@ -77,6 +81,7 @@ extension ConsolePages {
         let reviews = status.reviews.map { review -> [String: Any] in
             ["reviewedAt": review.reviewedAt, "reviewer": review.reviewer, "decision": review.decision.rawValue, "note": review.note]
         }
+        try recordRead(session, "alert", ["alert": alert.id], results: accesses.count)
         return page(
             "alert", title: "Alert \(alert.id)",
             [
@@ -120,6 +125,7 @@ extension ConsolePages {
                 "overdue": status.overdue, "review": review,
             ]
         }
+        try recordRead(session, "break_glass", results: rows.count)
         return page("breakGlass", title: "Break-the-glass", ["rows": rows], session: session)
     }
 

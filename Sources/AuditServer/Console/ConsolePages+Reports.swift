@@ -29,6 +29,17 @@ extension ConsolePages {
             if !to.isEmpty { parts.append("to=" + to) }
             return parts.joined(separator: "&")
         }
+
+        /// The parameters an ``AuditAccess`` records: a name searched for only as its pseudonym.
+        func parameters(_ report: AccessReport) -> [String: String] {
+            var parameters = ["from": from, "to": to]
+            if !patient.isEmpty {
+                parameters["patient"] = patient
+            } else if let token = report.pseudonyms.first ?? (pseudonym.isEmpty ? nil : pseudonym) {
+                parameters["pseudonym"] = token
+            }
+            return parameters
+        }
     }
 
     static func reportQuery(_ request: Request) throws -> ReportQuery? {
@@ -74,6 +85,7 @@ extension ConsolePages {
                 "outcome": row.outcome?.rawValue ?? "",
             ]
         }
+        try recordRead(session, "patient_report", query.parameters(report), results: report.totalAccesses)
         let intact = report.integrity.isIntact
         return page(
             "patients", title: "Patient access report",
@@ -104,6 +116,9 @@ extension ConsolePages {
         case "fhir": (body, type, ext) = (try fhirBundle(query, report, session), "application/fhir+json", "fhir.json")
         default: throw ConsoleProblem(.badRequest, "format: csv, json, html or fhir.")
         }
+        var parameters = query.parameters(report)
+        parameters["format"] = format
+        try recordRead(session, "patient_report_download", parameters, results: report.totalAccesses)
         var response = Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(bytes: body)))
         response.headers[.contentDisposition] = "attachment; filename=\"patient-report.\(ext)\""
         return response
@@ -149,6 +164,7 @@ extension ConsolePages {
                 afterHours += 1
             }
         }
+        try recordRead(session, "user_activity", ["user": id], results: entries.count)
         return page(
             "user", title: "User \(id)",
             [
@@ -166,6 +182,7 @@ extension ConsolePages {
         let id = context.parameters.get("id") ?? ""
         let entries = try log.entries(trace: id).filter { Self.allows(session, $0.content.tenantID) }
         guard !entries.isEmpty else { throw ConsoleProblem(.notFound, "No such trace.") }
+        try recordRead(session, "trace", ["trace": id], results: entries.count)
         return page("trace", title: "Trace \(id)", ["rows": entries.map(Self.row)], session: session)
     }
 }
