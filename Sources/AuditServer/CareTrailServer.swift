@@ -153,10 +153,7 @@ struct API: Sendable {
 
     /// Chains the caller's read (see ``AuditAccess``) before the answer is sent.
     func recordRead(_ key: APIKeyRecord, _ query: String, _ parameters: [String: String] = [:], results: Int) throws {
-        try log.recordAuditAccess(
-            AuditAccess(
-                reader: key.name ?? key.id, role: key.role.rawValue, tenant: key.role == .admin ? "*" : key.tenantID, query: query,
-                parameters: parameters.filter { !$0.value.isEmpty }, results: results, channel: "api"))
+        try log.recordRead(by: key, channel: "api", query, parameters, results: results)
     }
 
     /// A time from the query string: RFC 3339, or a UTC day (`to` runs to the day's last millisecond).

@@ -8,6 +8,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Synchronization
 import Testing
 
 /// A signed-in console client: the session cookie and the form token of its pages.
@@ -194,14 +195,24 @@ struct ConsoleTests {
         }
     }
 
+    /// A clock the test moves by hand.
+    final class ManualClock: Sendable {
+        let seconds = Mutex<Double>(1_000)
+        func advance(_ by: Double) { seconds.withLock { $0 += by } }
+    }
+
     @Test func aSessionEndsWhenIdleAndAtSignOut() async throws {
         let fixture = try ServerFixture()
-        let app = Application(
-            router: CareTrailServer.router(log: fixture.log, consoleSessions: ConsoleSessions(idleTimeout: 0.3)))
+        let clock = ManualClock()
+        let sessions = ConsoleSessions(idleTimeout: 60, clock: { clock.seconds.withLock { $0 } })
+        let app = Application(router: CareTrailServer.router(log: fixture.log, consoleSessions: sessions))
         try await app.test(.router) { client in
             let console = try #require(try await ConsoleClient.signIn(client, secret: fixture.secrets["privacy_officer"] ?? "").1)
+            clock.advance(59)
             #expect(try await console.get(client, "/ui/").status == .ok)
-            try await Task.sleep(for: .milliseconds(500))
+            clock.advance(59)
+            #expect(try await console.get(client, "/ui/").status == .ok, "each request keeps the session alive")
+            clock.advance(61)
             #expect(try await console.get(client, "/ui/").status == .seeOther)
             let again = try #require(try await ConsoleClient.signIn(client, secret: fixture.secrets["privacy_officer"] ?? "").1)
             #expect(try await again.post(client, "/ui/logout", [:]).status == .seeOther)

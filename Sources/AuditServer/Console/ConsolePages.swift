@@ -100,11 +100,7 @@ struct ConsolePages: Sendable {
 
     /// Chains the officer's read (see ``AuditAccess``) before the page shows it.
     func recordRead(_ session: ConsoleSession, _ query: String, _ parameters: [String: String] = [:], results: Int) throws {
-        let key = session.key
-        try log.recordAuditAccess(
-            AuditAccess(
-                reader: key.name ?? key.id, role: key.role.rawValue, tenant: key.role == .admin ? "*" : key.tenantID, query: query,
-                parameters: parameters.filter { !$0.value.isEmpty }, results: results, channel: "console"))
+        try log.recordRead(by: session.key, channel: "console", query, parameters, results: results)
     }
 
     // MARK: Sign-in
