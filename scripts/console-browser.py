@@ -105,6 +105,13 @@ try:
         save(driver, name)
         axe_findings[name] = axe_serious(driver)
 
+    # The same pages at a tablet's size (portrait), for the eye.
+    driver.set_window_size(820, 1180)
+    for name in ("overview", "alerts", "patient-report"):
+        driver.get(base + pages[name])
+        driver.save_screenshot(f"{out}/tablet-{name}.png")
+    driver.set_window_size(1280, 1000)
+
     # Markup from agents renders as text: no script runs, no image element is made of it.
     for name in ("alerts", "break-glass", "patient-report"):
         driver.get(base + pages[name])

@@ -11,7 +11,8 @@ enum ConsoleChart {
                 + "<text x=\"4\" y=\"24\">No accesses</text></svg>"
         }
         let (width, height) = (640, 160)
-        let step = max(2, width / max(1, days.count))
+        // Bars at most 40 px wide, so that a few days do not make a block.
+        let step = min(40, max(2, width / max(1, days.count)))
         var bars = ""
         for (index, day) in days.enumerated() {
             let count = perDay[day] ?? 0

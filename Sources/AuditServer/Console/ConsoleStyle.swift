@@ -16,7 +16,7 @@ enum ConsoleStyle {
         a:focus, button:focus, input:focus, select:focus, textarea:focus { outline: 3px solid #e08a00; outline-offset: 2px; }
         table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; }
         th, td { border-bottom: 1px solid #c8c8c8; padding: 4px 6px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
-        th { background: #eef2f6; }
+        th { background: #eef2f6; overflow-wrap: normal; }
         .filters { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: flex-end; }
         .filters p { margin: 0; display: flex; flex-direction: column; }
         .card { border: 1px solid #c8c8c8; padding: 12px; max-width: 560px; }
