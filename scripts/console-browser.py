@@ -22,7 +22,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
 base, out, officer, agent, other, patient, idle = sys.argv[1:8]
@@ -50,7 +50,16 @@ def follow(driver, element):
     """Clicks `element` and waits until the page it leads to has replaced this one."""
     old = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, 10).until(staleness_of(old))
+
+    def replaced(_):
+        # Chromium reports a replaced page's node as stale, or as not of the document.
+        try:
+            old.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+
+    WebDriverWait(driver, 30).until(replaced)
 
 
 def sign_in(driver, secret):

@@ -45,7 +45,7 @@ struct ConsoleBrowserTests {
         let port = freePort(in: 30_000...30_999)
         let server = Process()
         server.executableURL = CLI.binary
-        server.arguments = ["serve", "--db", session.db, "--port", String(port), "--console-idle-timeout", "10"]
+        server.arguments = ["serve", "--db", session.db, "--port", String(port), "--console-idle-timeout", "30"]
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
@@ -70,7 +70,7 @@ struct ConsoleBrowserTests {
         browser.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         browser.arguments = [
             "python3", Self.repository.appendingPathComponent("scripts/console-browser.py").path, "http://127.0.0.1:\(port)",
-            screenshots.path, officer, agent, other, "PAT-4242", "10",
+            screenshots.path, officer, agent, other, "PAT-4242", "30",
         ]
         let output = Pipe()
         browser.standardOutput = output
