@@ -168,6 +168,20 @@ try:
     driver.get(base + "/ui/alerts?state=reviewed")
     check(alert_id in driver.page_source, "the reviewed alert is in the queue's reviewed list")
 
+    # The search form posts: a patient id leads to its report, a name only ever travels in
+    # the form's body and comes back as its pseudonyms.
+    driver.get(base + "/ui/patients")
+    driver.find_element(By.ID, "patient").send_keys(patient)
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    check("patient=" in driver.current_url and len(driver.find_elements(By.CSS_SELECTOR, "main table tbody tr")) > 0,
+          "the search form leads to the patient's report")
+    driver.get(base + "/ui/patients")
+    driver.find_element(By.ID, "name").send_keys("Jane Q. Searched")
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    check("Jane" not in driver.current_url and "Searched" not in driver.current_url and "pseudonym=hmac-sha256" in driver.current_url,
+          "a name searched for never appears in the address")
+    check("Jane" not in driver.page_source, "a name searched for is not echoed in the page")
+
     # The report's CSV download, for the caller to compare with the command line's.
     download = urllib.request.Request(
         base + "/ui/patients/download?" + urllib.parse.urlencode({"format": "csv", "patient": patient}),

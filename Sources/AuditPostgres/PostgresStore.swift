@@ -145,6 +145,12 @@ public final class PostgresStore: AuditStore {
         try withConnection { connection, logger in try Self.entries(connection, logger, kind: kind, atOrBefore: nil, newestFirst: false) }
     }
 
+    public func entries(kind: RecordKind, after seq: Int64) throws(StoreError) -> [StoredEntry] {
+        try withConnection { connection, logger in
+            try Self.entries(connection, logger, kind: kind, after: seq, atOrBefore: nil, newestFirst: false)
+        }
+    }
+
     public func latest(_ kind: RecordKind) throws(StoreError) -> StoredEntry? {
         try withConnection { connection, logger in
             try Self.entries(connection, logger, kind: kind, atOrBefore: nil, newestFirst: true).first
@@ -203,9 +209,9 @@ public final class PostgresStore: AuditStore {
                 """, logger))
     }
 
-    static func entries(_ connection: PostgresConnection, _ logger: Logger, kind: RecordKind, atOrBefore last: Int64?, newestFirst: Bool)
-        throws -> [StoredEntry]
-    {
+    static func entries(
+        _ connection: PostgresConnection, _ logger: Logger, kind: RecordKind, after: Int64 = 0, atOrBefore last: Int64?, newestFirst: Bool
+    ) throws -> [StoredEntry] {
         let bound = last ?? Int64.max
         let order = newestFirst ? "DESC LIMIT 1" : "ASC"
         let rare = kind != .toolCall && kind != .agentRequest
@@ -215,7 +221,7 @@ public final class PostgresStore: AuditStore {
             connection.rows(
                 """
                 SELECT e.seq, c.entry_hash, e.canonical FROM caretrail_entry e JOIN caretrail_chain c ON c.seq = e.seq \
-                WHERE e.kind = \(kind.rawValue) AND e.seq <= \(bound)\(unescaped: filter) ORDER BY e.seq \(unescaped: order)
+                WHERE e.kind = \(kind.rawValue) AND e.seq > \(after) AND e.seq <= \(bound)\(unescaped: filter) ORDER BY e.seq \(unescaped: order)
                 """, logger))
     }
 

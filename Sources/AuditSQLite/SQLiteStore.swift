@@ -222,17 +222,22 @@ public final class SQLiteStore: AuditStore {
         try read { db in try Self.entries(db, kind: kind, atOrBefore: nil, limit: nil) }
     }
 
+    public func entries(kind: RecordKind, after seq: Int64) throws(StoreError) -> [StoredEntry] {
+        try read { db in try Self.entries(db, kind: kind, after: seq, atOrBefore: nil, limit: nil) }
+    }
+
     /// The last entry of `kind`, if any.
     public func latest(_ kind: RecordKind) throws(StoreError) -> StoredEntry? {
         try read { db in try Self.entries(db, kind: kind, atOrBefore: nil, limit: 1).first }
     }
 
-    /// Entries of `kind` up to `last`: all in log order, or the last `limit` newest first.
-    static func entries(_ db: Database, kind: RecordKind, atOrBefore last: Int64?, limit: Int?) throws -> [StoredEntry] {
+    /// Entries of `kind` above `after` and up to `last`: all in log order, or the last `limit`
+    /// newest first.
+    static func entries(_ db: Database, kind: RecordKind, after: Int64 = 0, atOrBefore last: Int64?, limit: Int?) throws -> [StoredEntry] {
         let bound = last ?? Int64.max
         if kind == .toolCall || kind == .agentRequest {
             var found: [StoredEntry] = []
-            try forEachEntry(db, from: 1, through: bound) { entry in
+            try forEachEntry(db, from: after + 1, through: bound) { entry in
                 if entry.content.kind == kind { found.append(entry) }
             }
             if let limit { return Array(found.suffix(limit).reversed()) }
@@ -241,8 +246,8 @@ public final class SQLiteStore: AuditStore {
         let order = limit == nil ? "seq" : "seq DESC"
         let limitClause = limit.map { " LIMIT \($0)" } ?? ""
         let seqs = try Int64.fetchAll(
-            db.cachedStatement(sql: "SELECT seq FROM entry_kind WHERE kind = ? AND seq <= ? ORDER BY \(order)\(limitClause)"),
-            arguments: [kind.rawValue, bound]
+            db.cachedStatement(sql: "SELECT seq FROM entry_kind WHERE kind = ? AND seq > ? AND seq <= ? ORDER BY \(order)\(limitClause)"),
+            arguments: [kind.rawValue, after, bound]
         )
         return try seqs.compactMap { try entry(db, seq: $0) }
     }

@@ -44,12 +44,21 @@ struct ExportStream: Sendable {
         try limit.acquire()
         let channel = ChunkChannel(capacity: 8)
         let store = log.reader
+        let log = log
+        let parameters = [
+            "format": query["format"].map(String.init) ?? "ndjson", "fhir_version": query["fhir_version"].map(String.init) ?? "r4",
+            "patient": selection.patient ?? "", "from": selection.from?.description ?? "", "to": selection.to?.description ?? "",
+        ]
         Thread.detachNewThread {
             do {
-                _ = try exporter.export(store: store, selection: selection, bundleID: "caretrail-export", timestamp: store.clock()) {
+                let count = try exporter.export(store: store, selection: selection, bundleID: "caretrail-export", timestamp: store.clock())
+                {
                     bytes in
                     if !channel.put(bytes) { throw CancellationError() }
                 }
+                // The export is chained when it is complete, before the response ends: an
+                // export that cannot be recorded is aborted, so the client never holds it whole.
+                try log.recordRead(by: key, channel: "api", "fhir_export", parameters, results: count)
                 channel.close(failure: nil)
             } catch is CancellationError {
                 channel.close(failure: nil)

@@ -93,6 +93,7 @@ struct FHIRAPI: Sendable {
             let event = mapper.events(for: entry).first(where: { $0["id"] == .string(id) })
         else { throw APIError.notFound("no AuditEvent \(id.prefix(64))") }
         guard api.allows(key, tenant: entry.content.tenantID) else { throw APIError.forbidden("the AuditEvent belongs to another tenant") }
+        try api.recordRead(key, "fhir_read", ["id": id], results: 1)
         return respond(event, xml: try wantsXML(request))
     }
 
@@ -194,6 +195,12 @@ struct FHIRAPI: Sendable {
             links.append(
                 .object([.init("relation", .string("next")), .init("url", .string("\(base)/AuditEvent?\(items.joined(separator: "&"))"))]))
         }
+        var parameters: [String: String] = [:]
+        for (name, value) in query where name != "_format" {
+            let name = String(name)
+            parameters[name] = parameters[name].map { $0 + "," + String(value) } ?? String(value)
+        }
+        try api.recordRead(key, "fhir_search", parameters, results: matches.count)
         var bundle = FHIRMembers()
         bundle.add("type", string: "searchset")
         bundle.add("timestamp", string: log.now().description)

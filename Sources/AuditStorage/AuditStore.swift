@@ -20,6 +20,9 @@ public protocol EntryReading: Sendable {
     /// Every entry of `kind` (for the kinds CareTrail writes itself: alerts, reviews,
     /// configuration changes, key events), in log order.
     func entries(kind: RecordKind) throws(StoreError) -> [StoredEntry]
+    /// The entries of `kind` with a sequence number above `seq`, in log order: how a reader
+    /// that keeps what it read (the alert queue) catches up.
+    func entries(kind: RecordKind, after seq: Int64) throws(StoreError) -> [StoredEntry]
     /// The last entry of `kind`, if any.
     func latest(_ kind: RecordKind) throws(StoreError) -> StoredEntry?
     /// Calls `body` with each entry that answers `query`, streamed, in log order, limited to
@@ -35,6 +38,11 @@ public protocol EntryReading: Sendable {
 }
 
 extension EntryReading {
+    /// Filters ``entries(kind:)``: backends with an index by kind answer from it instead.
+    public func entries(kind: RecordKind, after seq: Int64) throws(StoreError) -> [StoredEntry] {
+        try entries(kind: kind).filter { $0.seq > seq }
+    }
+
     /// Entries with `seq` in `first...last`, in order, at most `limit`.
     public func entries(from first: Int64, through last: Int64) throws(StoreError) -> [StoredEntry] {
         try entries(from: first, through: last, limit: 1000)

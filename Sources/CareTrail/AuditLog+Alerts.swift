@@ -4,19 +4,47 @@ public import AuditCore
 import AuditKeys
 import AuditStorage
 import Foundation
+import Synchronization
 
 extension AuditLog {
     /// The configuration in force: the log's latest `config` entry, or the defaults.
     public var configuration: LogConfiguration { configurationInForce.current }
 
     /// Every alert with its review state, at the log's clock.
+    ///
+    /// The log keeps the alerts and reviews it has read, and each call reads only those
+    /// appended since (by this process or another): the alert queue of a large log costs what
+    /// its new alerts cost, not a read of every alert.
     public func alerts() throws(CareTrailError) -> [AlertStatus] {
-        let (alerts, reviews) = try storeCall { () throws(StoreError) in
-            (try store.entries(kind: .alert).compactMap(AlertRecord.init), try store.entries(kind: .review).compactMap(ReviewRecord.init))
-        }
+        let history = try storeCall { () throws(StoreError) in try caughtUpAlertHistory() }
         return AlertStatus.derive(
-            alerts: alerts, reviews: reviews, now: store.clock(), deadlineDays: configuration.reviewDeadlineDays
+            alerts: history.alerts, reviews: history.reviews, now: store.clock(), deadlineDays: configuration.reviewDeadlineDays
         )
+    }
+
+    /// The alert history, brought up to the head. Archiving and retention take entries' content
+    /// out of the hot log, so a new `archive` or `retention_purge` entry makes it read again
+    /// from the start.
+    private func caughtUpAlertHistory() throws(StoreError) -> AlertHistory {
+        // Everything at or below the head read first is committed, so reading above the
+        // previous mark and keeping what lies at or below this head misses nothing.
+        let head = try store.head()?.seq ?? 0
+        var history = alertHistory.withLock { $0 } ?? AlertHistory()
+        let sealed = try store.entries(kind: .archive, after: history.through)
+        let purged = try store.entries(kind: .retentionPurge, after: history.through)
+        if head < history.through || !sealed.isEmpty || !purged.isEmpty {
+            history = AlertHistory()
+        }
+        guard head > history.through else { return history }
+        let mark = history.through
+        history.alerts += try store.entries(kind: .alert, after: mark).filter { $0.seq <= head }.compactMap(AlertRecord.init)
+        history.reviews += try store.entries(kind: .review, after: mark).filter { $0.seq <= head }.compactMap(ReviewRecord.init)
+        history.through = head
+        let caughtUp = history
+        alertHistory.withLock { stored in
+            if (stored?.through ?? -1) < caughtUp.through { stored = caughtUp }
+        }
+        return history
     }
 
     /// The alert with this id (`alert-42` or `42`).
@@ -92,4 +120,12 @@ func storeCall<T>(_ body: () throws(StoreError) -> T) throws(CareTrailError) -> 
     } catch {
         throw CareTrailError(error)
     }
+}
+
+/// The alerts and reviews of a log up to a sequence number, kept between reads.
+struct AlertHistory: Sendable {
+    var alerts: [AlertRecord] = []
+    var reviews: [ReviewRecord] = []
+    /// Every alert and review at or below this sequence number is in the history.
+    var through: Int64 = 0
 }

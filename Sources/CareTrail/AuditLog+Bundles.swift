@@ -13,13 +13,7 @@ extension AuditLog {
     ) throws(CareTrailError) -> LogBundle {
         let signed = try signCheckpoint(keys: keys)
         let size = signed.checkpoint.size
-        let key: PatientKey
-        switch subject {
-        case .patientID(let id): key = .patientID(id)
-        case .pseudonym(let token): key = .pseudonyms([token])
-        case .clearText(let value):
-            key = .pseudonyms(keyRing.keys.compactMap { keyRing.pseudonymizer(keyID: $0.id)?.pseudonym(for: value) })
-        }
+        let key = patientKey(subject)
         return try storeCall { () throws(StoreError) -> LogBundle in
             var seqs: [Int64] = []
             try reader.forEachAccess(to: key, from: from, to: to, through: size) { row in seqs.append(row.seq) }

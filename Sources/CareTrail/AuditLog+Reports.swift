@@ -10,6 +10,9 @@ extension AuditLog {
         case patientID(String)
         /// A pseudonym (`hmac-sha256:…`) as the log stores it.
         case pseudonym(String)
+        /// Several pseudonyms of one person, such as those ``AuditLog/pseudonyms(for:)`` gives
+        /// for a value under every key of the ring.
+        case pseudonyms([String])
         /// A clear-text value (a name, an SSN): pseudonymised with every key of the ring before
         /// the query; never stored or logged.
         case clearText(String)
@@ -21,13 +24,7 @@ extension AuditLog {
     public func patientReport(
         _ subject: ReportSubject, from: Timestamp?, to: Timestamp?, verifyFull: Bool = false
     ) throws(CareTrailError) -> AccessReport {
-        let key: PatientKey
-        switch subject {
-        case .patientID(let id): key = .patientID(id)
-        case .pseudonym(let token): key = .pseudonyms([token])
-        case .clearText(let value):
-            key = .pseudonyms(keyRing.keys.compactMap { keyRing.pseudonymizer(keyID: $0.id)?.pseudonym(for: value) })
-        }
+        let key = patientKey(subject)
         return try storeCall { () throws(StoreError) in
             let integrity = verifyFull ? try store.verify() : try store.verifyIncrementally()
             return try AccessReport.build(
@@ -35,5 +32,22 @@ extension AuditLog {
                 deadlineDays: configuration.reviewDeadlineDays, now: store.clock()
             )
         }
+    }
+
+    /// What the store files a subject's entries under.
+    func patientKey(_ subject: ReportSubject) -> PatientKey {
+        switch subject {
+        case .patientID(let id): .patientID(id)
+        case .pseudonym(let token): .pseudonyms([token])
+        case .pseudonyms(let tokens): .pseudonyms(tokens)
+        case .clearText(let value): .pseudonyms(pseudonyms(for: value))
+        }
+    }
+
+    /// The pseudonyms of `value` under every key of the ring, in the ring's order: what a
+    /// search by a clear-text value looks for, since entries written before a key rotation
+    /// carry an older key's pseudonym.
+    public func pseudonyms(for value: String) -> [String] {
+        keyRing.keys.compactMap { keyRing.pseudonymizer(keyID: $0.id)?.pseudonym(for: value) }
     }
 }

@@ -40,6 +40,8 @@ public final class AuditLog: Sendable {
     let configurationInForce: ConfigurationInForce
     /// API keys looked up recently by ``authenticate(secret:)``.
     let apiKeyCache = APIKeyCache()
+    /// The alerts and reviews read so far (see ``alerts()``).
+    let alertHistory = Mutex<AlertHistory?>(nil)
     /// The cold archive reads go through, when one is attached.
     let attachedArchive = Mutex<AttachedArchive?>(nil)
     /// The path files that belong to the log are named after when none is given (signing

@@ -29,6 +29,7 @@ struct AlertsListCommand: ParsableCommand {
     )
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var reader: ReaderOptions
     @Flag(help: "Only alerts still open (no closing review).") var open = false
     @Flag(help: "Only open alerts past their review deadline.") var overdue = false
     @Option(help: "Only alerts of this kind: \(AlertKind.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -51,6 +52,8 @@ struct AlertsListCommand: ParsableCommand {
                 (!open || status.state == AlertStatus.open) && (!overdue || status.overdue)
                     && (wanted.map { status.alert.kind == $0 } ?? true)
             }
+            try reader.record(
+                log, "alerts", ["open": open ? "true" : nil, "overdue": overdue ? "true" : nil, "kind": kind], results: alerts.count)
             switch format {
             case .json:
                 print(JSONOutput.pretty(.array(alerts.map(\.jsonValue))))
@@ -81,10 +84,11 @@ struct AlertsScanCommand: ParsableCommand {
         commandName: "scan",
         abstract: "Recompute alerts over history with the rules in force and compare them with those raised live.",
         discussion:
-            "Read-only. Exit code 0 when the recomputed alerts equal the logged ones, 1 when they differ (alerts missing from the log, or logged alerts the rules do not raise)."
+            "Changes nothing but chaining the read as an audit_access entry. Exit code 0 when the recomputed alerts equal the logged ones, 1 when they differ (alerts missing from the log, or logged alerts the rules do not raise)."
     )
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var reader: ReaderOptions
     @Option(help: "Only alerts whose triggering access is at or after this time (RFC 3339 or YYYY-MM-DD).") var from: String?
     @Option(help: "Only alerts whose triggering access is at or before this time (RFC 3339 or YYYY-MM-DD, whole day).") var to: String?
     @Option(help: "Output format.") var format: TableFormat = .table
@@ -95,6 +99,7 @@ struct AlertsScanCommand: ParsableCommand {
             let upper = try to.map { try DateArgument.parse($0, option: "--to", endOfDay: true) }
             let log = try store.openLog()
             let scan = try log.scanAlerts(from: lower, to: upper)
+            try reader.record(log, "alerts_scan", ["from": from, "to": to], results: scan.recomputed.count)
             switch format {
             case .json:
                 print(

@@ -19,6 +19,7 @@ struct BundleCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var archive: ArchiveReadOptions
     @OptionGroup var signing: SigningKeyOptions
+    @OptionGroup var reader: ReaderOptions
     @Option(help: "The patient's record id (or use --pseudonym / --name).") var patient: String?
     @Option(help: "The patient as a pseudonym the log stores (hmac-sha256:…).") var pseudonym: String?
     @Option(help: "The patient by a clear-text value: pseudonymised before the query, never stored or logged.") var name: String?
@@ -33,6 +34,10 @@ struct BundleCommand: AsyncParsableCommand {
             let (lower, upper) = try reportPeriod(from: from, to: to, timeZone: timeZone)
             let log = try await archive.openLog(store)
             let bundle = try log.bundle(subject, from: lower, to: upper, keys: try log.signingKeys(file: signing.path, create: true))
+            try reader.record(
+                log, "patient_bundle",
+                ["patient": patient, "pseudonym": pseudonym ?? name.flatMap { log.pseudonym(for: $0) }, "from": from, "to": to],
+                results: bundle.entries.count)
             guard FileManager.default.createFile(atPath: out, contents: Data(bundle.serialized)) else {
                 throw CLIFailure(exitCode: .ioError, message: "cannot write \(out)")
             }

@@ -46,6 +46,7 @@ struct ExportFHIRCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
     @OptionGroup var archive: ArchiveReadOptions
+    @OptionGroup var reader: ReaderOptions
     @Option(help: "r4 or r5.") var fhirVersion: FHIRVersionArgument = .r4
     @Option(help: "json, xml or ndjson.") var format: FHIRFormatArgument = .json
     @Option(help: "Only this patient's accesses and alerts.") var patient: String?
@@ -57,6 +58,7 @@ struct ExportFHIRCommand: AsyncParsableCommand {
         try await runReportingFailures {
             let lower = try from.map { try DateArgument.parse($0, option: "--from", endOfDay: false) }
             let upper = try to.map { try DateArgument.parse($0, option: "--to", endOfDay: true) }
+            _ = try reader.name()
             let log = try await archive.openLog(store)
             let handle: FileHandle
             if let out {
@@ -76,6 +78,10 @@ struct ExportFHIRCommand: AsyncParsableCommand {
                     store: log.reader, selection: .init(patient: patient, from: lower, to: upper), bundleID: bundleID,
                     timestamp: log.now()
                 ) { bytes in try bytes.withUnsafeBytes { try handle.write(contentsOf: $0) } }
+                try reader.record(
+                    log, "fhir_export",
+                    ["fhir_version": fhirVersion.rawValue, "format": format.rawValue, "patient": patient, "from": from, "to": to],
+                    results: count)
                 if out != nil { printError("caretrail: \(count) AuditEvents written to \(out ?? "")") }
             } catch let error as StoreError {
                 throw CLIFailure(exitCode: .ioError, message: error.message)

@@ -95,6 +95,7 @@ struct TimelineCommand: AsyncParsableCommand {
     )
     @OptionGroup var store: StoreOptions
     @OptionGroup var archive: ArchiveReadOptions
+    @OptionGroup var reader: ReaderOptions
     @Argument(help: "The conversation id.") var conversationID: String
     @Option(help: "Output format.") var format: TableFormat = .table
 
@@ -105,6 +106,7 @@ struct TimelineCommand: AsyncParsableCommand {
             try log.forEachEntry(.conversation(conversationID)) { lines.append(EntryLine($0)) }
             lines.sort { ($0.turn ?? Int.max, $0.entry.seq) < ($1.turn ?? Int.max, $1.entry.seq) }
             let failed = lines.filter { !$0.succeeded }.count
+            try reader.record(log, "conversation_timeline", ["conversation": conversationID], results: lines.count)
             printEntries(lines, format: format, footer: "\(lines.count) entries, \(failed) failed")
         }
     }
@@ -117,6 +119,7 @@ struct TraceCommand: AsyncParsableCommand {
     )
     @OptionGroup var store: StoreOptions
     @OptionGroup var archive: ArchiveReadOptions
+    @OptionGroup var reader: ReaderOptions
     @Argument(help: "The trace id.") var traceID: String
     @Option(help: "Output format.") var format: TableFormat = .table
 
@@ -125,6 +128,7 @@ struct TraceCommand: AsyncParsableCommand {
             let log = try await archive.openLog(store)
             var lines: [EntryLine] = []
             try log.forEachEntry(.trace(traceID)) { lines.append(EntryLine($0)) }
+            try reader.record(log, "trace", ["trace": traceID], results: lines.count)
             let input = lines.reduce(0) { $0 + $1.usage.input }
             let output = lines.reduce(0) { $0 + $1.usage.output }
             let cost = lines.reduce(0) { $0 + $1.usage.cost }
@@ -159,6 +163,7 @@ struct UserActivityCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "user", abstract: "A user's activity since a date, oldest first.")
     @OptionGroup var store: StoreOptions
     @OptionGroup var archive: ArchiveReadOptions
+    @OptionGroup var reader: ReaderOptions
     @Argument(help: "The user id.") var userID: String
     @Option(help: "From this time on (RFC 3339 or YYYY-MM-DD).") var since: String?
     @Option(help: "At most this many entries.") var limit: Int = 10_000
@@ -167,8 +172,10 @@ struct UserActivityCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingFailures {
             let lower = try since.map { try DateArgument.parse($0, option: "--since", endOfDay: false) }
+            _ = try reader.name()
             let log = try await archive.openLog(store)
-            try streamEntries(log, .user(userID), from: lower, limit: limit, format: format)
+            let count = try streamEntries(log, .user(userID), from: lower, limit: limit, format: format)
+            try reader.record(log, "user_activity", ["user": userID, "since": since], results: count)
         }
     }
 }
@@ -178,6 +185,7 @@ struct FailuresCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "failures", abstract: "Failed tool calls since a date, oldest first.")
     @OptionGroup var store: StoreOptions
     @OptionGroup var archive: ArchiveReadOptions
+    @OptionGroup var reader: ReaderOptions
     @Option(help: "From this time on (RFC 3339 or YYYY-MM-DD).") var since: String?
     @Option(help: "At most this many entries.") var limit: Int = 10_000
     @Option(help: "Output format.") var format: TableFormat = .table
@@ -185,14 +193,17 @@ struct FailuresCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingFailures {
             let lower = try since.map { try DateArgument.parse($0, option: "--since", endOfDay: false) }
+            _ = try reader.name()
             let log = try await archive.openLog(store)
-            try streamEntries(log, .failures, from: lower, limit: limit, format: format)
+            let count = try streamEntries(log, .failures, from: lower, limit: limit, format: format)
+            try reader.record(log, "failures", ["since": since], results: count)
         }
     }
 }
 
-/// Prints entries as they stream from the store (JSON: one array, written element by element).
-func streamEntries(_ log: AuditLog, _ query: EntryQuery, from: Timestamp?, limit: Int, format: TableFormat) throws {
+/// Prints entries as they stream from the store (JSON: one array, written element by element)
+/// and returns how many it printed. A streamed read is chained when it ends, with its count.
+func streamEntries(_ log: AuditLog, _ query: EntryQuery, from: Timestamp?, limit: Int, format: TableFormat) throws -> Int {
     var count = 0
     switch format {
     case .json:
@@ -212,6 +223,7 @@ func streamEntries(_ log: AuditLog, _ query: EntryQuery, from: Timestamp?, limit
         }
         print("\(count) entries")
     }
+    return count
 }
 
 /// `caretrail tool-stats [TOOL]`.
@@ -223,6 +235,7 @@ struct ToolStatsCommand: ParsableCommand {
             "Computed from per-tool, per-day counters written with each block of postings, and for the block still filling from its index in memory (no scan of the log). p95 comes from a histogram of buckets about 2% wide."
     )
     @OptionGroup var store: StoreOptions
+    @OptionGroup var reader: ReaderOptions
     @Argument(help: "Only this tool.") var tool: String?
     @Option(help: "From this UTC day on (YYYY-MM-DD).") var since: String?
     @Option(help: "Output format.") var format: TableFormat = .table
@@ -234,6 +247,7 @@ struct ToolStatsCommand: ParsableCommand {
             }
             let log = try store.openLog()
             let stats = try log.toolStatistics(tool: tool, fromDay: since)
+            try reader.record(log, "tool_stats", ["tool": tool, "since": since], results: stats.count)
             switch format {
             case .json:
                 print(

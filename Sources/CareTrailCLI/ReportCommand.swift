@@ -37,6 +37,7 @@ struct PatientReportCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
     @OptionGroup var archive: ArchiveReadOptions
+    @OptionGroup var reader: ReaderOptions
     @Argument(help: "The patient's id (or use --pseudonym / --name).") var patientID: String?
     @Option(help: "Search by a pseudonym as the log stores it (hmac-sha256:…).") var pseudonym: String?
     @Option(help: "Search by a clear-text name or other identifier: pseudonymised with every key before the query, never stored or logged.")
@@ -61,6 +62,8 @@ struct PatientReportCommand: AsyncParsableCommand {
             case .csv: text = report.csv
             case .html: text = report.html
             }
+            try reader.record(
+                log, "patient_report", report.accessParameters(from: from, to: to, format: format.rawValue), results: report.totalAccesses)
             if let out {
                 guard FileManager.default.createFile(atPath: out, contents: Data(text.utf8)) else {
                     throw CLIFailure(exitCode: .ioError, message: "cannot write \(out)")
@@ -73,6 +76,14 @@ struct PatientReportCommand: AsyncParsableCommand {
                 throw ExitCode(CLIExit.integrityFailure.rawValue)
             }
         }
+    }
+}
+
+extension AccessReport {
+    /// What an ``AuditAccess`` records of the report's query: the patient id, or for a search
+    /// by name or pseudonym the first pseudonym, never the name.
+    func accessParameters(from: String?, to: String?, format: String? = nil) -> [String: String?] {
+        ["patient": patientID, "pseudonym": patientID == nil ? pseudonyms.first : nil, "from": from, "to": to, "format": format]
     }
 }
 

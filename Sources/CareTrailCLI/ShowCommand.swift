@@ -12,6 +12,7 @@ struct ShowCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
     @OptionGroup var archive: ArchiveReadOptions
+    @OptionGroup var reader: ReaderOptions
     @Option(help: "The entry's sequence number.") var seq: Int64?
     @Option(help: "A trace id: print the trace's request and tool calls.") var trace: String?
 
@@ -24,9 +25,9 @@ struct ShowCommand: AsyncParsableCommand {
             let log = try await archive.openLog(store)
             do {
                 if let seq {
-                    guard let entry = try log.entry(seq: seq) else {
-                        throw CLIFailure(exitCode: .ioError, message: "no entry with seq \(seq)")
-                    }
+                    let entry = try log.entry(seq: seq)
+                    try reader.record(log, "entry", ["seq": String(seq)], results: entry == nil ? 0 : 1)
+                    guard let entry else { throw CLIFailure(exitCode: .ioError, message: "no entry with seq \(seq)") }
                     print(JSONOutput.pretty(entry.jsonValue))
                 } else if let trace {
                     let entries = try log.entries(trace: trace)
@@ -34,6 +35,7 @@ struct ShowCommand: AsyncParsableCommand {
                     let ordered =
                         entries.filter { $0.content.kind == .agentRequest }
                         + entries.filter { $0.content.kind != .agentRequest }
+                    try reader.record(log, "trace", ["trace": trace], results: ordered.count)
                     print(JSONOutput.pretty(.array(ordered.map(\.jsonValue))))
                 }
             } catch let error as CLIFailure {

@@ -246,4 +246,17 @@ struct AlertLifecycleTests {
         #expect(configuration.alerts.afterHours?.timeZone == "America/New_York")
         #expect(try LogConfiguration(configuration.jsonValue) == configuration)
     }
+
+    @Test func aLogThatKeepsItsAlertsSeesThoseAnotherProcessRaisesAndReviews() async throws {
+        let reader = try AuditLog.create(database: database)
+        _ = try await reader.record([read(minute: 0, purpose: .emergencyTreatment, breakGlass: "Unconscious patient in ED")])
+        #expect(try reader.alerts().map(\.state) == [AlertStatus.open])
+        let writer = try AuditLog.open(database: database)
+        _ = try await writer.record([read("PAT-000043", minute: 5, purpose: .emergencyTreatment, breakGlass: "Cardiac arrest")])
+        let alerts = try reader.alerts()
+        #expect(alerts.count == 2, "an alert another process raised is read")
+        try writer.review(alertID: alerts[0].alert.id, by: "po-1", decision: .justified, note: "Seen on the ward")
+        #expect(try reader.alerts().map(\.state) == [AlertStatus.reviewed, AlertStatus.open], "and so is its review")
+        #expect(try reader.alerts().map(\.alert.id) == (try AuditLog.open(database: database).alerts().map(\.alert.id)))
+    }
 }

@@ -144,6 +144,28 @@ struct ConsoleTests {
         #expect(try fixture.log.verify().isIntact)
     }
 
+    @Test func theAlertQueueComesInPagesThatKeepTheFilters() async throws {
+        let fixture = try ServerFixture()
+        try await Self.burst(fixture.log, user: "usr-a")
+        try await Self.burst(fixture.log, user: "usr-b", tool: "update_treatment")
+        let ids = try fixture.log.alerts().sorted {
+            ($0.alert.severity, $1.alert.raisedAt, $1.alert.seq) > ($1.alert.severity, $0.alert.raisedAt, $0.alert.seq)
+        }.map(\.alert.id)
+        try #require(ids.count >= 2)
+        let app = Application(router: CareTrailServer.router(log: fixture.log))
+        try await app.test(.router) { client in
+            let console = try #require(try await ConsoleClient.signIn(client, secret: fixture.secrets["privacy_officer"] ?? "").1)
+            let first = String(buffer: try await console.get(client, "/ui/alerts?state=open&per_page=1").body)
+            #expect(first.contains("/ui/alerts/\(ids[0])\"") && !first.contains("/ui/alerts/\(ids[1])\""))
+            #expect(first.contains("1–1 shown") && first.contains("state=open&amp;per_page=1&amp;page=2"))
+            let second = String(buffer: try await console.get(client, "/ui/alerts?state=open&per_page=1&page=2").body)
+            #expect(second.contains("/ui/alerts/\(ids[1])\"") && second.contains("rel=\"prev\""))
+            for bad in ["per_page=0", "per_page=1001", "page=0", "page=x", "page=99999999999"] {
+                #expect(try await console.get(client, "/ui/alerts?" + bad).status == .badRequest, "\(bad)")
+            }
+        }
+    }
+
     @Test func markupInToolNamesAndUserIdsRendersAsText() async throws {
         let fixture = try ServerFixture()
         // The user id is written into JSON: its quote is escaped there.
@@ -224,15 +246,33 @@ struct ConsoleTests {
         let fixture = try ServerFixture()
         try await Self.burst(fixture.log)
         let app = Application(router: CareTrailServer.router(log: fixture.log))
-        try await app.test(.router) { client in
+        let exported = try await app.test(.router) { client in
             let console = try #require(try await ConsoleClient.signIn(client, secret: fixture.secrets["privacy_officer"] ?? "").1)
             _ = try await console.get(client, "/ui/patients?patient=PAT-777")
-            _ = try await console.get(client, "/ui/patients?name=Jane%20Doe-Reader")
+            let search = try await console.post(client, "/ui/patients", ["name": "Jane Doe-Reader"])
+            let location = try #require(search.headers[.location])
+            #expect(search.status == .seeOther && location.contains("pseudonym=hmac-sha256") && !location.contains("Jane"))
+            _ = try await console.get(client, location)
+            #expect(try await console.get(client, "/ui/patients?name=Jane").status == .badRequest, "a name never rides in an address")
             _ = try await console.get(client, "/ui/alerts")
             _ = try await client.execute(uri: "/v1/alerts", method: .get, headers: fixture.headers("privacy_officer"))
+            let fhirSearch = try await client.execute(
+                uri: "/fhir/AuditEvent?patient=PAT-777&_count=5", method: .get, headers: fixture.headers("privacy_officer"))
+            #expect(fhirSearch.status == .ok)
+            let export = try await client.execute(uri: "/v1/export/fhir?patient=PAT-777", method: .get, headers: fixture.headers("siem"))
+            #expect(export.status == .ok)
+            return String(buffer: export.body).split(separator: "\n").count
         }
         let reads = try fixture.log.entries(.user("privacy_officer-1")).filter { $0.content.kind == .auditAccess }
-        #expect(reads.count == 4)
+        #expect(reads.count == 5)
+        #expect(reads[4].content.body.contains(#""query":"fhir_search""#) && reads[4].content.body.contains(#""results":5"#))
+        let exports = try fixture.log.entries(from: 1, through: fixture.log.head()?.seq ?? 0, limit: 1_000).filter {
+            $0.content.kind == .auditAccess && $0.content.body.contains(#""query":"fhir_export""#)
+        }
+        #expect(exported >= 10)
+        #expect(
+            exports.count == 1 && exports.first?.content.body.contains(#""results":\#(exported)"#) == true,
+            "an export is chained with its count")
         let bodies = reads.map(\.content.body)
         #expect(bodies[0].contains(#""query":"patient_report""#) && bodies[0].contains(#""results":10"#), "\(bodies[0])")
         #expect(bodies[0].contains(#""channel":"console""#))

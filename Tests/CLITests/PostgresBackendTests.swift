@@ -64,8 +64,11 @@ struct PostgresBackendTests {
             ["export", "fhir", "--fhir-version", "r5", "--format", "json", "--patient", patient],
             ["proof", "inclusion", "--seq", "17"],
         ]
+        // Each read is chained as an audit_access entry: on the frozen clock, alike on both.
         for question in questions {
-            let answers = try [session.db, postgres].map { try run(question, on: $0) }
+            let answers = try [session.db, postgres].map {
+                try run(question + (question[0] == "proof" ? [] : ["--reader", "officer-1"]), on: $0, launcher: Self.frozen)
+            }
             #expect(answers.allSatisfy { $0.status == 0 }, "\(question): \(answers.map(\.stderr))")
             #expect(timeless(answers[0]) == timeless(answers[1]), "\(question) answers alike")
             #expect(!answers[0].stdout.isEmpty)

@@ -100,6 +100,49 @@ struct ReportCommandTests {
         #expect(abs(p95 - 140.25) / 140.25 < 0.011)
         #expect(one.arrayValue?.first?["mean_duration_ms"] == 140.25)
     }
+
+    @Test func everyReadTheCommandLineRunsIsChainedAsAnAuditAccessOfItsReaderWithoutTheNameSearchedFor() throws {
+        try ingestKnownLog()
+        let reads: [[String]] = [
+            ["report", "patient", "--name", "Maria Garcia", "--format", "json"], ["report", "patient", "PAT-100", "--from", "2026-01-01"],
+            ["timeline", "conv-3"], ["trace", "tr-3"], ["user", "usr-1", "--since", "2026-01-01"], ["failures"], ["tool-stats"],
+            ["alerts", "--open"],
+            ["show", "--seq", "2"], ["export", "fhir", "--patient", "PAT-100", "--format", "ndjson"],
+        ]
+        for read in reads {
+            let output = try CLI.run(read + ["--db", db, "--reader", "officer-cli"], in: folder)
+            #expect(output.status == 0, "\(read): \(output.stderr)")
+        }
+        #expect(try CLI.run(["alerts", "--db", db], environment: ["CARETRAIL_READER": "officer-env"], in: folder).status == 0)
+        #expect(try caretrail("trace", "tr-3", "--db", db, "--reader", "").status == 2, "a blank reader is refused")
+        let bell = try caretrail("user", "usr-1", "--db", db, "--reader", "a\u{07}b")
+        #expect(bell.status == 2 && bell.stdout.isEmpty, "a reader with control characters is refused before anything is printed")
+
+        let queue = try DatabaseQueue(path: db)
+        let accesses = try queue.read { db in
+            try String.fetchAll(db, sql: "SELECT canonical FROM entry WHERE canonical LIKE '%\"kind\":\"audit_access\"%' ORDER BY seq")
+        }
+        #expect(accesses.count == reads.count + 1, "one entry per read, none for the refused ones")
+        let queries = accesses.compactMap { try? JSONParser.parse($0)["body"]?["audit_access"]?["query"]?.stringValue }
+        #expect(
+            queries == [
+                "patient_report", "patient_report", "conversation_timeline", "trace", "user_activity", "failures", "tool_stats", "alerts",
+                "entry", "fhir_export", "alerts",
+            ])
+        let first = try JSONParser.parse(accesses[0])
+        #expect(first["user_id"] == "officer-cli")
+        let access = first["body"]?["audit_access"]
+        #expect(access?["channel"] == "cli" && access?["role"] == "operator")
+        #expect(access?["results"] == 8)
+        #expect(access?["parameters"]?["pseudonym"]?.stringValue?.hasPrefix("hmac-sha256:") == true)
+        #expect(try JSONParser.parse(accesses[4])["body"]?["audit_access"]?["results"] == 3, "a streamed read records how many it printed")
+        #expect(try JSONParser.parse(accesses[10])["user_id"] == "officer-env")
+        #expect(!accesses.joined().contains("Maria"), "a name searched for is chained only as its pseudonym")
+
+        let reader = try json(try caretrail("user", "officer-cli", "--db", db, "--format", "json"))
+        #expect(reader.arrayValue?.count == reads.count, "the reads show in reports about their reader")
+        #expect(try caretrail("verify", "--db", db).status == 0)
+    }
 }
 
 /// Changes a row behind the log's back.

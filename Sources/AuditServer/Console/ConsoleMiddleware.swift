@@ -4,7 +4,8 @@ import Hummingbird
 
 /// What every console request goes through: the security headers, the session from its
 /// cookie (or a redirect to the sign-in page), the form of a POST read once and its CSRF
-/// token checked, and errors rendered as a page rather than as problem+json.
+/// token checked, errors rendered as a page rather than as problem+json, and the server's
+/// time in a `Server-Timing` header.
 struct ConsoleMiddleware: RouterMiddleware {
     typealias Context = ServerContext
     let pages: ConsolePages
@@ -19,12 +20,18 @@ struct ConsoleMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws
         -> Response
     {
+        let start = ContinuousClock.now
         var response: Response
         do {
             response = try await handleSecured(request, context: context, next: next)
         } catch {
             response = pages.errorPage(error, session: context.session)
         }
+        // The server's time for the page, which browsers' developer tools show and the
+        // console's benchmark reads (`scripts/bench-console`).
+        let elapsed = ContinuousClock.now - start
+        let milliseconds = Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15
+        response.headers[.serverTiming] = "app;dur=" + String(format: "%.2f", milliseconds)
         response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[.xFrameOptions] = "DENY"
@@ -100,4 +107,5 @@ extension HTTPField.Name {
     static let xContentTypeOptions = Self("X-Content-Type-Options") ?? .cacheControl
     static let xFrameOptions = Self("X-Frame-Options") ?? .cacheControl
     static let referrerPolicy = Self("Referrer-Policy") ?? .cacheControl
+    static let serverTiming = Self("Server-Timing") ?? .cacheControl
 }

@@ -7,16 +7,19 @@ import Foundation
 import Hummingbird
 
 extension ConsolePages {
-    /// The alert queue: filtered, sorted by severity (highest first), then by age (oldest first).
+    /// Alerts on one page of the queue unless `per_page` says otherwise (1 to 1,000).
+    static let alertsPerPage = 200
+
+    /// The alert queue: filtered, sorted by severity (highest first), then by age (oldest
+    /// first), in pages of ``alertsPerPage`` (`page`, `per_page`).
     func alertQueue(_ request: Request, _ context: ServerContext) throws -> Response {
         let session = try Self.session(context)
         let query = request.uri.queryParameters
         func value(_ name: String) -> String { query[name[...]].map(String.init)?.trimmingCharacters(in: .whitespaces) ?? "" }
         let (kind, state, severity, user, patient, from, to) =
             (value("kind"), value("state"), value("severity"), value("user"), value("patient"), value("from"), value("to"))
-        for (name, day) in [("from", from), ("to", to)] where !day.isEmpty && Timestamp(rfc3339: day + "T00:00:00Z") == nil {
-            throw ConsoleProblem(.badRequest, "\(name): a day, YYYY-MM-DD.")
-        }
+        try Self.checkDays(from: from, to: to)
+        let paging = try ConsolePaging(request, defaultPerPage: Self.alertsPerPage)
         let statuses = try log.alerts().filter { status in
             let alert = status.alert
             let day = String(alert.raisedAt.prefix(10))
@@ -28,7 +31,7 @@ extension ConsolePages {
         func options(_ values: [String], _ chosen: String) -> [[String: Any]] {
             values.map { ["value": $0, "selected": $0 == chosen] }
         }
-        let rows = statuses.map { status -> [String: Any] in
+        let rows = paging.slice(statuses).map { status -> [String: Any] in
             [
                 "id": status.alert.id, "severity": status.alert.severity.rawValue, "kind": status.alert.kind.rawValue,
                 "userID": status.alert.userID ?? "", "raisedAt": status.alert.raisedAt, "state": status.state,
@@ -45,7 +48,13 @@ extension ConsolePages {
                 "kinds": options(AlertKind.allCases.map(\.rawValue), kind),
                 "states": options([AlertStatus.open, AlertStatus.reviewed], state),
                 "severities": options(Severity.allCases.reversed().map(\.rawValue), severity), "user": user, "patient": patient,
-                "from": from, "to": to, "rows": rows, "count": rows.count,
+                "from": from, "to": to, "rows": rows, "count": statuses.count,
+                "paged": paging.values(
+                    total: statuses.count,
+                    filters: [
+                        ("kind", kind), ("state", state), ("severity", severity), ("user", user), ("patient", patient), ("from", from),
+                        ("to", to),
+                    ]),
             ], session: session)
     }
 
@@ -111,11 +120,14 @@ extension ConsolePages {
         return .redirect(to: "/ui/alerts/\(status.alert.id)", type: .normal)
     }
 
-    /// Every break-the-glass access: its reason, the review deadline and the review.
-    func breakGlass(_ context: ServerContext) throws -> Response {
+    /// Every break-the-glass access, newest first, in pages: its reason, the review deadline
+    /// and the review.
+    func breakGlass(_ request: Request, _ context: ServerContext) throws -> Response {
         let session = try Self.session(context)
+        let paging = try ConsolePaging(request, defaultPerPage: Self.alertsPerPage)
         let statuses = try log.alerts().filter { $0.alert.kind == .breakGlass && Self.allows(session, $0.alert.tenantID) }
-        let rows = try statuses.sorted { $0.alert.seq > $1.alert.seq }.map { status -> [String: Any] in
+            .sorted { $0.alert.seq > $1.alert.seq }
+        let rows = try paging.slice(statuses).map { status -> [String: Any] in
             let entry = try log.entry(seq: status.alert.triggerSeq)
             let reason = entry.map { AccessRow(reporting: $0).breakGlassReason ?? "" } ?? ""
             let review = status.reviews.last.map { "\($0.decision.rawValue) by \($0.reviewer): \($0.note)" } ?? "not reviewed"
@@ -125,8 +137,10 @@ extension ConsolePages {
                 "overdue": status.overdue, "review": review,
             ]
         }
-        try recordRead(session, "break_glass", results: rows.count)
-        return page("breakGlass", title: "Break-the-glass", ["rows": rows], session: session)
+        try recordRead(session, "break_glass", paging.page > 1 ? ["page": String(paging.page)] : [:], results: rows.count)
+        return page(
+            "breakGlass", title: "Break-the-glass",
+            ["rows": rows, "count": statuses.count, "paged": paging.values(total: statuses.count, filters: [])], session: session)
     }
 
     /// A row of a table or timeline of entries.

@@ -8,59 +8,84 @@ import Foundation
 import Hummingbird
 
 extension ConsolePages {
-    /// The patient access report's subject and range, from the query string.
+    /// The patient access report's subject and range, from the query string: a patient id, or
+    /// one or more pseudonyms (a search by name arrives as the name's pseudonyms, one per key).
     struct ReportQuery {
         var subject: AuditLog.ReportSubject
         var patient = ""
-        var pseudonym = ""
+        var pseudonyms: [String] = []
         var from = ""
         var to = ""
 
-        /// The query string that asks for the same report again; a name is carried as its
-        /// first pseudonym, so that it never appears in a URL.
-        func queryString(_ report: AccessReport) -> String {
-            var parts: [String] = []
-            if !patient.isEmpty {
-                parts.append("patient=" + ConsolePages.urlPart(patient))
-            } else if let token = report.pseudonyms.first ?? (pseudonym.isEmpty ? nil : pseudonym) {
-                parts.append("pseudonym=" + ConsolePages.urlPart(token))
-            }
+        /// The query string that asks for the same report again.
+        var queryString: String {
+            var parts =
+                patient.isEmpty ? pseudonyms.map { "pseudonym=" + ConsolePages.urlPart($0) } : ["patient=" + ConsolePages.urlPart(patient)]
             if !from.isEmpty { parts.append("from=" + from) }
             if !to.isEmpty { parts.append("to=" + to) }
             return parts.joined(separator: "&")
         }
 
-        /// The parameters an ``AuditAccess`` records: a name searched for only as its pseudonym.
-        func parameters(_ report: AccessReport) -> [String: String] {
-            var parameters = ["from": from, "to": to]
-            if !patient.isEmpty {
-                parameters["patient"] = patient
-            } else if let token = report.pseudonyms.first ?? (pseudonym.isEmpty ? nil : pseudonym) {
-                parameters["pseudonym"] = token
-            }
-            return parameters
+        /// The parameters an ``AuditAccess`` records: a name searched for only as its pseudonyms.
+        var parameters: [String: String] {
+            ["from": from, "to": to, "patient": patient, "pseudonym": pseudonyms.joined(separator: ",")]
         }
     }
 
     static func reportQuery(_ request: Request) throws -> ReportQuery? {
         let query = request.uri.queryParameters
         func value(_ name: String) -> String { query[name[...]].map(String.init)?.trimmingCharacters(in: .whitespaces) ?? "" }
-        let (patient, name, pseudonym) = (value("patient"), value("name"), value("pseudonym"))
+        guard query["name"] == nil else {
+            throw ConsoleProblem(.badRequest, "Search by name with the form, so that a name never appears in an address.")
+        }
+        let patient = value("patient")
+        let pseudonyms = query.getAll("pseudonym").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let subject: AuditLog.ReportSubject
         if !patient.isEmpty {
             subject = .patientID(patient)
-        } else if !name.isEmpty {
-            subject = .clearText(name)
-        } else if !pseudonym.isEmpty {
-            subject = .pseudonym(pseudonym)
+        } else if pseudonyms.count == 1 {
+            subject = .pseudonym(pseudonyms[0])
+        } else if pseudonyms.count > 1 {
+            subject = .pseudonyms(pseudonyms)
         } else {
             return nil
         }
-        let result = ReportQuery(subject: subject, patient: patient, pseudonym: pseudonym, from: value("from"), to: value("to"))
-        for (field, day) in [("from", result.from), ("to", result.to)] where !day.isEmpty && Timestamp(rfc3339: day + "T00:00:00Z") == nil {
+        let result = ReportQuery(
+            subject: subject, patient: patient, pseudonyms: patient.isEmpty ? pseudonyms : [], from: value("from"), to: value("to"))
+        try checkDays(from: result.from, to: result.to)
+        return result
+    }
+
+    /// `text` as a whole number in `range`, or `nil` when empty; anything else is a 400 naming
+    /// the field.
+    static func integer(_ text: String, _ field: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard !text.isEmpty else { return nil }
+        guard text.count <= 9, let number = Int(text), range.contains(number) else {
+            throw ConsoleProblem(.badRequest, "\(field): a whole number from \(range.lowerBound) to \(range.upperBound).")
+        }
+        return number
+    }
+
+    static func checkDays(from: String, to: String) throws {
+        for (field, day) in [("from", from), ("to", to)] where !day.isEmpty && Timestamp(rfc3339: day + "T00:00:00Z") == nil {
             throw ConsoleProblem(.badRequest, "\(field): a day, YYYY-MM-DD.")
         }
-        return result
+    }
+
+    /// The search form, sent by POST so that a name typed into it never appears in an address,
+    /// the browser's history or a proxy's log: it answers with a redirect to the report by
+    /// patient id or by the name's pseudonyms (one per key of the ring).
+    func searchPatient(_ context: ServerContext) throws -> Response {
+        _ = try Self.session(context)
+        func value(_ name: String) -> String { context.form[name]?.trimmingCharacters(in: .whitespaces) ?? "" }
+        let (patient, name, pseudonym, from, to) = (value("patient"), value("name"), value("pseudonym"), value("from"), value("to"))
+        try Self.checkDays(from: from, to: to)
+        var query = ReportQuery(subject: .patientID(patient), patient: patient, from: from, to: to)
+        if patient.isEmpty {
+            query.pseudonyms = name.isEmpty ? (pseudonym.isEmpty ? [] : [pseudonym]) : log.pseudonyms(for: name)
+        }
+        guard !patient.isEmpty || !query.pseudonyms.isEmpty else { throw ConsoleProblem(.badRequest, "Name a patient.") }
+        return Response(status: .seeOther, headers: [.location: "/ui/patients?" + query.queryString])
     }
 
     /// The report for `query`, restricted to the session's tenant.
@@ -85,17 +110,18 @@ extension ConsolePages {
                 "outcome": row.outcome?.rawValue ?? "",
             ]
         }
-        try recordRead(session, "patient_report", query.parameters(report), results: report.totalAccesses)
+        try recordRead(session, "patient_report", query.parameters, results: report.totalAccesses)
         let intact = report.integrity.isIntact
         return page(
             "patients", title: "Patient access report",
             [
-                "patient": query.patient, "pseudonym": query.pseudonym, "from": query.from, "to": query.to,
+                "patient": query.patient, "pseudonym": query.pseudonyms.count == 1 ? query.pseudonyms[0] : "",
+                "pseudonyms": query.pseudonyms.count > 1 ? query.pseudonyms.count : 0, "from": query.from, "to": query.to,
                 "report": [
                     "integrityStatus": intact ? "intact" : "broken",
                     "integrityText": intact ? "chain intact through entry \(report.integrity.head?.seq ?? 0)" : "CHAIN NOT INTACT",
                     "total": report.totalAccesses, "users": report.uniqueUsers, "failures": report.failures,
-                    "query": query.queryString(report), "chart": ConsoleChart.accessesPerDay(report.accesses.map(\.row.time)),
+                    "query": query.queryString, "chart": ConsoleChart.accessesPerDay(report.accesses.map(\.row.time)),
                     "rows": rows,
                 ] as [String: Any],
             ], session: session)
@@ -116,7 +142,7 @@ extension ConsolePages {
         case "fhir": (body, type, ext) = (try fhirBundle(query, report, session), "application/fhir+json", "fhir.json")
         default: throw ConsoleProblem(.badRequest, "format: csv, json, html or fhir.")
         }
-        var parameters = query.parameters(report)
+        var parameters = query.parameters
         parameters["format"] = format
         try recordRead(session, "patient_report_download", parameters, results: report.totalAccesses)
         var response = Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(bytes: body)))

@@ -48,8 +48,9 @@ struct ConsolePages: Sendable {
         ui.get("alerts") { request, context in try self.alertQueue(request, context) }
         ui.get("alerts/:id") { _, context in try self.alertPage(context) }
         ui.post("alerts/:id/review") { _, context in try self.review(context) }
-        ui.get("break-glass") { _, context in try self.breakGlass(context) }
+        ui.get("break-glass") { request, context in try self.breakGlass(request, context) }
         ui.get("patients") { request, context in try self.patientReport(request, context) }
+        ui.post("patients") { _, context in try self.searchPatient(context) }
         ui.get("patients/download") { request, context in try self.download(request, context) }
         ui.get("users") { request, context in try self.users(request, context) }
         ui.get("users/:id") { _, context in try self.user(context) }
@@ -61,6 +62,8 @@ struct ConsolePages: Sendable {
     func page(_ template: String, title: String, _ values: [String: Any], session: ConsoleSession?, status: HTTPResponse.Status = .ok)
         -> Response
     {
+        var values = values
+        if let session { values["formToken"] = session.formToken }
         var layout: [String: Any] = ["title": title, "content": library.render(values, withTemplate: template) ?? ""]
         if let session {
             layout["session"] = [
@@ -140,6 +143,9 @@ struct ConsolePages: Sendable {
 
     // MARK: Overview
 
+    /// Overdue break-the-glass reviews the overview names.
+    static let overdueShown = 20
+
     func overview(_ context: ServerContext) throws -> Response {
         let session = try Self.session(context)
         let alerts = try log.alerts().filter { Self.allows(session, $0.alert.tenantID) }
@@ -151,7 +157,9 @@ struct ConsolePages: Sendable {
             let parts = item.key.split(separator: "|").map(String.init)
             return ["kind": parts[0], "severity": parts.count > 1 ? parts[1] : "", "count": item.value]
         }
-        let overdue = alerts.filter { $0.alert.kind == .breakGlass && $0.overdue }.map { status -> [String: Any] in
+        // The oldest overdue reviews by name, and how many there are: the rest are a page away.
+        let allOverdue = alerts.filter { $0.alert.kind == .breakGlass && $0.overdue }
+        let overdue = allOverdue.prefix(Self.overdueShown).map { status -> [String: Any] in
             ["id": status.alert.id, "userID": status.alert.userID ?? "", "due": status.reviewDue?.description ?? ""]
         }
         let now = log.now()
@@ -164,7 +172,8 @@ struct ConsolePages: Sendable {
             }
         }
         var values: [String: Any] = [
-            "openAlerts": open, "hasOpenAlerts": !open.isEmpty, "overdue": overdue, "hasOverdue": !overdue.isEmpty,
+            "openAlerts": open, "hasOpenAlerts": !open.isEmpty, "overdue": Array(overdue), "hasOverdue": !overdue.isEmpty,
+            "overdueCount": allOverdue.count, "overdueMore": allOverdue.count > Self.overdueShown,
             "accessesToday": today, "todayStart": todayStart.description,
         ]
         if let verification = try log.lastVerification() {

@@ -76,6 +76,7 @@ enum ConsoleTemplates {
         <section aria-labelledby="overdue">
         <h2 id="overdue">Overdue break-the-glass reviews</h2>
         {{#hasOverdue}}
+        <p>{{overdueCount}} overdue{{#overdueMore}}, the oldest below; all on <a href="/ui/break-glass">Break-the-glass</a>{{/overdueMore}}.</p>
         <ul>{{#overdue}}<li><a href="/ui/alerts/{{id}}">{{id}}</a>: {{userID}}, due {{due}}</li>{{/overdue}}</ul>
         {{/hasOverdue}}
         {{^overdue}}<p>None overdue.</p>{{/overdue}}
@@ -107,7 +108,7 @@ enum ConsoleTemplates {
         <p><label for="to">To</label><input id="to" name="to" type="date" value="{{to}}"></p>
         <p><button type="submit">Filter</button></p>
         </form>
-        <p>{{count}} alerts, by severity, then oldest first.</p>
+        <p>{{count}} alerts, by severity, then oldest first{{#paged}}; {{first}}–{{last}} shown{{/paged}}.</p>
         <table>
         <thead><tr><th scope="col">Alert</th><th scope="col">Severity</th><th scope="col">Kind</th><th scope="col">User</th><th scope="col">Raised</th><th scope="col">State</th><th scope="col">Summary</th></tr></thead>
         <tbody>
@@ -115,6 +116,7 @@ enum ConsoleTemplates {
         {{/rows}}
         </tbody>
         </table>
+        {{#paged}}<nav aria-label="Pages of the queue"><p>{{#previous}}<a href="/ui/alerts?{{previous}}" rel="prev">Previous {{perPage}}</a> {{/previous}}{{#next}}<a href="/ui/alerts?{{next}}" rel="next">Next {{perPage}}</a>{{/next}}</p></nav>{{/paged}}
 
         """
 
@@ -166,7 +168,7 @@ enum ConsoleTemplates {
         """
 
     static let breakGlass = """
-        <p>Every emergency access, with its reason, the review deadline and the review.</p>
+        <p>{{count}} emergency accesses, newest first, with their reasons, review deadlines and reviews{{#paged}}; {{first}}–{{last}} shown{{/paged}}.</p>
         <table>
         <thead><tr><th scope="col">Alert</th><th scope="col">When</th><th scope="col">User</th><th scope="col">Patient</th><th scope="col">Reason</th><th scope="col">Review due</th><th scope="col">Review</th></tr></thead>
         <tbody>
@@ -175,11 +177,13 @@ enum ConsoleTemplates {
         </tbody>
         </table>
         {{^rows}}<p>No emergency access.</p>{{/rows}}
+        {{#paged}}<nav aria-label="Pages of the list"><p>{{#previous}}<a href="/ui/break-glass?{{previous}}" rel="prev">Previous {{perPage}}</a> {{/previous}}{{#next}}<a href="/ui/break-glass?{{next}}" rel="next">Next {{perPage}}</a>{{/next}}</p></nav>{{/paged}}
 
         """
 
     static let patients = """
-        <form method="get" action="/ui/patients" class="filters">
+        <form method="post" action="/ui/patients" class="filters">
+        <input type="hidden" name="csrf" value="{{formToken}}">
         <p><label for="patient">Patient id</label><input id="patient" name="patient" value="{{patient}}" autocomplete="off"></p>
         <p><label for="name">or name (pseudonymised on the server)</label><input id="name" name="name" autocomplete="off"></p>
         <p><label for="pseudonym">or pseudonym</label><input id="pseudonym" name="pseudonym" value="{{pseudonym}}"></p>
@@ -187,6 +191,7 @@ enum ConsoleTemplates {
         <p><label for="to">To</label><input id="to" name="to" type="date" value="{{to}}"></p>
         <p><button type="submit">Report</button></p>
         </form>
+        {{#pseudonyms}}<p>Searched by name, as its {{pseudonyms}} pseudonyms (one per key).</p>{{/pseudonyms}}
         {{#report}}
         <p><span class="badge badge-{{integrityStatus}}">{{integrityText}}</span> {{total}} accesses by {{users}} users, {{failures}} failed.</p>
         <p class="downloads">Download:
