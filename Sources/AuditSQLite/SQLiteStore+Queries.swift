@@ -42,6 +42,25 @@ extension SQLiteStore {
         }
     }
 
+    /// The last `count` entries that answer `query`: only their sequence numbers are read
+    /// from the postings before them.
+    public func lastEntries(_ query: EntryQuery, count: Int) throws(StoreError) -> [StoredEntry] {
+        guard count > 0 else { return [] }
+        do {
+            return try pool.read { db in
+                let (kind, key) = Self.posting(query)
+                guard let last = try Self.head(db)?.seq else { return [] }
+                return try Postings.seqs(db, tail: tail, kind: kind, keys: [key], last: last).suffix(count).compactMap {
+                    try Self.entry(db, seq: $0)
+                }
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(code: .readFailed, message: "cannot read the log: \(Self.reason(error))")
+        }
+    }
+
     /// The posting list that answers `query`.
     static func posting(_ query: EntryQuery) -> (Postings.Kind, String) {
         EntryKeys.key(query)

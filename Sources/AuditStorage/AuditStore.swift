@@ -33,11 +33,27 @@ public protocol EntryReading: Sendable {
     /// The entries of a patient's or a user's history with `after < seq <= through`, in seq
     /// order, until `body` returns `false`: how paging readers start where the last page ended.
     func forEachEntry(_ query: EntryQuery, after: Int64, through: Int64, _ body: (StoredEntry) throws -> Bool) throws(StoreError)
+    /// The last `count` entries that answer `query`, in log order: a user's recent activity,
+    /// read without the history before it.
+    func lastEntries(_ query: EntryQuery, count: Int) throws(StoreError) -> [StoredEntry]
     /// Runs `body` with a ``LogReader`` over one consistent snapshot of the log.
     func withLogReader<T>(_ body: (any LogReader) throws -> T) throws(StoreError) -> T
 }
 
 extension EntryReading {
+    /// Keeps the last `count` of every entry that answers `query`: backends whose lookups can
+    /// start from the end answer from there instead.
+    public func lastEntries(_ query: EntryQuery, count: Int) throws(StoreError) -> [StoredEntry] {
+        guard count > 0 else { return [] }
+        var kept: [StoredEntry] = []
+        try forEachEntry(query, after: 0, through: Int64.max) { entry in
+            kept.append(entry)
+            if kept.count > 2 * count { kept.removeFirst(kept.count - count) }
+            return true
+        }
+        return Array(kept.suffix(count))
+    }
+
     /// Filters ``entries(kind:)``: backends with an index by kind answer from it instead.
     public func entries(kind: RecordKind, after seq: Int64) throws(StoreError) -> [StoredEntry] {
         try entries(kind: kind).filter { $0.seq > seq }

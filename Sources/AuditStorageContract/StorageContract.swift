@@ -172,6 +172,11 @@ public struct StorageContract: Sendable {
             return true
         }
         try expect(page == [1, 8, 15], "a user's page ends at its upper bound")
+        try expect(try store.lastEntries(.user("usr-1"), count: 2).map(\.seq) == [22, 29], "a user's last entries, in log order")
+        try expect(try store.lastEntries(.user("usr-1"), count: 10).map(\.seq) == [1, 8, 15, 22, 29], "no more than there are")
+        try expect(try store.lastEntries(.user("usr-1"), count: 0).isEmpty, "none asked, none read")
+        let calls = try store.entries(kind: .toolCall, after: 27).map(\.seq)
+        try expect(calls == [28, 29, 30], "entries of a kind after a sequence number")
     }
 
     // MARK: Verify

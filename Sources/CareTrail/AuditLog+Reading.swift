@@ -51,6 +51,11 @@ extension AuditLog {
         try storeCall { () throws(StoreError) in try reader.entries(query, from: from, to: to, limit: limit) }
     }
 
+    /// The last `count` entries that answer `query`, in log order: a user's recent activity.
+    public func lastEntries(_ query: EntryQuery, count: Int) throws(CareTrailError) -> [StoredEntry] {
+        try storeCall { () throws(StoreError) in try reader.lastEntries(query, count: count) }
+    }
+
     /// Calls `body` with each entry that answers `query`, streamed, in log order.
     public func forEachEntry(
         _ query: EntryQuery, from: Timestamp? = nil, to: Timestamp? = nil, limit: Int = Int(Int32.max),

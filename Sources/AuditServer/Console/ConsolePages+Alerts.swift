@@ -84,7 +84,7 @@ extension ConsolePages {
         }
         var recent: [[String: Any]] = []
         if let user = alert.userID {
-            recent = try log.entries(.user(user), limit: 10_000).filter { Self.allows(session, $0.content.tenantID) }.suffix(20)
+            recent = try log.lastEntries(.user(user), count: 20).filter { Self.allows(session, $0.content.tenantID) }
                 .reversed().map(Self.row)
         }
         let reviews = status.reviews.map { review -> [String: Any] in

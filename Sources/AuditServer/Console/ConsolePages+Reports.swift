@@ -173,11 +173,16 @@ extension ConsolePages {
         return page("users", title: "User investigation", [:], session: session)
     }
 
-    /// A user's accesses: the patients they touched, after-hours and failure counts, a timeline.
+    /// The most entries of a user the investigation page reads: the latest.
+    static let userEntriesShown = 5_000
+
+    /// A user's latest accesses: the patients they touched, after-hours and failure counts, a
+    /// timeline.
     func user(_ context: ServerContext) throws -> Response {
         let session = try Self.session(context)
         let id = context.parameters.get("id") ?? ""
-        let entries = try log.entries(.user(id), limit: 5_000).filter { Self.allows(session, $0.content.tenantID) }
+        let latest = try log.lastEntries(.user(id), count: Self.userEntriesShown)
+        let entries = latest.filter { Self.allows(session, $0.content.tenantID) }
         let hours = log.configuration.alerts.afterHours.flatMap(WorkingHours.init)
         var patients: [String: Int] = [:]
         var (afterHours, failures) = (0, 0)
@@ -194,9 +199,10 @@ extension ConsolePages {
         return page(
             "user", title: "User \(id)",
             [
-                "total": entries.count, "patientCount": patients.count, "afterHours": afterHours, "failures": failures,
+                "total": entries.count, "capped": latest.count == Self.userEntriesShown, "patientCount": patients.count,
+                "afterHours": afterHours, "failures": failures,
                 "patients": patients.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(100).map {
-                    ["pseudonym": $0.key, "query": Self.urlPart($0.key), "count": $0.value] as [String: Any]
+                    ["patient": $0.key, "query": Self.urlPart($0.key), "count": $0.value] as [String: Any]
                 },
                 "rows": entries.reversed().prefix(500).map(Self.row),
             ], session: session)

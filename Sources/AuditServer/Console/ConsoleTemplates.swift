@@ -128,7 +128,7 @@ enum ConsoleTemplates {
         <dt>Raised</dt><dd>{{raisedAt}}</dd>
         <dt>Review due</dt><dd>{{due}}{{#overdue}} <strong>overdue</strong>{{/overdue}}</dd>
         <dt>User</dt><dd>{{#userID}}<a href="/ui/users/{{userPath}}">{{userID}}</a>{{/userID}}</dd>
-        <dt>Patient</dt><dd>{{#patientID}}<a href="/ui/patients?pseudonym={{patientQuery}}">{{patientID}}</a>{{/patientID}}</dd>
+        <dt>Patient</dt><dd>{{#patientID}}<a href="/ui/patients?patient={{patientQuery}}">{{patientID}}</a>{{/patientID}}</dd>
         <dt>Summary</dt><dd>{{summary}}</dd>
         </dl>
         <section aria-labelledby="triggering">
@@ -221,14 +221,14 @@ enum ConsoleTemplates {
 
     static let user = """
         <dl class="facts">
-        <dt>Accesses</dt><dd>{{total}}</dd>
+        <dt>Accesses</dt><dd>{{total}}{{#capped}} (the latest {{total}}; older ones in <code>caretrail user</code>){{/capped}}</dd>
         <dt>Patients touched</dt><dd>{{patientCount}}</dd>
         <dt>After hours</dt><dd>{{afterHours}}</dd>
         <dt>Failures</dt><dd>{{failures}}</dd>
         </dl>
         <section aria-labelledby="patients-touched">
         <h2 id="patients-touched">Patients</h2>
-        <ul>{{#patients}}<li><a href="/ui/patients?pseudonym={{query}}">{{pseudonym}}</a>: {{count}}</li>{{/patients}}</ul>
+        <ul>{{#patients}}<li><a href="/ui/patients?patient={{query}}">{{patient}}</a>: {{count}}</li>{{/patients}}</ul>
         </section>
         <section aria-labelledby="timeline">
         <h2 id="timeline">Timeline</h2>
