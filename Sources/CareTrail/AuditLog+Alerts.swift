@@ -13,13 +13,27 @@ extension AuditLog {
     /// Every alert with its review state, at the log's clock.
     ///
     /// The log keeps the alerts and reviews it has read, and each call reads only those
-    /// appended since (by this process or another): the alert queue of a large log costs what
-    /// its new alerts cost, not a read of every alert.
+    /// appended since (by this process or another); it keeps their states too, until a new
+    /// alert or review arrives or the next open alert's review falls due. The alert queue of a
+    /// large log costs what its new alerts cost, not a read of every alert.
     public func alerts() throws(CareTrailError) -> [AlertStatus] {
         let history = try storeCall { () throws(StoreError) in try caughtUpAlertHistory() }
-        return AlertStatus.derive(
-            alerts: history.alerts, reviews: history.reviews, now: store.clock(), deadlineDays: configuration.reviewDeadlineDays
-        )
+        let now = store.clock()
+        let deadlineDays = configuration.reviewDeadlineDays
+        if let states = history.states, states.deadlineDays == deadlineDays, states.validUntil.map({ now <= $0 }) ?? true {
+            return states.statuses
+        }
+        let statuses = AlertStatus.derive(alerts: history.alerts, reviews: history.reviews, now: now, deadlineDays: deadlineDays)
+        // The states hold until the earliest open alert that is not overdue yet becomes so.
+        var validUntil: Timestamp?
+        for index in statuses.indices where statuses[index].state == AlertStatus.open && !statuses[index].overdue {
+            if let due = statuses[index].reviewDue, validUntil.map({ due < $0 }) ?? true { validUntil = due }
+        }
+        let states = AlertHistory.States(statuses: statuses, deadlineDays: deadlineDays, validUntil: validUntil)
+        alertHistory.withLock { stored in
+            if stored?.through == history.through, stored?.alerts.count == history.alerts.count { stored?.states = states }
+        }
+        return statuses
     }
 
     /// The alert history, brought up to the head. Archiving and retention take entries' content
@@ -37,8 +51,14 @@ extension AuditLog {
         }
         guard head > history.through else { return history }
         let mark = history.through
-        history.alerts += try store.entries(kind: .alert, after: mark).filter { $0.seq <= head }.compactMap(AlertRecord.init)
-        history.reviews += try store.entries(kind: .review, after: mark).filter { $0.seq <= head }.compactMap(ReviewRecord.init)
+        let alerts = try store.entries(kind: .alert, after: mark).filter { $0.seq <= head }.compactMap(AlertRecord.init)
+        let reviews = try store.entries(kind: .review, after: mark).filter { $0.seq <= head }.compactMap(ReviewRecord.init)
+        // Only what changed is copied: appending nothing would still copy the arrays.
+        if !alerts.isEmpty || !reviews.isEmpty {
+            history.alerts += alerts
+            history.reviews += reviews
+            history.states = nil
+        }
         history.through = head
         let caughtUp = history
         alertHistory.withLock { stored in
@@ -128,4 +148,13 @@ struct AlertHistory: Sendable {
     var reviews: [ReviewRecord] = []
     /// Every alert and review at or below this sequence number is in the history.
     var through: Int64 = 0
+    /// The alerts' states, derived once for the alerts and reviews above.
+    var states: States?
+
+    struct States: Sendable {
+        var statuses: [AlertStatus]
+        var deadlineDays: Int
+        /// The states hold at and before this time (always, when `nil`).
+        var validUntil: Timestamp?
+    }
 }

@@ -20,19 +20,24 @@ extension ConsolePages {
             (value("kind"), value("state"), value("severity"), value("user"), value("patient"), value("from"), value("to"))
         try Self.checkDays(from: from, to: to)
         let paging = try ConsolePaging(request, defaultPerPage: Self.alertsPerPage)
-        let statuses = try log.alerts().filter { status in
-            let alert = status.alert
-            let day = String(alert.raisedAt.prefix(10))
-            return Self.allows(session, alert.tenantID) && (kind.isEmpty || alert.kind.rawValue == kind)
-                && (state.isEmpty || status.state == state) && (severity.isEmpty || alert.severity.rawValue == severity)
-                && (user.isEmpty || alert.userID == user) && (patient.isEmpty || alert.patientID == patient)
-                && (from.isEmpty || day >= from) && (to.isEmpty || day <= to)
-        }.sorted { ($0.alert.severity, $1.alert.raisedAt, $1.alert.seq) > ($1.alert.severity, $0.alert.raisedAt, $0.alert.seq) }
+        // Filtered and sorted by position: a queue of tens of thousands of alerts is never copied.
+        let all = try log.alerts()
+        let statuses = all.indices.filter { index in
+            let status = all[index]
+            return Self.allows(session, status.alert.tenantID) && (kind.isEmpty || status.alert.kind.rawValue == kind)
+                && (state.isEmpty || status.state == state) && (severity.isEmpty || status.alert.severity.rawValue == severity)
+                && (user.isEmpty || status.alert.userID == user) && (patient.isEmpty || status.alert.patientID == patient)
+                && (from.isEmpty || status.alert.raisedAt.prefix(10) >= from[...])
+                && (to.isEmpty || status.alert.raisedAt.prefix(10) <= to[...])
+        }.sorted { a, b in
+            (all[a].alert.severity, all[b].alert.raisedAt, all[b].alert.seq) > (all[b].alert.severity, all[a].alert.raisedAt, all[a].alert.seq)
+        }
         func options(_ values: [String], _ chosen: String) -> [[String: Any]] {
             values.map { ["value": $0, "selected": $0 == chosen] }
         }
-        let rows = paging.slice(statuses).map { status -> [String: Any] in
-            [
+        let rows = paging.slice(statuses).map { index -> [String: Any] in
+            let status = all[index]
+            return [
                 "id": status.alert.id, "severity": status.alert.severity.rawValue, "kind": status.alert.kind.rawValue,
                 "userID": status.alert.userID ?? "", "raisedAt": status.alert.raisedAt, "state": status.state,
                 "overdue": status.overdue, "summary": status.alert.summary,
@@ -125,9 +130,11 @@ extension ConsolePages {
     func breakGlass(_ request: Request, _ context: ServerContext) throws -> Response {
         let session = try Self.session(context)
         let paging = try ConsolePaging(request, defaultPerPage: Self.alertsPerPage)
-        let statuses = try log.alerts().filter { $0.alert.kind == .breakGlass && Self.allows(session, $0.alert.tenantID) }
-            .sorted { $0.alert.seq > $1.alert.seq }
-        let rows = try paging.slice(statuses).map { status -> [String: Any] in
+        let all = try log.alerts()
+        let statuses = all.indices.filter { all[$0].alert.kind == .breakGlass && Self.allows(session, all[$0].alert.tenantID) }
+            .sorted { all[$0].alert.seq > all[$1].alert.seq }
+        let rows = try paging.slice(statuses).map { index -> [String: Any] in
+            let status = all[index]
             let entry = try log.entry(seq: status.alert.triggerSeq)
             let reason = entry.map { AccessRow(reporting: $0).breakGlassReason ?? "" } ?? ""
             let review = status.reviews.last.map { "\($0.decision.rawValue) by \($0.reviewer): \($0.note)" } ?? "not reviewed"

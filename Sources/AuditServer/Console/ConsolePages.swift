@@ -148,19 +148,23 @@ struct ConsolePages: Sendable {
 
     func overview(_ context: ServerContext) throws -> Response {
         let session = try Self.session(context)
-        let alerts = try log.alerts().filter { Self.allows(session, $0.alert.tenantID) }
+        let alerts = try log.alerts()
         var counts: [String: Int] = [:]
-        for status in alerts where status.state == AlertStatus.open {
-            counts["\(status.alert.kind.rawValue)|\(status.alert.severity.rawValue)", default: 0] += 1
+        var overdueAlerts: [Int] = []
+        for index in alerts.indices where Self.allows(session, alerts[index].alert.tenantID) {
+            if alerts[index].state == AlertStatus.open {
+                counts["\(alerts[index].alert.kind.rawValue)|\(alerts[index].alert.severity.rawValue)", default: 0] += 1
+            }
+            if alerts[index].alert.kind == .breakGlass && alerts[index].overdue { overdueAlerts.append(index) }
         }
         let open = counts.sorted { $0.key < $1.key }.map { item -> [String: Any] in
             let parts = item.key.split(separator: "|").map(String.init)
             return ["kind": parts[0], "severity": parts.count > 1 ? parts[1] : "", "count": item.value]
         }
         // The oldest overdue reviews by name, and how many there are: the rest are a page away.
-        let allOverdue = alerts.filter { $0.alert.kind == .breakGlass && $0.overdue }
-        let overdue = allOverdue.prefix(Self.overdueShown).map { status -> [String: Any] in
-            ["id": status.alert.id, "userID": status.alert.userID ?? "", "due": status.reviewDue?.description ?? ""]
+        let overdue = overdueAlerts.prefix(Self.overdueShown).map { index -> [String: Any] in
+            let status = alerts[index]
+            return ["id": status.alert.id, "userID": status.alert.userID ?? "", "due": status.reviewDue?.description ?? ""]
         }
         let now = log.now()
         let todayStart = Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch - now.millisecondsSinceEpoch % 86_400_000)
@@ -173,7 +177,7 @@ struct ConsolePages: Sendable {
         }
         var values: [String: Any] = [
             "openAlerts": open, "hasOpenAlerts": !open.isEmpty, "overdue": Array(overdue), "hasOverdue": !overdue.isEmpty,
-            "overdueCount": allOverdue.count, "overdueMore": allOverdue.count > Self.overdueShown,
+            "overdueCount": overdueAlerts.count, "overdueMore": overdueAlerts.count > Self.overdueShown,
             "accessesToday": today, "todayStart": todayStart.description,
         ]
         if let verification = try log.lastVerification() {
