@@ -190,6 +190,13 @@ struct ConsoleTests {
         let app = Application(router: CareTrailServer.router(log: fixture.log))
         try await app.test(.router) { client in
             let other = try #require(try await ConsoleClient.signIn(client, secret: fixture.secrets["officer-other"] ?? "").1)
+            let officer = try #require(try await ConsoleClient.signIn(client, secret: fixture.secrets["privacy_officer"] ?? "").1)
+            let overview = String(buffer: try await officer.get(client, "/ui/").body)
+            let recorded = try fixture.log.entries(from: 1, through: fixture.log.head()?.seq ?? 0, limit: 1_000).filter {
+                $0.content.kind == .toolCall && $0.content.tenantID == "hospital-1"
+            }
+            #expect(recorded.count >= 10 && overview.contains("<strong>\(recorded.count)</strong> tool calls recorded"))
+            #expect(String(buffer: try await other.get(client, "/ui/").body).contains("<strong>0</strong> tool calls recorded"))
             #expect(try await other.get(client, "/ui/alerts/\(alert.alert.id)").status == .notFound)
             #expect(!String(buffer: try await other.get(client, "/ui/alerts").body).contains(alert.alert.id))
             let report = String(buffer: try await other.get(client, "/ui/patients?patient=PAT-777").body)

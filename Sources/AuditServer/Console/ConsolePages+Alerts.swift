@@ -30,7 +30,9 @@ extension ConsolePages {
                 && (from.isEmpty || status.alert.raisedAt.prefix(10) >= from[...])
                 && (to.isEmpty || status.alert.raisedAt.prefix(10) <= to[...])
         }.sorted { a, b in
-            (all[a].alert.severity, all[b].alert.raisedAt, all[b].alert.seq) > (all[b].alert.severity, all[a].alert.raisedAt, all[a].alert.seq)
+            (all[a].alert.severity, all[b].alert.raisedAt, all[b].alert.seq) > (
+                all[b].alert.severity, all[a].alert.raisedAt, all[a].alert.seq
+            )
         }
         func options(_ values: [String], _ chosen: String) -> [[String: Any]] {
             values.map { ["value": $0, "selected": $0 == chosen] }

@@ -143,6 +143,33 @@ struct ConsolePages: Sendable {
 
     // MARK: Overview
 
+    /// The most of today's entries the overview reads to count the day's tool calls.
+    static let todayScanned = 5_000
+
+    /// The tool calls of the session's tenants recorded since `start`, and whether there were
+    /// more than the overview reads. Entries are appended in the order of the log's clock, so
+    /// the first entry of the day is found by a binary search on sequence numbers and only the
+    /// day's entries are read, at most ``todayScanned`` of them, newest first.
+    func callsRecordedSince(_ start: Timestamp, session: ConsoleSession) throws -> (Int, Bool) {
+        guard let head = try log.head()?.seq else { return (0, false) }
+        let day = start.description
+        var (low, high) = (Int64(1), head + 1)
+        while low < high {
+            let middle = low + (high - low) / 2
+            if let entry = try log.entry(seq: middle), entry.recordedAt < day { low = middle + 1 } else { high = middle }
+        }
+        let first = max(low, head - Int64(Self.todayScanned) + 1)
+        var count = 0
+        var seq = first
+        while seq <= head {
+            let page = try log.entries(from: seq, through: head, limit: 1_000)
+            guard let last = page.last else { break }
+            count += page.filter { $0.content.kind == .toolCall && Self.allows(session, $0.content.tenantID) }.count
+            seq = last.seq + 1
+        }
+        return (count, first > low)
+    }
+
     /// Overdue break-the-glass reviews the overview names.
     static let overdueShown = 20
 
@@ -168,17 +195,11 @@ struct ConsolePages: Sendable {
         }
         let now = log.now()
         let todayStart = Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch - now.millisecondsSinceEpoch % 86_400_000)
-        let day = String(todayStart.description.prefix(10))
-        var today = 0
-        for tool in try log.toolStatistics(fromDay: day, toDay: day) {
-            try log.forEachEntry(.tool(tool.toolName), from: todayStart) { entry in
-                if Self.allows(session, entry.content.tenantID) { today += 1 }
-            }
-        }
+        let (today, more) = try callsRecordedSince(todayStart, session: session)
         var values: [String: Any] = [
             "openAlerts": open, "hasOpenAlerts": !open.isEmpty, "overdue": Array(overdue), "hasOverdue": !overdue.isEmpty,
             "overdueCount": overdueAlerts.count, "overdueMore": overdueAlerts.count > Self.overdueShown,
-            "accessesToday": today, "todayStart": todayStart.description,
+            "accessesToday": more ? "at least \(today)" : String(today), "todayStart": todayStart.description,
         ]
         if let verification = try log.lastVerification() {
             values["verification"] = [
