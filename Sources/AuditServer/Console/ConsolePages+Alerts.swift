@@ -11,7 +11,7 @@ extension ConsolePages {
     static let alertsPerPage = 200
 
     /// The alert queue: filtered, sorted by severity (highest first), then by age (oldest
-    /// first), in pages of ``alertsPerPage`` (`page`, `per_page`).
+    /// first: log order), in pages of ``alertsPerPage`` (`page`, `per_page`).
     func alertQueue(_ request: Request, _ context: ServerContext) throws -> Response {
         let session = try Self.session(context)
         let query = request.uri.queryParameters
@@ -22,18 +22,17 @@ extension ConsolePages {
         let paging = try ConsolePaging(request, defaultPerPage: Self.alertsPerPage)
         // Filtered and sorted by position: a queue of tens of thousands of alerts is never copied.
         let all = try log.alerts()
-        let statuses = all.indices.filter { index in
+        let chosen = all.indices.filter { index in
             let status = all[index]
             return Self.allows(session, status.alert.tenantID) && (kind.isEmpty || status.alert.kind.rawValue == kind)
                 && (state.isEmpty || status.state == state) && (severity.isEmpty || status.alert.severity.rawValue == severity)
                 && (user.isEmpty || status.alert.userID == user) && (patient.isEmpty || status.alert.patientID == patient)
                 && (from.isEmpty || status.alert.raisedAt.prefix(10) >= from[...])
                 && (to.isEmpty || status.alert.raisedAt.prefix(10) <= to[...])
-        }.sorted { a, b in
-            (all[a].alert.severity, all[b].alert.raisedAt, all[b].alert.seq) > (
-                all[b].alert.severity, all[a].alert.raisedAt, all[a].alert.seq
-            )
         }
+        // Alerts come in log order, which is the order they were raised in: grouping them by
+        // severity, highest first, sorts the queue without comparing alerts.
+        let statuses = Severity.allCases.sorted(by: >).flatMap { severity in chosen.filter { all[$0].alert.severity == severity } }
         func options(_ values: [String], _ chosen: String) -> [[String: Any]] {
             values.map { ["value": $0, "selected": $0 == chosen] }
         }
