@@ -1,7 +1,6 @@
 import AuditAnalysis
 import AuditChain
 import AuditCore
-import AuditServer
 import AuditStorage
 import CareTrail
 import Foundation
@@ -10,6 +9,8 @@ import Hummingbird
 import HummingbirdTesting
 import Synchronization
 import Testing
+
+@testable import AuditServer
 
 /// A signed-in console client: the session cookie and the form token of its pages.
 struct ConsoleClient {
@@ -181,6 +182,16 @@ struct ConsoleTests {
             let report = String(buffer: try await console.get(client, "/ui/patients?patient=PAT-777").body)
             #expect(report.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
         }
+    }
+
+    @Test(arguments: [#"<script>"#, #""><img onerror=x>"#, "javascript:alert('1')", "a & b", "plain", "ünïcödé 👩‍⚕️ <b>"])
+    func theRowsWrittenWithoutATemplateEscapeWhatTheTemplatesEscape(_ text: String) throws {
+        let escaped = ConsoleHTML.escaped(text)
+        #expect(!escaped.contains("<") && !escaped.contains(">") && !escaped.contains("\"") && !escaped.contains("'"))
+        let back = escaped.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&#39;", with: "'").replacingOccurrences(
+                of: "&amp;", with: "&")
+        #expect(back == text)
     }
 
     @Test func anOfficerOfAnotherTenantSeesNoneOfItByGuessingUrls() async throws {

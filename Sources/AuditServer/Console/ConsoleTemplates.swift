@@ -112,8 +112,7 @@ enum ConsoleTemplates {
         <table>
         <thead><tr><th scope="col">Alert</th><th scope="col">Severity</th><th scope="col">Kind</th><th scope="col">User</th><th scope="col">Raised</th><th scope="col">State</th><th scope="col">Summary</th></tr></thead>
         <tbody>
-        {{#rows}}<tr><td><a href="/ui/alerts/{{id}}">{{id}}</a></td><td><span class="sev sev-{{severity}}">{{severity}}</span></td><td>{{kind}}</td><td>{{userID}}</td><td>{{raisedAt}}</td><td>{{state}}{{#overdue}} <strong>overdue</strong>{{/overdue}}</td><td>{{summary}}</td></tr>
-        {{/rows}}
+        {{{rows}}}
         </tbody>
         </table>
         {{#paged}}<nav aria-label="Pages of the queue"><p>{{#previous}}<a href="/ui/alerts?{{previous}}" rel="prev">Previous {{perPage}}</a> {{/previous}}{{#next}}<a href="/ui/alerts?{{next}}" rel="next">Next {{perPage}}</a>{{/next}}</p></nav>{{/paged}}
