@@ -106,20 +106,7 @@ extension AccessReport {
 
     /// One self-contained, printable HTML page: inline styles, no scripts, no external assets.
     public var html: String {
-        func esc(_ text: String) -> String {
-            var out = ""
-            for character in text {
-                switch character {
-                case "&": out += "&amp;"
-                case "<": out += "&lt;"
-                case ">": out += "&gt;"
-                case "\"": out += "&quot;"
-                case "'": out += "&#39;"
-                default: out.append(character)
-                }
-            }
-            return out
-        }
+        let esc = HTMLText.escaped
         let states = breakGlassReviewStates
         var page = """
             <!DOCTYPE html>

@@ -1,6 +1,7 @@
 import AuditAnalysis
 import AuditChain
 import AuditCore
+import AuditServer
 import AuditStorage
 import CareTrail
 import Foundation
@@ -9,8 +10,6 @@ import Hummingbird
 import HummingbirdTesting
 import Synchronization
 import Testing
-
-@testable import AuditServer
 
 /// A signed-in console client: the session cookie and the form token of its pages.
 struct ConsoleClient {
@@ -186,7 +185,7 @@ struct ConsoleTests {
 
     @Test(arguments: [#"<script>"#, #""><img onerror=x>"#, "javascript:alert('1')", "a & b", "plain", "ünïcödé 👩‍⚕️ <b>"])
     func theRowsWrittenWithoutATemplateEscapeWhatTheTemplatesEscape(_ text: String) throws {
-        let escaped = ConsoleHTML.escaped(text)
+        let escaped = HTMLText.escaped(text)
         #expect(!escaped.contains("<") && !escaped.contains(">") && !escaped.contains("\"") && !escaped.contains("'"))
         let back = escaped.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
             .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&#39;", with: "'").replacingOccurrences(
@@ -272,6 +271,8 @@ struct ConsoleTests {
             #expect(search.status == .seeOther && location.contains("pseudonym=hmac-sha256") && !location.contains("Jane"))
             _ = try await console.get(client, location)
             #expect(try await console.get(client, "/ui/patients?name=Jane").status == .badRequest, "a name never rides in an address")
+            let many = (0...64).map { "pseudonym=hmac-sha256:k1:\($0)" }.joined(separator: "&")
+            #expect(try await console.get(client, "/ui/patients?" + many).status == .badRequest, "pseudonyms are bounded")
             _ = try await console.get(client, "/ui/alerts")
             _ = try await client.execute(uri: "/v1/alerts", method: .get, headers: fixture.headers("privacy_officer"))
             let fhirSearch = try await client.execute(

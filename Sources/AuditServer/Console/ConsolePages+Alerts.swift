@@ -36,19 +36,19 @@ extension ConsolePages {
             values.map { ["value": $0, "selected": $0 == chosen] }
         }
         // Up to a thousand rows: written here rather than through the template, which would
-        // take most of the page's time; every value is escaped as the template would.
+        // take most of the page's time; every value is escaped as the template would (``HTMLText``).
         let shown = paging.slice(statuses)
         var rows = ""
         rows.reserveCapacity(shown.count * 400)
         for index in shown {
-            let id = ConsoleHTML.escaped(all[index].alert.id)
-            let severity = ConsoleHTML.escaped(all[index].alert.severity.rawValue)
+            let id = HTMLText.escaped(all[index].alert.id)
+            let severity = HTMLText.escaped(all[index].alert.severity.rawValue)
             rows += "<tr><td><a href=\"/ui/alerts/\(id)\">\(id)</a></td><td><span class=\"sev sev-\(severity)\">\(severity)</span></td>"
             rows +=
-                "<td>\(ConsoleHTML.escaped(all[index].alert.kind.rawValue))</td><td>\(ConsoleHTML.escaped(all[index].alert.userID ?? ""))</td>"
-            rows += "<td>\(ConsoleHTML.escaped(all[index].alert.raisedAt))</td><td>\(ConsoleHTML.escaped(all[index].state))"
+                "<td>\(HTMLText.escaped(all[index].alert.kind.rawValue))</td><td>\(HTMLText.escaped(all[index].alert.userID ?? ""))</td>"
+            rows += "<td>\(HTMLText.escaped(all[index].alert.raisedAt))</td><td>\(HTMLText.escaped(all[index].state))"
             rows += all[index].overdue ? " <strong>overdue</strong></td>" : "</td>"
-            rows += "<td>\(ConsoleHTML.escaped(all[index].alert.summary))</td></tr>\n"
+            rows += "<td>\(HTMLText.escaped(all[index].alert.summary))</td></tr>\n"
         }
         try recordRead(
             session, "alerts",

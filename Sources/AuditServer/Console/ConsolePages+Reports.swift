@@ -32,6 +32,9 @@ extension ConsolePages {
         }
     }
 
+    /// The most pseudonyms one report is asked for.
+    static let maximumPseudonyms = 64
+
     static func reportQuery(_ request: Request) throws -> ReportQuery? {
         let query = request.uri.queryParameters
         func value(_ name: String) -> String { query[name[...]].map(String.init)?.trimmingCharacters(in: .whitespaces) ?? "" }
@@ -40,6 +43,10 @@ extension ConsolePages {
         }
         let patient = value("patient")
         let pseudonyms = query.getAll("pseudonym").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        // One per key of the ring at most (a name's pseudonyms), each as long as a token.
+        guard pseudonyms.count <= Self.maximumPseudonyms, pseudonyms.allSatisfy({ $0.utf8.count <= 256 }) else {
+            throw ConsoleProblem(.badRequest, "pseudonym: at most \(Self.maximumPseudonyms) tokens of at most 256 characters.")
+        }
         let subject: AuditLog.ReportSubject
         if !patient.isEmpty {
             subject = .patientID(patient)
