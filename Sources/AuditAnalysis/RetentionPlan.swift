@@ -49,18 +49,33 @@ public struct RetentionPlan: Sendable, Hashable {
         return plan
     }
 
-    /// Considers every entry of the hot log up to `through`, in order (entries whose content
-    /// is elsewhere are passed over).
+    /// Considers every entry of the hot log up to `through` that is old enough to have
+    /// expired, in order (entries whose content is elsewhere are passed over).
+    ///
+    /// No entry recorded after ``oldestExpiring(policy:)`` can have expired, and `recorded_at`
+    /// rises with `seq`, so a binary search finds the last entry worth reading: a log whose
+    /// entries are all younger than the shortest period is planned without reading any.
     public mutating func consider(reading store: any EntryReading, through: Int64, policy: RetentionPolicy, holds: LegalHolds)
         throws(StoreError)
     {
+        guard through >= 1 else { return }
+        let after = (oldestExpiring(policy: policy).adding(milliseconds: 1) ?? now).description
+        let last = try store.withLogReader { reader in try reader.firstSeq(recordedAtOrAfter: after, through: through) } - 1
         var next: Int64 = 1
-        while next <= through {
-            let chunk = try store.entries(from: next, through: through, limit: 10_000)
+        while next <= last {
+            let chunk = try store.entries(from: next, through: last, limit: 10_000)
             guard let last = chunk.last else { break }
             for entry in chunk { consider(entry, policy: policy, holds: holds) }
             next = last.seq + 1
         }
+    }
+
+    /// The latest `recorded_at` an entry can have and be expired at ``now``: the shortest
+    /// period of the policy before it. Entries of a category the policy no longer names never
+    /// expire, so they do not lower it.
+    public func oldestExpiring(policy: RetentionPolicy) -> Timestamp {
+        let days = (policy.categories.map(\.retentionDays) + [policy.default.retentionDays]).min() ?? policy.default.retentionDays
+        return now.adding(milliseconds: -Int64(days) * 86_400_000) ?? .minimum
     }
 
     /// Adds `entry` to the plan when its period has ended and no hold keeps it (counting it as

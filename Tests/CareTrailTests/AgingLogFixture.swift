@@ -13,6 +13,7 @@ final class MovableClock: Sendable {
     }
 
     func advance(days: Int64) { milliseconds.withLock { $0 += days * 86_400_000 } }
+    func advance(milliseconds step: Int64) { milliseconds.withLock { $0 += step } }
     var now: Timestamp { Timestamp(millisecondsSinceEpoch: milliseconds.withLock { $0 }) }
 }
 

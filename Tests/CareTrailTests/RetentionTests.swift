@@ -94,6 +94,36 @@ struct RetentionTests: AgingLogFixture {
         #expect(try log.verify().isIntact)
     }
 
+    @Test func aRunJudgesPeriodsToTheMillisecondWhileReadingOnlyEntriesOldEnoughToHaveExpired() throws {
+        let log = try makeLog()
+        try ingest(log, calls(2, tool: "get_lab_results", patient: "PAT-1", conversation: "conv-first"))
+        try ingest(log, calls(2, tool: "get_patient_record", patient: "PAT-1", conversation: "conv-health"))
+        clock.advance(milliseconds: 1)
+        try ingest(log, calls(4, tool: "get_lab_results", patient: "PAT-2", conversation: "conv-second"))
+        clock.advance(days: 30)
+        try ingest(log, calls(4, tool: "get_lab_results", patient: "PAT-3", conversation: "conv-pad"))
+        let seqs = { (conversation: String) in
+            try log.entries(from: 1, through: 100).filter { $0.content.conversationID == conversation }.map(\.seq)
+        }
+        let (first, second) = (try seqs("conv-first"), try seqs("conv-second"))
+
+        // A year after the first calls, to the millisecond: they have expired, and the calls
+        // recorded a millisecond later have not; the health records beside them are kept.
+        clock.advance(days: 365 - 30)
+        clock.advance(milliseconds: -1)
+        let atAYear = try log.runRetention(dryRun: true).plan
+        #expect(atAYear.deleted == ["general": 2])
+        #expect(atAYear.ranges == [first[0]...first[1]])
+        #expect(atAYear.oldestExpiring(policy: log.retentionPolicy.policy) == Timestamp(rfc3339: "2019-01-01T00:00:00.000Z"))
+        clock.advance(milliseconds: -1)
+        #expect(try log.runRetention(dryRun: true).plan.count == 0)
+        clock.advance(milliseconds: 2)
+        let run = try log.runRetention(dryRun: false).plan
+        #expect(run.deleted == ["general": 6])
+        #expect(run.ranges == [first[0]...first[1], second[0]...second[3]])
+        #expect(try log.verify().isIntact)
+    }
+
     @Test func verifyFlagsContentMissingWithoutAPurgeRecordAtTheHeadInTheMiddleAndAtTheTail() throws {
         for position in ["head", "middle", "tail"] {
             let folder = temporaryFolder()
