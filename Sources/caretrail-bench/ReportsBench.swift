@@ -5,14 +5,16 @@ import AuditStorage
 import CareTrail
 import Foundation
 
-/// `caretrail-bench reports --calls N [--db PATH]`: builds (or reuses) a log of N generated
-/// calls, then times the privacy officers' queries inside the process: the patient report over
+/// `caretrail-bench reports --calls N [--db PATH] [--key-file FILE]`: builds (or reuses) a log
+/// of N generated calls, then times the privacy officers' queries inside the process: the patient report over
 /// a year (query, incremental integrity check and JSON rendering), the trace lookup and
-/// tool-stats; and peak memory.
+/// tool-stats; and peak memory. `--db` may name a PostgreSQL log (`postgres://…`, for example
+/// one `caretrail copy` filled), which is reused with the key file named.
 enum ReportsBench {
     static func run(_ arguments: [String]) throws {
         var calls = 10_000_000
         var database: String?
+        var keyFile: String?
         var samples = 300
         /// Runs the trace lookups this many times (for a profiler).
         var repeats = 1
@@ -22,6 +24,7 @@ enum ReportsBench {
             switch flag {
             case "--calls": calls = Int(value) ?? calls
             case "--db": database = value
+            case "--key-file": keyFile = value
             case "--samples": samples = Int(value) ?? samples
             case "--repeat": repeats = max(1, Int(value) ?? 1)
             default:
@@ -31,8 +34,8 @@ enum ReportsBench {
         }
         let path = database ?? FileManager.default.temporaryDirectory.appendingPathComponent("caretrail-reports-\(calls).sqlite").path
         let log: AuditLog
-        if FileManager.default.fileExists(atPath: path) {
-            log = try AuditLog.open(database: path)
+        if AuditLog.isPostgres(path) || FileManager.default.fileExists(atPath: path) {
+            log = try AuditLog.open(database: path, keyFile: keyFile)
             print("reusing \(path): \(try log.count()) entries")
         } else {
             log = try AuditLog.create(database: path)
@@ -40,7 +43,7 @@ enum ReportsBench {
             print(String(format: "built %@: %d calls in %.0f s (%.0f calls/s)", path, calls, time, Double(calls) / time))
         }
         let count = try log.count()
-        let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.doubleValue ?? 0
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.doubleValue ?? 0
         print(String(format: "log: %d entries, %.1f GB", count, size / 1e9))
         // The first verification is full (and recorded); reports then verify incrementally.
         if try log.lastVerification() == nil {
