@@ -253,6 +253,7 @@ public struct ArchiveVerifier: Sendable {
         var rebuilt = SegmentIndex()
         var chainBroken = false
         var remains = false
+        var recorded = RecordedTimes()
         let frames: [(entries: [SegmentReader.Entry], index: SegmentIndex)]
         do {
             frames = try reader.allFrames(indexing: rebuildsIndexes)
@@ -264,6 +265,7 @@ public struct ArchiveVerifier: Sendable {
             for entry in entries {
                 if let canonical = entry.canonical {
                     report.withContent += 1
+                    canonical.withUnsafeBufferPointer { recorded.add($0) }
                     let link = canonical.withUnsafeBufferPointer(CanonicalEntry.link)
                     if !chainBroken, link.seq != entry.seq || link.prevHash != previous {
                         chainBroken = true
@@ -278,6 +280,13 @@ public struct ArchiveVerifier: Sendable {
                 tree.append(entryHash: entry.entryHash)
                 previous = entry.entryHash
             }
+        }
+        // Recorded times, where the manifest gives them, are what retention runs rely on to
+        // pass a segment over: they must be exactly its entries' earliest and latest.
+        if manifest.recordedFrom != nil || manifest.recordedThrough != nil,
+            recorded != RecordedTimes(earliest: manifest.recordedFrom, latest: manifest.recordedThrough)
+        {
+            problems.append(problem(.entryMismatch, manifest.first, "the manifest's recorded times differ from its entries'"))
         }
         if !chainBroken, previous.hex != manifest.lastHash {
             problems.append(problem(.entryMismatch, manifest.last, "the last entry's hash differs from the manifest's"))

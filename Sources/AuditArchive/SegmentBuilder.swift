@@ -114,9 +114,11 @@ public struct SegmentBuilder: Sendable {
 
     /// Deflates and indexes the frames, on every core, then joins them in order: the data,
     /// its frame table and the segment's index.
-    private func packFrames() throws(ArchiveError) -> (data: [UInt8], frames: [SegmentManifest.Frame], index: SegmentIndex) {
+    private func packFrames() throws(ArchiveError) -> (
+        data: [UInt8], frames: [SegmentManifest.Frame], index: SegmentIndex, recorded: RecordedTimes
+    ) {
         let raw = rawFrames
-        var packed = [Result<(deflated: [UInt8], index: SegmentIndex), ArchiveError>](
+        var packed = [Result<(deflated: [UInt8], index: SegmentIndex, recorded: RecordedTimes), ArchiveError>](
             repeating: .failure(ArchiveError(code: .malformed, message: "a frame was not packed")), count: raw.count)
         packed.withUnsafeMutableBufferPointer { results in
             // Each iteration writes its own slot, and the buffer outlives them all.
@@ -124,28 +126,34 @@ public struct SegmentBuilder: Sendable {
             DispatchQueue.concurrentPerform(iterations: raw.count) { position in
                 slots[position] = Result { () throws(ArchiveError) in
                     var index = SegmentIndex()
+                    var recorded = RecordedTimes()
                     guard let records = FrameCodec.records(raw[position].bytes) else {
                         throw ArchiveError(code: .malformed, message: "a frame cannot be read back")
                     }
                     for (offset, record) in records.enumerated() {
                         guard case .content(let bytes) = record else { continue }
-                        bytes.withUnsafeBufferPointer { index.add(seq: raw[position].first + Int64(offset), canonical: $0) }
+                        bytes.withUnsafeBufferPointer { canonical in
+                            index.add(seq: raw[position].first + Int64(offset), canonical: canonical)
+                            recorded.add(canonical)
+                        }
                     }
-                    return (try FrameCodec.deflate(raw[position].bytes), index)
+                    return (try FrameCodec.deflate(raw[position].bytes), index, recorded)
                 }
             }
         }
         var data: [UInt8] = []
         var frames: [SegmentManifest.Frame] = []
         var index = SegmentIndex()
+        var recorded = RecordedTimes()
         for (position, result) in packed.enumerated() {
-            let (deflated, frameIndex) = try result.get()
+            let (deflated, frameIndex, frameRecorded) = try result.get()
+            recorded.add(frameRecorded)
             frames.append(
                 SegmentManifest.Frame(first: raw[position].first, count: raw[position].count, offset: data.count, bytes: deflated.count))
             data.append(contentsOf: deflated)
             index.append(frameIndex)
         }
-        return (data, frames, index)
+        return (data, frames, index, recorded)
     }
 
     /// Closes the segment: its data, index and manifest, proven against `checkpoint` (a
@@ -159,7 +167,7 @@ public struct SegmentBuilder: Sendable {
         }
         guard count > 0 else { throw ArchiveError(code: .malformed, message: "a segment holds at least one entry") }
         try closeFrame()
-        let (data, frames, index) = try packFrames()
+        let (data, frames, index, recorded) = try packFrames()
         let indexBytes = try index.encoded()
         let manifest = SegmentManifest(
             format: SegmentManifest.currentFormat, origin: origin, first: first, last: next - 1, generation: generation,
@@ -168,7 +176,7 @@ public struct SegmentBuilder: Sendable {
             consistency: consistency.map(\.base64), border: border.borderHashes.map(\.base64),
             purged: purged.map { [$0.lowerBound, $0.upperBound] },
             data: .init(bytes: data.count, sha256: Digest.hex(data)), index: .init(bytes: indexBytes.count, sha256: Digest.hex(indexBytes)),
-            frames: frames
+            frames: frames, recordedFrom: recorded.earliest, recordedThrough: recorded.latest
         )
         return SegmentObjects(manifest: manifest, data: data, index: indexBytes, manifestBytes: manifest.encoded())
     }
@@ -178,5 +186,23 @@ public struct SegmentBuilder: Sendable {
 enum Digest {
     static func hex(_ bytes: [UInt8]) -> String {
         SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// The earliest and latest `recorded_at` among entries (RFC 3339 strings of the log's one
+/// format, which order as they compare).
+struct RecordedTimes: Sendable, Equatable {
+    var earliest: String?
+    var latest: String?
+
+    /// Takes in the `recorded_at` of an entry's canonical bytes.
+    mutating func add(_ canonical: UnsafeBufferPointer<UInt8>) {
+        guard let time = CanonicalEntry.text("recorded_at", in: canonical) else { return }
+        add(RecordedTimes(earliest: time, latest: time))
+    }
+
+    mutating func add(_ other: RecordedTimes) {
+        if let time = other.earliest, earliest.map({ time < $0 }) ?? true { earliest = time }
+        if let time = other.latest, latest.map({ time > $0 }) ?? true { latest = time }
     }
 }

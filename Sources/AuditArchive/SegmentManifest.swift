@@ -1,4 +1,5 @@
 import AuditChain
+import AuditCore
 import Foundation
 
 /// What a segment holds and how to check it, stored beside its data as JSON.
@@ -51,6 +52,12 @@ public struct SegmentManifest: Sendable, Codable, Equatable {
     public var data: File
     public var index: File
     public var frames: [Frame]
+    /// The earliest and latest `recorded_at` of the entries the segment holds with content
+    /// (absent when it holds none, and in segments written before they were recorded): a
+    /// retention run passes over a segment whose entries are all too young to have expired
+    /// without reading its data.
+    public var recordedFrom: String?
+    public var recordedThrough: String?
 
     public var name: SegmentName { SegmentName(first: first, last: last, generation: generation) }
 
@@ -86,10 +93,22 @@ public struct SegmentManifest: Sendable, Codable, Equatable {
             manifest.frames.allSatisfy({
                 $0.first >= manifest.first && $0.first <= manifest.last && (1...Int(SegmentName.maximumEntries)).contains($0.count)
                     && sizes.contains($0.offset) && sizes.contains($0.bytes)
-            })
+            }),
+            recordedTimesArePlausible(manifest)
         else {
             throw ArchiveError(code: .malformed, message: "segment \(manifest.first)...\(manifest.last): the manifest is malformed")
         }
         return manifest
+    }
+
+    /// Both recorded times or neither, each a timestamp, the first not after the second.
+    private static func recordedTimesArePlausible(_ manifest: SegmentManifest) -> Bool {
+        switch (manifest.recordedFrom, manifest.recordedThrough) {
+        case (nil, nil): return true
+        case (let from?, let through?):
+            guard let start = Timestamp(rfc3339: from), let end = Timestamp(rfc3339: through) else { return false }
+            return !(end < start)
+        default: return false
+        }
     }
 }

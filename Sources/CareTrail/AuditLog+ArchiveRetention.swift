@@ -29,7 +29,7 @@ extension AuditLog {
         }
         let judged = try startJudging()
         for segment in segments {
-            try judge(try await readSegment(segment, from: destination), into: judged)
+            try await judge(segment, from: destination, into: judged)
         }
         try finishJudging(judged)
         guard !dryRun, !judged.plan.ranges.isEmpty else { return RetentionRun(plan: judged.plan, record: nil, archived: judged.archived) }
@@ -67,11 +67,29 @@ extension AuditLog {
 
         /// Archived entries to delete.
         var archived: Int { deleting.values.reduce(0) { $0 + $1.count } }
+
+        /// Whether a segment may hold an entry whose period has ended: not when it holds no
+        /// content, nor when its earliest entry was recorded after the shortest period began.
+        /// Such a segment is passed over without reading its data.
+        func mayHoldExpired(_ manifest: SegmentManifest) -> Bool {
+            guard manifest.withContent > 0 else { return false }
+            guard let from = manifest.recordedFrom.flatMap(Timestamp.init(rfc3339:)) else { return true }
+            return !(plan.oldestExpiring(policy: policy) < from)
+        }
     }
 
     private func startJudging() throws(CareTrailError) -> ArchiveJudgement {
         let (policy, version) = retentionPolicy
         return ArchiveJudgement(policy: policy, version: version, holds: LegalHolds(try holds()), now: store.clock())
+    }
+
+    /// Judges an archived segment's entries, unless its manifest shows that none can have
+    /// expired. A function of its own to keep the caller's async frame small (see above).
+    private func judge(_ segment: ArchivedSegment, from destination: any ArchiveDestination, into judged: ArchiveJudgement)
+        async throws(CareTrailError)
+    {
+        guard judged.mayHoldExpired(try await readManifest(segment, from: destination)) else { return }
+        try judge(try await readSegment(segment, from: destination), into: judged)
     }
 
     /// Judges a segment's entries.
@@ -107,6 +125,24 @@ extension AuditLog {
                         judgedAt: judged.now.description, segments: judged.rewritten
                     ).content(keyID: keyID))
             }
+        }
+    }
+
+    /// The segment's manifest, checked against what the chain records of it.
+    func readManifest(_ segment: ArchivedSegment, from destination: any ArchiveDestination) async throws(CareTrailError)
+        -> SegmentManifest
+    {
+        let name = SegmentName(first: segment.first, last: segment.last, generation: segment.generation)
+        do {
+            guard let bytes = try await destination.get(name.object(.manifest)) else {
+                throw ArchiveError(code: .destination, message: "\(name) is not at \(destination.address)")
+            }
+            guard SegmentManifest.sha256(bytes) == segment.manifestSHA256 else {
+                throw ArchiveError(code: .readBack, message: "\(name) differs from what the chain records; run verify --archive")
+            }
+            return try SegmentManifest.decode(bytes)
+        } catch {
+            throw CareTrailError(code: .archive, message: "the archive's segment \(name) cannot be used", cause: error)
         }
     }
 

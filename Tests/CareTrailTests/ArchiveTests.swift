@@ -296,6 +296,43 @@ struct ArchiveTests: AgingLogFixture {
         #expect(Set(staleAlone.problems.map(\.kind)) == [.staleGeneration])
     }
 
+    @Test func retentionPassesOverSegmentsTooYoungToHoldExpiredEntriesWithoutReadingTheirData() async throws {
+        let log = try makeLog()
+        try ingest(log, calls(8, tool: "get_lab_results", patient: "PAT-1", conversation: "conv-old"))
+        clock.advance(days: 200)
+        let younger = clock.now.description
+        try ingest(log, calls(8, tool: "get_lab_results", patient: "PAT-2", conversation: "conv-younger"))
+        clock.advance(days: 200)
+        try ingest(log, calls(8, tool: "get_lab_results", patient: "PAT-3", conversation: "conv-recent"))
+        let keys = try log.signingKeys(origin: "hospital.example/audit", create: true)
+        let run = try await log.archive(to: destination, keys: keys, segmentEntries: 8)
+        #expect(run.segments.map { [$0.first, $0.last] } == [[1, 8], [9, 16]])
+        #expect(
+            run.segments.map { [$0.recordedFrom, $0.recordedThrough] } == [
+                ["2019-01-01T00:00:00.000Z", "2019-01-01T00:00:00.000Z"], [younger, younger],
+            ])
+
+        // The second segment's entries are 200 days old: no period of a year or more has ended,
+        // so a run judges the first segment and never asks for the second's data.
+        let second = run.segments[1].name
+        try FileManager.default.removeItem(at: archiveFolder.appendingPathComponent(second.object(.data)))
+        let dry = try await log.runRetention(dryRun: true, archive: destination, keys: keys)
+        #expect(dry.plan.deleted == ["general": 8])
+        #expect(dry.archived == 8)
+        let checked = try await log.verifyArchive(destination, keys: AuditLog.verifierKeys(keys))
+        #expect(checked.problems.map(\.kind) == [.dataEdited])
+
+        // Recorded times come both or neither, the first not after the second.
+        var manifest = run.segments[0]
+        manifest.recordedThrough = nil
+        #expect(throws: ArchiveError.self) { try SegmentManifest.decode(manifest.encoded()) }
+        manifest.recordedThrough = "2018-12-31T23:59:59.999Z"
+        #expect(throws: ArchiveError.self) { try SegmentManifest.decode(manifest.encoded()) }
+        manifest.recordedFrom = nil
+        manifest.recordedThrough = nil
+        #expect(try SegmentManifest.decode(manifest.encoded()) == manifest)
+    }
+
     @Test func aScheduledRunArchivesOldEntriesThenDeletesExpiredOnes() async throws {
         let (log, keys) = try oldAndRecent()
         clock.advance(days: 200)
