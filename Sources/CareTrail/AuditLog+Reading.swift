@@ -28,6 +28,16 @@ extension AuditLog {
         try storeCall { () throws(StoreError) in try reader.entry(seq: seq) }
     }
 
+    /// The first `seq` whose `recorded_at` is at or after `time`, or the head's `seq` + 1 when
+    /// none is. `recorded_at` rises with `seq` (the log's own clock), so this is a binary search
+    /// in the hot log; entries whose content has left it are older than anything it holds.
+    public func firstSeq(recordedAtOrAfter time: Timestamp) throws(CareTrailError) -> Int64 {
+        try storeCall { () throws(StoreError) in
+            guard let head = try store.head()?.seq else { return 1 }
+            return try store.withLogReader { reader in try reader.firstSeq(recordedAtOrAfter: time.description, through: head) }
+        }
+    }
+
     /// Entries with `seq` in `first...last`, in order, at most `limit`.
     public func entries(from first: Int64, through last: Int64, limit: Int = 1000) throws(CareTrailError) -> [StoredEntry] {
         try storeCall { () throws(StoreError) in try reader.entries(from: first, through: last, limit: limit) }

@@ -122,6 +122,10 @@ struct RetentionTests: AgingLogFixture {
         #expect(run.deleted == ["general": 6])
         #expect(run.ranges == [first[0]...first[1], second[0]...second[3]])
         #expect(try log.verify().isIntact)
+        // The log's clock still orders what is left: purged entries count as older than any.
+        let day = try #require(Timestamp(rfc3339: "2019-01-02T00:00:00.000Z"))
+        #expect(try log.firstSeq(recordedAtOrAfter: day) == (try seqs("conv-pad")).first)
+        #expect(try log.firstSeq(recordedAtOrAfter: try #require(clock.now.adding(milliseconds: 1))) == (try log.head()?.seq ?? 0) + 1)
     }
 
     @Test func verifyFlagsContentMissingWithoutAPurgeRecordAtTheHeadInTheMiddleAndAtTheTail() throws {

@@ -152,12 +152,7 @@ struct ConsolePages: Sendable {
     /// day's entries are read, at most ``todayScanned`` of them, newest first.
     func callsRecordedSince(_ start: Timestamp, session: ConsoleSession) throws -> (Int, Bool) {
         guard let head = try log.head()?.seq else { return (0, false) }
-        let day = start.description
-        var (low, high) = (Int64(1), head + 1)
-        while low < high {
-            let middle = low + (high - low) / 2
-            if let entry = try log.entry(seq: middle), entry.recordedAt < day { low = middle + 1 } else { high = middle }
-        }
+        let low = try log.firstSeq(recordedAtOrAfter: start)
         let first = max(low, head - Int64(Self.todayScanned) + 1)
         var count = 0
         var seq = first
