@@ -30,12 +30,19 @@ public struct FHIRExporter: Sendable {
         public var to: Timestamp?
         /// Only entries of this tenant (the HTTP API's SIEM keys see their own tenant).
         public var tenant: String?
+        /// Exactly the entries with these sequence numbers, in this order, instead of a search:
+        /// the accesses a report lists, whichever index found them (a patient id, or the
+        /// pseudonyms of a name under every key). With `patient`, only events about that patient.
+        public var seqs: [Int64]?
 
-        public init(patient: String? = nil, from: Timestamp? = nil, to: Timestamp? = nil, tenant: String? = nil) {
+        public init(
+            patient: String? = nil, from: Timestamp? = nil, to: Timestamp? = nil, tenant: String? = nil, seqs: [Int64]? = nil
+        ) {
             self.patient = patient
             self.from = from
             self.to = to
             self.tenant = tenant
+            self.seqs = seqs
         }
     }
 
@@ -105,7 +112,18 @@ public struct FHIRExporter: Sendable {
             return (lower.map { time >= $0 } ?? true) && (upper.map { time <= $0 } ?? true)
                 && (tenant.map { entry.content.tenantID == $0 } ?? true)
         }
-        if let patient = selection.patient {
+        if let seqs = selection.seqs {
+            var pending: [StoredEntry] = []
+            for seq in seqs {
+                guard let entry = try store.entry(seq: seq), tenant.map({ entry.content.tenantID == $0 }) ?? true else { continue }
+                pending.append(entry)
+                if pending.count == 4096 {
+                    try emit(pending, only: selection.patient)
+                    pending = []
+                }
+            }
+            try emit(pending, only: selection.patient)
+        } else if let patient = selection.patient {
             var pending: [StoredEntry] = []
             try store.forEachEntry(.patient(patient), from: selection.from, to: selection.to) { entry in
                 guard tenant.map({ entry.content.tenantID == $0 }) ?? true else { return }

@@ -234,6 +234,27 @@ struct ConsoleTests {
         }
     }
 
+    @Test func aNameSearchDownloadsTheSameAccessesInEveryFormat() async throws {
+        let fixture = try ServerFixture()
+        let calls = ["c-n1", "c-n2"].map { conversation in
+            #"{"tenant_id":"hospital-1","conversation_id":"\#(conversation)","user_id":"usr-n","model":"m","tool_name":"search_patients","purpose_of_use":"TREAT","patient_id":"PAT-\#(conversation)","arguments":{"patient_name":"Jane Roe-Export"}}"#
+        }
+        _ = try await fixture.log.ingest(body: Array(calls.joined(separator: "\n").utf8), tenant: nil)
+        let app = Application(router: CareTrailServer.router(log: fixture.log))
+        try await app.test(.router) { client in
+            let console = try #require(try await ConsoleClient.signIn(client, secret: fixture.secrets["privacy_officer"] ?? "").1)
+            let search = try await console.post(client, "/ui/patients", ["name": "Jane Roe-Export"])
+            let location = try #require(search.headers[.location])
+            let query = String(location.drop { $0 != "?" }.dropFirst())
+            let json = try JSONParser.parse(
+                String(buffer: try await console.get(client, "/ui/patients/download?format=json&" + query).body))
+            #expect(json["total_accesses"] == .number(2))
+            let bundle = try JSONParser.parse(
+                String(buffer: try await console.get(client, "/ui/patients/download?format=fhir&" + query).body))
+            #expect(bundle["entry"]?.arrayValue?.count == 2, "the Bundle holds the report's accesses")
+        }
+    }
+
     /// A clock the test moves by hand.
     final class ManualClock: Sendable {
         let seconds = Mutex<Double>(1_000)

@@ -157,15 +157,14 @@ extension ConsolePages {
         return response
     }
 
-    /// The report's entries as a FHIR R4 Bundle of AuditEvents, through the exporter that
-    /// `caretrail export fhir` uses, scoped to the session's tenant.
+    /// The report's accesses as a FHIR R4 Bundle of AuditEvents, through the exporter that
+    /// `caretrail export fhir` uses, scoped to the session's tenant: the entries the report
+    /// lists, whether a patient id or the pseudonyms of a name found them.
     func fhirBundle(_ query: ReportQuery, _ report: AccessReport, _ session: ConsoleSession) throws -> [UInt8] {
-        guard let patient = query.patient.isEmpty ? report.pseudonyms.first : query.patient else {
-            throw ConsoleProblem(.badRequest, "Name a patient.")
-        }
         var out: [UInt8] = []
         let selection = FHIRExporter.Selection(
-            patient: patient, from: report.from, to: report.to, tenant: session.key.role == .admin ? nil : session.key.tenantID)
+            patient: query.patient.isEmpty ? nil : query.patient, from: report.from, to: report.to,
+            tenant: session.key.role == .admin ? nil : session.key.tenantID, seqs: report.accesses.map(\.row.seq))
         _ = try FHIRExporter(version: .r4, format: .json).export(
             store: log.reader, selection: selection, bundleID: "caretrail-patient-report", timestamp: log.now()
         ) { bytes in out += bytes }
