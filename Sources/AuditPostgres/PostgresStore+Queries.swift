@@ -127,13 +127,20 @@ extension PostgresStore {
                     toolName: name, calls: calls, failures: failures, timedCalls: timed, meanDurationMS: mean, p95DurationMS: nil,
                     uniqueUsers: users)
             }
+            // The buckets are counted in the database (a few hundred rows per tool), not by
+            // sending every duration: at ten million calls that took minutes. `numeric` rounds
+            // half away from zero, as ``ToolStatistics/bucket(_:)`` does.
             var buckets: [String: [Int: Int]] = [:]
-            var durations: PostgresQuery = "SELECT tool_name, duration_ms FROM caretrail_call"
-            durations.sql += " " + filter.sql + " AND duration_ms IS NOT NULL"
-            durations.binds = filter.binds
+            let bucket =
+                "CASE WHEN duration_ms > 0 THEN round((ln(duration_ms) * \(ToolStatistics.bucketsPerE))::numeric)::bigint "
+                + "ELSE \(ToolStatistics.zeroBucket) END"
+            let durations = PostgresQuery(
+                unsafeSQL: "SELECT tool_name, \(bucket), count(*)::bigint FROM caretrail_call " + filter.sql
+                    + " AND duration_ms IS NOT NULL GROUP BY 1, 2",
+                binds: filter.binds)
             for row in try connection.rows(durations, logger) {
-                let (name, duration) = try row.decode((String, Double).self)
-                buckets[name, default: [:]][ToolStatistics.bucket(duration), default: 0] += 1
+                let (name, bucket, count) = try row.decode((String, Int64, Int64).self)
+                buckets[name, default: [:]][Int(bucket), default: 0] += Int(count)
             }
             for (name, counts) in buckets {
                 let timed = Int(totals[name]?.timedCalls ?? 0)
