@@ -57,7 +57,7 @@ public final class ArchivedEntries: Sendable {
         var loaded: [Segment] = []
         for segment in segments {
             let name = SegmentName(first: segment.first, last: segment.last, generation: segment.generation)
-            let manifest = try await manifest(of: segment, name: name, from: destination)
+            let manifest = try await SegmentManifest.read(of: segment, from: destination)
             guard let indexBytes = try await destination.get(name.object(.index)),
                 SegmentManifest.sha256(indexBytes) == manifest.index.sha256
             else {
@@ -72,20 +72,6 @@ public final class ArchivedEntries: Sendable {
             loaded.append(Segment(manifest: manifest, index: try SegmentIndex.decode(indexBytes)))
         }
         return ArchivedEntries(segments: loaded, files: files)
-    }
-
-    private static func manifest(
-        of segment: ArchivedSegment, name: SegmentName, from destination: any ArchiveDestination
-    ) async throws(ArchiveError) -> SegmentManifest {
-        guard let bytes = try await destination.get(name.object(.manifest)), SegmentManifest.sha256(bytes) == segment.manifestSHA256
-        else {
-            throw ArchiveError(code: .malformed, message: "\(name): the manifest is missing or is not the one the chain names")
-        }
-        let manifest = try SegmentManifest.decode(bytes)
-        guard manifest.name == name else {
-            throw ArchiveError(code: .malformed, message: "\(name): the manifest describes another segment")
-        }
-        return manifest
     }
 
     /// Whether any segment is loaded.

@@ -1,5 +1,6 @@
 import AuditChain
 import AuditCore
+public import AuditStorage
 import Foundation
 
 /// What a segment holds and how to check it, stored beside its data as JSON.
@@ -97,6 +98,22 @@ public struct SegmentManifest: Sendable, Codable, Equatable {
             recordedTimesArePlausible(manifest)
         else {
             throw ArchiveError(code: .malformed, message: "segment \(manifest.first)...\(manifest.last): the manifest is malformed")
+        }
+        return manifest
+    }
+
+    /// The manifest of `segment` at `destination`, refused unless it is the one the chain
+    /// names (its SHA-256) and describes that segment.
+    public static func read(of segment: ArchivedSegment, from destination: any ArchiveDestination) async throws(ArchiveError)
+        -> SegmentManifest
+    {
+        let name = SegmentName(first: segment.first, last: segment.last, generation: segment.generation)
+        guard let bytes = try await destination.get(name.object(.manifest)), sha256(bytes) == segment.manifestSHA256 else {
+            throw ArchiveError(code: .malformed, message: "\(name): the manifest is missing or is not the one the chain names")
+        }
+        let manifest = try decode(bytes)
+        guard manifest.name == name else {
+            throw ArchiveError(code: .malformed, message: "\(name): the manifest describes another segment")
         }
         return manifest
     }

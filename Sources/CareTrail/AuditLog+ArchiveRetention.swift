@@ -88,8 +88,9 @@ extension AuditLog {
     private func judge(_ segment: ArchivedSegment, from destination: any ArchiveDestination, into judged: ArchiveJudgement)
         async throws(CareTrailError)
     {
-        guard judged.mayHoldExpired(try await readManifest(segment, from: destination)) else { return }
-        try judge(try await readSegment(segment, from: destination), into: judged)
+        let manifest = try await readManifest(segment, from: destination)
+        guard judged.mayHoldExpired(manifest) else { return }
+        try judge(try await readSegment(segment, manifest: manifest, from: destination), into: judged)
     }
 
     /// Judges a segment's entries.
@@ -132,34 +133,37 @@ extension AuditLog {
     func readManifest(_ segment: ArchivedSegment, from destination: any ArchiveDestination) async throws(CareTrailError)
         -> SegmentManifest
     {
-        let name = SegmentName(first: segment.first, last: segment.last, generation: segment.generation)
         do {
-            guard let bytes = try await destination.get(name.object(.manifest)) else {
-                throw ArchiveError(code: .destination, message: "\(name) is not at \(destination.address)")
-            }
-            guard SegmentManifest.sha256(bytes) == segment.manifestSHA256 else {
-                throw ArchiveError(code: .readBack, message: "\(name) differs from what the chain records; run verify --archive")
-            }
-            return try SegmentManifest.decode(bytes)
+            return try await SegmentManifest.read(of: segment, from: destination)
         } catch {
-            throw CareTrailError(code: .archive, message: "the archive's segment \(name) cannot be used", cause: error)
+            throw CareTrailError(
+                code: .archive, message: "the archive's segment \(segment.first)...\(segment.last) cannot be used", cause: error)
         }
     }
 
-    /// The segment's manifest and data, checked against what the chain records of it.
-    func readSegment(_ segment: ArchivedSegment, from destination: any ArchiveDestination) async throws(CareTrailError)
-        -> SegmentReader
+    /// The segment's manifest and data, checked against what the chain records of it; with
+    /// `manifest`, one already read through ``readManifest(_:from:)``, which is not read again.
+    func readSegment(_ segment: ArchivedSegment, manifest known: SegmentManifest? = nil, from destination: any ArchiveDestination)
+        async throws(CareTrailError) -> SegmentReader
+    {
+        let manifest: SegmentManifest
+        if let known { manifest = known } else { manifest = try await readManifest(segment, from: destination) }
+        return try await readData(segment, manifest: manifest, from: destination)
+    }
+
+    /// The segment's data, checked against its manifest.
+    private func readData(_ segment: ArchivedSegment, manifest: SegmentManifest, from destination: any ArchiveDestination)
+        async throws(CareTrailError) -> SegmentReader
     {
         let name = SegmentName(first: segment.first, last: segment.last, generation: segment.generation)
         do {
-            guard let manifestBytes = try await destination.get(name.object(.manifest)),
-                let data = try await destination.get(name.object(.data))
-            else { throw ArchiveError(code: .destination, message: "\(name) is not at \(destination.address)") }
-            let manifest = try SegmentManifest.decode(manifestBytes)
+            guard let data = try await destination.get(name.object(.data)) else {
+                throw ArchiveError(code: .destination, message: "\(name) is not at \(destination.address)")
+            }
             let reader = SegmentReader(manifest: manifest, data: data)
-            guard SegmentManifest.sha256(manifestBytes) == segment.manifestSHA256, SegmentManifest.sha256(data) == manifest.data.sha256,
-                reader.framesAreWellFormed
-            else { throw ArchiveError(code: .readBack, message: "\(name) differs from what the chain records; run verify --archive") }
+            guard SegmentManifest.sha256(data) == manifest.data.sha256, reader.framesAreWellFormed else {
+                throw ArchiveError(code: .readBack, message: "\(name) differs from what the chain records; run verify --archive")
+            }
             return reader
         } catch {
             throw CareTrailError(code: .archive, message: "the archive's segment \(name) cannot be used", cause: error)
