@@ -12,7 +12,10 @@
 ///   month whose entries have all been deleted is dropped whole.
 /// - `caretrail_key` files each entry under the patients, user, conversation, trace, tool and
 ///   pseudonyms it names (the answers of ``EntryQuery``), with its event time;
-///   `caretrail_call` holds what tool statistics count.
+///   `caretrail_access` holds, for each of an entry's patients, the entry's report record
+///   (``AccessRecord``) in an index that covers it, so that a patient's report is one
+///   index-only range scan rather than a page read per access; `caretrail_call` holds what
+///   tool statistics count.
 /// - Triggers refuse every `UPDATE`, `DELETE` and `TRUNCATE` of these tables, for their owner
 ///   too, except the deletes of a retention or archive run, made with `caretrail.retention`
 ///   set for the transaction by a role granted `caretrail_retention`.
@@ -27,7 +30,7 @@ enum PostgresSchema {
     static let appendLock: Int64 = 0x4361_7265_5472_6169
 
     /// The tables an entry's content lives in (deleted by retention), and the spine.
-    static let contentTables = ["caretrail_entry", "caretrail_key", "caretrail_call"]
+    static let contentTables = ["caretrail_entry", "caretrail_key", "caretrail_access", "caretrail_call"]
     static let logTables = ["caretrail_chain"] + contentTables
 
     static let statements: [String] =
@@ -68,6 +71,15 @@ enum PostgresSchema {
         )
         """,
         "CREATE INDEX IF NOT EXISTS caretrail_key_seq ON caretrail_key (seq)",
+        """
+        CREATE TABLE IF NOT EXISTS caretrail_access (
+            patient text NOT NULL, seq bigint NOT NULL, record bytea NOT NULL,
+            PRIMARY KEY (patient, seq) INCLUDE (record)
+        )
+        """,
+        // An index-only scan reads the heap for pages the visibility map does not mark all
+        // visible; vacuuming after every 2% of new rows (not PostgreSQL's 20%) keeps those few.
+        "ALTER TABLE caretrail_access SET (autovacuum_vacuum_insert_scale_factor = 0.02)",
         """
         CREATE TABLE IF NOT EXISTS caretrail_call (
             seq bigint PRIMARY KEY, tool_name text NOT NULL, day text NOT NULL, failed boolean NOT NULL,

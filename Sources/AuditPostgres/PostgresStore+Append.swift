@@ -248,6 +248,9 @@ final class PendingRows {
                 INSERT INTO caretrail_key (kind, key, seq, event_time) \
                 SELECT * FROM unnest(\(content.keyKinds)::smallint[], \(content.keyValues)::text[], \(content.keySeqs)::bigint[], \
                 \(content.keyTimes)::text[])
+            ), accesses AS (
+                INSERT INTO caretrail_access (patient, seq, record) \
+                SELECT * FROM unnest(\(content.accessPatients)::text[], \(content.accessSeqs)::bigint[], \(content.accessRecords)::bytea[])
             ), calls AS (
                 INSERT INTO caretrail_call (seq, tool_name, day, failed, duration_ms, user_id) \
                 SELECT x.s, x.t, x.d, x.f, nullif(x.ms, -1), x.u \
@@ -284,6 +287,10 @@ struct ContentColumns {
     var keyValues: [String] = []
     var keySeqs: [Int64] = []
     var keyTimes: [String] = []
+    /// Each patient's report record of the entry (``AccessRecord``).
+    var accessPatients: [String] = []
+    var accessSeqs: [Int64] = []
+    var accessRecords: [ByteBuffer] = []
     var calls = CallColumns()
 
     mutating func add(_ entry: StoredEntry, canonical: [UInt8]) {
@@ -298,6 +305,7 @@ struct ContentColumns {
             keySeqs.append(entry.seq)
             keyTimes.append(time)
         }
+        addAccesses(of: entry, keys: keys)
         if entry.content.kind == .toolCall, let tool = entry.content.toolName {
             calls.seqs.append(entry.seq)
             calls.tools.append(tool)
@@ -306,6 +314,20 @@ struct ContentColumns {
             let duration = keys.scan?.durationMS.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
             calls.durations.append(duration ?? -1)
             calls.users.append(entry.content.userID)
+        }
+    }
+
+    /// Files the entry's report record under each of its patients.
+    mutating func addAccesses(of entry: StoredEntry, keys: EntryKeys) {
+        let patients = keys.keys.filter { $0.0 == .patient }
+        guard !patients.isEmpty else { return }
+        var bytes: [UInt8] = []
+        AccessRecord.append(AccessRow(reporting: entry), to: &bytes)
+        let record = ByteBuffer(bytes: bytes)
+        for (_, patient) in patients {
+            accessPatients.append(patient)
+            accessSeqs.append(entry.seq)
+            accessRecords.append(record)
         }
     }
 }

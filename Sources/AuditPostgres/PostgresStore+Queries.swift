@@ -68,45 +68,6 @@ extension PostgresStore {
         }
     }
 
-    /// Every access to the patient whose event time lies in `from...to`, in log order, and
-    /// every alert and review about the patient; by pseudonym, accesses only.
-    public func forEachAccess(
-        to key: PatientKey, from: Timestamp?, to: Timestamp?, through last: Int64?, _ body: (AccessRow) throws -> Void
-    ) throws(StoreError) {
-        let lower = from?.description
-        let upper = to?.description
-        let (kind, keys, accessesOnly): (EntryKeys.Kind, [String], Bool) =
-            switch key {
-            case .patientID(let patient): (.patient, [patient], false)
-            case .pseudonyms(let tokens): (.token, tokens, true)
-            }
-        let through = last ?? Int64.max
-        var cursor: Int64 = 0
-        while true {
-            let entries = try withConnection { connection, logger in
-                try Self.decode(
-                    connection.rows(
-                        """
-                        SELECT e.seq, c.entry_hash, e.canonical FROM caretrail_entry e JOIN caretrail_chain c ON c.seq = e.seq \
-                        WHERE e.seq IN (SELECT DISTINCT seq FROM caretrail_key WHERE kind = \(Int16(kind.rawValue)) \
-                        AND key = ANY(\(keys)::text[]) AND seq > \(cursor) AND seq <= \(through) ORDER BY seq LIMIT \(Int64(Self.page))) \
-                        ORDER BY e.seq
-                        """, logger))
-            }
-            for entry in entries {
-                let row = AccessRow(reporting: entry)
-                if row.kind == .toolCall || row.kind == .agentRequest {
-                    if let lower, row.time < lower { continue }
-                    if let upper, row.time > upper { continue }
-                }
-                if accessesOnly && row.kind != .toolCall { continue }
-                try call(body, row)
-            }
-            guard let lastEntry = entries.last, entries.count == Self.page else { return }
-            cursor = lastEntry.seq
-        }
-    }
-
     /// Per-tool statistics over the UTC days `fromDay...toDay`, for one tool or all, counted
     /// from `caretrail_call`; the 95th percentile from the same 2%-wide buckets SQLite keeps.
     ///
@@ -186,7 +147,7 @@ extension PostgresStore {
     }
 
     /// Calls `body`, whose errors are the caller's, from inside a connection's closure.
-    private func call<T, R>(_ body: (T) throws -> R, _ value: T) throws(StoreError) -> R {
+    func call<T, R>(_ body: (T) throws -> R, _ value: T) throws(StoreError) -> R {
         do {
             return try body(value)
         } catch let error as StoreError {

@@ -139,13 +139,21 @@ extension PostgresStore {
         }
     }
 
-    /// Deletes the keys, counts and canonical bytes of the entries in `range` (of retained kinds
+    /// Deletes the report records, keys, counts and canonical bytes of the entries in `range` (of retained kinds
     /// only, when `onlyRetained`).
     private static func deleteContent(_ connection: PostgresConnection, _ logger: Logger, _ range: ClosedRange<Int64>, onlyRetained: Bool)
         throws
     {
         let kinds = onlyRetained ? retainedKinds : RecordKind.allCases.map(\.rawValue)
         let (first, last) = (range.lowerBound, range.upperBound)
+        // The report records first: they are found through the patients' keys.
+        try connection.run(
+            """
+            DELETE FROM caretrail_access a USING caretrail_key k \
+            WHERE k.kind = \(Int16(EntryKeys.Kind.patient.rawValue)) AND k.seq BETWEEN \(first) AND \(last) AND k.seq IN \
+            (SELECT seq FROM caretrail_entry WHERE seq BETWEEN \(first) AND \(last) AND kind = ANY(\(kinds)::text[])) \
+            AND a.patient = k.key AND a.seq = k.seq
+            """, logger)
         for table in ["caretrail_key", "caretrail_call"] {
             try connection.run(
                 """

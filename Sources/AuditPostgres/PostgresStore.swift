@@ -66,6 +66,14 @@ public final class PostgresStore: AuditStore {
             throw StoreError(
                 code: .notACareTrailLog, message: "\(location) holds no CareTrail log; run 'caretrail init' with the owner's credentials")
         }
+        guard try store.isCurrent() else {
+            store.close()
+            throw StoreError(
+                code: .notACareTrailLog,
+                message:
+                    "\(location) holds a log of an earlier CareTrail; run 'caretrail init' with the owner's credentials to bring it up to date"
+            )
+        }
         return store
     }
 
@@ -82,7 +90,8 @@ public final class PostgresStore: AuditStore {
     }
 
     /// Creates the tables, triggers, functions and roles (with the owner's credentials), or
-    /// brings them up to date; returns what was granted, as `caretrail init` prints it.
+    /// brings them up to date, and writes the report records a log made by an earlier
+    /// CareTrail lacks; returns what was granted, as `caretrail init` prints it.
     public func install() throws(StoreError) -> [String] {
         try withConnection { connection, logger in
             try connection.transaction(logger) {
@@ -93,6 +102,7 @@ public final class PostgresStore: AuditStore {
                 }
             }
         }
+        _ = try fillAccessRecords()
         return PostgresSchema.granted
     }
 
@@ -103,6 +113,15 @@ public final class PostgresStore: AuditStore {
     public func isInstalled() throws(StoreError) -> Bool {
         try withConnection { connection, logger in
             let rows = try connection.rows("SELECT to_regclass('caretrail_chain') IS NOT NULL", logger)
+            return try rows.first?.decode(Bool.self) ?? false
+        }
+    }
+
+    /// Whether the database holds every table this version writes to (an earlier version's
+    /// log lacks the report records' table until `caretrail init` brings it up to date).
+    public func isCurrent() throws(StoreError) -> Bool {
+        try withConnection { connection, logger in
+            let rows = try connection.rows("SELECT to_regclass('caretrail_access') IS NOT NULL", logger)
             return try rows.first?.decode(Bool.self) ?? false
         }
     }

@@ -133,7 +133,8 @@ public final class AuditLog: Sendable {
                 let postgresStore = try PostgresStore.connect(try PostgresLocation(url: path), clock: clock, observer: monitor)
                 _ = try postgresStore.install()
                 guard try postgresStore.head() == nil else {
-                    throw CareTrailError(code: .store, message: "\(postgresStore.location) already holds a log")
+                    throw CareTrailError(
+                        code: .store, message: "\(postgresStore.location) already holds a log (its schema is now up to date)")
                 }
                 store = postgresStore
             } else {

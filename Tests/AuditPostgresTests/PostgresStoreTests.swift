@@ -152,10 +152,65 @@ struct PostgresStoreTests {
         }
         #expect(try server.psql("SELECT count(*) FROM caretrail_partition").output.contains("2"))
         #expect(try server.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'caretrail_entry_2026_01'").output.contains("0"))
+        #expect(try server.psql("SELECT count(*) FROM caretrail_access WHERE seq <= 10").output.hasPrefix("0"), "records go too")
+        #expect(try server.psql("SELECT count(*) FROM caretrail_access WHERE seq > 10").output.hasPrefix("0") == false)
         #expect(try store.count() == 31, "the spine keeps every entry")
         #expect(try store.entry(seq: 5) == nil && (try store.entry(seq: 11)) != nil)
         #expect(try store.verify().isIntact)
         #expect(try store.inclusionProof(seq: 5, treeSize: 31).leafIndex == 4)
+    }
+
+    /// A patient's rows as its report gives them.
+    func accesses(_ store: PostgresStore, _ patient: String) throws -> [AccessRow] {
+        var rows: [AccessRow] = []
+        try store.forEachAccess(to: .patientID(patient), from: nil, to: nil, through: nil) { rows.append($0) }
+        return rows
+    }
+
+    @Test func reportsReadTheRecordsAndALogOfAnEarlierVersionIsBroughtUpToDate() throws {
+        let folder = temporaryFolder()
+        let (_, entries) = try encodedEntries(80, folder: folder)
+        try withServer { server, store in
+            _ = try store.appendNow(entries)
+            let stored = try store.entries(from: 1, through: 80, limit: 100)
+            let patients = Set(stored.compactMap(\.content.patientID)).sorted()
+            #expect(patients.count > 3)
+            // What each report must hold: the rows of the entries themselves.
+            let expected = patients.map { patient in
+                stored.filter { EntryKeys($0, scanningBody: false).keys.contains { $0 == (.patient, patient) } }
+                    .map(AccessRow.init(reporting:))
+            }
+            func reports() throws -> [[AccessRow]] { try patients.map { try accesses(store, $0) } }
+            func records() throws -> String {
+                try server.psql("SELECT count(*) FROM caretrail_access").output.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            let keys = try server.psql("SELECT count(*) FROM caretrail_key WHERE kind = 1").output
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(try records() == keys, "one record per patient of each entry")
+            #expect(try reports() == expected)
+
+            // Records missing (entries an earlier version wrote): those entries are read whole.
+            let deleted = try server.psql(
+                "BEGIN; SET LOCAL caretrail.retention = 'on'; DELETE FROM caretrail_access WHERE seq <= 40; COMMIT")
+            #expect(deleted.status == 0, "\(deleted.output)")
+            #expect(try records() != keys)
+            #expect(try reports() == expected)
+
+            // A log of a version without records: refused until `init` brings it up to date.
+            #expect(try server.psql("DROP TABLE caretrail_access").status == 0)
+            let location = try PostgresLocation(url: server.url)
+            #expect {
+                _ = try PostgresStore.open(location, clock: Self.clock)
+            } throws: { error in
+                (error as? StoreError)?.message.contains("earlier CareTrail") == true
+            }
+            _ = try store.install()
+            #expect(try records() == keys, "init wrote every record")
+            let reopened = try PostgresStore.open(location, clock: Self.clock)
+            defer { reopened.close() }
+            #expect(try patients.map { try accesses(reopened, $0) } == expected)
+            #expect(try store.verify().isIntact)
+        }
     }
 
     @Test func theApplicationRoleMaySelectAndInsertOnly() throws {
@@ -164,7 +219,7 @@ struct PostgresStoreTests {
             #expect(try server.psql("SELECT count(*) FROM caretrail_entry", user: "app_writer").status == 0)
             for statement in [
                 "UPDATE caretrail_chain SET recorded_at = 'x'", "DELETE FROM caretrail_entry", "TRUNCATE caretrail_entry",
-                "DELETE FROM caretrail_key", "SELECT caretrail_drop_empty_partitions()",
+                "DELETE FROM caretrail_key", "DELETE FROM caretrail_access", "SELECT caretrail_drop_empty_partitions()",
             ] {
                 let result = try server.psql(statement, user: "app_writer")
                 #expect(result.status != 0 && result.output.contains("permission denied"), "\(statement): \(result.output)")

@@ -1,6 +1,4 @@
-import AuditChain
 import AuditCore
-import AuditStorage
 import Foundation
 
 /// An ``AccessRow`` packed into bytes, stored beside a patient's sequence numbers in the
@@ -15,9 +13,9 @@ import Foundation
 ///
 /// Records are derived data, like the posting lists: written from the entries when a block
 /// is complete, never by an append, and rebuilt by opening a log whose records are missing.
-enum AccessRecord {
+package enum AccessRecord {
     /// Appends the record of `row` (its sequence number and body are not part of it).
-    static func append(_ row: AccessRow, to data: inout [UInt8]) {
+    package static func append(_ row: AccessRow, to data: inout [UInt8]) {
         func text(_ value: String?) {
             guard var text = value else {
                 data.append(0)
@@ -45,7 +43,7 @@ enum AccessRecord {
 
     /// Appends one field of a record: a LEB128 length plus one (0 is NULL), then the bytes.
     /// ``CanonicalRecord`` writes records through it too, so both write the same bytes.
-    static func appendField(_ bytes: UnsafeBufferPointer<UInt8>, to data: inout [UInt8]) {
+    package static func appendField(_ bytes: UnsafeBufferPointer<UInt8>, to data: inout [UInt8]) {
         var length = UInt64(bytes.count) + 1
         while length >= 0x80 {
             data.append(UInt8(truncatingIfNeeded: length) | 0x80)
@@ -56,17 +54,17 @@ enum AccessRecord {
     }
 
     /// Reads records one after another from a run of bytes.
-    struct Reader {
+    package struct Reader {
         private let bytes: UnsafeRawBufferPointer
         private var offset = 0
 
-        init(_ bytes: UnsafeRawBufferPointer) {
+        package init(_ bytes: UnsafeRawBufferPointer) {
             self.bytes = bytes
         }
 
         /// The next record as the row of entry `seq`: `.row` for a tool call, `.entry` for
         /// another kind (to be read whole), `nil` at the end or at damaged bytes.
-        mutating func next(seq: Int64) -> Decoded? {
+        package mutating func next(seq: Int64) -> Decoded? {
             guard case let storedKind?? = field() else { return nil }
             let kind = RecordKind(stored: storedKind)
             guard kind == .toolCall else { return .entry }
@@ -86,7 +84,7 @@ enum AccessRecord {
         }
 
         /// The bytes of the next record, without decoding it; `nil` at the end or at damaged bytes.
-        mutating func skip() -> Range<Int>? {
+        package mutating func skip() -> Range<Int>? {
             let start = offset
             guard offset < bytes.count, let kind = skipText(), let kind else { return nil }
             if bytes[kind].elementsEqual(Self.toolCall) {
@@ -120,7 +118,7 @@ enum AccessRecord {
             return offset - count..<offset
         }
 
-        enum Decoded: Equatable {
+        package enum Decoded: Equatable {
             case row(AccessRow)
             case entry
         }

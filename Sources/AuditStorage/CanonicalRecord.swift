@@ -1,23 +1,24 @@
-import AuditChain
+package import AuditChain
 import AuditCore
-import AuditStorage
 
 /// What a full verification needs of an entry, read straight from its canonical bytes in one
 /// walk over its members: its link (`seq`, `prev_hash`), the patients it concerns and the
 /// ``AccessRecord`` their postings must hold, written byte for byte as ``AccessRecord/append(_:to:)``
 /// writes the record of the decoded entry, without making the entry's strings.
-struct CanonicalRecord {
-    var seq: Int64?
-    var prevHash: ChainHash?
+package struct CanonicalRecord {
+    package var seq: Int64?
+    package var prevHash: ChainHash?
     /// The patients of the entry, each once (its `patient_id`, and a query's `patient_ids`).
-    var patients: [String] = []
+    package var patients: [String] = []
     /// The record, when there are patients.
-    var record: [UInt8] = []
+    package var record: [UInt8] = []
     /// The entry's kind when the kind index holds it (neither tool call nor agent request).
-    var indexedKind: String?
+    package var indexedKind: String?
+
+    package init() {}
 
     /// Whether the kind index (`entry_kind`) holds entries of `kind`.
-    static func isIndexed(kind: String) -> Bool {
+    package static func isIndexed(kind: String) -> Bool {
         kind != RecordKind.toolCall.rawValue && kind != RecordKind.agentRequest.rawValue
     }
 
@@ -35,7 +36,7 @@ struct CanonicalRecord {
     private static let agentRequest = Array("\"agent_request\"".utf8)
 
     /// Reads `bytes`, replacing what the reader held.
-    mutating func read(_ bytes: UnsafeBufferPointer<UInt8>) {
+    package mutating func read(_ bytes: UnsafeBufferPointer<UInt8>) {
         var ranges = [Range<Int>?](repeating: nil, count: Member.allCases.count)
         // Canonical members come in order: each name is looked for from the last one found on.
         var next = 0
