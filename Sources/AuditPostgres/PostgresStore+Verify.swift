@@ -73,10 +73,13 @@ extension PostgresStore {
         var report = VerificationReport(problem: nil, entriesChecked: 0, head: head, expectedHead: expectHead)
         var verifier = ChainVerifier(after: anchor)
         var sealed: [ClosedRange<Int64>] = []
+        var indexProblem: ChainProblem?
         var next = (anchor?.seq ?? 0) + 1
         let last = head?.seq ?? 0
         while next <= last {
-            let links = try spine(from: next, through: min(last, next + Int64(max(1, chunkSize)) - 1))
+            let through = min(last, next + Int64(max(1, chunkSize)) - 1)
+            var expected = PatientItems()
+            let links = try spine(from: next, through: through) { seq, bytes in expected.add(seq: seq, canonical: bytes) }
             guard !links.isEmpty else { break }
             for link in links where link.isSealed {
                 if let run = sealed.last, run.upperBound == link.seq - 1 {
@@ -90,6 +93,9 @@ extension PostgresStore {
                 report.problem = try diagnose(links[index].seq, expectedSeq: index > 0 ? links[index - 1].seq + 1 : next)
                 return report
             }
+            // Reported after what the chain itself shows (an entry deleted without a purge record
+            // leaves its keys behind, which is not the first thing to say about it).
+            if indexProblem == nil { indexProblem = try patientIndexProblem(from: next, through: through, expected: expected) }
             next = links[links.count - 1].seq + 1
         }
         report.entriesChecked = verifier.checkedCount
@@ -101,13 +107,16 @@ extension PostgresStore {
             }
             if report.problem != nil { return report }
         }
-        report.problem = try sealedProblem(sealed)
+        report.problem = try sealedProblem(sealed) ?? indexProblem
         return report
     }
 
     /// The spine's links from `first` through `last`, each entry with content re-hashed and its
-    /// bytes' own sequence number and link compared with the spine's.
-    func spine(from first: Int64, through last: Int64) throws(StoreError) -> [ChainLink] {
+    /// bytes' own sequence number and link compared with the spine's; `reading` sees each
+    /// entry's canonical bytes.
+    func spine(
+        from first: Int64, through last: Int64, reading: (Int64, UnsafeBufferPointer<UInt8>) -> Void = { _, _ in }
+    ) throws(StoreError) -> [ChainLink] {
         try withConnection { connection, logger in
             try connection.rows(
                 """
@@ -123,6 +132,7 @@ extension PostgresStore {
                 }
                 let valid = canonical.withUnsafeReadableBytes { raw in
                     let bytes = raw.bindMemory(to: UInt8.self)
+                    reading(seq, bytes)
                     let link = CanonicalEntry.link(bytes)
                     return CanonicalEntry.hash(bytes) == entryHash && link.seq == seq && link.prevHash == prevHash
                 }
@@ -180,5 +190,28 @@ extension PostgresStore {
             }
         }
         return nil
+    }
+}
+
+extension PostgresStore {
+    /// Whether the patients' keys and report records of the entries from `first` through
+    /// `last` are the ones the entries make; a problem naming the first entry where not.
+    func patientIndexProblem(from first: Int64, through last: Int64, expected: PatientItems) throws(StoreError) -> ChainProblem? {
+        let stored = try withConnection { connection, logger in
+            try connection.rows(
+                """
+                SELECT k.key, k.seq, a.record FROM caretrail_key k \
+                LEFT JOIN caretrail_access a ON a.patient = k.key AND a.seq = k.seq \
+                WHERE k.kind = \(Int16(EntryKeys.Kind.patient.rawValue)) AND k.seq BETWEEN \(first) AND \(last)
+                """, logger
+            ).map { row in
+                let (patient, seq, record) = try row.decode((String, Int64, ByteBuffer?).self)
+                return (patient: patient, seq: seq, record: record.map { Array(buffer: $0) })
+            }
+        }
+        guard let seq = expected.firstMismatch(stored) else { return nil }
+        return ChainProblem(
+            kind: .indexMismatch, seq: seq,
+            message: "the patients' keys or report records of entry \(seq) do not match the entry")
     }
 }

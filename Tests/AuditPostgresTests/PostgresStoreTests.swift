@@ -213,6 +213,50 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test func verifyFindsAnAccessHiddenAlteredOrAddedInTheReportIndex() throws {
+        let folder = temporaryFolder()
+        let (_, entries) = try encodedEntries(30, folder: folder)
+        try withServer { server, store in
+            _ = try store.appendNow(entries)
+            #expect(try store.verify().isIntact)
+            let seq = try #require(
+                Int64(
+                    try server.psql("SELECT min(seq) FROM caretrail_access WHERE seq > 5").output.trimmingCharacters(
+                        in: .whitespacesAndNewlines)))
+            // Triggers refuse every change, the owner's too: the damage is done with them off.
+            let damages = [
+                "UPDATE caretrail_access SET record = record || '\\x00'::bytea WHERE seq = \(seq)",
+                "DELETE FROM caretrail_key WHERE kind = 1 AND seq = \(seq)",
+                "INSERT INTO caretrail_key SELECT 1, 'PSEUDO-OTHER', seq, event_time FROM caretrail_key WHERE kind = 1 AND seq = \(seq)",
+            ]
+            let kept = try server.psql(
+                "CREATE TABLE pristine AS SELECT key AS patient, seq, event_time FROM caretrail_key WHERE kind = 1 AND seq = \(seq)")
+            #expect(kept.status == 0, "\(kept.output)")
+            for damage in damages {
+                let applied = try server.psql("SET session_replication_role = replica; \(damage)")
+                #expect(applied.status == 0, "\(applied.output)")
+                let report = try store.verify()
+                #expect(
+                    report.problem?.kind == .indexMismatch && report.problem?.seq == seq, "\(damage): \(String(describing: report.problem))"
+                )
+                #expect(report.problem?.message.contains("PSEUDO") == false)
+                // Undone: the entries' own keys and records again.
+                _ = try server.psql(
+                    """
+                    SET session_replication_role = replica; DELETE FROM caretrail_key WHERE kind = 1 AND seq = \(seq); \
+                    DELETE FROM caretrail_access WHERE seq = \(seq)
+                    """)
+                _ = try server.psql(
+                    """
+                    SET session_replication_role = replica; INSERT INTO caretrail_key (kind, key, seq, event_time) \
+                    SELECT 1, c.patient, c.seq, c.event_time FROM pristine c
+                    """)
+                _ = try store.fillAccessRecords()
+                #expect(try store.verify().isIntact, "\(damage) undone")
+            }
+        }
+    }
+
     @Test func theApplicationRoleMaySelectAndInsertOnly() throws {
         try withServer { server, _ in
             #expect(try server.psql("CREATE ROLE app_writer LOGIN IN ROLE caretrail_app").status == 0)
