@@ -20,8 +20,18 @@ extension PostgresStore {
 
     /// Verifies what was appended since the last verification that proved the log intact, after
     /// checking that the entry at its head still holds the hash it had; in full without one.
+    ///
+    /// When nothing was appended since and the head still holds its hash, which is what a
+    /// report usually finds, that is told by one query.
     public func verifyIncrementally(chunkSize: Int) throws(StoreError) -> VerificationReport {
-        guard let previous = try lastVerification() else { return try verify(expectHead: nil, chunkSize: chunkSize) }
+        guard let (previous, anchorHash, headSeq) = try lastVerificationAndHead() else {
+            return try verify(expectHead: nil, chunkSize: chunkSize)
+        }
+        if headSeq == previous.head.seq, anchorHash == previous.head.hash {
+            var report = VerificationReport(problem: nil, entriesChecked: 0, head: previous.head, mode: .incremental)
+            report.previous = previous
+            return report
+        }
         guard let anchor = try spine(from: previous.head.seq, through: previous.head.seq).first, anchor.entryHash == previous.head.hash
         else {
             var report = VerificationReport(problem: nil, entriesChecked: 0, head: try head(), mode: .incremental)
@@ -39,19 +49,29 @@ extension PostgresStore {
     }
 
     public func lastVerification() throws(StoreError) -> VerificationRecord? {
+        try lastVerificationAndHead()?.record
+    }
+
+    /// The last intact verification, the hash the entry at its head holds now, and the log's
+    /// head now, in one query.
+    private func lastVerificationAndHead() throws(StoreError) -> (record: VerificationRecord, anchorHash: ChainHash?, headSeq: Int64?)? {
         try withConnection { connection, logger in
             guard
                 let row = try connection.rows(
                     """
-                    SELECT verified_through, head_hash, verified_at, mode, entries_checked FROM caretrail_verification \
-                    ORDER BY id DESC LIMIT 1
+                    SELECT v.verified_through, v.head_hash, v.verified_at, v.mode, v.entries_checked, \
+                    (SELECT c.entry_hash FROM caretrail_chain c WHERE c.seq = v.verified_through), \
+                    (SELECT c.seq FROM caretrail_chain c ORDER BY c.seq DESC LIMIT 1) \
+                    FROM caretrail_verification v ORDER BY v.id DESC LIMIT 1
                     """, logger
                 ).first
             else { return nil }
-            let (seq, hash, at, mode, checked) = try row.decode((Int64, ByteBuffer, String, String, Int64).self)
-            return VerificationRecord(
+            let (seq, hash, at, mode, checked, anchor, head) = try row.decode(
+                (Int64, ByteBuffer, String, String, Int64, ByteBuffer?, Int64?).self)
+            let record = VerificationRecord(
                 head: ChainHead(seq: seq, hash: ChainHash(unchecked: Array(buffer: hash))), verifiedAt: at,
                 mode: VerificationMode(rawValue: mode) ?? .full, entriesChecked: checked)
+            return (record, anchor.map { ChainHash(unchecked: Array(buffer: $0)) }, head)
         }
     }
 

@@ -254,6 +254,13 @@ struct PostgresStoreTests {
                 _ = try store.fillAccessRecords()
                 #expect(try store.verify().isIntact, "\(damage) undone")
             }
+            // With nothing appended since, an incremental verification is one query: it still
+            // sees the head it proved rewritten.
+            #expect(try store.verifyIncrementally().isIntact)
+            let rewritten = try server.psql(
+                "SET session_replication_role = replica; UPDATE caretrail_chain SET entry_hash = sha256(entry_hash) WHERE seq = 30")
+            #expect(rewritten.status == 0, "\(rewritten.output)")
+            #expect(try store.verifyIncrementally().problem?.kind == .rewritten)
         }
     }
 
