@@ -61,20 +61,23 @@ extension PostgresStore {
                 WHERE k.kind = \(Int16(EntryKeys.Kind.patient.rawValue)) AND k.key = \(patient) \
                 AND k.seq > \(cursor) AND k.seq <= \(through) ORDER BY k.seq LIMIT \(Int64(Self.page))
                 """, logger)
-            var rows: [Int64: AccessRow] = [:]
-            var seqs: [Int64] = []
-            var wholes: [Int64] = []
+            // Rows in log order; an entry to read whole leaves a hole, filled below.
+            var rows: [AccessRow?] = []
+            rows.reserveCapacity(found.count)
+            var wholes: [Int64: Int] = [:]
+            var lastSeq: Int64?
             for item in found {
                 let (seq, record) = try item.decode((Int64, ByteBuffer?).self)
-                seqs.append(seq)
+                lastSeq = seq
                 let decoded = record?.withUnsafeReadableBytes { bytes in
                     var reader = AccessRecord.Reader(bytes)
                     return reader.next(seq: seq)
                 }
                 if case .row(let row)? = decoded {
-                    rows[seq] = row
+                    rows.append(row)
                 } else {
-                    wholes.append(seq)
+                    wholes[seq] = rows.count
+                    rows.append(nil)
                 }
             }
             if !wholes.isEmpty {
@@ -82,13 +85,13 @@ extension PostgresStore {
                     connection.rows(
                         """
                         SELECT e.seq, c.entry_hash, e.canonical FROM caretrail_entry e JOIN caretrail_chain c ON c.seq = e.seq \
-                        WHERE e.seq = ANY(\(wholes)::bigint[]) ORDER BY e.seq
+                        WHERE e.seq = ANY(\(Array(wholes.keys))::bigint[])
                         """, logger))
                 {
-                    rows[entry.seq] = AccessRow(reporting: entry)
+                    if let index = wholes[entry.seq] { rows[index] = AccessRow(reporting: entry) }
                 }
             }
-            return (seqs.compactMap { rows[$0] }, seqs.last, found.count == Self.page)
+            return (rows.compactMap { $0 }, lastSeq, found.count == Self.page)
         }
     }
 
