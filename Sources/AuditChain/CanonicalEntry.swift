@@ -55,9 +55,10 @@ public enum CanonicalEntry {
     public static func text(_ member: String, in bytes: UnsafeBufferPointer<UInt8>) -> String? {
         var found: String?
         let wanted = Array(member.utf8)
-        JSONObjectIndex.forEachMember(in: bytes) { name, _, value in
-            guard found == nil, bytes[name].elementsEqual(wanted) else { return }
+        JSONObjectIndex.scanMembers(in: bytes) { name, _, value in
+            guard bytes[name].elementsEqual(wanted) else { return true }
             found = string(UnsafeBufferPointer(rebasing: bytes[value]))
+            return false
         }
         return found
     }

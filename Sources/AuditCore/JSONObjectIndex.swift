@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where each top-level member of a JSON object sits in its bytes, found without building any
 /// value: a reader that needs a few small members of a large stored body parses just those,
 /// and copies the big ones (arguments, results) as the bytes they already are.
@@ -35,26 +37,48 @@ public struct JSONObjectIndex: Sendable {
     public static func forEachMember(
         in bytes: UnsafeBufferPointer<UInt8>, _ body: (_ name: Range<Int>, _ escaped: Bool, _ value: Range<Int>) -> Void
     ) -> Bool {
+        scanMembers(in: bytes) { name, escaped, value in
+            body(name, escaped, value)
+            return true
+        }
+    }
+
+    private static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
+    }
+
+    /// Calls `body` as ``forEachMember(in:_:)`` does, until it returns `false`: a reader that
+    /// has found what it looks for does not walk the rest of the object.
+    @discardableResult
+    public static func scanMembers(
+        in bytes: UnsafeBufferPointer<UInt8>, _ body: (_ name: Range<Int>, _ escaped: Bool, _ value: Range<Int>) -> Bool
+    ) -> Bool {
         var index = 0
         func skipWhitespace() {
             while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
                 index += 1
             }
         }
-        /// Moves past the string starting at `index` (its opening quote); returns whether it had escapes.
+        /// Moves past the string starting at `index` (its opening quote); returns whether it had
+        /// escapes. Quotes and backslashes are found with `memchr`, which reads many bytes at a
+        /// time: stored bodies are long strings, walked once per member looked for.
         func skipString() -> Bool {
             var escaped = false
             index += 1
+            guard let base = bytes.baseAddress else { return false }
+            let start = index
             while index < bytes.count {
-                switch bytes[index] {
-                case 0x5C:
-                    escaped = true
-                    index += 2
-                case 0x22:
-                    index += 1
+                guard let found = memchr(base + index, 0x22, bytes.count - index) else {
+                    index = bytes.count
                     return escaped
-                default: index += 1
                 }
+                let quote = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
+                if !escaped, memchr(base + index, 0x5C, quote - index) != nil { escaped = true }
+                // The quote ends the string unless an odd number of backslashes comes before it.
+                var backslashes = 0
+                while quote - backslashes - 1 >= start, bytes[quote - backslashes - 1] == 0x5C { backslashes += 1 }
+                index = quote + 1
+                if backslashes % 2 == 0 { return escaped }
             }
             return escaped
         }
@@ -98,8 +122,8 @@ public struct JSONObjectIndex: Sendable {
             let valueStart = index
             skipValue()
             var valueEnd = index
-            while valueEnd > valueStart, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[valueEnd - 1]) { valueEnd -= 1 }
-            body(name, escaped, valueStart..<valueEnd)
+            while valueEnd > valueStart, Self.isWhitespace(bytes[valueEnd - 1]) { valueEnd -= 1 }
+            guard body(name, escaped, valueStart..<valueEnd) else { return true }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ",") else { return true }
             index += 1

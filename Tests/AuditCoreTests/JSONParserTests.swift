@@ -1,4 +1,6 @@
 import AuditCore
+import Foundation
+import PropertyBased
 import Testing
 
 @Suite("JSON parser")
@@ -41,6 +43,42 @@ struct JSONParserTests {
             #expect(index.members.count == members.count)
             for (name, range) in index.members {
                 #expect(try JSONParser.parse(UnsafeBufferPointer(rebasing: bytes[range])) == members[name], "member \(name)")
+            }
+        }
+    }
+
+    /// Strings of every mix of quotes, runs of backslashes and other bytes, as member names and
+    /// values, nested or not: the index finds each value's bytes and whether a name is escaped,
+    /// and a scan that stops at a member reads none after it.
+    @Test func objectIndexFindsTheEndOfEveryString() async {
+        let pieces = ["a", "\"", "\\", "\\\\", "\\\"", "\\\\\"", "\\n", "é", "}", "\",\"", ":", " ", "[", "\\u0022"]
+        let pick = Gen.int(in: 0...10_000)
+        func quoted(_ text: String) -> String {
+            "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        await propertyCheck(count: 1_000, input: pick, pick, pick, pick) { a, b, c, d in
+            let name = [a, b].map { pieces[$0 % pieces.count] }.joined()
+            let value = [c, d, a].map { pieces[$0 % pieces.count] }.joined()
+            var text = "{\(quoted(name)):\(quoted(value)),\"k\":\(quoted(value)),\"n\":[\(quoted(value)),{\"x\":\(quoted(value))}],\"z\":1}"
+            let expected = try? JSONParser.parse(text)
+            #expect(expected != nil, "\(text)")
+            text.withUTF8 { bytes in
+                var values: [JSONValue?] = []
+                var escapedNames: [Bool] = []
+                let isObject = JSONObjectIndex.forEachMember(in: bytes) { name, escaped, range in
+                    values.append(try? JSONParser.parse(UnsafeBufferPointer(rebasing: bytes[range])))
+                    escapedNames.append(escaped)
+                }
+                #expect(isObject)
+                let string = JSONValue.string(value)
+                #expect(values == [string, string, .array([string, .object(["x": string])]), 1])
+                #expect(escapedNames.first == quoted(name).contains("\\"))
+                var visited = 0
+                JSONObjectIndex.scanMembers(in: bytes) { _, _, _ in
+                    visited += 1
+                    return visited < 2
+                }
+                #expect(visited == 2)
             }
         }
     }
