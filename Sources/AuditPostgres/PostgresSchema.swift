@@ -14,8 +14,9 @@
 ///   pseudonyms it names (the answers of ``EntryQuery``), with its event time;
 ///   `caretrail_access` holds, for each of an entry's patients, the entry's report record
 ///   (``AccessRecord``) in an index that covers it, so that a patient's report is one
-///   index-only range scan rather than a page read per access; `caretrail_call` holds what
-///   tool statistics count.
+///   index-only range scan rather than a page read per access; `caretrail_call` holds each
+///   tool call's tool, day, outcome, duration and user, and the counters per tool and day
+///   (``counterTables``) what tool statistics sum.
 /// - Triggers refuse every `UPDATE`, `DELETE` and `TRUNCATE` of these tables, for their owner
 ///   too, except the deletes of a retention or archive run, made with `caretrail.retention`
 ///   set for the transaction by a role granted `caretrail_retention`.
@@ -32,6 +33,9 @@ enum PostgresSchema {
     /// The tables an entry's content lives in (deleted by retention), and the spine.
     static let contentTables = ["caretrail_entry", "caretrail_key", "caretrail_access", "caretrail_call"]
     static let logTables = ["caretrail_chain"] + contentTables
+    /// Counters of tool statistics per tool and day: derived, updated by every append, and
+    /// kept when retention deletes the entries they counted (they hold no entry's content).
+    static let counterTables = ["caretrail_tool_day", "caretrail_tool_day_duration", "caretrail_tool_day_user"]
 
     static let statements: [String] =
         tables + functions + triggers + roles
@@ -87,6 +91,23 @@ enum PostgresSchema {
         )
         """,
         "CREATE INDEX IF NOT EXISTS caretrail_call_tool_day ON caretrail_call (tool_name, day)",
+        """
+        CREATE TABLE IF NOT EXISTS caretrail_tool_day (
+            tool_name text NOT NULL, day text NOT NULL, calls bigint NOT NULL, failures bigint NOT NULL, timed bigint NOT NULL,
+            duration_sum double precision NOT NULL, PRIMARY KEY (tool_name, day)
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS caretrail_tool_day_duration (
+            tool_name text NOT NULL, day text NOT NULL, bucket bigint NOT NULL, calls bigint NOT NULL,
+            PRIMARY KEY (tool_name, day, bucket)
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS caretrail_tool_day_user (
+            tool_name text NOT NULL, day text NOT NULL, user_id text NOT NULL, PRIMARY KEY (tool_name, day, user_id)
+        )
+        """,
         "CREATE TABLE IF NOT EXISTS caretrail_stream_cursor (destination text PRIMARY KEY, seq bigint NOT NULL)",
         """
         CREATE TABLE IF NOT EXISTS caretrail_api_key (
@@ -252,13 +273,15 @@ enum PostgresSchema {
             """,
             "GRANT caretrail_app TO caretrail_retention",
         ]
-        let allTables = logTables + ["caretrail_partition", "caretrail_stream_cursor", "caretrail_api_key", "caretrail_verification"]
+        let allTables =
+            logTables + counterTables + ["caretrail_partition", "caretrail_stream_cursor", "caretrail_api_key", "caretrail_verification"]
         for table in allTables {
             statements += ["REVOKE ALL ON \(table) FROM PUBLIC", "REVOKE ALL ON \(table) FROM caretrail_app, caretrail_retention"]
         }
         statements += [
             "GRANT SELECT, INSERT ON \(logTables.joined(separator: ", ")) TO caretrail_app",
             "GRANT SELECT ON caretrail_partition TO caretrail_app",
+            "GRANT SELECT, INSERT, UPDATE ON \(counterTables.joined(separator: ", ")) TO caretrail_app",
             "GRANT SELECT, INSERT, UPDATE ON caretrail_stream_cursor, caretrail_api_key TO caretrail_app",
             "GRANT SELECT, INSERT ON caretrail_verification TO caretrail_app",
             "GRANT USAGE ON SEQUENCE caretrail_verification_id_seq TO caretrail_app",
@@ -276,7 +299,7 @@ enum PostgresSchema {
     /// What ``statements`` grant, as `caretrail init` prints it.
     static let granted = [
         "caretrail_app: SELECT, INSERT on \(logTables.joined(separator: ", ")) (UPDATE, DELETE and TRUNCATE revoked)",
-        "caretrail_app: SELECT, INSERT, UPDATE on caretrail_stream_cursor, caretrail_api_key; SELECT, INSERT on caretrail_verification",
+        "caretrail_app: SELECT, INSERT, UPDATE on caretrail_stream_cursor, caretrail_api_key, \(counterTables.joined(separator: ", ")); SELECT, INSERT on caretrail_verification",
         "caretrail_app: EXECUTE caretrail_open_partition (opens a month's partition at the head only)",
         "caretrail_retention: caretrail_app, and DELETE on \(contentTables.joined(separator: ", ")) for retention and archive runs",
         "caretrail_retention: EXECUTE caretrail_drop_empty_partitions",

@@ -236,6 +236,7 @@ final class PendingRows {
         guard !chain.seqs.isEmpty else { return nil }
         defer { (chain, content) = (ChainColumns(), ContentColumns()) }
         let calls = content.calls
+        let counters = ToolDayColumns(calls)
         return connection.query(
             """
             WITH spine AS (
@@ -256,6 +257,21 @@ final class PendingRows {
                 SELECT x.s, x.t, x.d, x.f, nullif(x.ms, -1), x.u \
                 FROM unnest(\(calls.seqs)::bigint[], \(calls.tools)::text[], \(calls.days)::text[], \(calls.failed)::boolean[], \
                 \(calls.durations)::double precision[], \(calls.users)::text[]) AS x(s, t, d, f, ms, u)
+            ), tool_days AS (
+                INSERT INTO caretrail_tool_day AS c (tool_name, day, calls, failures, timed, duration_sum) \
+                SELECT * FROM unnest(\(counters.tools)::text[], \(counters.days)::text[], \(counters.calls)::bigint[], \
+                \(counters.failures)::bigint[], \(counters.timed)::bigint[], \(counters.durationSums)::double precision[]) \
+                ON CONFLICT (tool_name, day) DO UPDATE SET calls = c.calls + excluded.calls, failures = c.failures + excluded.failures, \
+                timed = c.timed + excluded.timed, duration_sum = c.duration_sum + excluded.duration_sum
+            ), tool_durations AS (
+                INSERT INTO caretrail_tool_day_duration AS c (tool_name, day, bucket, calls) \
+                SELECT * FROM unnest(\(counters.bucketTools)::text[], \(counters.bucketDays)::text[], \(counters.buckets)::bigint[], \
+                \(counters.bucketCalls)::bigint[]) \
+                ON CONFLICT (tool_name, day, bucket) DO UPDATE SET calls = c.calls + excluded.calls
+            ), tool_users AS (
+                INSERT INTO caretrail_tool_day_user (tool_name, day, user_id) \
+                SELECT * FROM unnest(\(counters.userTools)::text[], \(counters.userDays)::text[], \(counters.users)::text[]) \
+                ON CONFLICT DO NOTHING
             )
             SELECT 1
             """, logger: logger)
@@ -340,6 +356,83 @@ struct CallColumns {
     var failed: [Bool] = []
     var durations: [Double] = []
     var users: [String] = []
+}
+
+/// The counters per tool and day that a batch of tool calls adds, one row per key (an
+/// `INSERT … ON CONFLICT DO UPDATE` may not touch a row twice), in the order keys first appear.
+struct ToolDayColumns {
+    var tools: [String] = []
+    var days: [String] = []
+    var calls: [Int64] = []
+    var failures: [Int64] = []
+    var timed: [Int64] = []
+    var durationSums: [Double] = []
+    var bucketTools: [String] = []
+    var bucketDays: [String] = []
+    var buckets: [Int64] = []
+    var bucketCalls: [Int64] = []
+    var userTools: [String] = []
+    var userDays: [String] = []
+    var users: [String] = []
+
+    private struct Key: Hashable {
+        var tool: String
+        var day: String
+    }
+
+    private struct BucketKey: Hashable {
+        var key: Key
+        var bucket: Int
+    }
+
+    private struct UserKey: Hashable {
+        var key: Key
+        var user: String
+    }
+
+    init(_ columns: CallColumns) {
+        var rows: [Key: Int] = [:]
+        var bucketRows: [BucketKey: Int] = [:]
+        var seenUsers: Set<UserKey> = []
+        for index in columns.seqs.indices {
+            let key = Key(tool: columns.tools[index], day: columns.days[index])
+            let row: Int
+            if let existing = rows[key] {
+                row = existing
+            } else {
+                row = tools.count
+                rows[key] = row
+                tools.append(key.tool)
+                days.append(key.day)
+                calls.append(0)
+                failures.append(0)
+                timed.append(0)
+                durationSums.append(0)
+            }
+            calls[row] += 1
+            if columns.failed[index] { failures[row] += 1 }
+            let duration = columns.durations[index]
+            if duration >= 0 {
+                timed[row] += 1
+                durationSums[row] += duration
+                let bucketKey = BucketKey(key: key, bucket: ToolStatistics.bucket(duration))
+                if let bucketRow = bucketRows[bucketKey] {
+                    bucketCalls[bucketRow] += 1
+                } else {
+                    bucketRows[bucketKey] = buckets.count
+                    bucketTools.append(key.tool)
+                    bucketDays.append(key.day)
+                    buckets.append(Int64(bucketKey.bucket))
+                    bucketCalls.append(1)
+                }
+            }
+            if seenUsers.insert(UserKey(key: key, user: columns.users[index])).inserted {
+                userTools.append(key.tool)
+                userDays.append(key.day)
+                users.append(columns.users[index])
+            }
+        }
+    }
 }
 
 /// Groups appends that arrive while a commit is running, or waiting for another server's

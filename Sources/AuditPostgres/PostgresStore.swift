@@ -100,6 +100,7 @@ public final class PostgresStore: AuditStore {
                 for statement in PostgresSchema.statements {
                     try connection.run(PostgresQuery(unsafeSQL: statement), logger)
                 }
+                try Self.fillToolCounters(connection, logger)
             }
         }
         _ = try fillAccessRecords()
@@ -118,10 +119,12 @@ public final class PostgresStore: AuditStore {
     }
 
     /// Whether the database holds every table this version writes to (an earlier version's
-    /// log lacks the report records' table until `caretrail init` brings it up to date).
+    /// log lacks the report records' and the tool counters' tables until `caretrail init`
+    /// brings it up to date).
     public func isCurrent() throws(StoreError) -> Bool {
         try withConnection { connection, logger in
-            let rows = try connection.rows("SELECT to_regclass('caretrail_access') IS NOT NULL", logger)
+            let rows = try connection.rows(
+                "SELECT to_regclass('caretrail_access') IS NOT NULL AND to_regclass('caretrail_tool_day') IS NOT NULL", logger)
             return try rows.first?.decode(Bool.self) ?? false
         }
     }

@@ -144,6 +144,7 @@ struct PostgresStoreTests {
         #expect(
             try server.psql("SELECT string_agg(name, ',' ORDER BY first_seq) FROM caretrail_partition").output.contains(
                 "caretrail_entry_2026_01,caretrail_entry_2026_02,caretrail_entry_2026_03"))
+        let statistics = try store.toolStatistics(tool: nil, fromDay: nil, toDay: nil)
         // January's entries purged: its partition, left empty, goes whole.
         _ = try store.purge([1...10]) { ranges in
             EncodedEntry(
@@ -155,6 +156,7 @@ struct PostgresStoreTests {
         #expect(try server.psql("SELECT count(*) FROM caretrail_access WHERE seq <= 10").output.hasPrefix("0"), "records go too")
         #expect(try server.psql("SELECT count(*) FROM caretrail_access WHERE seq > 10").output.hasPrefix("0") == false)
         #expect(try store.count() == 31, "the spine keeps every entry")
+        #expect(try store.toolStatistics(tool: nil, fromDay: nil, toDay: nil) == statistics, "counters hold no content: they stay")
         #expect(try store.entry(seq: 5) == nil && (try store.entry(seq: 11)) != nil)
         #expect(try store.verify().isIntact)
         #expect(try store.inclusionProof(seq: 5, treeSize: 31).leafIndex == 4)
@@ -196,8 +198,13 @@ struct PostgresStoreTests {
             #expect(try records() != keys)
             #expect(try reports() == expected)
 
-            // A log of a version without records: refused until `init` brings it up to date.
-            #expect(try server.psql("DROP TABLE caretrail_access").status == 0)
+            // A log of a version without records and tool counters: refused until `init` brings
+            // it up to date, which counts its calls from what it holds.
+            let statistics = try store.toolStatistics(tool: nil, fromDay: nil, toDay: nil)
+            #expect(statistics.reduce(0) { $0 + $1.calls } > 0)
+            #expect(
+                try server.psql("DROP TABLE caretrail_access, caretrail_tool_day, caretrail_tool_day_duration, caretrail_tool_day_user")
+                    .status == 0)
             let location = try PostgresLocation(url: server.url)
             #expect {
                 _ = try PostgresStore.open(location, clock: Self.clock)
@@ -206,6 +213,7 @@ struct PostgresStoreTests {
             }
             _ = try store.install()
             #expect(try records() == keys, "init wrote every record")
+            #expect(try store.toolStatistics(tool: nil, fromDay: nil, toDay: nil) == statistics, "and counted every call")
             let reopened = try PostgresStore.open(location, clock: Self.clock)
             defer { reopened.close() }
             #expect(try patients.map { try accesses(reopened, $0) } == expected)
