@@ -29,12 +29,15 @@ struct PostgresLogReader: LogReader {
     }
 
     /// The first `seq` in `1...last` whose `recorded_at` is at or after `time` (`last + 1` when
-    /// none is): `recorded_at` rises with `seq`, and the spine indexes it.
+    /// none is): `recorded_at` rises with `seq`, and the spine indexes both, so this is the
+    /// first row of one index range. Written as `min(seq)`, PostgreSQL walked the primary key
+    /// from the first entry instead, reading every entry before the time (1.7 s for the last
+    /// hour of a log of ten million).
     func firstSeq(recordedAtOrAfter time: String, through last: Int64) throws -> Int64 {
         try pending?.flush()
         let rows = try connection.rows(
-            "SELECT min(seq) FROM caretrail_chain WHERE recorded_at >= \(time) AND seq <= \(last)", logger)
-        return try rows.first?.decode(Int64?.self) ?? last + 1
+            "SELECT seq FROM caretrail_chain WHERE recorded_at >= \(time) AND seq <= \(last) ORDER BY recorded_at, seq LIMIT 1", logger)
+        return try rows.first?.decode(Int64.self) ?? last + 1
     }
 
     /// The sequence numbers of the entries recorded while events of `(after, through]` could

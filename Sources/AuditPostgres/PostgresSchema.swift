@@ -50,7 +50,9 @@ enum PostgresSchema {
             CONSTRAINT caretrail_chain_one_successor UNIQUE (prev_hash)
         )
         """,
-        "CREATE INDEX IF NOT EXISTS caretrail_chain_recorded_at ON caretrail_chain (recorded_at)",
+        // Where the entries recorded from a time on begin (alert windows, retention's bound).
+        "CREATE INDEX IF NOT EXISTS caretrail_chain_recorded_at_seq ON caretrail_chain (recorded_at, seq)",
+        "DROP INDEX IF EXISTS caretrail_chain_recorded_at",
         """
         CREATE TABLE IF NOT EXISTS caretrail_entry (
             seq bigint NOT NULL,
