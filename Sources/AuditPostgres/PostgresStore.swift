@@ -227,7 +227,8 @@ public final class PostgresStore: AuditStore {
             connection.rows(
                 """
                 SELECT e.seq, c.entry_hash, e.canonical FROM caretrail_entry e JOIN caretrail_chain c ON c.seq = e.seq \
-                WHERE e.seq BETWEEN \(first) AND \(last) ORDER BY e.seq LIMIT \(Int64(max(0, limit)))
+                WHERE e.seq BETWEEN \(first) AND \(last) AND c.seq BETWEEN \(first) AND \(last) \
+                ORDER BY e.seq LIMIT \(Int64(max(0, limit)))
                 """, logger))
     }
 
@@ -243,7 +244,8 @@ public final class PostgresStore: AuditStore {
             connection.rows(
                 """
                 SELECT e.seq, c.entry_hash, e.canonical FROM caretrail_entry e JOIN caretrail_chain c ON c.seq = e.seq \
-                WHERE e.kind = \(kind.rawValue) AND e.seq > \(after) AND e.seq <= \(bound)\(unescaped: filter) ORDER BY e.seq \(unescaped: order)
+                WHERE e.kind = \(kind.rawValue) AND e.seq > \(after) AND e.seq <= \(bound) AND c.seq > \(after) AND c.seq <= \(bound)\
+                \(unescaped: filter) ORDER BY e.seq \(unescaped: order)
                 """, logger))
     }
 
