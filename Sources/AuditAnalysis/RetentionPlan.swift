@@ -113,15 +113,7 @@ public struct RetentionPlan: Sendable, Hashable {
     /// The category recorded as a top-level member of a canonical body, if any.
     public static func recordedCategory(inBody body: String) -> String? {
         var body = body
-        return body.withUTF8 { bytes -> String? in
-            var found: String?
-            let wanted = Array(RetentionPolicy.bodyMember.utf8)
-            JSONObjectIndex.forEachMember(in: bytes) { name, _, value in
-                guard found == nil, bytes[name].elementsEqual(wanted) else { return }
-                found = CanonicalEntry.string(UnsafeBufferPointer(rebasing: bytes[value]))
-            }
-            return found
-        }
+        return body.withUTF8 { CanonicalEntry.text(RetentionPolicy.bodyMember, in: $0) }
     }
 
     /// The JSON form `caretrail retention run --format json` prints (with the archive count).
