@@ -21,21 +21,19 @@ struct PatientItems {
         for patient in reader.patients { records[Item(seq: seq, patient: patient)] = reader.record }
     }
 
-    /// The first sequence number where `stored` (key, sequence number and record, if any,
-    /// of every patient key in the range) differs from the items; `nil` when they agree. A key
-    /// without its record is allowed: a report reads that entry whole.
-    func firstMismatch(_ stored: [(patient: String, seq: Int64, record: [UInt8]?)]) -> Int64? {
-        var unmatched = records
+    /// The first sequence number where the stored `keys` and `records` of the range differ
+    /// from the items; `nil` when they agree. A key without its record is allowed (a report
+    /// reads that entry whole); a record without its key, or a record that differs, is not.
+    func firstMismatch(keys: [Item], records stored: [(item: Item, record: [UInt8])]) -> Int64? {
         var first: Int64?
         func note(_ seq: Int64) { first = min(first ?? seq, seq) }
-        for row in stored {
-            guard let expected = unmatched.removeValue(forKey: Item(seq: row.seq, patient: row.patient)) else {
-                note(row.seq)
-                continue
-            }
-            if let record = row.record, record != expected { note(row.seq) }
+        var unmatched = Set(records.keys)
+        for key in keys where unmatched.remove(key) == nil { note(key.seq) }
+        for item in unmatched { note(item.seq) }
+        var keyed = Set(keys)
+        for (item, record) in stored {
+            if keyed.remove(item) == nil || records[item] != record { note(item.seq) }
         }
-        for item in unmatched.keys { note(item.seq) }
         return first
     }
 }

@@ -86,6 +86,9 @@ enum PostgresSchema {
         // An index-only scan reads the heap for pages the visibility map does not mark all
         // visible; vacuuming after every 2% of new rows (not PostgreSQL's 20%) keeps those few.
         "ALTER TABLE caretrail_access SET (autovacuum_vacuum_insert_scale_factor = 0.02)",
+        // Verify and retention read a range of entries' records: by sequence number, rows that
+        // lie together, not one probe of the primary key per patient.
+        "CREATE INDEX IF NOT EXISTS caretrail_access_seq ON caretrail_access (seq)",
         """
         CREATE TABLE IF NOT EXISTS caretrail_call (
             seq bigint PRIMARY KEY, tool_name text NOT NULL, day text NOT NULL, failed boolean NOT NULL,

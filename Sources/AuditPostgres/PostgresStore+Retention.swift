@@ -146,15 +146,7 @@ extension PostgresStore {
     {
         let kinds = onlyRetained ? retainedKinds : RecordKind.allCases.map(\.rawValue)
         let (first, last) = (range.lowerBound, range.upperBound)
-        // The report records first: they are found through the patients' keys.
-        try connection.run(
-            """
-            DELETE FROM caretrail_access a USING caretrail_key k \
-            WHERE k.kind = \(Int16(EntryKeys.Kind.patient.rawValue)) AND k.seq BETWEEN \(first) AND \(last) AND k.seq IN \
-            (SELECT seq FROM caretrail_entry WHERE seq BETWEEN \(first) AND \(last) AND kind = ANY(\(kinds)::text[])) \
-            AND a.patient = k.key AND a.seq = k.seq
-            """, logger)
-        for table in ["caretrail_key", "caretrail_call"] {
+        for table in ["caretrail_access", "caretrail_key", "caretrail_call"] {
             try connection.run(
                 """
                 DELETE FROM \(unescaped: table) WHERE seq BETWEEN \(first) AND \(last) AND seq IN \

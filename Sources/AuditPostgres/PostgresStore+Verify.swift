@@ -216,20 +216,27 @@ extension PostgresStore {
 extension PostgresStore {
     /// Whether the patients' keys and report records of the entries from `first` through
     /// `last` are the ones the entries make; a problem naming the first entry where not.
+    /// Both are read by sequence number, as rows that lie together on disk.
     func patientIndexProblem(from first: Int64, through last: Int64, expected: PatientItems) throws(StoreError) -> ChainProblem? {
-        let stored = try withConnection { connection, logger in
-            try connection.rows(
+        let (keys, records) = try withConnection { connection, logger in
+            let keys = try connection.rows(
                 """
-                SELECT k.key, k.seq, a.record FROM caretrail_key k \
-                LEFT JOIN caretrail_access a ON a.patient = k.key AND a.seq = k.seq \
-                WHERE k.kind = \(Int16(EntryKeys.Kind.patient.rawValue)) AND k.seq BETWEEN \(first) AND \(last)
+                SELECT key, seq FROM caretrail_key \
+                WHERE kind = \(Int16(EntryKeys.Kind.patient.rawValue)) AND seq BETWEEN \(first) AND \(last)
                 """, logger
             ).map { row in
-                let (patient, seq, record) = try row.decode((String, Int64, ByteBuffer?).self)
-                return (patient: patient, seq: seq, record: record.map { Array(buffer: $0) })
+                let (patient, seq) = try row.decode((String, Int64).self)
+                return PatientItems.Item(seq: seq, patient: patient)
             }
+            let records = try connection.rows(
+                "SELECT patient, seq, record FROM caretrail_access WHERE seq BETWEEN \(first) AND \(last)", logger
+            ).map { row in
+                let (patient, seq, record) = try row.decode((String, Int64, ByteBuffer).self)
+                return (item: PatientItems.Item(seq: seq, patient: patient), record: Array(buffer: record))
+            }
+            return (keys, records)
         }
-        guard let seq = expected.firstMismatch(stored) else { return nil }
+        guard let seq = expected.firstMismatch(keys: keys, records: records) else { return nil }
         return ChainProblem(
             kind: .indexMismatch, seq: seq,
             message: "the patients' keys or report records of entry \(seq) do not match the entry")

@@ -236,6 +236,8 @@ struct PostgresStoreTests {
                 "UPDATE caretrail_access SET record = record || '\\x00'::bytea WHERE seq = \(seq)",
                 "DELETE FROM caretrail_key WHERE kind = 1 AND seq = \(seq)",
                 "INSERT INTO caretrail_key SELECT 1, 'PSEUDO-OTHER', seq, event_time FROM caretrail_key WHERE kind = 1 AND seq = \(seq)",
+                // A record without its key: no report shows it, but it is not what the entry made.
+                "INSERT INTO caretrail_access SELECT 'PSEUDO-OTHER', seq, record FROM caretrail_access WHERE seq = \(seq)",
             ]
             let kept = try server.psql(
                 "CREATE TABLE pristine AS SELECT key AS patient, seq, event_time FROM caretrail_key WHERE kind = 1 AND seq = \(seq)")
