@@ -161,6 +161,7 @@ let package = Package(
             name: "AuditPostgresTests",
             dependencies: [
                 "AuditTestSupport", "AuditStorageContract", "AuditPostgres", "AuditStorage", "AuditChain", "AuditCore", "CareTrail",
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
         ),

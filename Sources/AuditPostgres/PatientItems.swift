@@ -18,7 +18,12 @@ struct PatientItems {
     /// Adds the items of the entry whose canonical bytes are `canonical`.
     mutating func add(seq: Int64, canonical: UnsafeBufferPointer<UInt8>) {
         reader.read(canonical)
-        for patient in reader.patients { records[Item(seq: seq, patient: patient)] = reader.record }
+        for patient in reader.patients { add(Item(seq: seq, patient: patient), record: reader.record) }
+    }
+
+    /// Adds one patient's item of an entry, with the report record the entry makes for it.
+    mutating func add(_ item: Item, record: [UInt8]) {
+        records[item] = record
     }
 
     /// The first sequence number where the stored `keys` and `records` of the range differ
@@ -30,10 +35,8 @@ struct PatientItems {
         var unmatched = Set(records.keys)
         for key in keys where unmatched.remove(key) == nil { note(key.seq) }
         for item in unmatched { note(item.seq) }
-        var keyed = Set(keys)
-        for (item, record) in stored {
-            if keyed.remove(item) == nil || records[item] != record { note(item.seq) }
-        }
+        // A record of an item the entries do not make differs from its (absent) expectation.
+        for (item, record) in stored where records[item] != record { note(item.seq) }
         return first
     }
 }

@@ -43,22 +43,28 @@ def writer(dsn, batch, until, counter):
         counter.value += done
 
 
-def main():
-    dsn, writers, batch, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-    with psycopg.connect(dsn, autocommit=True) as db:
-        db.execute("DROP TABLE IF EXISTS floor_chain")
-        db.execute("CREATE TABLE floor_chain (seq bigint PRIMARY KEY, prev bytea UNIQUE, hash bytea, body bytea)")
+def run_writers(target, writers, seconds, *args):
+    """Runs `target(*args, until, counter)` in `writers` processes for `seconds`; returns what
+    they added to the counter and the seconds they took."""
     counter = multiprocessing.Value("q", 0)
     until = time.time() + seconds
-    processes = [multiprocessing.Process(target=writer, args=(dsn, batch, until, counter)) for _ in range(writers)]
+    processes = [multiprocessing.Process(target=target, args=(*args, until, counter)) for _ in range(writers)]
     start = time.perf_counter()
     for process in processes:
         process.start()
     for process in processes:
         process.join()
-    elapsed = time.perf_counter() - start
-    print(json.dumps({"writers": writers, "batch": batch, "rows": counter.value, "seconds": round(elapsed, 2),
-                      "rate": round(counter.value / elapsed)}))
+    return counter.value, time.perf_counter() - start
+
+
+def main():
+    dsn, writers, batch, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    with psycopg.connect(dsn, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS floor_chain")
+        db.execute("CREATE TABLE floor_chain (seq bigint PRIMARY KEY, prev bytea UNIQUE, hash bytea, body bytea)")
+    rows, elapsed = run_writers(writer, writers, seconds, dsn, batch)
+    print(json.dumps({"writers": writers, "batch": batch, "rows": rows, "seconds": round(elapsed, 2),
+                      "rate": round(rows / elapsed)}))
 
 
 if __name__ == "__main__":

@@ -19,13 +19,14 @@ per second across all writers.
 import hashlib
 import math
 import json
-import multiprocessing
 import os
 import sys
 import time
 from collections import defaultdict
 
 import psycopg
+
+from chain_lock_floor import run_writers
 
 # The buckets of tool-call durations, as `ToolStatistics.bucket` makes them.
 BUCKETS_PER_E = 50.0
@@ -123,7 +124,7 @@ def prepared(batch, entries, cursor):
     return rows
 
 
-def writer(dsn, batch, until, counter, entries):
+def writer(dsn, batch, entries, until, counter):
     done, cursor = 0, 0
     with psycopg.connect(dsn) as db:
         for name, columns in STAGING:
@@ -150,18 +151,9 @@ def writer(dsn, batch, until, counter, entries):
 def main():
     dsn, writers, batch, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
     entries = templates(dsn, max(batch * 4, 4000))
-    counter = multiprocessing.Value("q", 0)
-    until = time.time() + seconds
-    processes = [multiprocessing.Process(target=writer, args=(dsn, batch, until, counter, entries))
-                 for _ in range(writers)]
-    start = time.perf_counter()
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join()
-    elapsed = time.perf_counter() - start
-    print(json.dumps({"writers": writers, "batch": batch, "entries": counter.value, "seconds": round(elapsed, 2),
-                      "rate": round(counter.value / elapsed)}))
+    count, elapsed = run_writers(writer, writers, seconds, dsn, batch, entries)
+    print(json.dumps({"writers": writers, "batch": batch, "entries": count, "seconds": round(elapsed, 2),
+                      "rate": round(count / elapsed)}))
 
 
 if __name__ == "__main__":
