@@ -9,16 +9,16 @@ sanitising, no detection).
 
 DSN is a database holding a CareTrail log (a copy: this script appends entries whose hashes
 link but are not the hash of their content, so the log no longer verifies). Its entries are
-the templates: each writer loops BEGIN; caretrail_begin_append() (the lock, then the head);
-the next BATCH templates, copied into staging tables before the lock and renumbered after
-the head in SQL, moved by the statement CareTrail sends (the same tables, indexes, triggers and
-upserts); COMMIT (fsync and
-synchronous_commit as the server is set). Prints one JSON line with the entries committed
-per second across all writers.
+the templates: each writer loops BEGIN; the next BATCH templates copied into staging tables;
+caretrail_begin_append() (the lock, then the head); the templates renumbered after the head and
+moved by the statement CareTrail sends (the same tables, indexes, triggers and upserts; keep
+INSERT below in step with `PendingRows.send` in Sources/AuditPostgres); COMMIT (fsync and
+synchronous_commit as the server is set). Prints one JSON line with the entries committed per
+second across all writers.
 """
 import hashlib
-import math
 import json
+import math
 import os
 import sys
 import time
