@@ -61,13 +61,22 @@ public struct SegmentBuilder: Sendable {
     public mutating func add(seq: Int64, entryHash: ChainHash, canonical: UnsafeBufferPointer<UInt8>, deleting: Bool = false)
         throws(ArchiveError)
     {
+        let kind = canonical.isEmpty || deleting ? nil : CanonicalEntry.text("kind", in: canonical)
+        try add(seq: seq, entryHash: entryHash, canonical: canonical, kind: kind, deleting: deleting)
+    }
+
+    /// Adds the next entry as ``add(seq:entryHash:canonical:deleting:)`` does, with its `kind`
+    /// already read from its canonical bytes by the caller.
+    public mutating func add(
+        seq: Int64, entryHash: ChainHash, canonical: UnsafeBufferPointer<UInt8>, kind: String?, deleting: Bool = false
+    ) throws(ArchiveError) {
         guard seq == next else {
             throw ArchiveError(code: .malformed, message: "entry \(seq) is out of order in segment from \(first) (expected \(next))")
         }
         if canonical.isEmpty || deleting {
             markPurged(seq)
             FrameCodec.appendHash(entryHash.bytes, to: &frame)
-        } else if let kind = CanonicalEntry.text("kind", in: canonical), Self.retained.contains(kind) {
+        } else if let kind, Self.retained.contains(kind) {
             FrameCodec.appendContent(canonical, to: &frame)
             withContent += 1
         } else {
@@ -106,7 +115,15 @@ public struct SegmentBuilder: Sendable {
 
     private mutating func closeFrame() throws(ArchiveError) {
         guard frameCount > 0 else { return }
-        rawFrames.append((frameFirst, frameCount, frame))
+        // A copy of the frame's exact size, so that `frame` keeps its buffer for the next:
+        // appending `frame` itself would share the buffer, and emptying it then takes another.
+        let bytes = [UInt8](unsafeUninitializedCapacity: frame.count) { buffer, count in
+            count = frame.withUnsafeBufferPointer {
+                UnsafeMutableRawBufferPointer(buffer).copyBytes(from: $0)
+                return $0.count
+            }
+        }
+        rawFrames.append((frameFirst, frameCount, bytes))
         frame.removeAll(keepingCapacity: true)
         frameFirst = next
         frameCount = 0
@@ -133,8 +150,8 @@ public struct SegmentBuilder: Sendable {
                     for (offset, record) in records.enumerated() {
                         guard case .content(let bytes) = record else { continue }
                         bytes.withUnsafeBufferPointer { canonical in
-                            index.add(seq: raw[position].first + Int64(offset), canonical: canonical)
-                            recorded.add(canonical)
+                            let time = index.add(seq: raw[position].first + Int64(offset), canonical: canonical)
+                            recorded.add(RecordedTimes(earliest: time, latest: time))
                         }
                     }
                     return (try FrameCodec.deflate(raw[position].bytes), index, recorded)

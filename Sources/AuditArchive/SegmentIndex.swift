@@ -18,8 +18,10 @@ public struct SegmentIndex: Sendable, Equatable {
 
     public init() {}
 
-    /// Adds the entry at `seq` under every key its canonical bytes give it.
-    mutating func add(seq: Int64, canonical: UnsafeBufferPointer<UInt8>) {
+    /// Adds the entry at `seq` under every key its canonical bytes give it; returns its
+    /// `recorded_at`, which the decoding read anyway.
+    @discardableResult
+    mutating func add(seq: Int64, canonical: UnsafeBufferPointer<UInt8>) -> String? {
         let entry = CanonicalEntry.decode(canonical, seq: seq, entryHash: .genesis)
         for (kind, key) in EntryKeys(entry).keys {
             switch kind {
@@ -32,6 +34,7 @@ public struct SegmentIndex: Sendable, Equatable {
             case .failure: failures.append(seq)
             }
         }
+        return entry.recordedAt.isEmpty ? nil : entry.recordedAt
     }
 
     /// Adds the keys of `later`, an index of entries that all follow this one's.

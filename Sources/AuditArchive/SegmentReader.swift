@@ -86,7 +86,7 @@ public struct SegmentReader: Sendable {
                     var index = SegmentIndex()
                     if indexing {
                         for entry in entries {
-                            entry.canonical?.withUnsafeBufferPointer { index.add(seq: entry.seq, canonical: $0) }
+                            _ = entry.canonical?.withUnsafeBufferPointer { index.add(seq: entry.seq, canonical: $0) }
                         }
                     }
                     return (entries, index)

@@ -63,6 +63,26 @@ public enum CanonicalEntry {
         return found
     }
 
+    /// The values of two top-level text members, found in one walk over the bytes (each `nil`
+    /// when missing or JSON `null`): for readers that need both the kind and the time of
+    /// every entry of a range.
+    public static func texts(_ first: String, _ second: String, in bytes: UnsafeBufferPointer<UInt8>) -> (String?, String?) {
+        var found: (String?, String?) = (nil, nil)
+        var seen = (false, false)
+        let wanted = (Array(first.utf8), Array(second.utf8))
+        JSONObjectIndex.scanMembers(in: bytes) { name, _, value in
+            if !seen.0, bytes[name].elementsEqual(wanted.0) {
+                found.0 = string(UnsafeBufferPointer(rebasing: bytes[value]))
+                seen.0 = true
+            } else if !seen.1, bytes[name].elementsEqual(wanted.1) {
+                found.1 = string(UnsafeBufferPointer(rebasing: bytes[value]))
+                seen.1 = true
+            }
+            return !(seen.0 && seen.1)
+        }
+        return found
+    }
+
     /// The sequence number and `prev_hash` the bytes hold (`nil` for either when it is
     /// missing or malformed): what links an entry to the one before it.
     public static func link(_ bytes: UnsafeBufferPointer<UInt8>) -> (seq: Int64?, prevHash: ChainHash?) {

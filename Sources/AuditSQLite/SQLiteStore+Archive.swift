@@ -28,14 +28,17 @@ extension SQLiteStore {
     }
 
     /// Seals the retained entries of `ranges` that still hold content, as a purge does (with
-    /// `secure_delete`, then a WAL truncate), and appends the archive record.
+    /// `secure_delete`), and appends the archive record. The WAL is not truncated after each
+    /// segment, as a purge's is: the content is in the archive, not deleted, and a WAL
+    /// truncated each time is grown again block by block (the file system zeroes each new
+    /// block). A run truncates it once, at its end.
     public func sealArchived(_ ranges: [ClosedRange<Int64>], record: EncodedEntry) throws(StoreError) -> ChainHead {
         guard !ranges.isEmpty else { throw StoreError(code: .outOfRange, message: "nothing to archive") }
         let limit = try purgeableThrough()
         guard let last = ranges.last?.upperBound, last <= limit, let first = ranges.first?.lowerBound, first >= 1 else {
             throw StoreError(code: .outOfRange, message: "an archive may reach only entries whose postings are written (through \(limit))")
         }
-        return try sealingTransaction(what: "archive") { db in
+        return try sealingTransaction(what: "archive", truncatingWAL: false) { db in
             var sealed: [ClosedRange<Int64>] = []
             for range in ranges { sealed.append(contentsOf: try Self.retainedRuns(db, range)) }
             for run in sealed {

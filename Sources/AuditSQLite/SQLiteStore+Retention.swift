@@ -47,7 +47,9 @@ extension SQLiteStore {
     /// SQLite's `secure_delete` on, so that freed bytes are overwritten with zeros; then
     /// truncates the WAL, which still holds the pages as they were before, moving the new
     /// pages into the database file.
-    func sealingTransaction(what: String, _ seal: (Database) throws -> EncodedEntry) throws(StoreError) -> ChainHead {
+    func sealingTransaction(what: String, truncatingWAL: Bool = true, _ seal: (Database) throws -> EncodedEntry) throws(StoreError)
+        -> ChainHead
+    {
         do {
             let head = try pool.writeWithoutTransaction { db -> ChainHead in
                 try db.execute(sql: "PRAGMA secure_delete = ON")
@@ -62,7 +64,7 @@ extension SQLiteStore {
                 guard let head else { throw StoreError(code: .appendFailed, message: "the \(what) record was not appended") }
                 return head
             }
-            try checkpoint()
+            if truncatingWAL { try checkpoint() }
             return head
         } catch let error as StoreError {
             throw error
@@ -193,70 +195,122 @@ extension SQLiteStore {
 extension Postings {
     /// Removes the sequence numbers in `ranges`, and their report records, from every posting
     /// row of the blocks, spans and epochs that hold them; a row left empty is deleted.
+    ///
+    /// Rows are read in place (no copy of a row that keeps all its entries), and the edits
+    /// are made once the reading statement is done: an archive run empties some 60,000 rows
+    /// per segment, and copying each into GRDB's `Row` cost more than SQLite's delete.
     static func remove(_ db: Database, sealed ranges: [ClosedRange<Int64>]) throws {
         let blockShift = try blockShift(db)
         let spanShift = blockShift + (try self.spanShift(db))
         let epochShift = spanShift + (try self.epochShift(db))
         let tables = [("posting", "block", blockShift), ("posting_span", "span", spanShift), ("posting_epoch", "epoch", epochShift)]
-        func isSealed(_ seq: Int64) -> Bool {
-            // Ranges ascend: a binary search for the last range starting at or before `seq`.
-            var low = 0
-            var high = ranges.count
-            while low < high {
-                let middle = (low + high) / 2
-                if ranges[middle].lowerBound <= seq { low = middle + 1 } else { high = middle }
-            }
-            return low > 0 && ranges[low - 1].contains(seq)
-        }
+        let sealed = SealedRanges(ranges)
         for (table, column, shift) in tables {
             var numbers: Set<Int64> = []
             for range in ranges {
                 for number in ((range.lowerBound - 1) >> Int64(shift))...((range.upperBound - 1) >> Int64(shift)) { numbers.insert(number) }
             }
             for number in numbers.sorted() {
-                let rows = try Row.fetchAll(
-                    try db.cachedStatement(sql: "SELECT kind, key, seqs, records FROM \(table) WHERE \(column) = ?"), arguments: [number])
-                for row in rows {
-                    let seqs = decode((row[2] as Data?) ?? Data())
-                    guard seqs.contains(where: isSealed) else { continue }
-                    let kind: Int64 = row[0]
-                    let records: Data? = row[3]
-                    var keptSeqs: [Int64] = []
-                    var keptRecords: Data? = records == nil ? nil : Data()
-                    if let records, kind == Kind.patient.rawValue {
-                        // A patient's rows carry an access record per entry.
-                        records.withUnsafeBytes { raw in
-                            var reader = AccessRecord.Reader(raw)
-                            for seq in seqs {
-                                guard let bytes = reader.skip() else { break }
-                                if isSealed(seq) { continue }
-                                keptSeqs.append(seq)
-                                keptRecords?.append(contentsOf: raw[bytes])
-                            }
-                        }
-                    } else if let records, kind == Kind.user.rawValue, records.count == seqs.count * 8 {
-                        // A user's rows carry each entry's event time, 8 bytes.
-                        for (index, seq) in seqs.enumerated() where !isSealed(seq) {
-                            keptSeqs.append(seq)
-                            keptRecords?.append(records[records.startIndex + index * 8..<records.startIndex + index * 8 + 8])
-                        }
-                    } else {
-                        keptSeqs = seqs.filter { !isSealed($0) }
-                        keptRecords = nil
-                    }
-                    let key: String = row[1]
-                    if keptSeqs.isEmpty {
-                        try db.cachedStatement(sql: "DELETE FROM \(table) WHERE \(column) = ? AND kind = ? AND key = ?")
-                            .execute(arguments: [number, kind, key])
-                    } else {
+                let edits = try edits(db, table: table, column: column, number: number, sealed: sealed)
+                for edit in edits {
+                    if let kept = edit.kept {
                         // Statements are cached: a span's rows are thousands of keys.
                         try db.cachedStatement(
                             sql: "UPDATE \(table) SET seqs = ?, records = ? WHERE \(column) = ? AND kind = ? AND key = ?"
                         )
-                        .execute(arguments: [encode(keptSeqs), keptRecords, number, kind, key])
+                        .execute(arguments: [encode(kept.seqs), kept.records, number, edit.kind, edit.key])
+                    } else {
+                        try db.cachedStatement(sql: "DELETE FROM \(table) WHERE \(column) = ? AND kind = ? AND key = ?")
+                            .execute(arguments: [number, edit.kind, edit.key])
                     }
                 }
             }
         }
+    }
+
+    /// A posting row that loses sequence numbers: what is kept of it, `nil` when nothing is.
+    private struct Edit {
+        var kind: Int64
+        var key: String
+        var kept: (seqs: [Int64], records: Data?)?
+    }
+
+    /// The edits that remove the sealed entries from the rows of one block, span or epoch.
+    private static func edits(_ db: Database, table: String, column: String, number: Int64, sealed: SealedRanges) throws
+        -> [Edit]
+    {
+        let statement = try db.cachedStatement(sql: "SELECT kind, key, seqs, records FROM \(table) WHERE \(column) = ?")
+        let reading = statement.sqliteStatement
+        sqlite3_reset(reading)
+        sqlite3_bind_int64(reading, 1, number)
+        defer { sqlite3_reset(reading) }
+        let columns = StatementColumns(statement: reading)
+        var edits: [Edit] = []
+        while try StatementColumns.step(reading, db) {
+            let touched = columns.withBytes(2) { bytes in
+                guard let bytes else { return false }
+                let raw = UnsafeRawBufferPointer(bytes)
+                return stride(from: 0, to: raw.count - 7, by: 8).contains {
+                    sealed.contains(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0, as: Int64.self)))
+                }
+            }
+            guard touched else { continue }
+            let kind = columns.int64(0)
+            let seqs = columns.withBytes(2) { bytes in decode(UnsafeRawBufferPointer(bytes ?? UnsafeBufferPointer(start: nil, count: 0))) }
+            let kept = columns.withBytes(3) { records in
+                keptPostings(kind: kind, seqs: seqs, records: records.map(UnsafeRawBufferPointer.init), sealed: sealed)
+            }
+            edits.append(Edit(kind: kind, key: columns.string(1), kept: kept.seqs.isEmpty ? nil : kept))
+        }
+        return edits
+    }
+
+    /// What a row keeps of its sequence numbers and report records once the sealed entries go.
+    private static func keptPostings(kind: Int64, seqs: [Int64], records: UnsafeRawBufferPointer?, sealed: SealedRanges)
+        -> (seqs: [Int64], records: Data?)
+    {
+        var keptSeqs: [Int64] = []
+        guard let records else { return (seqs.filter { !sealed.contains($0) }, nil) }
+        var keptRecords = Data()
+        if kind == Kind.patient.rawValue {
+            // A patient's rows carry an access record per entry.
+            var reader = AccessRecord.Reader(records)
+            for seq in seqs {
+                guard let bytes = reader.skip() else { break }
+                if sealed.contains(seq) { continue }
+                keptSeqs.append(seq)
+                keptRecords.append(contentsOf: records[bytes])
+            }
+            return (keptSeqs, keptRecords)
+        }
+        if kind == Kind.user.rawValue, records.count == seqs.count * 8 {
+            // A user's rows carry each entry's event time, 8 bytes.
+            for (index, seq) in seqs.enumerated() where !sealed.contains(seq) {
+                keptSeqs.append(seq)
+                keptRecords.append(contentsOf: records[(index * 8)..<(index * 8 + 8)])
+            }
+            return (keptSeqs, keptRecords)
+        }
+        return (seqs.filter { !sealed.contains($0) }, nil)
+    }
+}
+
+/// Ascending, disjoint ranges of sealed entries, asked whether they hold a sequence number.
+struct SealedRanges {
+    private let ranges: [ClosedRange<Int64>]
+
+    init(_ ranges: [ClosedRange<Int64>]) {
+        self.ranges = ranges
+    }
+
+    /// A binary search for the last range starting at or before `seq`.
+    func contains(_ seq: Int64) -> Bool {
+        var low = 0
+        var high = ranges.count
+        while low < high {
+            let middle = (low + high) / 2
+            if ranges[middle].lowerBound <= seq { low = middle + 1 } else { high = middle }
+        }
+        return low > 0 && ranges[low - 1].contains(seq)
     }
 }

@@ -15,6 +15,15 @@ extension AuditLog {
         public var withContent: Int64 = 0
         /// Bytes written to the destination (data, index and manifest).
         public var bytes: Int = 0
+
+        /// Counts a segment the run wrote and chained.
+        mutating func add(_ built: BuiltSegment) {
+            guard let objects = built.objects else { return }
+            segments.append(objects.manifest)
+            entries += objects.manifest.last - objects.manifest.first + 1
+            withContent += Int64(objects.manifest.withContent)
+            bytes += objects.objects.reduce(0) { $0 + $1.bytes.count }
+        }
     }
 
     /// The archive's segments as the chain records them, current generation each.
@@ -35,6 +44,11 @@ extension AuditLog {
     /// numbers and hashes, and an `archive` record chained, in one transaction. A crash leaves
     /// every segment either archived and chained, or in the hot log with stray objects at the
     /// destination, which the next run removes. The signed catalog is written last.
+    ///
+    /// Three segments are in work at once: one is built (read from the hot log, indexed and
+    /// deflated: mostly CPU) while the one before it is written and checked, and the one
+    /// before that is sealed (mostly SQLite). A segment is sealed only once its own objects
+    /// are checked and the segment before it is sealed.
     public func archive(
         to destination: any ArchiveDestination, before: Timestamp? = nil, keys: SigningKeyRing, segmentEntries: Int64 = 65_536
     ) async throws(CareTrailError) -> ArchiveRun {
@@ -48,43 +62,75 @@ extension AuditLog {
         let start = (existing.last?.last ?? 0) + 1
         try await removeStrayObjects(destination, current: existing, frontier: start, origin: keys.origin)
         let through = try storeCall { () throws(StoreError) in try store.purgeableThrough() }
-        let end = try lastArchivable(from: start, through: through, before: cutoff)
         var run = ArchiveRun()
-        guard end >= start else {
-            try await writeCatalog(destination, segments: existing, keys: keys)
-            return run
-        }
-        var (border, previousHash) = try await border(before: start, existing: existing.last, destination: destination)
-        let signed = try signCheckpoint(keys: keys)
-        let verifier = Self.readBackVerifier(destination, keys: keys)
-        var first = start
-        var next = buildingSegment(
-            first: first, last: min(end, first + segmentEntries - 1), previousHash: previousHash, border: border, signed: signed)
-        while first <= end {
-            let last = min(end, first + segmentEntries - 1)
-            let built = try await Self.finished(next)
-            // The next segment is built on a thread of its own while this one is written,
-            // checked and sealed: building is mostly CPU, sealing mostly SQLite.
-            if last < end {
-                next = buildingSegment(
-                    first: last + 1, last: min(end, last + segmentEntries), previousHash: built.lastHash, border: built.border,
-                    signed: signed)
-            }
-            let segment = try await writeAndCheck(built, previousHash: previousHash, verifier: verifier, to: destination)
-            let record = EncodedEntry(
-                ArchiveRecord(segments: [segment], checkpointSize: signed.checkpoint.size).content(keyID: sanitizer.pseudonymizer.keyID))
-            _ = try storeCall { () throws(StoreError) in try store.sealArchived([first...last], record: record) }
-            existing.append(segment)
-            run.segments.append(built.objects.manifest)
-            run.entries += last - first + 1
-            run.withContent += Int64(built.objects.manifest.withContent)
-            run.bytes += built.objects.objects.reduce(0) { $0 + $1.bytes.count }
-            border = built.border
-            previousHash = built.lastHash
-            first = last + 1
+        if through >= start {
+            let (border, previousHash) = try await border(before: start, existing: existing.last, destination: destination)
+            let plan = SegmentPlan(
+                through: through, cutoff: cutoff, segmentEntries: segmentEntries, signed: try signCheckpoint(keys: keys),
+                verifier: Self.readBackVerifier(destination, keys: keys))
+            let progress = ArchiveProgress(existing: existing, previousHash: previousHash)
+            progress.next = buildingSegment(first: start, previousHash: previousHash, border: border, plan: plan)
+            try await archiveSegments(progress, plan: plan, to: destination)
+            existing = progress.existing
+            run = progress.run
+            if !run.segments.isEmpty { try storeCall { () throws(StoreError) in try store.checkpoint() } }
         }
         try await writeCatalog(destination, segments: existing, keys: keys)
         return run
+    }
+
+    /// A run's state between segments. A class, so that the loop's async frame holds one
+    /// reference: with Swift 6.3, `inout` values held across its `await`s made a release build
+    /// abort ("freed pointer was not the last allocation" in the task allocator).
+    final class ArchiveProgress: @unchecked Sendable {
+        // Used by one task at a time: the run's loop.
+        var existing: [ArchivedSegment]
+        var run = ArchiveRun()
+        var previousHash: ChainHash
+        var next: Task<BuiltSegment, any Error>?
+        var sealing: Task<Void, any Error>?
+
+        init(existing: [ArchivedSegment], previousHash: ChainHash) {
+            self.existing = existing
+            self.previousHash = previousHash
+        }
+    }
+
+    /// The run's loop: takes each built segment, starts building the next, writes and checks
+    /// this one, then seals it once the one before is sealed.
+    private func archiveSegments(_ progress: ArchiveProgress, plan: SegmentPlan, to destination: any ArchiveDestination)
+        async throws(CareTrailError)
+    {
+        do {
+            while let building = progress.next {
+                try await archiveSegment(building, progress, plan: plan, to: destination)
+            }
+            try await Self.sealed(progress.sealing)
+        } catch {
+            // The segment being sealed is chained whole or not at all; the run stops after it.
+            try? await Self.sealed(progress.sealing)
+            throw error
+        }
+    }
+
+    /// One step of the loop: the segment `building` builds is written, checked and queued
+    /// for sealing; the next starts building.
+    private func archiveSegment(
+        _ building: Task<BuiltSegment, any Error>, _ progress: ArchiveProgress, plan: SegmentPlan, to destination: any ArchiveDestination
+    ) async throws(CareTrailError) {
+        let built = try await Self.finished(building)
+        progress.next = nil
+        // The run ends with a segment cut short by the first entry still hot.
+        guard let last = built.last else { return }
+        if last == built.planned, last < plan.through {
+            progress.next = buildingSegment(first: last + 1, previousHash: built.lastHash, border: built.border, plan: plan)
+        }
+        let segment = try await writeAndCheck(built, previousHash: progress.previousHash, verifier: plan.verifier, to: destination)
+        try await Self.sealed(progress.sealing)
+        progress.sealing = sealingSegment(segment, checkpointSize: plan.signed.checkpoint.size)
+        progress.existing.append(segment)
+        progress.run.add(built)
+        progress.previousHash = built.lastHash
     }
 
     /// Rewrites the hot database so that the space of sealed entries is given back: sealing
@@ -100,14 +146,41 @@ extension AuditLog {
     /// on purpose: with Swift 6.3, large values held across `await`s in that loop made the async
     /// frame overrun its allocation (AddressSanitizer: a heap overflow in the task allocator).
     final class BuiltSegment: Sendable {
-        let objects: SegmentObjects
+        /// The segment's objects; `nil` when its first entry is still hot.
+        let objects: SegmentObjects?
         let border: MerkleAccumulator
         let lastHash: ChainHash
+        /// The last entry the segment would have taken had none been hot.
+        let planned: Int64
 
-        init(objects: SegmentObjects, border: MerkleAccumulator, lastHash: ChainHash) {
+        init(objects: SegmentObjects?, border: MerkleAccumulator, lastHash: ChainHash, planned: Int64) {
             self.objects = objects
             self.border = border
             self.lastHash = lastHash
+            self.planned = planned
+        }
+
+        /// The segment's last entry; `nil` when it holds none.
+        var last: Int64? { objects?.manifest.last }
+    }
+
+    /// What every segment of a run is built and checked against. A class, for the same
+    /// reason as ``ArchiveProgress``.
+    final class SegmentPlan: Sendable {
+        /// The last entry a run may reach: postings are written through it.
+        let through: Int64
+        /// Entries recorded at or after this time stay hot, and so does every entry after them.
+        let cutoff: Timestamp
+        let segmentEntries: Int64
+        let signed: SignedCheckpoint
+        let verifier: ArchiveVerifier
+
+        init(through: Int64, cutoff: Timestamp, segmentEntries: Int64, signed: SignedCheckpoint, verifier: ArchiveVerifier) {
+            self.through = through
+            self.cutoff = cutoff
+            self.segmentEntries = segmentEntries
+            self.signed = signed
+            self.verifier = verifier
         }
     }
 
@@ -124,24 +197,24 @@ extension AuditLog {
         return verifier
     }
 
-    /// Starts building a segment on a thread of its own (building blocks on SQLite and the
-    /// CPU, which must not hold up a cooperative thread).
-    private func buildingSegment(
-        first: Int64, last: Int64, previousHash: ChainHash, border: MerkleAccumulator, signed: SignedCheckpoint
-    ) -> Task<BuiltSegment, any Error> {
+    /// Starts building the segment from `first` on a thread of its own (building blocks on
+    /// SQLite and the CPU, which must not hold up a cooperative thread).
+    private func buildingSegment(first: Int64, previousHash: ChainHash, border: MerkleAccumulator, plan: SegmentPlan)
+        -> Task<BuiltSegment, any Error>
+    {
         Task {
             try await withCheckedThrowingContinuation { continuation in
                 _ = ThreadJob.start {
                     continuation.resume(
                         with: Result { () throws(CareTrailError) in
-                            try self.buildSegment(first: first, last: last, previousHash: previousHash, border: border, signed: signed)
+                            try self.buildSegment(first: first, previousHash: previousHash, border: border, plan: plan)
                         })
                 }
             }
         }
     }
 
-    /// The segment a ``buildingSegment(first:last:previousHash:border:signed:)`` task built.
+    /// The segment a ``buildingSegment(first:previousHash:border:plan:)`` task built.
     private static func finished(_ task: Task<BuiltSegment, any Error>) async throws(CareTrailError) -> BuiltSegment {
         do {
             return try await task.value
@@ -152,27 +225,82 @@ extension AuditLog {
         }
     }
 
-    private func buildSegment(
-        first: Int64, last: Int64, previousHash: ChainHash, border start: MerkleAccumulator, signed: SignedCheckpoint
-    ) throws(CareTrailError) -> BuiltSegment {
+    /// Builds the segment from `first`: up to `segmentEntries` entries through `plan.through`,
+    /// ending before the first entry recorded at or after the cutoff, so that archives take
+    /// whole leading runs of old entries. Entries without content (deleted by retention) go
+    /// with their neighbours.
+    private func buildSegment(first: Int64, previousHash: ChainHash, border start: MerkleAccumulator, plan: SegmentPlan)
+        throws(CareTrailError) -> BuiltSegment
+    {
+        let planned = min(plan.through, first + plan.segmentEntries - 1)
         var builder = SegmentBuilder(first: first, prevHash: previousHash)
         var border = start
         var lastHash = previousHash
+        var failure: ArchiveError?
+        let cutoff = plan.cutoff
         try storeCall { () throws(StoreError) in
-            try store.forEachCanonical(from: first, through: last) { seq, hash, canonical in
-                try builder.add(seq: seq, entryHash: hash, canonical: canonical)
+            try store.forEachCanonical(from: first, through: planned) { seq, hash, canonical in
+                var kind: String?
+                if !canonical.isEmpty {
+                    let (read, recorded) = CanonicalEntry.texts("kind", "recorded_at", in: canonical)
+                    guard let recorded, let time = Timestamp(rfc3339: recorded), time < cutoff else { return false }
+                    kind = read
+                }
+                do throws(ArchiveError) {
+                    try builder.add(seq: seq, entryHash: hash, canonical: canonical, kind: kind)
+                } catch {
+                    failure = error
+                    return false
+                }
                 border.append(entryHash: hash)
                 lastHash = hash
                 return true
             }
         }
-        let proof = try consistencyProof(from: last, to: signed.checkpoint.size)
+        let last = builder.next - 1
         do {
+            if let failure { throw failure }
+            guard builder.count > 0 else { return BuiltSegment(objects: nil, border: border, lastHash: lastHash, planned: planned) }
+            let proof = try consistencyProof(from: last, to: plan.signed.checkpoint.size)
             let objects = try builder.finish(
-                generation: 1, origin: signed.checkpoint.origin, border: start, checkpoint: signed.note, consistency: proof.hashes)
-            return BuiltSegment(objects: objects, border: border, lastHash: lastHash)
+                generation: 1, origin: plan.signed.checkpoint.origin, border: start, checkpoint: plan.signed.note,
+                consistency: proof.hashes)
+            return BuiltSegment(objects: objects, border: border, lastHash: lastHash, planned: planned)
+        } catch let error as CareTrailError {
+            throw error
         } catch {
             throw CareTrailError(code: .archive, message: "segment \(first)...\(last) cannot be built", cause: error)
+        }
+    }
+
+    /// Seals a checked segment's entries and chains its `archive` record, on a thread of its
+    /// own (sealing blocks on SQLite).
+    private func sealingSegment(_ segment: ArchivedSegment, checkpointSize: Int64) -> Task<Void, any Error> {
+        let record = EncodedEntry(
+            ArchiveRecord(segments: [segment], checkpointSize: checkpointSize).content(keyID: sanitizer.pseudonymizer.keyID))
+        return Task {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                _ = ThreadJob.start {
+                    continuation.resume(
+                        with: Result { () throws(CareTrailError) in
+                            _ = try storeCall { () throws(StoreError) in
+                                try self.store.sealArchived([segment.first...segment.last], record: record)
+                            }
+                        })
+                }
+            }
+        }
+    }
+
+    /// Waits for a ``sealingSegment(_:checkpointSize:)`` task, if there is one.
+    private static func sealed(_ task: Task<Void, any Error>?) async throws(CareTrailError) {
+        guard let task else { return }
+        do {
+            try await task.value
+        } catch let error as CareTrailError {
+            throw error
+        } catch {
+            throw CareTrailError(code: .archive, message: "a segment cannot be sealed", cause: error)
         }
     }
 
@@ -181,16 +309,17 @@ extension AuditLog {
     private func writeAndCheck(
         _ built: BuiltSegment, previousHash: ChainHash, verifier: ArchiveVerifier, to destination: any ArchiveDestination
     ) async throws(CareTrailError) -> ArchivedSegment {
-        let manifest = built.objects.manifest
+        guard let objects = built.objects else { throw CareTrailError(code: .archive, message: "an empty segment cannot be written") }
+        let manifest = objects.manifest
         let range = "\(manifest.first)...\(manifest.last)"
         do {
-            for object in built.objects.objects { try await destination.put(object.name, object.bytes) }
+            for object in objects.objects { try await destination.put(object.name, object.bytes) }
         } catch {
             throw CareTrailError(code: .archive, message: "segment \(range) was not written", cause: error)
         }
         let segment = ArchivedSegment(
             first: manifest.first, last: manifest.last, root: ChainHash(base64: manifest.root) ?? .genesis, generation: 1,
-            manifestSHA256: built.objects.manifestSHA256)
+            manifestSHA256: objects.manifestSHA256)
         // Read back and check before anything leaves the hot log.
         let problems: [String]
         do {
@@ -204,26 +333,6 @@ extension AuditLog {
                 code: .archive, message: "segment \(range) read back wrong (\(problems.joined(separator: ", "))); nothing left the hot log")
         }
         return segment
-    }
-
-    /// The last entry of `first...through` before the first one recorded at or after
-    /// `cutoff`: archives take whole leading runs of old entries. Entries without content
-    /// (deleted by retention) go with their neighbours.
-    private func lastArchivable(from first: Int64, through: Int64, before cutoff: Timestamp) throws(CareTrailError) -> Int64 {
-        guard first <= through else { return first - 1 }
-        var end = first - 1
-        try storeCall { () throws(StoreError) in
-            try store.forEachCanonical(from: first, through: through) { seq, _, canonical in
-                if !canonical.isEmpty {
-                    guard let recorded = CanonicalEntry.text("recorded_at", in: canonical),
-                        let time = Timestamp(rfc3339: recorded), time < cutoff
-                    else { return false }
-                }
-                end = seq
-                return true
-            }
-        }
-        return end
     }
 
     /// The Merkle tree's border before entry `first`, and the hash of the entry before it:
