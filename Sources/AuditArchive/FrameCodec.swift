@@ -53,12 +53,14 @@ enum FrameCodec {
         return records
     }
 
-    /// Deflates bytes (raw deflate, RFC 1951).
+    /// Deflates bytes (raw deflate, RFC 1951), at level 3: on the shared workload it makes
+    /// frames about 17% larger than level 6 (about 239 archived bytes per entry, data and
+    /// index, against 206), in half the time; deflating was a third of archiving's CPU.
     static func deflate(_ bytes: [UInt8]) throws(ArchiveError) -> [UInt8] {
         var input = ByteBuffer(bytes: bytes)
         do {
             var configuration = ZlibConfiguration()
-            configuration.compressionLevel = 6
+            configuration.compressionLevel = 3
             var output = try input.compress(with: .deflate(configuration: configuration))
             return output.readBytes(length: output.readableBytes) ?? []
         } catch {

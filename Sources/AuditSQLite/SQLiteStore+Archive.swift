@@ -41,11 +41,7 @@ extension SQLiteStore {
         return try sealingTransaction(what: "archive", truncatingWAL: false) { db in
             var sealed: [ClosedRange<Int64>] = []
             for range in ranges { sealed.append(contentsOf: try Self.retainedRuns(db, range)) }
-            for run in sealed {
-                try db.execute(
-                    sql: "UPDATE entry SET canonical = '' WHERE seq BETWEEN ? AND ?", arguments: [run.lowerBound, run.upperBound])
-                try db.execute(sql: "DELETE FROM entry_kind WHERE seq BETWEEN ? AND ?", arguments: [run.lowerBound, run.upperBound])
-            }
+            for run in sealed { try Self.empty(db, run) }
             if !sealed.isEmpty {
                 try Postings.remove(db, sealed: sealed)
                 try Postings.setPurgeGeneration(db, try Postings.purgeGeneration(db) + 1)
