@@ -24,8 +24,9 @@ public struct SegmentObjects: Sendable {
 ///
 /// An entry of a retained kind (``RecordKind/retained``) whose canonical bytes are given goes
 /// in with its content; the log's own records, which stay in the hot log, go in by hash, and
-/// so do entries whose content is gone (a retention run deleted it). Frames are deflated as
-/// they fill, so memory holds one frame and the compressed data.
+/// so do entries whose content is gone (a retention run deleted it). Closed frames are kept
+/// raw until ``finish(generation:origin:border:checkpoint:consistency:)``, which deflates and
+/// indexes them on every core: memory holds the segment's raw frames while it is built.
 public struct SegmentBuilder: Sendable {
     public static let entriesPerFrame = 256
 

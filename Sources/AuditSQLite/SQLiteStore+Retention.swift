@@ -44,9 +44,10 @@ extension SQLiteStore {
     }
 
     /// Runs `seal` and appends the record it returns, in one immediate transaction with
-    /// SQLite's `secure_delete` on, so that freed bytes are overwritten with zeros; then
-    /// truncates the WAL, which still holds the pages as they were before, moving the new
-    /// pages into the database file.
+    /// SQLite's `secure_delete` on, so that freed bytes are overwritten with zeros; then, with
+    /// `truncatingWAL` (a purge), truncates the WAL, which still holds the pages as they were
+    /// before, moving the new pages into the database file. An archive run, whose content is
+    /// kept in the archive, truncates it once at its end instead.
     func sealingTransaction(what: String, truncatingWAL: Bool = true, _ seal: (Database) throws -> EncodedEntry) throws(StoreError)
         -> ChainHead
     {
